@@ -1,0 +1,68 @@
+// A finding of a rule (spec §7, D8): the pod, how many anomalous buckets it had in the window,
+// the distinct anomaly texts, the window, and the rule's metadata with its risk attribution.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace k8snetio {
+
+/// What a rule is, as Splunk ES knows it (spec §7, R4).
+struct rule_metadata {
+  std::string_view name;              ///< search_name
+  std::string_view id;                ///< rule_id (the ES analytic's uuid)
+  std::string_view mitre_attack_id;   ///< "T1204"
+  std::string_view risk_object_type;  ///< "system"
+  int risk_score = 0;                 ///< 20
+  std::string_view risk_message_prefix;  ///< risk_message = prefix + host
+
+  std::string risk_message(std::string_view host) const {
+    return fmt::format("{}{}", risk_message_prefix, host);
+  }
+};
+
+/// "Kubernetes Anomalous Inbound Outbound Network IO" (spec §1, §7).
+inline constexpr rule_metadata anomalous_network_io_rule{
+    "Kubernetes Anomalous Inbound Outbound Network IO",
+    "4f3b0c97-657e-4547-a89a-9a50c656e3cd",
+    "T1204",
+    "system",
+    20,
+    "Kubernetes Anomalous Inbound Outbound Network IO from container on host "};
+
+/// "Kubernetes Anomalous Inbound to Outbound Network IO Ratio" (spec §9, R4).
+inline constexpr rule_metadata network_io_ratio_rule{
+    "Kubernetes Anomalous Inbound to Outbound Network IO Ratio",
+    "9d8f6e3f-39df-46d8-a9d4-96173edc501f",
+    "T1204",
+    "system",
+    20,
+    "Kubernetes Anomalous Inbound to Outbound Network IO Ratio from Container on host "};
+
+/// One finding: a (cluster, node, pod, service) group whose anomalous-bucket count passed the
+/// persistence threshold (D7.2), with fields named as the SPL renames them (D8).
+struct finding {
+  std::string cluster;   ///< k8s.cluster.name
+  std::string host;      ///< k8s.node.name, renamed host (D8)
+  std::string pod;       ///< k8s.pod.name
+  std::string service;   ///< k8s.service (D8)
+  std::uint64_t count = 0;             ///< anomalous buckets in the window (D7.1)
+  std::vector<std::string> anomalies;  ///< distinct texts, byte order (D7.1)
+  std::int64_t window_start = 0;       ///< epoch seconds, inclusive
+  std::int64_t window_end = 0;         ///< epoch seconds, exclusive
+  const rule_metadata* rule = &anomalous_network_io_rule;
+
+  std::string risk_message() const { return rule->risk_message(host); }
+  friend bool operator==(const finding& a, const finding& b) {
+    return a.cluster == b.cluster && a.host == b.host && a.pod == b.pod &&
+           a.service == b.service && a.count == b.count && a.anomalies == b.anomalies &&
+           a.window_start == b.window_start && a.window_end == b.window_end &&
+           a.rule == b.rule;
+  }
+};
+
+}  // namespace k8snetio

@@ -1,0 +1,189 @@
+// B1–B6 — BaselineBuilder: `stats avg(…) stdev(…) count latest(_time) as last_seen by key`.
+// Per key and measure it keeps mergeable moments, in Splunk's numerics (plain sums in input
+// order, B3) or a stable method (Welford, merged with Chan's formula); it never holds the rows,
+// so a 30-day input needs memory only for its keys. R5 is the same builder fed ratio rows.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <range/v3/range/concepts.hpp>
+
+#include "baseline_table.hpp"
+#include "detail/pipe.hpp"
+#include "detail/symbol_table.hpp"
+#include "direction_pivot.hpp"
+#include "measure_set.hpp"
+#include "rows.hpp"
+#include "spl_values.hpp"
+
+namespace k8snetio {
+
+enum class baseline_numerics {
+  splunk,  ///< B3: sum, sum of squares, var = (sumsq − sum·mean)/(n − 1): bit parity with Splunk
+  stable,  ///< Welford's update, Chan's merge: no cancellation on large, tightly spread values
+};
+
+/// Moments of one measure of one key. Merging adds shards (B3).
+class moments {
+ public:
+  void add(double x, baseline_numerics method) noexcept {
+    ++n_;
+    if (method == baseline_numerics::splunk) {
+      sum_ += x;
+      sumsq_ += x * x;
+    } else {
+      const double delta = x - mean_;
+      mean_ += delta / static_cast<double>(n_);
+      m2_ += delta * (x - mean_);
+    }
+  }
+
+  void merge(const moments& o, baseline_numerics method) noexcept {
+    if (method == baseline_numerics::splunk) {
+      sum_ += o.sum_;
+      sumsq_ += o.sumsq_;
+    } else if (o.n_) {
+      const double n = static_cast<double>(n_), m = static_cast<double>(o.n_);
+      const double delta = o.mean_ - mean_;
+      mean_ += delta * m / (n + m);
+      m2_ += o.m2_ + delta * delta * n * m / (n + m);
+    }
+    n_ += o.n_;
+  }
+
+  std::uint64_t count() const noexcept { return n_; }
+
+  /// B2: the mean; null when there are no values.
+  spl_number mean(baseline_numerics method) const noexcept {
+    if (!n_) return std::nullopt;
+    return method == baseline_numerics::splunk ? sum_ / static_cast<double>(n_) : mean_;
+  }
+
+  /// B3: the sample standard deviation; 0 for one value, null for none.
+  spl_number stdev(baseline_numerics method) const noexcept {
+    if (!n_) return std::nullopt;
+    if (n_ == 1) return 0.0;
+    const double n = static_cast<double>(n_);
+    double var;
+    if (method == baseline_numerics::splunk) {
+      const double mean = sum_ / n;
+      var = (sumsq_ - sum_ * mean) / (n - 1);
+    } else {
+      var = m2_ / (n - 1);
+    }
+    return std::sqrt(std::max(var, 0.0));
+  }
+
+ private:
+  std::uint64_t n_ = 0;
+  double sum_ = 0, sumsq_ = 0;  // splunk
+  double mean_ = 0, m2_ = 0;    // stable
+};
+
+struct baseline_options {
+  baseline_numerics numerics = baseline_numerics::splunk;
+};
+
+/// One key's state: moments per measure, the row count (B4) and the latest bucket (B5).
+template <std::size_t N>
+struct baseline_accumulator {
+  std::array<moments, N> measures;
+  std::uint64_t count = 0;
+  std::optional<std::int64_t> last_seen;
+};
+
+/// Folds rows into per-key state. `add` takes one row's key, time and measures (nulls are
+/// skipped; every row counts in B4). `merge` combines shards (add shards in input order to
+/// keep Splunk's summation order).
+template <std::size_t N>
+class baseline_builder {
+ public:
+  explicit baseline_builder(const measure_set<N>& measures, baseline_options options = {})
+      : measures_(&measures), options_(options) {}
+
+  void add(std::string_view key, std::int64_t time, const std::array<spl_number, N>& values) {
+    baseline_accumulator<N>& acc = accumulator(key);
+    for (std::size_t m = 0; m < N; ++m)
+      if (values[m]) acc.measures[m].add(*values[m], options_.numerics);
+    ++acc.count;
+    if (!acc.last_seen || time > *acc.last_seen) acc.last_seen = time;
+  }
+
+  /// B1–B4 for the main rule: one D1 row with its service feeds the measure its direction
+  /// names (or none, D3.2), and counts in B4 whatever its direction.
+  void add(const service_row& r) {
+    make_key(key_, r.cluster, r.service);
+    std::array<spl_number, N> values{};
+    if (auto m = network_io_measure_of(r.direction); m && *m < N) values[*m] = r.io;
+    add(key_, r.time, values);
+  }
+
+  void merge(const baseline_builder& other) {
+    for (const auto& [key, o] : other.keys_) {
+      baseline_accumulator<N>& acc = accumulator(key);
+      for (std::size_t m = 0; m < N; ++m) acc.measures[m].merge(o.measures[m], options_.numerics);
+      acc.count += o.count;
+      if (o.last_seen && (!acc.last_seen || *o.last_seen > *acc.last_seen))
+        acc.last_seen = o.last_seen;
+    }
+  }
+
+  std::size_t size() const noexcept { return keys_.size(); }
+
+  /// B6: the table, one row per key, sorted by key; numbers as F1 text.
+  baseline_table<N> table() const {
+    baseline_table<N> out(*measures_);
+    std::vector<const std::pair<const std::string, baseline_accumulator<N>>*> sorted;
+    sorted.reserve(keys_.size());
+    for (const auto& kv : keys_) sorted.push_back(&kv);
+    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    for (const auto* kv : sorted) {
+      baseline_entry<N> e;
+      for (std::size_t m = 0; m < N; ++m) {
+        e.avg[m] = baseline_cell::from_number(kv->second.measures[m].mean(options_.numerics));
+        e.stdev[m] = baseline_cell::from_number(kv->second.measures[m].stdev(options_.numerics));
+      }
+      e.count = kv->second.count;
+      e.last_seen = kv->second.last_seen;
+      out.insert(kv->first, std::move(e));
+    }
+    return out;
+  }
+
+ private:
+  baseline_accumulator<N>& accumulator(std::string_view key) {
+    auto it = keys_.find(key);
+    if (it == keys_.end()) it = keys_.emplace(std::string(key), baseline_accumulator<N>{}).first;
+    return it->second;
+  }
+
+  const measure_set<N>* measures_;
+  baseline_options options_;
+  std::unordered_map<std::string, baseline_accumulator<N>, detail::string_hash, std::equal_to<>>
+      keys_;
+  std::string key_;
+};
+
+/// Adaptor: `service_rows | build_baseline()` → baseline_table<2> of the main rule (B1–B6).
+/// Eager; for the ratio baseline feed per-service ratio rows to a baseline_builder instead.
+inline auto build_baseline(baseline_options options = {}) {
+  return detail::make_stage([options]<ranges::input_range R>(R&& rows) {
+    static_assert(std::convertible_to<ranges::range_reference_t<R>, const service_row&>,
+                  "build_baseline: the input must be a range of k8snetio::service_row");
+    baseline_builder<2> builder(network_io_measures, options);
+    for (const service_row& r : rows) builder.add(r);
+    return builder.table();
+  });
+}
+
+}  // namespace k8snetio

@@ -1,0 +1,147 @@
+// D3 — DirectionPivot: `stats avg(eval(if(direction="transmit", io, null()))) as
+// outbound_network_io avg(eval(if(direction="receive", …))) as inbound_network_io by cluster node
+// pod service _time`, and the per-service pivot of R5. D4's key is made where it is used.
+// A group-by: it reads all of its input before it yields the first row.
+#pragma once
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <range/v3/range/concepts.hpp>
+
+#include "detail/materialized.hpp"
+#include "detail/pipe.hpp"
+#include "measure_set.hpp"
+#include "rows.hpp"
+
+namespace k8snetio {
+
+/// Maps a direction to the index of the measure it feeds, or nullopt (D3.2: still a row).
+template <class F, std::size_t N>
+concept direction_mapping = std::invocable<const F&, std::string_view> &&
+    std::convertible_to<std::invoke_result_t<const F&, std::string_view>,
+                        std::optional<std::size_t>>;
+
+/// per_pod: D3 (cluster, node, pod, service, _time). per_service: R5 (cluster, service, _time),
+/// across all pods of the service.
+enum class pivot_grouping { per_pod, per_service };
+
+/// D4: key = cluster + ":" + service.
+inline void make_key(std::string& out, std::string_view cluster, std::string_view service) {
+  out.assign(cluster);
+  out += ':';
+  out += service;
+}
+inline std::string make_key(std::string_view cluster, std::string_view service) {
+  std::string k;
+  make_key(k, cluster, service);
+  return k;
+}
+
+/// Pivots service rows into measure rows: each measure is the mean (plain sum in input order
+/// over the count) of the io of the rows whose direction maps to it; null when none did (D3.1).
+/// Rows come out in the order their group first appeared.
+template <std::size_t N, class MeasureOf = decltype(&network_io_measure_of)>
+  requires direction_mapping<MeasureOf, N>
+class direction_pivot {
+ public:
+  explicit direction_pivot(MeasureOf measure_of = &network_io_measure_of,
+                           pivot_grouping grouping = pivot_grouping::per_pod)
+      : measure_of_(std::move(measure_of)), grouping_(grouping) {}
+
+  void add(const service_row& r) {
+    const bool per_pod = grouping_ == pivot_grouping::per_pod;
+    const group_key k{r.cluster, per_pod ? r.node : std::string_view(),
+                      per_pod ? r.pod : std::string_view(), r.service, r.time};
+    auto [it, fresh] = index_.try_emplace(k, popped_ + groups_.size());
+    if (fresh) groups_.push_back({k, {}, {}});
+    group& g = groups_[it->second - popped_];
+    if (auto m = std::invoke(measure_of_, r.direction); m && *m < N) {
+      g.sum[*m] += r.io;
+      ++g.count[*m];
+    }
+  }
+
+  /// Emits every group, in first-appearance order, and forgets them.
+  template <std::invocable<const measure_row<N>&> Sink>
+  void finish(Sink&& sink) {
+    while (!groups_.empty()) pop_front(sink);
+  }
+
+  /// Emits, in first-appearance order, the leading groups whose bucket is at or before `time`:
+  /// for time-ordered input whose buckets up to `time` are complete, memory stays bounded.
+  template <std::invocable<const measure_row<N>&> Sink>
+  void flush_through(std::int64_t time, Sink&& sink) {
+    while (!groups_.empty() && groups_.front().key.time <= time) pop_front(sink);
+  }
+
+  std::size_t size() const noexcept { return groups_.size(); }
+
+ private:
+  struct group_key {
+    std::string_view cluster, node, pod, service;
+    std::int64_t time;
+    friend bool operator==(const group_key&, const group_key&) = default;
+  };
+  struct group_hash {
+    std::size_t operator()(const group_key& k) const noexcept {
+      std::hash<std::string_view> h;
+      std::size_t x = h(k.pod) ^ (h(k.cluster) * 31) ^ (h(k.node) * 131) ^ (h(k.service) * 7);
+      return x ^ (std::hash<std::int64_t>{}(k.time) * 0x9E3779B97F4A7C15ull);
+    }
+  };
+  struct group {
+    group_key key;
+    std::array<double, N> sum;
+    std::array<std::uint64_t, N> count;
+  };
+
+  template <class Sink>
+  void pop_front(Sink& sink) {
+    const group& g = groups_.front();
+    measure_row<N> out{g.key.cluster, g.key.node, g.key.pod, g.key.service, g.key.time, {}};
+    for (std::size_t m = 0; m < N; ++m)
+      if (g.count[m]) out.values[m] = g.sum[m] / static_cast<double>(g.count[m]);
+    index_.erase(g.key);
+    groups_.pop_front();
+    ++popped_;
+    sink(out);
+  }
+
+  MeasureOf measure_of_;
+  pivot_grouping grouping_;
+  std::deque<group> groups_;
+  std::uint64_t popped_ = 0;
+  std::unordered_map<group_key, std::size_t, group_hash> index_;
+};
+
+/// Adaptor: `service_rows | pivot_direction()` → a view of measure_row<2> for the main rule.
+/// Eager (a group-by). `pivot_direction<N>(mapping, grouping)` serves other rules.
+template <std::size_t N = 2, class MeasureOf = decltype(&network_io_measure_of)>
+  requires direction_mapping<MeasureOf, N>
+auto pivot_direction(MeasureOf measure_of = &network_io_measure_of,
+                     pivot_grouping grouping = pivot_grouping::per_pod) {
+  return detail::make_stage([measure_of, grouping]<ranges::input_range R>(R&& rows) {
+    static_assert(std::convertible_to<ranges::range_reference_t<R>, const service_row&>,
+                  "pivot_direction: the input must be a range of k8snetio::service_row "
+                  "(pipe it through normalize_service() first)");
+    auto [keep, source] = detail::hold(std::forward<R>(rows));
+    direction_pivot<N, MeasureOf> pivot(measure_of, grouping);
+    for (const service_row& r : *source) pivot.add(r);
+    std::vector<measure_row<N>> out;
+    out.reserve(pivot.size());
+    pivot.finish([&out](const measure_row<N>& r) { out.push_back(r); });
+    return detail::materialized<measure_row<N>>(std::move(out), std::move(keep));
+  });
+}
+
+}  // namespace k8snetio

@@ -1,0 +1,101 @@
+// D7 — PersistenceFilter and D8: `stats count values(anomalies) by cluster node pod service
+// | where count > 5 | rename service as k8s.service, k8s.node.name as host | `…_filter``.
+// Anomalous buckets are counted per pod; a pod with more than `min_count` of them in the window
+// is a finding. A group-by: it reads all of its input before it yields the first finding.
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include <range/v3/range/concepts.hpp>
+
+#include "detail/pipe.hpp"
+#include "finding.hpp"
+#include "sigma_anomaly_scorer.hpp"
+
+namespace k8snetio {
+
+struct persistence_options {
+  std::uint64_t min_count = 5;  ///< D7.2: a finding needs count > min_count
+  const rule_metadata* rule = &anomalous_network_io_rule;
+  /// The search window; when unset, from the first to the last anomalous bucket seen
+  /// (window_end = last bucket + span_seconds).
+  std::optional<std::int64_t> window_start, window_end;
+  std::int64_t span_seconds = 10;
+  /// D8: the `…_filter` macro; keeps every finding when empty.
+  std::function<bool(const finding&)> filter;
+};
+
+class persistence_filter {
+ public:
+  explicit persistence_filter(persistence_options options = {}) : options_(std::move(options)) {}
+
+  void add(const anomalous_row& r) {
+    group& g = groups_[group_key{std::string(r.cluster), std::string(r.node), std::string(r.pod),
+                                 std::string(r.service)}];
+    ++g.count;
+    g.texts.insert(r.anomalies);
+    if (!first_ || r.time < *first_) first_ = r.time;
+    if (!last_ || r.time > *last_) last_ = r.time;
+  }
+
+  /// D7.2, D7.3, D8: the findings, sorted by (cluster, node, pod, service), byte order.
+  std::vector<finding> findings() const {
+    std::vector<finding> out;
+    const std::int64_t start = options_.window_start.value_or(first_.value_or(0));
+    const std::int64_t end =
+        options_.window_end.value_or(last_ ? *last_ + options_.span_seconds : start);
+    for (const auto& [key, g] : groups_) {
+      if (g.count <= options_.min_count) continue;
+      finding f{key.cluster, key.node, key.pod, key.service, g.count,
+                std::vector<std::string>(g.texts.begin(), g.texts.end()),
+                start, end, options_.rule};
+      if (!options_.filter || options_.filter(f)) out.push_back(std::move(f));
+    }
+    return out;  // std::map order is the (cluster, node, pod, service) byte order
+  }
+
+ private:
+  struct group_key {
+    std::string cluster, node, pod, service;
+    friend auto operator<=>(const group_key&, const group_key&) = default;
+  };
+  struct group {
+    std::uint64_t count = 0;
+    std::set<std::string> texts;  // D7.1: distinct, byte order
+  };
+  persistence_options options_;
+  std::map<group_key, group> groups_;
+  std::optional<std::int64_t> first_, last_;
+};
+
+/// Adaptor: `anomalous_rows | persist_over(options)` → std::vector<finding>. Eager.
+inline auto persist_over(persistence_options options) {
+  return detail::make_stage([options = std::move(options)]<ranges::input_range R>(R&& rows) {
+    static_assert(std::convertible_to<ranges::range_reference_t<R>, const anomalous_row&>,
+                  "persist_over: the input must be a range of k8snetio::anomalous_row "
+                  "(pipe it through score_sigma() first)");
+    persistence_filter filter(options);
+    for (auto&& r : rows) filter.add(r);
+    return filter.findings();
+  });
+}
+
+/// `persist_over(5)`: the threshold alone, the main rule's metadata.
+inline auto persist_over(std::uint64_t min_count) {
+  persistence_options o;
+  o.min_count = min_count;
+  return persist_over(std::move(o));
+}
+
+}  // namespace k8snetio

@@ -1,0 +1,203 @@
+// D2 — ServiceNormalizer: a pod's service is its name without the controller's suffix, as in
+// the SPL's `replace('k8s.pod.name', "-\w{5}$|-[abcdef0-9]{8,10}-\w{5}$", "")`. Implements
+// D2.1 (the default, by hand, exact to PCRE), D2.2 (other patterns, any callable, memoized)
+// and D2.3 (an empty service is an ordinary result).
+//
+// Design: the default's core, find_default_service_suffix(), is constexpr and never
+// allocates; it reports the removed range [begin, end). The service is usually the prefix
+// pod.substr(0, begin), but PCRE's `$` also matches before a final "\n", and that "\n" stays:
+// "web-x2k9p\n" gives "web\n", which is not a view of the pod. So default_service_name()
+// returns std::string, and caching_service_normalizer serves views into its own storage.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+
+#include <range/v3/view/all.hpp>
+#include <range/v3/view/transform.hpp>
+
+#include "detail/pipe.hpp"
+#include "rows.hpp"
+
+namespace k8snetio {
+
+/// The SPL's pattern (PCRE syntax). D2.1 implements it by hand; see default_service_name().
+inline constexpr std::string_view default_service_pattern = R"(-\w{5}$|-[abcdef0-9]{8,10}-\w{5}$)";
+
+/// The part of a pod name that the pattern matched, and D2.1 removes: [begin, end).
+struct service_match {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+
+  friend constexpr bool operator==(const service_match&, const service_match&) = default;
+};
+
+namespace detail {
+
+// ASCII only: PCRE without UTF mode does not count bytes >= 0x80 as \w.
+constexpr bool is_word_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+constexpr bool is_lower_hex_digit(char c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+}  // namespace detail
+
+/// D2.1 without allocating: where the first match of default_service_pattern lies in `pod`,
+/// with PCRE2's semantics (no UTF, newline LF).
+constexpr std::optional<service_match> find_default_service_suffix(std::string_view pod) noexcept {
+  // Both alternatives end in `-\w{5}$`. `$` holds at the end and before a final '\n', but a
+  // match cannot end after that '\n' (it is no \w), so every match ends at `end`.
+  const std::size_t end = !pod.empty() && pod.back() == '\n' ? pod.size() - 1 : pod.size();
+  constexpr std::size_t tail = 6;  // -\w{5}
+  if (end < tail || pod[end - tail] != '-') return std::nullopt;
+  for (std::size_t i = end - tail + 1; i < end; ++i) {
+    if (!detail::is_word_char(pod[i])) return std::nullopt;
+  }
+  // The second alternative would start further left, so it wins whenever it matches: a '-'
+  // and then exactly 8 to 10 lowercase hex digits right before the tail ('-' is no digit).
+  const std::size_t hex_end = end - tail;
+  std::size_t digits = 0;
+  while (digits < hex_end && digits <= 10 &&
+         detail::is_lower_hex_digit(pod[hex_end - 1 - digits])) {
+    ++digits;
+  }
+  if (digits >= 8 && digits <= 10 && digits < hex_end && pod[hex_end - 1 - digits] == '-') {
+    return service_match{hex_end - 1 - digits, end};
+  }
+  return service_match{hex_end, end};
+}
+
+/// D2.1: `pod` with the first match of default_service_pattern removed. A '\n' that ends the
+/// pod stays at the end of the service (see the header's opening comment).
+inline std::string default_service_name(std::string_view pod) {
+  const auto match = find_default_service_suffix(pod);
+  if (!match) return std::string(pod);
+  std::string service(pod.substr(0, match->begin));
+  service += pod.substr(match->end);
+  return service;
+}
+
+/// D2.2: what can turn a pod name into a service name.
+template <class F>
+concept service_normalizer_for = std::invocable<F&, std::string_view> &&
+    (std::convertible_to<std::invoke_result_t<F&, std::string_view>, std::string> ||
+     std::convertible_to<std::invoke_result_t<F&, std::string_view>, std::string_view>);
+
+/// D2.1 as a function object: the default normalizer.
+struct default_service_normalizer {
+  std::string operator()(std::string_view pod) const { return default_service_name(pod); }
+};
+
+/// D2.2: removes every match of a custom ECMAScript pattern (std::regex), as SPL's replace()
+/// replaces all matches. Note that ECMAScript's `$` matches only at the very end and `\w`
+/// follows the global locale, so default_service_pattern here differs from D2.1 on a pod
+/// ending in "\n".
+class regex_service_normalizer {
+ public:
+  /// Throws std::invalid_argument when `pattern` is not a valid ECMAScript regex.
+  explicit regex_service_normalizer(std::string_view pattern)
+      : pattern_(pattern), regex_(compile(pattern_)) {}
+
+  std::string operator()(std::string_view pod) const {
+    std::string service;
+    service.reserve(pod.size());
+    std::regex_replace(std::back_inserter(service), pod.begin(), pod.end(), regex_, "");
+    return service;
+  }
+
+  const std::string& pattern() const noexcept { return pattern_; }
+
+ private:
+  static std::regex compile(const std::string& pattern) {
+    try {
+      return std::regex(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error& error) {
+      throw std::invalid_argument("k8snetio: invalid service pattern \"" + pattern +
+                                  "\" (ECMAScript syntax): " + error.what());
+    }
+  }
+
+  std::string pattern_;
+  std::regex regex_;
+};
+
+/// D2.2: memoizes a normalizer per distinct pod name, so the hot path computes each pod's
+/// service once. Returned views stay valid until clear() or destruction, however many pods
+/// follow. Not thread-safe.
+template <service_normalizer_for F = default_service_normalizer>
+class caching_service_normalizer {
+  static_assert(std::is_object_v<F>,
+                "caching_service_normalizer stores its normalizer by value: use a function "
+                "object or a function pointer, not a function or reference type");
+
+ public:
+  caching_service_normalizer() requires std::is_class_v<F>
+  = default;
+  explicit caching_service_normalizer(F normalize) : normalize_(std::move(normalize)) {}
+
+  std::string_view operator()(std::string_view pod) {
+    if (const auto known = services_.find(pod); known != services_.end()) return known->second;
+    std::string service(std::invoke(normalize_, pod));
+    return services_.emplace(std::string(pod), std::move(service)).first->second;
+  }
+
+  /// The number of distinct pod names seen.
+  std::size_t size() const noexcept { return services_.size(); }
+
+  /// Forgets every pod; views returned so far dangle.
+  void clear() noexcept { services_.clear(); }
+
+  const F& normalizer() const noexcept { return normalize_; }
+
+ private:
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+
+  F normalize_{};
+  // Node-based: a value's std::string never moves, so views of it survive rehashing.
+  std::unordered_map<std::string, std::string, string_hash, std::equal_to<>> services_;
+};
+
+static_assert(service_normalizer_for<default_service_normalizer>);
+static_assert(service_normalizer_for<regex_service_normalizer>);
+
+/// Adaptor: `span_rows | normalize_service()` → a lazy view of service_row (D2). The shared
+/// caching normalizer owns the service strings, and the view keeps it alive.
+template <service_normalizer_for F>
+auto normalize_service(std::shared_ptr<caching_service_normalizer<F>> normalizer) {
+  return detail::make_stage([normalizer]<ranges::viewable_range R>(R&& rows) {
+    static_assert(std::convertible_to<ranges::range_reference_t<R>, const span_row&>,
+                  "normalize_service: the input must be a range of k8snetio::span_row");
+    return ranges::views::all(std::forward<R>(rows)) |
+           ranges::views::transform([normalizer](const span_row& r) {
+             return service_row{r, (*normalizer)(r.pod)};
+           });
+  });
+}
+
+/// `normalize_service(f)`: any callable string_view → string (D2.2); `normalize_service()`:
+/// the hand-written default (D2.1).
+template <service_normalizer_for F = default_service_normalizer>
+auto normalize_service(F normalize = {}) {
+  return normalize_service(std::make_shared<caching_service_normalizer<F>>(std::move(normalize)));
+}
+
+}  // namespace k8snetio

@@ -1,0 +1,162 @@
+// D6 — SigmaAnomalyScorer: `eval anomalies = "" | foreach stdev_* [eval anomalies = if(m > avg_m
+// + k * stdev_m, anomalies + "<text>", anomalies)] | eval replace(anomalies, ",\s$", "")
+// | where anomalies != ""`. The decision is numeric and cheap; text is formatted only for the
+// rows that are kept (D6.1–D6.6, N1–N4, F1–F3; R3 with the ratio rule's measure_set).
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <range/v3/view/all.hpp>
+#include <range/v3/view/filter.hpp>
+#include <range/v3/view/transform.hpp>
+
+#include "baseline_table.hpp"
+#include "detail/pipe.hpp"
+#include "measure_set.hpp"
+#include "rows.hpp"
+#include "spl_values.hpp"
+
+namespace k8snetio {
+
+/// D6.1: the order `foreach stdev_*` visits the measures.
+enum class measure_order {
+  lexicographic,  ///< by field name (the default; what Splunk's foreach does)
+  table,          ///< as the baseline table lists its stdev_* columns
+};
+
+/// D6.4: what a zero stdev does when the value is above the average.
+enum class zero_stdev_policy {
+  drop_row,   ///< the z-score is null, so is the text, so is the whole row (the SPL's result)
+  print_inf,  ///< keep the row and print the z-score as "inf"
+};
+
+struct scorer_options {
+  double sigma = 4.0;  ///< k in v > a + k * s (D6.2)
+  measure_order order = measure_order::lexicographic;
+  zero_stdev_policy zero_stdev = zero_stdev_policy::drop_row;
+};
+
+/// A bucket the scorer kept: the group fields and its anomaly text (D6.5 already applied).
+struct anomalous_row {
+  std::string_view cluster;
+  std::string_view node;
+  std::string_view pod;
+  std::string_view service;
+  std::int64_t time = 0;
+  std::string anomalies;
+};
+
+template <std::size_t N>
+class sigma_anomaly_scorer {
+ public:
+  explicit sigma_anomaly_scorer(const measure_set<N>& measures, scorer_options options = {})
+      : measures_(&measures), options_(options), order_(measures.lexicographic_order()) {}
+
+  /// Uses the table's stdev_* column order when the options ask for it (D6.1).
+  void use_table_order(const std::array<std::size_t, N>& stdev_column_order) {
+    if (options_.order == measure_order::table) order_ = stdev_column_order;
+  }
+
+  const scorer_options& options() const noexcept { return options_; }
+
+  /// D6.2 for one measure: v > a + k * s, false when any operand is null (N1).
+  bool exceeds(spl_number v, const baseline_cell& avg, const baseline_cell& stdev) const noexcept {
+    return spl::greater(v, spl::add(avg.value, spl::mul(options_.sigma, stdev.value)));
+  }
+
+  /// D6.4–D6.6 decided without text: kept iff some measure exceeds and, under drop_row, no
+  /// exceeding measure (in visiting order up to the first such) has a zero stdev.
+  bool keeps(const measure_row<N>& row, const baseline_entry<N>* base) const noexcept {
+    if (!base) return false;  // D5.2: all null, every comparison false (N1)
+    bool any = false;
+    for (std::size_t m : order_) {
+      if (!exceeds(row.values[m], base->avg[m], base->stdev[m])) continue;
+      if (*base->stdev[m].value == 0 && options_.zero_stdev == zero_stdev_policy::drop_row)
+        return false;  // N2/N3: null text makes `anomalies` null for the rest of the row
+      any = true;
+    }
+    return any;
+  }
+
+  /// The row's `anomalies` value (D6.3, D6.5), or nullopt when D6.6 drops the row.
+  std::optional<std::string> describe(const measure_row<N>& row,
+                                      const baseline_entry<N>* base) const {
+    if (!keeps(row, base)) return std::nullopt;
+    std::string text;
+    for (std::size_t m : order_) {
+      if (!exceeds(row.values[m], base->avg[m], base->stdev[m])) continue;
+      append_measure_text(text, m, *row.values[m], base->avg[m], base->stdev[m]);
+    }
+    // D6.5: replace(anomalies, ",\s$", ""): every appended text ends in ", ".
+    if (text.size() >= 2 && text.ends_with(", ")) text.resize(text.size() - 2);
+    return text;
+  }
+
+  std::optional<anomalous_row> score(const looked_up_row<N>& r) const {
+    auto text = describe(r.row, r.baseline);
+    if (!text || text->empty()) return std::nullopt;  // D6.6, N4
+    return anomalous_row{r.row.cluster, r.row.node, r.row.pod, r.row.service, r.row.time,
+                         std::move(*text)};
+  }
+
+ private:
+  // "{m}<infix>{Z} Standard Deviations. {m}={V} avg_{m}={A} 'stdev_{m}'={S}, "
+  void append_measure_text(std::string& out, std::size_t m, double v, const baseline_cell& avg,
+                           const baseline_cell& stdev) const {
+    const std::string_view name = measures_->names[m];
+    const double s = *stdev.value;
+    out += name;
+    out += measures_->text_infix;
+    if (s == 0)
+      out += "inf";  // only reached under print_inf (D6.4)
+    else
+      spl::append_round2(out, (v - *avg.value) / s);
+    out += " Standard Deviations. ";
+    out += name;
+    out += '=';
+    spl::append_number(out, v);
+    out += " avg_";
+    out += name;
+    out += '=';
+    out += avg.text;  // F3: the cell's own text
+    out += " 'stdev_";
+    out += name;
+    out += "'=";
+    out += stdev.text;
+    out += ", ";
+  }
+
+  const measure_set<N>* measures_;
+  scorer_options options_;
+  std::array<std::size_t, N> order_;
+};
+
+/// Adaptor: `looked_up_rows | score_sigma(measures, options)` → a lazy view of anomalous_row:
+/// a numeric filter, then text for the kept rows only.
+/// `table_order` is the baseline's stdev_* column order, used when options.order is `table`.
+template <std::size_t N = 2>
+auto score_sigma(scorer_options options = {},
+                 const measure_set<N>& measures = network_io_measures,
+                 std::optional<std::array<std::size_t, N>> table_order = std::nullopt) {
+  return detail::make_stage([options, &measures, table_order]<ranges::viewable_range R>(R&& rows) {
+    auto scorer = std::make_shared<sigma_anomaly_scorer<N>>(measures, options);
+    if (table_order) scorer->use_table_order(*table_order);
+    return ranges::views::all(std::forward<R>(rows)) |
+           ranges::views::filter([scorer](const looked_up_row<N>& r) {
+             return scorer->keeps(r.row, r.baseline);
+           }) |
+           ranges::views::transform([scorer](const looked_up_row<N>& r) {
+             return anomalous_row{r.row.cluster, r.row.node, r.row.pod, r.row.service,
+                                  r.row.time, *scorer->describe(r.row, r.baseline)};
+           });
+  });
+}
+
+}  // namespace k8snetio

@@ -1,0 +1,117 @@
+// The baseline search of a rule (B1–B6, R5) over a stream of points: D1 → D2 → (the rule's
+// pivot and step, for R5) → BaselineBuilder. With an allowed lateness (default 0: time-ordered
+// input), buckets are folded as soon as they are complete, so memory does not grow with the
+// input's length; without one, any order works and every group is held until `finish`.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <range/v3/range/concepts.hpp>
+
+#include "../baseline_builder.hpp"
+#include "../direction_pivot.hpp"
+#include "../service_normalizer.hpp"
+#include "../span_aggregator.hpp"
+#include "detector.hpp"
+#include "rule_definition.hpp"
+
+namespace k8snetio {
+
+struct baseline_run_options {
+  /// D1; allowed_lateness 0 folds a bucket once a later one starts (time-ordered input).
+  /// Set it to std::nullopt for input in any order (memory then grows with the input).
+  span_options span = [] {
+    span_options s;
+    s.allowed_lateness = 0;
+    return s;
+  }();
+  std::optional<std::string> service_pattern;  ///< D2.2
+  baseline_options numerics;                    ///< B3: Splunk's sums or the stable method
+};
+
+template <std::size_t N>
+struct baseline_result {
+  baseline_table<N> table;
+  aggregation_stats stats;
+};
+
+template <std::size_t N>
+class baseline_runner {
+ public:
+  baseline_runner(const rule_definition<N>& rule, baseline_run_options options = {})
+      : rule_(rule), options_(std::move(options)), aggregator_(options_.span),
+        normalizer_(detail::make_service_normalizer(options_.service_pattern)),
+        pivot_(rule.measure_of, pivot_grouping::per_service),
+        builder_(*rule.measures, options_.numerics) {}
+
+  /// D1 for one point, then folds whatever the lateness lets us close.
+  bool add(const metric_point& p) {
+    const bool used = aggregator_.add(p);
+    if (used && options_.span.allowed_lateness) {
+      aggregator_.emit_closed([this](const span_row& r) { fold(r); });
+      if (rule_.baseline_per_service)
+        if (auto t = aggregator_.complete_through())
+          pivot_.flush_through(*t, [this](const measure_row<N>& r) { fold_pivoted(r); });
+    }
+    return used;
+  }
+
+  const aggregation_stats& stats() const noexcept { return aggregator_.stats(); }
+
+  /// Groups still held in memory (for tests and progress reports).
+  std::size_t open_groups() const noexcept { return aggregator_.open_groups() + pivot_.size(); }
+
+  baseline_result<N> finish() {
+    aggregator_.finish([this](const span_row& r) { fold(r); });
+    pivot_.finish([this](const measure_row<N>& r) { fold_pivoted(r); });
+    return {builder_.table(), aggregator_.stats()};
+  }
+
+  /// Shards: merge a runner that read a later part of the input (B3).
+  void merge(const baseline_runner& later) { builder_.merge(later.builder_); }
+
+ private:
+  void fold(const span_row& r) {
+    service_row s{r, (*normalizer_)(r.pod)};
+    if (rule_.baseline_per_service) {
+      pivot_.add(s);  // R5: per (key, _time) across pods
+      return;
+    }
+    // B1–B4: the D1 rows themselves, each feeding the measure its direction names.
+    make_key(key_, s.cluster, s.service);
+    std::array<spl_number, N> values{};
+    if (auto m = rule_.measure_of(s.direction); m && *m < N) values[*m] = s.io;
+    builder_.add(key_, s.time, values);
+  }
+
+  void fold_pivoted(measure_row<N> r) {
+    if (rule_.derive) rule_.derive(r);
+    make_key(key_, r.cluster, r.service);
+    builder_.add(key_, r.time, r.values);
+  }
+
+  rule_definition<N> rule_;
+  baseline_run_options options_;
+  span_aggregator aggregator_;
+  std::shared_ptr<detail::any_service_normalizer> normalizer_;
+  direction_pivot<N, std::optional<std::size_t> (*)(std::string_view)> pivot_;
+  baseline_builder<N> builder_;
+  std::string key_;
+};
+
+/// One call: the baseline table of `rule` over a range of metric points.
+template <std::size_t N, ranges::input_range Points>
+baseline_result<N> build_baseline(const rule_definition<N>& rule, Points&& points,
+                                  baseline_run_options options = {}) {
+  baseline_runner<N> runner(rule, std::move(options));
+  for (const metric_point& p : points) runner.add(p);
+  return runner.finish();
+}
+
+}  // namespace k8snetio

@@ -1,0 +1,70 @@
+// Errors of the readers and loaders: a stable code users can grep for, and the position
+// (file, line, column, field) of what was wrong, in the spirit of nlohmann/json's
+// "[json.exception.parse_error.101] line 3, column 7: …". Hot paths return these in a
+// tl::expected and never throw.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <tl/expected.hpp>
+
+namespace k8snetio::io {
+
+enum class error_code : std::uint16_t {
+  cannot_open = 100,        ///< file missing or unreadable
+  read_failed = 101,        ///< I/O error while reading, or a corrupt .gz stream
+  unknown_format = 102,     ///< the content is none of the formats we read
+  bad_header = 110,         ///< CSV header missing or lacking a required column
+  bad_row = 111,            ///< a malformed row under --strict (the reason is in message)
+  duplicate_key = 120,      ///< D5.3: a baseline table with the same key twice
+  bad_baseline_cell = 121,  ///< a baseline number cell that is not a number
+  bad_option = 130,         ///< an option out of range
+};
+
+constexpr std::string_view to_string(error_code c) noexcept {
+  switch (c) {
+    case error_code::cannot_open: return "cannot_open";
+    case error_code::read_failed: return "read_failed";
+    case error_code::unknown_format: return "unknown_format";
+    case error_code::bad_header: return "bad_header";
+    case error_code::bad_row: return "bad_row";
+    case error_code::duplicate_key: return "duplicate_key";
+    case error_code::bad_baseline_cell: return "bad_baseline_cell";
+    case error_code::bad_option: return "bad_option";
+  }
+  return "unknown";
+}
+
+struct input_error {
+  error_code code{};
+  std::string file;
+  std::uint64_t line = 0;    ///< 1-based, 0 when not applicable
+  std::uint64_t column = 0;  ///< 1-based, 0 when not applicable
+  std::string field;         ///< the column or JSON key concerned, if any
+  std::string message;       ///< one sentence, no trailing period
+
+  /// "[k8snetio.error.120] base.csv:4: duplicate key 'prod:checkout'"
+  std::string what() const {
+    std::string where = file;
+    if (line) where += fmt::format(":{}", line);
+    if (column) where += fmt::format(":{}", column);
+    return fmt::format("[k8snetio.error.{}] {}: {}{}", static_cast<int>(code), where, message,
+                       field.empty() ? std::string() : fmt::format(" (field '{}')", field));
+  }
+};
+
+template <class T>
+using result = tl::expected<T, input_error>;
+
+inline tl::unexpected<input_error> make_error(error_code c, std::string_view file,
+                                              std::uint64_t line, std::string message,
+                                              std::string_view field = {},
+                                              std::uint64_t column = 0) {
+  return tl::unexpected(
+      input_error{c, std::string(file), line, column, std::string(field), std::move(message)});
+}
+
+}  // namespace k8snetio::io

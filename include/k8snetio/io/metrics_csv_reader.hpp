@@ -1,0 +1,294 @@
+// Reader of Splunk metrics_csv exports (spec I1): columns taken by header name, every row
+// checked (D1.1 dimensions, D1.2 finite values) and every skip counted in a read_report.
+// Input arrives in chunks of any size; nothing is allocated per row.
+#pragma once
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <k8snetio/io/csv.hpp>
+#include <k8snetio/io/error.hpp>
+#include <k8snetio/io/read_report.hpp>
+#include <k8snetio/io/reader_options.hpp>
+#include <k8snetio/metric_point.hpp>
+
+// The reasons a row is skipped are formatted out of line, away from the hot path.
+#if defined(__GNUC__) && !defined(K8SNETIO_COLD)
+#define K8SNETIO_COLD [[gnu::cold, gnu::noinline]]
+#elif !defined(K8SNETIO_COLD)
+#define K8SNETIO_COLD
+#endif
+
+namespace k8snetio::io {
+
+/// Reads one metrics_csv input, fed in chunks:
+///
+///     metrics_csv_reader reader("metrics.csv", options);
+///     for (each chunk) if (auto r = reader.feed(chunk, sink); !r) return r;
+///     auto r = reader.finish(sink);   // then reader.report()
+///
+/// Rows that cannot be points are skipped and counted by reason (with `strict`, a defect ends
+/// the read with error_code::bad_row instead). A header without `_value` or a time column is
+/// error_code::bad_header. After an error every call returns that error again.
+class metrics_csv_reader {
+ public:
+  explicit metrics_csv_reader(std::string file, reader_options options = {})
+      : file_(std::move(file)), options_(std::move(options)) {}
+
+  /// Hand the points of every row that `chunk` completes to `sink`.
+  template <metric_point_sink Sink>
+  result<void> feed(std::string_view chunk, Sink&& sink);
+
+  /// The input has ended: the last row, and the check that there was a header.
+  template <metric_point_sink Sink>
+  result<void> finish(Sink&& sink);
+
+  /// A whole input at once: feed then finish.
+  template <metric_point_sink Sink>
+  result<void> read(std::string_view whole, Sink&& sink) {
+    if (auto fed = feed(whole, sink); !fed) return fed;
+    return finish(sink);
+  }
+
+  const read_report& report() const noexcept { return report_; }
+  read_report& report() noexcept { return report_; }
+  const std::string& file() const noexcept { return file_; }
+  const reader_options& options() const noexcept { return options_; }
+
+ private:
+  static constexpr std::size_t absent = static_cast<std::size_t>(-1);
+  static constexpr std::array<std::string_view, 4> dimension_names = {
+      "k8s.cluster.name", "k8s.pod.name", "k8s.node.name", "direction"};
+
+  /// Column indices, resolved once from the header.
+  struct columns {
+    std::size_t time = absent;           ///< metric_timestamp, else _time
+    std::size_t fallback_time = absent;  ///< _time when metric_timestamp is there too
+    std::size_t metric_name = absent;
+    std::size_t value = absent;
+    std::array<std::size_t, 4> dimensions{absent, absent, absent, absent};  ///< as dimension_names
+    std::size_t count = 0;  ///< fields in the header
+  };
+
+  template <class Sink>
+  bool on_record(const csv_record& record, Sink& sink);
+  bool on_header(const csv_record& record);
+  template <class Sink>
+  bool on_row(const csv_record& record, Sink& sink);
+  /// Count a skipped row. False when `strict` makes it the end of the read.
+  /// Count a skipped row; `cell` is the offending text, if any. False when `strict` makes
+  /// it the end of the read. Cold: formats text only for the rows the report names.
+  bool reject(std::uint64_t line, skip_reason reason, std::string_view column,
+              std::string_view cell = {}, std::size_t field_count = 0);
+  /// A number cell failed parse_number or is not finite: which, counted.
+  bool reject_number(std::uint64_t line, std::string_view column, std::string_view cell,
+                     number_status status);
+  bool fail(input_error error) {
+    error_ = std::move(error);
+    return false;
+  }
+  result<void> outcome() const {
+    if (error_) return tl::unexpected(*error_);
+    return {};
+  }
+
+  std::string file_;
+  reader_options options_;
+  read_report report_;
+  csv_record_stream csv_;
+  columns columns_;
+  std::vector<std::string> header_fields_;
+  bool have_header_ = false;
+  std::optional<input_error> error_;
+};
+
+template <metric_point_sink Sink>
+result<void> metrics_csv_reader::feed(std::string_view chunk, Sink&& sink) {
+  if (error_) return outcome();
+  report_.bytes += chunk.size();
+  auto handler = [this, &sink](const csv_record& record) { return on_record(record, sink); };
+  csv_.feed(chunk, handler);
+  return outcome();
+}
+
+template <metric_point_sink Sink>
+result<void> metrics_csv_reader::finish(Sink&& sink) {
+  if (error_) return outcome();
+  auto handler = [this, &sink](const csv_record& record) { return on_record(record, sink); };
+  csv_.finish(handler);
+  if (!error_ && !have_header_)
+    fail(input_error{error_code::bad_header, file_, 0, 0, {}, "the input has no header row"});
+  return outcome();
+}
+
+template <class Sink>
+bool metrics_csv_reader::on_record(const csv_record& record, Sink& sink) {
+  if (have_header_) [[likely]]
+    return on_row(record, sink);
+  return on_header(record);
+}
+
+inline bool metrics_csv_reader::on_header(const csv_record& record) {
+  if (record.blank) return true;  // blank lines before the header are no rows
+  if (record.syntax != csv_syntax::ok)
+    return fail(
+        input_error{error_code::bad_header,
+                    file_,
+                    record.line,
+                    0,
+                    {},
+                    fmt::format("the header row is malformed CSV ({})", to_string(record.syntax))});
+  header_fields_.assign(record.fields.begin(), record.fields.end());
+  if (!header_fields_.empty() && header_fields_[0].starts_with("\xEF\xBB\xBF"))
+    header_fields_[0].erase(0, 3);  // a UTF-8 byte order mark, as spreadsheets write it
+  columns c;
+  c.count = header_fields_.size();
+  std::size_t metric_timestamp = absent;
+  std::size_t underscore_time = absent;
+  const auto take = [](std::size_t& slot, std::size_t i) {
+    if (slot == absent) slot = i;  // the first of duplicate columns wins
+  };
+  for (std::size_t i = 0; i < header_fields_.size(); ++i) {
+    const std::string_view name = header_fields_[i];
+    if (name == "metric_timestamp")
+      take(metric_timestamp, i);
+    else if (name == "_time")
+      take(underscore_time, i);
+    else if (name == "metric_name")
+      take(c.metric_name, i);
+    else if (name == "_value")
+      take(c.value, i);
+    else
+      for (std::size_t d = 0; d < dimension_names.size(); ++d)
+        if (name == dimension_names[d]) take(c.dimensions[d], i);
+  }
+  if (metric_timestamp != absent) {
+    c.time = metric_timestamp;
+    c.fallback_time = underscore_time;
+  } else {
+    c.time = underscore_time;
+  }
+  if (c.time == absent)
+    return fail(input_error{error_code::bad_header, file_, record.line, 0, "metric_timestamp",
+                            "the header has neither a 'metric_timestamp' nor a '_time' column"});
+  if (c.value == absent)
+    return fail(input_error{error_code::bad_header, file_, record.line, 0, "_value",
+                            "the header has no '_value' column"});
+  columns_ = c;
+  have_header_ = true;
+  return true;
+}
+
+namespace detail {
+/// An offending cell as it goes into a message: quoted, and cut if long.
+inline std::string quote_cell(std::string_view cell) {
+  constexpr std::size_t max_shown = 40;
+  if (cell.size() <= max_shown) return fmt::format("'{}'", cell);
+  return fmt::format("'{}…'", cell.substr(0, max_shown));
+}
+}  // namespace detail
+
+K8SNETIO_COLD inline bool metrics_csv_reader::reject(std::uint64_t line, skip_reason reason,
+                                                     std::string_view column, std::string_view cell,
+                                                     std::size_t field_count) {
+  const bool ends_read = options_.strict && is_error(reason);
+  // The report decides which skips it names; text is formatted only for those (and for the
+  // error that ends a strict read), so a file of other metrics allocates nothing per row.
+  const std::size_t named_before = report_.examples.size();
+  report_.skip(file_, line, reason);
+  const bool named = report_.examples.size() > named_before;
+  if (!named && !ends_read) return true;
+  std::string text;
+  switch (reason) {
+    case skip_reason::short_row:
+      text = fmt::format("{} of the header's {} fields", field_count, columns_.count);
+      break;
+    case skip_reason::bad_number:
+    case skip_reason::non_finite:
+      text = fmt::format("{}={}", column, detail::quote_cell(cell));
+      break;
+    case skip_reason::other_metric:
+    case skip_reason::bad_syntax: text = std::string(cell); break;
+    default: text = std::string(column); break;
+  }
+  if (named) report_.examples.back().detail = text;
+  if (!ends_read) return true;
+  return fail(input_error{error_code::bad_row, file_, line, 0, std::string(column),
+                          fmt::format("{}: {}", to_string(reason), text)});
+}
+
+K8SNETIO_COLD inline bool metrics_csv_reader::reject_number(std::uint64_t line,
+                                                            std::string_view column,
+                                                            std::string_view cell,
+                                                            number_status status) {
+  if (status == number_status::ok) return reject(line, skip_reason::non_finite, column, cell);
+  return reject(line, skip_reason::bad_number, column, cell);
+}
+
+template <class Sink>
+bool metrics_csv_reader::on_row(const csv_record& record, Sink& sink) {
+  if (record.blank) [[unlikely]]
+    return true;  // an empty line is no row
+  ++report_.rows_read;
+  const std::uint64_t line = record.line;
+  if (record.syntax != csv_syntax::ok) [[unlikely]]
+    return reject(line, skip_reason::bad_syntax, {}, to_string(record.syntax));
+  const columns& c = columns_;
+  if (record.fields.size() < c.count) [[unlikely]]
+    return reject(line, skip_reason::short_row, {}, {}, record.fields.size());
+  const std::string_view* const f = record.fields.data();
+
+  std::string_view metric_name;
+  if (c.metric_name != absent) {
+    metric_name = f[c.metric_name];
+    if (metric_name != std::string_view(options_.metric_name)) [[unlikely]]
+      return metric_name.empty()
+                 ? reject(line, skip_reason::missing_field, "metric_name")
+                 : reject(line, skip_reason::other_metric, "metric_name", metric_name);
+  }
+
+  std::size_t time_column = c.time;
+  if (f[time_column].empty() && c.fallback_time != absent) time_column = c.fallback_time;
+  const std::string_view time_text = f[time_column];
+  const std::string_view value_text = f[c.value];
+  if (time_text.empty()) [[unlikely]]
+    return reject(line, skip_reason::missing_field, header_fields_[time_column]);
+  if (value_text.empty()) [[unlikely]]
+    return reject(line, skip_reason::missing_field, "_value");
+
+  double time = 0;
+  double value = 0;
+  const number_status time_status = parse_number(time_text, time);
+  if (time_status != number_status::ok || !std::isfinite(time)) [[unlikely]]
+    return reject_number(line, header_fields_[time_column], time_text, time_status);
+  const number_status value_status = parse_number(value_text, value);
+  if (value_status != number_status::ok || !std::isfinite(value)) [[unlikely]]
+    return reject_number(line, "_value", value_text, value_status);
+
+  std::string_view cluster = c.dimensions[0] != absent ? f[c.dimensions[0]] : std::string_view();
+  if (cluster.empty()) cluster = options_.default_cluster;
+  const std::string_view pod = c.dimensions[1] != absent ? f[c.dimensions[1]] : std::string_view();
+  const std::string_view node = c.dimensions[2] != absent ? f[c.dimensions[2]] : std::string_view();
+  const std::string_view direction =
+      c.dimensions[3] != absent ? f[c.dimensions[3]] : std::string_view();
+  if (cluster.empty() || pod.empty() || node.empty() || direction.empty()) [[unlikely]] {
+    const std::size_t missing = cluster.empty() ? 0 : pod.empty() ? 1 : node.empty() ? 2 : 3;
+    return reject(line, skip_reason::missing_dimension, dimension_names[missing]);
+  }
+  const metric_point point{time, value, metric_name, cluster, pod, node, direction};
+  std::invoke(sink, point);
+  ++report_.points;
+  return true;
+}
+
+}  // namespace k8snetio::io

@@ -1,0 +1,33 @@
+// What every metrics reader (I1 CSV, I2 HEC, I3 OTLP) is told, and what it hands points to.
+// One struct for all of them, so that the CLI sets an option once whatever the format.
+#pragma once
+
+#include <concepts>
+#include <string>
+
+#include <k8snetio/metric_point.hpp>
+
+namespace k8snetio::io {
+
+/// What an OTLP cumulative counter becomes (spec I3, `--otlp-counter`).
+enum class otlp_counter_mode {
+  delta,  ///< the difference between consecutive points (what Splunk's metrics index holds)
+  rate,   ///< that difference per second
+  raw,    ///< the counter as it is
+};
+
+struct reader_options {
+  /// The metric read; points of others are counted (other_metric), not handed on.
+  std::string metric_name = std::string(default_metric_name);
+  /// The first defective row ends the read with error_code::bad_row.
+  bool strict = false;
+  /// k8s.cluster.name for points without one (I3); empty: none.
+  std::string default_cluster;
+  otlp_counter_mode otlp_counter = otlp_counter_mode::delta;
+};
+
+/// Where a reader hands its points. A point's strings live only during the call.
+template <class Sink>
+concept metric_point_sink = std::invocable<Sink&, const metric_point&>;
+
+}  // namespace k8snetio::io

@@ -1,0 +1,294 @@
+// Spec "Inputs": .gz read transparently, "-" reads standard input, the format recognised from
+// the content or named by --input-format. The .gz files are made here, in a temporary folder.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <k8snetio/io/input_source.hpp>
+#include <k8snetio/io/metrics_csv_reader.hpp>
+
+using namespace k8snetio;
+using namespace k8snetio::io;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string data_path(std::string_view name) {
+  return std::string(K8SNETIO_TEST_DATA_DIR) + "/" + std::string(name);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// A fresh folder under the system's temporary one, removed with its content at the end.
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    static std::atomic<int> counter{0};
+    path = fs::temp_directory_path() /
+           ("k8snetio-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::create_directories(path);
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+  std::string file(std::string_view name) const { return (path / name).string(); }
+};
+
+void write_file(const std::string& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out.good());
+}
+
+/// Append one gzip member holding `bytes` to `path` ("wb" starts the file, "ab" appends).
+void write_gzip_member(const std::string& path, std::string_view bytes, const char* mode) {
+  gzFile f = gzopen(path.c_str(), mode);
+  REQUIRE(f != nullptr);
+  REQUIRE(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())) ==
+          static_cast<int>(bytes.size()));
+  REQUIRE(gzclose(f) == Z_OK);
+}
+
+struct read_back {
+  std::string bytes;
+  std::vector<std::uint64_t> progress;
+  std::optional<std::uint64_t> total;
+  std::optional<input_error> error;
+};
+
+read_back read_all(const std::string& path, std::size_t chunk_bytes) {
+  read_back out;
+  auto r = for_each_chunk(
+      path,
+      [&](std::string_view chunk, std::uint64_t done, std::optional<std::uint64_t> total) {
+        out.bytes.append(chunk);
+        out.progress.push_back(done);
+        out.total = total;
+      },
+      chunk_bytes);
+  if (!r) out.error = r.error();
+  return out;
+}
+
+/// Text of about `n` bytes that does not compress to nothing.
+std::string sample_text(std::size_t n) {
+  std::mt19937 rng(3);
+  std::string s;
+  while (s.size() < n)
+    s += std::to_string(1700000000 + s.size()) + ",k8s.pod.network.io," + std::to_string(rng()) +
+         ",prod-eu,node-15,checkout-7d4b9c8f6d-k2lpx,transmit\n";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("Inputs: a file is delivered in full chunks with progress", "[inputs]") {
+  temp_dir dir;
+  const std::string text = sample_text(10000);
+  write_file(dir.file("m.csv"), text);
+  const auto r = read_all(dir.file("m.csv"), 4096);
+  REQUIRE_FALSE(r.error);
+  REQUIRE(r.bytes == text);
+  REQUIRE(r.progress.size() == (text.size() + 4095) / 4096);
+  REQUIRE(r.progress.front() == 4096);
+  REQUIRE(r.progress.back() == text.size());
+  REQUIRE(r.total == text.size());
+}
+
+TEST_CASE("Inputs: a gzipped file is read transparently whatever its name", "[inputs]") {
+  temp_dir dir;
+  const std::string text = sample_text(300000);
+  write_gzip_member(dir.file("m.csv.gz"), text, "wb");
+  write_gzip_member(dir.file("no-extension"), text, "wb");
+  for (const auto* name : {"m.csv.gz", "no-extension"}) {
+    const auto r = read_all(dir.file(name), 65536);
+    REQUIRE_FALSE(r.error);
+    REQUIRE(r.bytes == text);
+    // Progress counts the compressed bytes, so it ends at the file's size.
+    REQUIRE(r.total == fs::file_size(dir.file(name)));
+    REQUIRE(r.progress.back() == *r.total);
+  }
+  auto in = input_source::open(dir.file("m.csv.gz"));
+  REQUIRE(in);
+  auto first = in->next();
+  REQUIRE(first);
+  REQUIRE(in->gzipped());
+  REQUIRE(first->size() == text.size());  // one 4 MiB chunk holds it all
+}
+
+TEST_CASE("Inputs: concatenated gzip members read as one stream", "[inputs]") {
+  temp_dir dir;
+  const std::string a = sample_text(5000);
+  const std::string b = "tail,of,the,second,member\n";
+  write_gzip_member(dir.file("two.gz"), a, "wb");
+  write_gzip_member(dir.file("two.gz"), b, "ab");
+  write_gzip_member(dir.file("two.gz"), "", "ab");  // an empty member in between is fine
+  write_gzip_member(dir.file("two.gz"), a, "ab");
+  for (std::size_t chunk : {64u, 1000u, 1u << 22}) {
+    const auto r = read_all(dir.file("two.gz"), chunk);
+    REQUIRE_FALSE(r.error);
+    REQUIRE(r.bytes == a + b + a);
+  }
+}
+
+TEST_CASE("Inputs: a corrupt or truncated .gz is read_failed naming the file", "[inputs]") {
+  temp_dir dir;
+  const std::string text = sample_text(50000);
+  write_gzip_member(dir.file("good.gz"), text, "wb");
+  const std::string gz = slurp(dir.file("good.gz"));
+
+  write_file(dir.file("cut.gz"), gz.substr(0, gz.size() / 2));
+  const auto cut = read_all(dir.file("cut.gz"), 4096);
+  REQUIRE(cut.error);
+  REQUIRE(cut.error->code == error_code::read_failed);
+  REQUIRE(cut.error->file == dir.file("cut.gz"));
+  REQUIRE(cut.error->message == "truncated gzip data: the stream ends mid-member");
+  REQUIRE(text.starts_with(cut.bytes));  // what came before the cut was delivered
+
+  std::string bad = gz;
+  for (std::size_t i = 20; i < 60; ++i) bad[i] = static_cast<char>(bad[i] ^ 0x5a);
+  write_file(dir.file("bad.gz"), bad);
+  const auto corrupt = read_all(dir.file("bad.gz"), 4096);
+  REQUIRE(corrupt.error);
+  REQUIRE(corrupt.error->code == error_code::read_failed);
+  REQUIRE(corrupt.error->what().starts_with("[k8snetio.error.101] " + dir.file("bad.gz") +
+                                            ": corrupt gzip data"));
+
+  write_file(dir.file("magic-only.gz"), "\x1f\x8b");
+  REQUIRE(read_all(dir.file("magic-only.gz"), 4096).error->code == error_code::read_failed);
+}
+
+TEST_CASE("Inputs: a missing file or a folder is cannot_open naming it", "[inputs]") {
+  temp_dir dir;
+  const auto missing = read_all(dir.file("nope.csv"), 4096);
+  REQUIRE(missing.error);
+  REQUIRE(missing.error->code == error_code::cannot_open);
+  REQUIRE(missing.error->what() == "[k8snetio.error.100] " + dir.file("nope.csv") +
+                                       ": cannot open: No such file or directory");
+  const auto folder = read_all(dir.path.string(), 4096);
+  REQUIRE(folder.error);
+  REQUIRE(folder.error->code == error_code::cannot_open);
+}
+
+TEST_CASE("Inputs: an empty file has no chunks", "[inputs]") {
+  temp_dir dir;
+  write_file(dir.file("empty.csv"), "");
+  const auto r = read_all(dir.file("empty.csv"), 4096);
+  REQUIRE_FALSE(r.error);
+  REQUIRE(r.bytes.empty());
+  REQUIRE(r.progress.empty());
+}
+
+TEST_CASE("Inputs: - reads standard input, gzipped or not", "[inputs]") {
+  temp_dir dir;
+  const std::string text = sample_text(20000);
+  write_gzip_member(dir.file("in.gz"), text, "wb");
+  for (const auto& path : {data_path("metrics_small.csv"), dir.file("in.gz")}) {
+    // Stand the file in for standard input for the time of the read.
+    const int saved = ::dup(STDIN_FILENO);
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(::dup2(fd, STDIN_FILENO) == STDIN_FILENO);
+    ::close(fd);
+    const auto r = read_all("-", 1000);
+    ::dup2(saved, STDIN_FILENO);
+    ::close(saved);
+    REQUIRE_FALSE(r.error);
+    REQUIRE(r.bytes == (path == dir.file("in.gz") ? text : slurp(path)));
+  }
+  auto in = input_source::open("-");
+  REQUIRE(in);
+  REQUIRE(in->name() == "<stdin>");
+}
+
+TEST_CASE("Inputs: the chunk callback may stop the read with an error", "[inputs]") {
+  int calls = 0;
+  auto r = for_each_chunk(
+      data_path("metrics_small.csv"),
+      [&](std::string_view, std::uint64_t, std::optional<std::uint64_t>) -> result<void> {
+        ++calls;
+        return make_error(error_code::bad_row, "x", 1, "stop");
+      },
+      64);
+  REQUIRE_FALSE(r);
+  REQUIRE(r.error().message == "stop");
+  REQUIRE(calls == 1);
+}
+
+TEST_CASE("I1 a gzipped metrics_csv reads as the plain file does", "[inputs][I1]") {
+  temp_dir dir;
+  const std::string text = slurp(data_path("metrics_malformed.csv"));
+  write_gzip_member(dir.file("m.csv.gz"), text, "wb");
+
+  auto points_of = [](const std::string& path, std::size_t chunk) {
+    metrics_csv_reader reader("m.csv");
+    std::vector<std::string> points;
+    auto sink = [&](const metric_point& p) {
+      points.push_back(
+          fmt::format("{}|{}|{}|{}|{}|{}", p.time, p.value, p.cluster, p.pod, p.node, p.direction));
+    };
+    auto r = for_each_chunk(
+        path,
+        [&](std::string_view c, std::uint64_t, std::optional<std::uint64_t>) {
+          return reader.feed(c, sink);
+        },
+        chunk);
+    REQUIRE(r);
+    REQUIRE(reader.finish(sink));
+    return std::pair(points, reader.report().skipped);
+  };
+  const auto plain = points_of(data_path("metrics_malformed.csv"), 1 << 20);
+  REQUIRE(plain.first.size() == 2);
+  REQUIRE(points_of(dir.file("m.csv.gz"), 64) == plain);
+  REQUIRE(points_of(dir.file("m.csv.gz"), 1 << 20) == plain);
+}
+
+TEST_CASE("Inputs: the format is recognised from the content", "[inputs]") {
+  CHECK(detect_format("metric_timestamp,metric_name,_value,k8s.cluster.name\n1,m,2,c\n") ==
+        input_format::metrics_csv);
+  CHECK(detect_format("\"_time\",\"_value\"\r\n") == input_format::metrics_csv);
+  CHECK(detect_format("key,avg_outbound_network_io,avg_inbound_network_io,count\n") ==
+        input_format::baseline_csv);
+  CHECK(detect_format("\xEF\xBB\xBF\n\"key\",\"count\",last_seen") == input_format::baseline_csv);
+  CHECK(detect_format("key,_value\n") == input_format::metrics_csv);
+  CHECK(
+      detect_format(
+          R"({"time":1700000010,"event":"metric","fields":{"metric_name":"k8s.pod.network.io","_value":1}})") ==
+      input_format::hec_json);
+  CHECK(detect_format("\xEF\xBB\xBF  \n {\"resourceMetrics\":[{\"resource\":{}}]}") ==
+        input_format::otlp_json);
+  CHECK(detect_format("{\"time\":1}\n{\"resourceMetrics\":[]}\n") == input_format::otlp_json);
+  CHECK(detect_format("") == input_format::metrics_csv);
+}
+
+TEST_CASE("Inputs: --input-format names a format", "[inputs]") {
+  CHECK(parse_input_format("csv") == input_format::metrics_csv);
+  CHECK(parse_input_format("hec") == input_format::hec_json);
+  CHECK(parse_input_format("otlp") == input_format::otlp_json);
+  CHECK(parse_input_format("baseline") == input_format::baseline_csv);
+  CHECK(parse_input_format("json") == std::nullopt);
+  CHECK(parse_input_format("CSV") == std::nullopt);
+  for (auto f : {input_format::metrics_csv, input_format::hec_json, input_format::otlp_json,
+                 input_format::baseline_csv})
+    CHECK(parse_input_format(to_string(f)) == f);
+}

@@ -1,0 +1,834 @@
+// Reads OTLP JSON metrics (spec I3): one ExportMetricsServiceRequest / MetricsData object per
+// line, as the OpenTelemetry Collector's `file` exporter writes them. Cumulative sums become
+// deltas per series (or rates, or stay raw); delta sums and gauges pass through. Points that
+// fail D1.1 (a dimension missing) or D1.2 (a non-finite value) are counted, never passed on.
+//
+// Decisions, so that nobody has to reverse-engineer them:
+// - A line is all or nothing: its points reach the sink only after the whole line parsed. A
+//   line that is not JSON (or not shaped like OTLP: `resourceMetrics` not an array, …) counts
+//   once as bad_syntax, and the series state is rolled back to what it was before the line.
+// - Attribute values: stringValue as is; intValue, doubleValue and boolValue as their text
+//   (`"intValue": 42` → "42", `"boolValue": true` → "true"); bytesValue as its base64 text;
+//   arrayValue and kvlistValue as their raw JSON. A data point attribute wins over a resource
+//   attribute with the same key; within one list a later duplicate wins.
+// - `direction` falls back to `network.io.direction`; `reader_options::default_cluster` fills
+//   an absent or empty `k8s.cluster.name`.
+// - A cumulative series is the metric name plus every merged attribute (sorted), so
+//   `interface` (or `network.interface.name`) separates series although it is no dimension.
+//   State lives in the reader: it carries across lines, chunks and files.
+// - Within a series, a point not newer than the last one seen (timeUnixNano <= previous: out
+//   of order, or the same file read twice) is skipped as `late` and leaves the state as it
+//   was; treating it as a reset would count an interval twice. So `rate` never divides by a
+//   zero interval.
+// - A decrease, or a changed startTimeUnixNano, is a counter_reset whatever `isMonotonic`
+//   says (the spec defines it so); the point starts the series afresh and yields nothing.
+// - aggregationTemporality 1 (delta) and 0 (unspecified) pass through, like gauges.
+// - timeUnixNano absent or 0 is missing_field (OTLP calls 0 "unset"); an absent
+//   startTimeUnixNano counts as 0. asDouble accepts the OTLP/JSON strings "NaN", "Infinity"
+//   and "-Infinity", and rejects them as non_finite (D1.2).
+// - Histogram, exponential histogram and summary points of the configured metric have no
+//   single value: each counts as missing_field.
+// - Only what is read is validated: simdjson On Demand skips the values we do not need after a
+//   structural check, so garbage inside, say, an ignored `exemplars` array may go unseen. Keys
+//   are matched as written: an escaped key such as "\u006eame" is not recognised.
+#pragma once
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <k8snetio/io/error.hpp>
+#include <k8snetio/io/read_report.hpp>
+#include <k8snetio/io/reader_options.hpp>
+#include <k8snetio/metric_point.hpp>
+
+namespace k8snetio::io {
+
+/// Reads OTLP JSON lines into metric points, converting cumulative counters (spec I3).
+///
+///     otlp_reader reader(options);
+///     reader.start_file("metrics.json");
+///     for (auto chunk : chunks) if (auto r = reader.feed(chunk, sink); !r) return r;
+///     if (auto r = reader.finish(sink); !r) return r;
+///
+/// The points handed to the sink borrow their strings from the reader's buffers: they are valid
+/// only during the call. One reader reads any number of inputs one after the other; the series
+/// state (for deltas) and the report accumulate across them. Under `reader_options::strict`
+/// the first error-kind skip (io::is_error) ends the read with error_code::bad_row; the reader
+/// then refuses further input until start_file().
+class otlp_reader {
+ public:
+  explicit otlp_reader(reader_options options = {}) : options_(std::move(options)) {}
+  /// As metrics_csv_reader: the first input's name, then the options.
+  explicit otlp_reader(std::string file, reader_options options = {})
+      : options_(std::move(options)) {
+    start_file(file);
+  }
+
+  /// Names the input for the report and errors ("-" until set) and restarts the line count.
+  /// Drops an unfinished last line of the previous input (call finish() first to read it) and
+  /// clears a strict-mode failure. Series state is kept: a file may continue another.
+  void start_file(std::string_view name) {
+    file_.assign(name);
+    reset_stream();
+    failure_.reset();
+  }
+
+  /// Reads the complete lines of `chunk`; an incomplete last line waits for more.
+  template <metric_point_sink Sink>
+  result<void> feed(std::string_view chunk, Sink&& sink) {
+    return feed_impl(chunk, sink_ref::to(sink));
+  }
+
+  /// Reads what is left (a last line without a newline) and ends the input; a later feed()
+  /// starts again at line 1 under the same file name.
+  template <metric_point_sink Sink>
+  result<void> finish(Sink&& sink) {
+    return finish_impl(sink_ref::to(sink));
+  }
+
+  /// feed(whole) then finish().
+  template <metric_point_sink Sink>
+  result<void> read(std::string_view whole, Sink&& sink) {
+    auto s = sink_ref::to(sink);
+    if (auto r = feed_impl(whole, s); !r) return r;
+    return finish_impl(s);
+  }
+
+  const read_report& report() const noexcept { return report_; }
+  /// Mutable, e.g. to raise `max_examples` before reading.
+  read_report& report() noexcept { return report_; }
+  /// Hands the report over and starts a fresh one; series state is kept.
+  read_report take_report() { return std::exchange(report_, read_report{}); }
+  const reader_options& options() const noexcept { return options_; }
+  const std::string& file() const noexcept { return file_; }
+  /// Cumulative series seen so far.
+  std::size_t series_count() const noexcept { return series_.size(); }
+  /// Forgets every cumulative series: the next point of each is a first point again.
+  void clear_series() noexcept { series_.clear(); }
+
+  /// A line longer than this is skipped as bad_syntax without being held in memory.
+  static constexpr std::size_t default_max_line_bytes = std::size_t{256} << 20;
+  void limit_line_bytes(std::size_t n) noexcept { max_line_bytes_ = std::max<std::size_t>(n, 1); }
+
+ private:
+  using error_code_t = simdjson::error_code;
+  using value_t = simdjson::ondemand::value;
+  using object_t = simdjson::ondemand::object;
+  using array_t = simdjson::ondemand::array;
+
+  // Type erasure keeps the parsing code out of the per-sink templates; one indirect call per
+  // point costs nothing next to the parse.
+  struct sink_ref {
+    void* object;
+    void (*call)(void*, const metric_point&);
+    template <class Sink>
+    static sink_ref to(Sink& s) {
+      return {const_cast<void*>(static_cast<const void*>(std::addressof(s))),
+              [](void* o, const metric_point& p) {
+                std::invoke(*static_cast<std::remove_reference_t<Sink>*>(o), p);
+              }};
+    }
+  };
+
+  struct attribute {
+    std::string_view key, value;
+  };
+  struct series_state {
+    std::uint64_t start_ns = 0;
+    std::uint64_t time_ns = 0;
+    double value = 0;
+    std::int64_t int_value = 0;
+    bool is_int = false;
+  };
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  using series_map = std::unordered_map<std::string, series_state, string_hash, std::equal_to<>>;
+
+  // What a line produced, in order; handed on only when the whole line parsed.
+  struct staged {
+    metric_point point;
+    std::string_view detail;
+    skip_reason reason{};
+    bool is_point = false;
+  };
+  // How to undo a line's changes to the series state if the line turns out malformed.
+  struct undo_entry {
+    series_state* state;
+    series_state before;
+    const std::string* inserted_key;  // set when the line created the series
+  };
+  enum class kind : std::uint8_t { gauge, sum, no_single_value };
+  enum class number_status : std::uint8_t { absent, ok, bad, non_finite };
+
+  // ---- input buffering -------------------------------------------------------------------
+
+  result<void> feed_impl(std::string_view chunk, sink_ref sink) {
+    if (failure_) return tl::unexpected(*failure_);
+    if (chunk.empty()) return {};
+    report_.bytes += chunk.size();
+    if (size_ == 0 && !skipping_long_line_) {
+      // Nothing carried over: the complete lines that have SIMDJSON_PADDING bytes of the chunk
+      // after them are parsed where they are, without a copy.
+      std::size_t begin = 0;
+      while (true) {
+        auto* nl =
+            static_cast<const char*>(std::memchr(chunk.data() + begin, '\n', chunk.size() - begin));
+        if (!nl) break;
+        auto end = static_cast<std::size_t>(nl - chunk.data());
+        if (end + simdjson::SIMDJSON_PADDING > chunk.size()) break;
+        auto r = end - begin > max_line_bytes_
+                     ? skip_long_line()
+                     : process_line(chunk.data() + begin, end - begin, chunk.size() - begin, sink);
+        ++line_;
+        begin = end + 1;
+        if (!r) return r;
+      }
+      chunk.remove_prefix(begin);
+    }
+    // The rest goes through the padded buffer, in slices that keep it (and the cache
+    // footprint) small however large the chunk.
+    constexpr std::size_t slice = std::size_t{1} << 20;
+    while (!chunk.empty()) {
+      auto n = std::min(chunk.size(), slice);
+      append(chunk.substr(0, n));
+      chunk.remove_prefix(n);
+      if (auto r = drain(sink, false); !r) return r;
+    }
+    return {};
+  }
+
+  result<void> finish_impl(sink_ref sink) {
+    if (failure_) return tl::unexpected(*failure_);
+    auto r = drain(sink, true);
+    reset_stream();
+    return r;
+  }
+
+  void reset_stream() noexcept {
+    size_ = 0;
+    scanned_ = 0;
+    line_ = 1;
+    skipping_long_line_ = false;
+  }
+
+  void append(std::string_view data) {
+    auto need = size_ + data.size() + simdjson::SIMDJSON_PADDING;
+    if (buffer_.size() < need) buffer_.resize(std::max(need, buffer_.size() * 2));
+    std::memcpy(buffer_.data() + size_, data.data(), data.size());
+    size_ += data.size();
+  }
+
+  result<void> drain(sink_ref sink, bool at_end) {
+    std::size_t begin = 0;
+    result<void> outcome;
+    while (outcome && scanned_ < size_) {
+      auto* nl =
+          static_cast<const char*>(std::memchr(buffer_.data() + scanned_, '\n', size_ - scanned_));
+      if (!nl) break;
+      auto end = static_cast<std::size_t>(nl - buffer_.data());
+      if (skipping_long_line_)
+        skipping_long_line_ = false;
+      else if (end - begin > max_line_bytes_)
+        outcome = skip_long_line();
+      else
+        outcome = process_line(begin, end - begin, sink);
+      ++line_;
+      begin = scanned_ = end + 1;
+    }
+    if (outcome) {
+      if (skipping_long_line_) {
+        begin = size_;
+      } else if (size_ - begin > max_line_bytes_) {
+        outcome = skip_long_line();
+        skipping_long_line_ = !at_end;
+        begin = size_;
+      } else if (at_end && begin < size_) {
+        outcome = process_line(begin, size_ - begin, sink);
+        begin = size_;
+      }
+    }
+    if (!outcome) begin = size_;  // strict mode ended the read: nothing more to keep
+    if (begin > 0) std::memmove(buffer_.data(), buffer_.data() + begin, size_ - begin);
+    size_ -= begin;
+    scanned_ = size_;
+    return outcome;
+  }
+
+  result<void> skip_long_line() {
+    return skip_now(line_, skip_reason::bad_syntax,
+                    fmt::format("line longer than {} bytes", max_line_bytes_));
+  }
+
+  result<void> skip_now(std::uint64_t line, skip_reason reason, std::string_view detail) {
+    ++report_.rows_read;
+    report_.skip(file_, line, reason, detail);
+    if (options_.strict && is_error(reason)) return fail(line, reason, detail);
+    return {};
+  }
+
+  tl::unexpected<input_error> fail(std::uint64_t line, skip_reason reason,
+                                   std::string_view detail) {
+    std::string field;
+    switch (reason) {
+      case skip_reason::missing_field:
+      case skip_reason::bad_number:
+      case skip_reason::non_finite:
+      case skip_reason::missing_dimension: field.assign(detail); break;
+      default: break;
+    }
+    auto message = detail.empty() ? std::string(to_string(reason))
+                                  : fmt::format("{}: {}", to_string(reason), detail);
+    failure_ =
+        input_error{error_code::bad_row, file_, line, 0, std::move(field), std::move(message)};
+    return tl::unexpected(*failure_);
+  }
+
+  // ---- one line --------------------------------------------------------------------------
+
+  result<void> process_line(std::size_t offset, std::size_t length, sink_ref sink) {
+    return process_line(buffer_.data() + offset, length, buffer_.size() - offset, sink);
+  }
+
+  // `capacity`: the bytes readable from `text` on, at least length + SIMDJSON_PADDING.
+  result<void> process_line(const char* text, std::size_t length, std::size_t capacity,
+                            sink_ref sink) {
+    if (line_ == 1 && length >= 3 && std::memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+      text += 3;  // a UTF-8 byte order mark
+      length -= 3;
+      capacity -= 3;
+    }
+    std::size_t first = 0;
+    while (first < length && is_space(text[first])) ++first;
+    if (first == length) return {};  // blank lines are no rows
+
+    staged_.clear();
+    undo_.clear();
+    rows_in_line_ = 0;
+    if (auto e = parse_line(text, length, capacity)) {
+      rollback();
+      std::string detail = fmt::format("{}: {}", failed_at_, simdjson::error_message(e));
+      return skip_now(line_, skip_reason::bad_syntax, detail);
+    }
+    report_.rows_read += rows_in_line_;
+    for (const auto& s : staged_) {
+      if (s.is_point) {
+        ++report_.points;
+        sink.call(sink.object, s.point);
+      } else {
+        report_.skip(file_, line_, s.reason, s.detail);
+        if (options_.strict && is_error(s.reason)) return fail(line_, s.reason, s.detail);
+      }
+    }
+    return {};
+  }
+
+  error_code_t failed(error_code_t e, const char* where) noexcept {
+    failed_at_ = where;
+    return e;
+  }
+
+  error_code_t parse_line(const char* text, std::size_t length, std::size_t capacity) {
+    simdjson::ondemand::document doc;
+    if (auto e = parser_.iterate(text, length, capacity).get(doc)) return failed(e, "document");
+    object_t root;
+    if (auto e = doc.get_object().get(root)) return failed(e, "document");
+    for (auto item : root) {
+      simdjson::ondemand::field f;
+      if (auto e = std::move(item).get(f)) return failed(e, "document");
+      if (f.key().unsafe_is_equal("resourceMetrics")) {
+        if (auto e = read_resource_metrics(f.value())) return e;
+      }
+    }
+    const char* rest = nullptr;  // simdjson 3.0 has no document::at_end()
+    if (doc.current_location().get(rest) == simdjson::SUCCESS)
+      return failed(simdjson::TRAILING_CONTENT, "document");
+    return simdjson::SUCCESS;
+  }
+
+  // simdjson 3.0's find_field_unordered() trusts, when it wraps around, that the part of the
+  // object it passed before is well formed (SIMDJSON_ASSUME: undefined behaviour otherwise), so
+  // untrusted input is only ever walked forward, field by field. Where a field must be known
+  // before another (resource before metrics, name before data, aggregationTemporality before
+  // dataPoints) and comes after it, the object is walked a second time with reset().
+
+  error_code_t read_resource_metrics(value_t& v) {
+    array_t list;
+    if (auto e = v.get_array().get(list)) return failed(e, "resourceMetrics");
+    for (auto item : list) {
+      object_t rm;
+      if (auto e = item.get_object().get(rm)) return failed(e, "resourceMetrics");
+      resource_attributes_.clear();
+      bool have_resource = false, deferred = false;
+      for (int pass = 0; pass < 2; ++pass) {
+        for (auto field_result : rm) {
+          simdjson::ondemand::field f;
+          if (auto e = std::move(field_result).get(f)) return failed(e, "resourceMetrics");
+          auto key = f.key();
+          if (key.unsafe_is_equal("resource")) {
+            if (pass == 1) break;  // the scopes after the resource were read in the first pass
+            if (auto e = read_resource(f.value())) return e;
+            have_resource = true;
+            continue;
+          }
+          const char* scopes = key.unsafe_is_equal("scopeMetrics") ? "scopeMetrics"
+                               : key.unsafe_is_equal("instrumentationLibraryMetrics")
+                                   ? "instrumentationLibraryMetrics"
+                                   : nullptr;
+          if (!scopes) continue;
+          if (pass == 0 && !have_resource) {
+            deferred = true;
+            continue;
+          }
+          if (auto e = read_scope_metrics(f.value(), scopes)) return e;
+        }
+        if (!deferred || pass == 1) break;
+        bool not_empty = false;
+        if (auto e = rm.reset().get(not_empty)) return failed(e, "resourceMetrics");
+      }
+    }
+    return simdjson::SUCCESS;
+  }
+
+  error_code_t read_resource(value_t& v) {
+    object_t resource;
+    if (auto e = v.get_object().get(resource)) return failed(e, "resource");
+    for (auto field_result : resource) {
+      simdjson::ondemand::field f;
+      if (auto e = std::move(field_result).get(f)) return failed(e, "resource");
+      if (f.key().unsafe_is_equal("attributes")) {
+        if (auto e = read_attributes(f.value(), resource_attributes_)) return e;
+      }
+    }
+    return simdjson::SUCCESS;
+  }
+
+  error_code_t read_scope_metrics(value_t& v, const char* where) {
+    array_t list;
+    if (auto e = v.get_array().get(list)) return failed(e, where);
+    for (auto item : list) {
+      object_t scope;
+      if (auto e = item.get_object().get(scope)) return failed(e, where);
+      for (auto field_result : scope) {
+        simdjson::ondemand::field f;
+        if (auto e = std::move(field_result).get(f)) return failed(e, where);
+        if (!f.key().unsafe_is_equal("metrics")) continue;
+        array_t metric_list;
+        if (auto e = f.value().get_array().get(metric_list)) return failed(e, "metrics");
+        for (auto m : metric_list) {
+          object_t metric;
+          if (auto e = m.get_object().get(metric)) return failed(e, "metrics");
+          if (auto e = read_metric(metric)) return e;
+        }
+      }
+    }
+    return simdjson::SUCCESS;
+  }
+
+  // `name` normally comes first; if a data field comes before it, a second pass reads it.
+  error_code_t read_metric(object_t& metric) {
+    std::string_view name;
+    bool named = false;
+    bool deferred = false;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (auto item : metric) {
+        simdjson::ondemand::field f;
+        if (auto e = std::move(item).get(f)) return failed(e, "metrics");
+        auto key = f.key();
+        if (key.unsafe_is_equal("name")) {
+          if (pass == 1) break;  // what follows the name was read in the first pass
+          if (f.value().get_string().get(name)) name = {};  // not a string: no metric of ours
+          named = true;
+          continue;
+        }
+        auto data = data_kind(key);
+        if (!data) continue;
+        if (pass == 0 && !named) {
+          deferred = true;
+          continue;
+        }
+        if (auto e = read_metric_data(f.value(), *data, name)) return e;
+      }
+      if (!deferred || pass == 1) break;
+      bool not_empty = false;
+      if (auto e = metric.reset().get(not_empty)) return failed(e, "metrics");
+      named = true;  // an absent or non-string name is "" in the second pass
+    }
+    return simdjson::SUCCESS;
+  }
+
+  static std::optional<kind> data_kind(simdjson::ondemand::raw_json_string key) noexcept {
+    if (key.unsafe_is_equal("sum")) return kind::sum;
+    if (key.unsafe_is_equal("gauge")) return kind::gauge;
+    if (key.unsafe_is_equal("histogram") || key.unsafe_is_equal("exponentialHistogram") ||
+        key.unsafe_is_equal("summary"))
+      return kind::no_single_value;
+    return std::nullopt;
+  }
+
+  error_code_t read_metric_data(value_t& v, kind k, std::string_view name) {
+    object_t data;
+    if (auto e = v.get_object().get(data)) return failed(e, "metric data");
+    bool ours = name == options_.metric_name;
+    // The collector writes aggregationTemporality after dataPoints: a sum of ours is walked
+    // twice, the first time skipping the points (cheap), unless the temporality comes first.
+    bool temporality_known = !ours || k != kind::sum, deferred = false;
+    std::int64_t temporality = 0;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (auto field_result : data) {
+        simdjson::ondemand::field f;
+        if (auto e = std::move(field_result).get(f)) return failed(e, "metric data");
+        auto key = f.key();
+        if (key.unsafe_is_equal("aggregationTemporality")) {
+          if (pass == 1) break;  // the points after it were read in the first pass
+          temporality = read_temporality(f.value());
+          temporality_known = true;
+          continue;
+        }
+        if (!key.unsafe_is_equal("dataPoints")) continue;
+        if (pass == 0 && !temporality_known) {
+          deferred = true;
+          continue;
+        }
+        if (auto e = read_data_points(f.value(), k, ours, name, temporality == 2)) return e;
+      }
+      if (!deferred || pass == 1) break;
+      bool not_empty = false;
+      if (auto e = data.reset().get(not_empty)) return failed(e, "metric data");
+    }
+    return simdjson::SUCCESS;
+  }
+
+  error_code_t read_data_points(value_t& v, kind k, bool ours, std::string_view name,
+                                bool cumulative) {
+    array_t list;
+    if (auto e = v.get_array().get(list)) return failed(e, "dataPoints");
+    for (auto item : list) {
+      if (!ours || k == kind::no_single_value) {
+        if (auto e = item.error()) return failed(e, "dataPoints");
+        ++rows_in_line_;
+        if (!ours)
+          stage_skip(skip_reason::other_metric, name);
+        else
+          stage_skip(skip_reason::missing_field, "asInt|asDouble (histogram or summary)");
+        continue;
+      }
+      object_t point;
+      if (auto e = item.get_object().get(point)) return failed(e, "dataPoints");
+      if (auto e = read_data_point(point, k == kind::sum && cumulative)) return e;
+    }
+    return simdjson::SUCCESS;
+  }
+
+  error_code_t read_data_point(object_t& point, bool cumulative) {
+    point_attributes_.clear();
+    std::uint64_t time_ns = 0, start_ns = 0;
+    auto time_status = number_status::absent, start_status = number_status::absent;
+    auto value_status = number_status::absent;
+    const char* value_field = "asInt|asDouble";
+    double value = 0;
+    std::int64_t int_value = 0;
+    bool is_int = false;
+    for (auto item : point) {
+      simdjson::ondemand::field f;
+      if (auto e = std::move(item).get(f)) return failed(e, "dataPoints");
+      auto key = f.key();
+      if (key.unsafe_is_equal("attributes")) {
+        if (auto e = read_attributes(f.value(), point_attributes_)) return e;
+      } else if (key.unsafe_is_equal("timeUnixNano")) {
+        time_status = read_unsigned(f.value(), time_ns);
+      } else if (key.unsafe_is_equal("startTimeUnixNano")) {
+        start_status = read_unsigned(f.value(), start_ns);
+      } else if (key.unsafe_is_equal("asInt")) {
+        value_field = "asInt";
+        value_status = read_signed(f.value(), int_value);
+        value = static_cast<double>(int_value);
+        is_int = true;
+      } else if (key.unsafe_is_equal("asDouble")) {
+        value_field = "asDouble";
+        value_status = read_double(f.value(), value);
+        is_int = false;
+      }
+    }
+    ++rows_in_line_;
+
+    if (time_status == number_status::absent || (time_status == number_status::ok && time_ns == 0))
+      return stage_skip(skip_reason::missing_field, "timeUnixNano");
+    if (time_status != number_status::ok)
+      return stage_skip(skip_reason::bad_number, "timeUnixNano");
+    if (value_status == number_status::absent)
+      return stage_skip(skip_reason::missing_field, value_field);
+    if (value_status == number_status::bad) return stage_skip(skip_reason::bad_number, value_field);
+    if (value_status == number_status::non_finite)
+      return stage_skip(skip_reason::non_finite, value_field);
+
+    metric_point p;
+    p.metric_name = options_.metric_name;
+    p.time = to_seconds(time_ns);
+    p.value = value;
+    p.cluster = attribute_value("k8s.cluster.name");
+    if (p.cluster.empty()) p.cluster = options_.default_cluster;
+    p.pod = attribute_value("k8s.pod.name");
+    p.node = attribute_value("k8s.node.name");
+    p.direction = attribute_value("direction");
+    if (p.direction.empty()) p.direction = attribute_value("network.io.direction");
+    if (p.cluster.empty()) return stage_skip(skip_reason::missing_dimension, "k8s.cluster.name");
+    if (p.pod.empty()) return stage_skip(skip_reason::missing_dimension, "k8s.pod.name");
+    if (p.node.empty()) return stage_skip(skip_reason::missing_dimension, "k8s.node.name");
+    if (p.direction.empty()) return stage_skip(skip_reason::missing_dimension, "direction");
+
+    if (!cumulative || options_.otlp_counter == otlp_counter_mode::raw) return stage_point(p);
+    if (start_status == number_status::bad || start_status == number_status::non_finite)
+      return stage_skip(skip_reason::bad_number, "startTimeUnixNano");
+
+    series_state now{start_ns, time_ns, value, int_value, is_int};
+    build_series_key();
+    auto it = series_.find(std::string_view(series_key_));
+    if (it == series_.end()) {
+      auto where = series_.emplace(series_key_, now).first;
+      undo_.push_back({&where->second, now, &where->first});
+      return stage_skip(skip_reason::first_of_series, {});
+    }
+    auto& before = it->second;
+    if (time_ns <= before.time_ns)
+      return stage_skip(skip_reason::late, "not newer than the previous point of its series");
+    bool decreased =
+        (is_int && before.is_int) ? int_value < before.int_value : value < before.value;
+    undo_.push_back({&before, before, nullptr});
+    auto previous = std::exchange(before, now);
+    if (start_ns != previous.start_ns || decreased)
+      return stage_skip(skip_reason::counter_reset, {});
+
+    double delta = (is_int && previous.is_int)
+                       ? static_cast<double>(static_cast<std::uint64_t>(int_value) -
+                                             static_cast<std::uint64_t>(previous.int_value))
+                       : value - previous.value;
+    if (options_.otlp_counter == otlp_counter_mode::rate)
+      delta /= static_cast<double>(time_ns - previous.time_ns) / 1e9;
+    if (!std::isfinite(delta)) return stage_skip(skip_reason::non_finite, value_field);
+    p.value = delta;
+    return stage_point(p);
+  }
+
+  error_code_t stage_skip(skip_reason reason, std::string_view detail) {
+    staged_.push_back({metric_point{}, detail, reason, false});
+    return simdjson::SUCCESS;
+  }
+  error_code_t stage_point(const metric_point& p) {
+    staged_.push_back({p, {}, skip_reason{}, true});
+    return simdjson::SUCCESS;
+  }
+
+  void rollback() {
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+      if (it->inserted_key)
+        series_.erase(series_.find(std::string_view(*it->inserted_key)));
+      else
+        *it->state = it->before;
+    }
+    undo_.clear();
+    staged_.clear();
+  }
+
+  // ---- attributes ------------------------------------------------------------------------
+
+  error_code_t read_attributes(value_t& v, std::vector<attribute>& out) {
+    array_t list;
+    if (auto e = v.get_array().get(list)) return failed(e, "attributes");
+    for (auto item : list) {
+      object_t kv;
+      if (auto e = item.get_object().get(kv)) return failed(e, "attributes");
+      attribute a;
+      bool has_key = false;
+      for (auto field_result : kv) {
+        simdjson::ondemand::field f;
+        if (auto e = std::move(field_result).get(f)) return failed(e, "attributes");
+        auto key = f.key();
+        if (key.unsafe_is_equal("key")) {
+          has_key = f.value().get_string().get(a.key) == simdjson::SUCCESS;
+        } else if (key.unsafe_is_equal("value")) {
+          if (auto e = read_any_value(f.value(), a.value)) return e;
+        }
+      }
+      if (!has_key) continue;  // an attribute without a key names nothing
+      auto same =
+          std::find_if(out.begin(), out.end(), [&](const attribute& o) { return o.key == a.key; });
+      if (same != out.end())
+        same->value = a.value;
+      else
+        out.push_back(a);
+    }
+    return simdjson::SUCCESS;
+  }
+
+  error_code_t read_any_value(value_t& v, std::string_view& out) {
+    out = {};
+    object_t any;
+    if (v.get_object().get(any) != simdjson::SUCCESS) return simdjson::SUCCESS;  // not AnyValue
+    for (auto item : any) {
+      simdjson::ondemand::field f;
+      if (auto e = std::move(item).get(f)) return failed(e, "attribute value");
+      auto key = f.key();
+      auto& value = f.value();
+      simdjson::ondemand::json_type type;
+      if (auto e = value.type().get(type)) return failed(e, "attribute value");
+      if (type == simdjson::ondemand::json_type::string) {
+        if (auto e = value.get_string().get(out)) return failed(e, "attribute value");
+      } else if (key.unsafe_is_equal("arrayValue") || key.unsafe_is_equal("kvlistValue")) {
+        if (type == simdjson::ondemand::json_type::object) {
+          object_t nested;
+          if (auto e = value.get_object().get(nested)) return failed(e, "attribute value");
+          if (auto e = nested.raw_json().get(out)) return failed(e, "attribute value");
+        }
+      } else if (type == simdjson::ondemand::json_type::number ||
+                 type == simdjson::ondemand::json_type::boolean) {
+        out = trim_right(value.raw_json_token());
+      } else {
+        out = {};  // null, or a shape we do not know: the attribute is empty
+      }
+    }
+    return simdjson::SUCCESS;
+  }
+
+  std::string_view attribute_value(std::string_view key) const noexcept {
+    for (const auto& a : point_attributes_)
+      if (a.key == key) return a.value;
+    for (const auto& a : resource_attributes_)
+      if (a.key == key) return a.value;
+    return {};
+  }
+
+  // metric name, then every merged attribute sorted by key, each length-prefixed so that no
+  // two different attribute sets give the same key.
+  void build_series_key() {
+    merged_.assign(point_attributes_.begin(), point_attributes_.end());
+    for (const auto& a : resource_attributes_) {
+      bool overridden = std::any_of(point_attributes_.begin(), point_attributes_.end(),
+                                    [&](const attribute& o) { return o.key == a.key; });
+      if (!overridden) merged_.push_back(a);
+    }
+    std::sort(merged_.begin(), merged_.end(),
+              [](const attribute& a, const attribute& b) { return a.key < b.key; });
+    series_key_.clear();
+    append_sized(series_key_, options_.metric_name);
+    for (const auto& a : merged_) {
+      append_sized(series_key_, a.key);
+      append_sized(series_key_, a.value);
+    }
+  }
+
+  static void append_sized(std::string& out, std::string_view s) {
+    auto n = static_cast<std::uint32_t>(s.size());
+    char size[sizeof n];
+    std::memcpy(size, &n, sizeof n);
+    out.append(size, sizeof n);
+    out.append(s);
+  }
+
+  // ---- numbers ---------------------------------------------------------------------------
+
+  // 1 delta, 2 cumulative; protobuf JSON may also spell the enum by name.
+  static std::int64_t read_temporality(value_t& v) {
+    std::int64_t n = 0;
+    if (v.get_int64().get(n) == simdjson::SUCCESS) return n;
+    std::string_view s;
+    if (v.get_string().get(s) != simdjson::SUCCESS) return 0;
+    if (s == "AGGREGATION_TEMPORALITY_CUMULATIVE" || s == "2") return 2;
+    if (s == "AGGREGATION_TEMPORALITY_DELTA" || s == "1") return 1;
+    return 0;
+  }
+
+  static number_status read_unsigned(value_t& v, std::uint64_t& out) {
+    simdjson::ondemand::json_type type;
+    if (v.type().get(type)) return number_status::bad;
+    if (type == simdjson::ondemand::json_type::number)
+      return v.get_uint64().get(out) ? number_status::bad : number_status::ok;
+    if (type != simdjson::ondemand::json_type::string) return number_status::bad;
+    std::string_view s;
+    if (v.get_string().get(s)) return number_status::bad;
+    if (s.empty()) return number_status::absent;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && end == s.data() + s.size() ? number_status::ok : number_status::bad;
+  }
+
+  static number_status read_signed(value_t& v, std::int64_t& out) {
+    simdjson::ondemand::json_type type;
+    if (v.type().get(type)) return number_status::bad;
+    if (type == simdjson::ondemand::json_type::number)
+      return v.get_int64().get(out) ? number_status::bad : number_status::ok;
+    if (type != simdjson::ondemand::json_type::string) return number_status::bad;
+    std::string_view s;
+    if (v.get_string().get(s)) return number_status::bad;
+    if (s.empty()) return number_status::absent;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && end == s.data() + s.size() ? number_status::ok : number_status::bad;
+  }
+
+  static number_status read_double(value_t& v, double& out) {
+    simdjson::ondemand::json_type type;
+    if (v.type().get(type)) return number_status::bad;
+    if (type == simdjson::ondemand::json_type::number)
+      return v.get_double().get(out) ? number_status::bad : number_status::ok;
+    if (type != simdjson::ondemand::json_type::string) return number_status::bad;
+    std::string_view s;
+    if (v.get_string().get(s)) return number_status::bad;
+    if (s.empty()) return number_status::absent;
+    // OTLP/JSON writes the special doubles as "NaN", "Infinity" and "-Infinity".
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (ec != std::errc() || end != s.data() + s.size()) return number_status::bad;
+    return std::isfinite(out) ? number_status::ok : number_status::non_finite;
+  }
+
+  /// Exact to the double: whole seconds plus the fraction, not ns / 1e9 in one rounding.
+  static double to_seconds(std::uint64_t ns) noexcept {
+    return static_cast<double>(ns / 1'000'000'000u) +
+           static_cast<double>(ns % 1'000'000'000u) / 1e9;
+  }
+
+  static bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+  static std::string_view trim_right(std::string_view s) noexcept {
+    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+    return s;
+  }
+
+  reader_options options_;
+  std::string file_ = "-";
+  read_report report_;
+  std::optional<input_error> failure_;
+
+  std::vector<char> buffer_;  // [0, size_) unread input, then at least SIMDJSON_PADDING bytes
+  std::size_t size_ = 0;
+  std::size_t scanned_ = 0;  // [0, scanned_) holds no newline
+  std::uint64_t line_ = 1;   // the line that starts at buffer_[0]
+  bool skipping_long_line_ = false;
+  std::size_t max_line_bytes_ = default_max_line_bytes;
+
+  simdjson::ondemand::parser parser_;
+  const char* failed_at_ = "";
+  std::vector<attribute> resource_attributes_, point_attributes_, merged_;
+  std::vector<staged> staged_;
+  std::vector<undo_entry> undo_;
+  std::uint64_t rows_in_line_ = 0;
+  std::string series_key_;
+  series_map series_;
+};
+
+}  // namespace k8snetio::io

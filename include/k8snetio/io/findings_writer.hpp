@@ -1,0 +1,702 @@
+// Writers of findings (spec §7, O1–O4): JSON Lines for machines, CSV and an aligned terminal
+// table for people, Splunk HEC events, and OCSF Detection Findings (class 2004). Keys come out
+// in a fixed order, so the same findings always give the same bytes.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <optional>
+#include <ostream>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <k8snetio/finding.hpp>
+#include <k8snetio/io/csv.hpp>
+#include <k8snetio/io/error.hpp>
+#include <k8snetio/io/json_escape.hpp>
+#include <k8snetio/spl_values.hpp>
+#include <k8snetio/version.hpp>
+
+namespace k8snetio::io {
+
+// ---------------------------------------------------------------------------------------------
+// Formats
+
+enum class output_format {
+  jsonl,  ///< O1: one JSON object per line
+  csv,    ///< O2: RFC 4180 CSV, multivalue fields joined by "\n" in one quoted cell
+  table,  ///< O2: aligned blocks for a terminal, at most 100 columns where it can
+  hec,    ///< O3: Splunk HEC event envelopes, one per line
+  ocsf,   ///< O4: OCSF 1.5.0 Detection Findings, one per line
+};
+
+constexpr std::string_view to_string(output_format f) noexcept {
+  switch (f) {
+    case output_format::jsonl: return "jsonl";
+    case output_format::csv: return "csv";
+    case output_format::table: return "table";
+    case output_format::hec: return "hec";
+    case output_format::ocsf: return "ocsf";
+  }
+  return "unknown";
+}
+
+/// "jsonl" (or "json", "ndjson"), "csv", "table", "hec", "ocsf"; anything else is bad_option.
+inline result<output_format> parse_output_format(std::string_view name) {
+  if (name == "jsonl" || name == "json" || name == "ndjson") return output_format::jsonl;
+  if (name == "csv") return output_format::csv;
+  if (name == "table") return output_format::table;
+  if (name == "hec") return output_format::hec;
+  if (name == "ocsf") return output_format::ocsf;
+  return make_error(error_code::bad_option, "", 0,
+                    fmt::format("unknown output format '{}' (expected jsonl, csv, table, hec or "
+                                "ocsf)",
+                                name),
+                    "format");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Anomaly texts read back (for O4)
+
+/// One measure of an anomaly text, read back from the fixed D6.3/R3 template
+/// `{m}<infix>{Z} Standard Deviations. {m}={V} avg_{m}={A} 'stdev_{m}'={S}`. A number that
+/// does not parse as a finite one (a z-score printed `inf` under D6.4's option, say) is null.
+struct anomaly_measurement {
+  std::string measure;
+  spl_number observed, avg, stdev, z_score;
+  std::string observed_text, avg_text, stdev_text, z_score_text;  ///< as the text has them (F3)
+  friend bool operator==(const anomaly_measurement&, const anomaly_measurement&) = default;
+};
+
+namespace detail {
+
+inline spl_number parse_finite(std::string_view text) noexcept {
+  double value = 0;
+  if (parse_number(text, value) != number_status::ok || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
+
+}  // namespace detail
+
+/// Reads every measure of one anomaly text (two when both measures were anomalous in the
+/// bucket, joined by ", "). Parts that do not follow the template are skipped. Measure names
+/// are not needed: a name is what both "{m}<infix>" and "{m}=" start with.
+inline std::vector<anomaly_measurement> parse_anomaly_text(std::string_view text) {
+  static constexpr std::string_view marker = " Standard Deviations. ";
+  std::vector<anomaly_measurement> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const std::size_t mark = text.find(marker, pos);
+    if (mark == std::string_view::npos) break;
+    const std::string_view head = text.substr(pos, mark - pos);  // "{m}<infix>{Z}"
+    const std::size_t space = head.rfind(' ');
+    const std::size_t after = mark + marker.size();
+    std::size_t next = std::string_view::npos;  // where the next measure's text starts
+    if (space != std::string_view::npos) {
+      const std::string_view prefix = head.substr(0, space);
+      const std::string_view z = head.substr(space + 1);
+      // Try each '=' as the end of "{m}": the first that fits the whole template wins.
+      for (std::size_t eq = text.find('=', after); eq != std::string_view::npos;
+           eq = text.find('=', eq + 1)) {
+        const std::string_view m = text.substr(after, eq - after);
+        if (m.empty() || !prefix.starts_with(m) || m.find(marker) != std::string_view::npos) {
+          if (m.find(", ") != std::string_view::npos) break;  // past this measure's text
+          continue;
+        }
+        const std::string avg_tag = fmt::format(" avg_{}=", m);
+        const std::string stdev_tag = fmt::format(" 'stdev_{}'=", m);
+        const std::size_t avg_at = text.find(avg_tag, eq + 1);
+        if (avg_at == std::string_view::npos) continue;
+        const std::size_t stdev_at = text.find(stdev_tag, avg_at + avg_tag.size());
+        if (stdev_at == std::string_view::npos) continue;
+        const std::size_t s_begin = stdev_at + stdev_tag.size();
+        const std::size_t s_end = std::min(text.find(", ", s_begin), text.size());
+        anomaly_measurement a;
+        a.measure = std::string(m);
+        a.z_score_text = std::string(z);
+        a.observed_text = std::string(text.substr(eq + 1, avg_at - eq - 1));
+        a.avg_text =
+            std::string(text.substr(avg_at + avg_tag.size(), stdev_at - avg_at - avg_tag.size()));
+        a.stdev_text = std::string(text.substr(s_begin, s_end - s_begin));
+        a.z_score = detail::parse_finite(a.z_score_text);
+        a.observed = detail::parse_finite(a.observed_text);
+        a.avg = detail::parse_finite(a.avg_text);
+        a.stdev = detail::parse_finite(a.stdev_text);
+        out.push_back(std::move(a));
+        next = s_end == text.size() ? s_end : s_end + 2;
+        break;
+      }
+    }
+    if (next == std::string_view::npos) {  // not the template: go on after the next ", "
+      const std::size_t comma = text.find(", ", after);
+      next = comma == std::string_view::npos ? text.size() : comma + 2;
+    }
+    pos = next;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared by the formats
+
+namespace detail {
+
+inline const rule_metadata& rule_of(const finding& f) noexcept {
+  return f.rule ? *f.rule : anomalous_network_io_rule;
+}
+
+/// "2023-11-14T22:13:20Z" (proleptic Gregorian, UTC; Howard Hinnant's civil_from_days).
+inline std::string format_utc(std::int64_t seconds) {
+  std::int64_t days = seconds / 86400;
+  std::int64_t rest = seconds % 86400;
+  if (rest < 0) {
+    rest += 86400;
+    --days;
+  }
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t year = yoe + era * 400 + (month <= 2);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", year, month, day, rest / 3600,
+                     rest / 60 % 60, rest % 60);
+}
+
+/// 64-bit FNV-1a.
+struct fnv1a64 {
+  std::uint64_t hash = 14695981039346656037ULL;
+  void add(std::string_view bytes) noexcept {
+    for (unsigned char c : bytes) {
+      hash ^= c;
+      hash *= 1099511628211ULL;
+    }
+  }
+};
+
+/// The MITRE ATT&CK names OCSF wants next to the ids; unknown ids go out without a name.
+struct attack_technique {
+  std::string_view uid, name, tactic_uid, tactic_name;
+};
+inline constexpr std::array<attack_technique, 1> known_techniques{
+    {{"T1204", "User Execution", "TA0002", "Execution"}}};
+
+template <class T>
+void append_number_or_null(std::string& out, const std::optional<T>& v) {
+  if (v)
+    fmt::format_to(std::back_inserter(out), "{}", *v);
+  else
+    out += "null";
+}
+
+/// `"key":` with the key escaped.
+inline void append_json_key(std::string& out, std::string_view key) {
+  append_json_string(out, key);
+  out += ':';
+}
+
+}  // namespace detail
+
+/// O4's finding_info.uid: FNV-1a 64 of rule id, cluster, node, pod and window start (joined by
+/// U+001F), as 16 lowercase hex digits. The same finding of a rerun gets the same uid.
+inline std::string finding_uid(const finding& f) {
+  detail::fnv1a64 h;
+  const auto field = [&h](std::string_view s) {
+    h.add(s);
+    h.add("\x1f");
+  };
+  field(detail::rule_of(f).id);
+  field(f.cluster);
+  field(f.host);
+  field(f.pod);
+  h.add(fmt::format("{}", f.window_start));
+  return fmt::format("{:016x}", h.hash);
+}
+
+// ---------------------------------------------------------------------------------------------
+// O1 — JSON Lines
+
+/// Appends one finding as a JSON object (no line end). Keys, in this order:
+/// k8s.cluster.name, host, k8s.pod.name, k8s.service, count, anomalies, window_start,
+/// window_end, search_name, rule_id, mitre_attack_id, risk_object, risk_object_type,
+/// risk_score, risk_message.
+inline void append_finding_json(std::string& out, const finding& f) {
+  const rule_metadata& rule = detail::rule_of(f);
+  const auto string_field = [&out](std::string_view key, std::string_view value) {
+    detail::append_json_key(out, key);
+    append_json_string(out, value);
+    out += ',';
+  };
+  out += '{';
+  string_field("k8s.cluster.name", f.cluster);
+  string_field("host", f.host);
+  string_field("k8s.pod.name", f.pod);
+  string_field("k8s.service", f.service);
+  fmt::format_to(std::back_inserter(out), "\"count\":{},\"anomalies\":[", f.count);
+  for (std::size_t i = 0; i < f.anomalies.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, f.anomalies[i]);
+  }
+  fmt::format_to(std::back_inserter(out), "],\"window_start\":{},\"window_end\":{},",
+                 f.window_start, f.window_end);
+  string_field("search_name", rule.name);
+  string_field("rule_id", rule.id);
+  out += "\"mitre_attack_id\":[";
+  if (!rule.mitre_attack_id.empty()) append_json_string(out, rule.mitre_attack_id);
+  out += "],";
+  string_field("risk_object", f.host);
+  string_field("risk_object_type", rule.risk_object_type);
+  fmt::format_to(std::back_inserter(out), "\"risk_score\":{},", rule.risk_score);
+  detail::append_json_key(out, "risk_message");
+  append_json_string(out, f.risk_message());
+  out += '}';
+}
+
+/// O1: one object per finding, each on its own line ("\n").
+inline void write_findings_jsonl(std::string& out, std::span<const finding> findings) {
+  for (const auto& f : findings) {
+    append_finding_json(out, f);
+    out += '\n';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// O2 — CSV
+
+namespace detail {
+
+inline void append_csv_cell(std::string& out, std::string_view cell) {
+  if (cell.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += cell;
+    return;
+  }
+  out += '"';
+  for (char ch : cell) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  out += '"';
+}
+
+}  // namespace detail
+
+/// O2's header: the O1 keys, in O1's order.
+inline void append_findings_csv_header(std::string& out) {
+  out +=
+      "k8s.cluster.name,host,k8s.pod.name,k8s.service,count,anomalies,window_start,window_end,"
+      "search_name,rule_id,mitre_attack_id,risk_object,risk_object_type,risk_score,"
+      "risk_message\n";
+}
+
+/// O2: one finding as a CSV row (with its "\n"). Multivalue fields (anomalies,
+/// mitre_attack_id) are joined by "\n" inside one quoted cell, as Splunk exports them.
+inline void append_finding_csv(std::string& out, const finding& f) {
+  const rule_metadata& rule = detail::rule_of(f);
+  std::string anomalies;
+  for (std::size_t i = 0; i < f.anomalies.size(); ++i) {
+    if (i) anomalies += '\n';
+    anomalies += f.anomalies[i];
+  }
+  const auto cell = [&out](std::string_view text) {
+    detail::append_csv_cell(out, text);
+    out += ',';
+  };
+  cell(f.cluster);
+  cell(f.host);
+  cell(f.pod);
+  cell(f.service);
+  fmt::format_to(std::back_inserter(out), "{},", f.count);
+  cell(anomalies);
+  fmt::format_to(std::back_inserter(out), "{},{},", f.window_start, f.window_end);
+  cell(rule.name);
+  cell(rule.id);
+  cell(rule.mitre_attack_id);
+  cell(f.host);
+  cell(rule.risk_object_type);
+  fmt::format_to(std::back_inserter(out), "{},", rule.risk_score);
+  detail::append_csv_cell(out, f.risk_message());
+  out += '\n';
+}
+
+/// O2: the header, then one row per finding (the header alone when there are none).
+inline void write_findings_csv(std::string& out, std::span<const finding> findings) {
+  append_findings_csv_header(out);
+  for (const auto& f : findings) append_finding_csv(out, f);
+}
+
+// ---------------------------------------------------------------------------------------------
+// O2 — the terminal table
+
+struct table_options {
+  std::size_t width = 100;  ///< wrap anomaly texts to this many columns
+};
+
+namespace detail {
+
+/// Text safe for a terminal: control characters (C0, DEL, C1) shown as \xNN or \u00NN, so a
+/// hostile pod name cannot send escape sequences; ill-formed UTF-8 as U+FFFD.
+inline std::string terminal_safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7F) {
+      fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    std::size_t subpart = 1;
+    const std::size_t length = utf8_sequence_length(text.substr(i), subpart);
+    if (length == 0) {
+      out += "\xEF\xBF\xBD";
+      i += subpart;
+    } else if (length == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0) {
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}",
+                     static_cast<unsigned char>(text[i + 1]));  // C1 control
+      i += 2;
+    } else {
+      out.append(text.data() + i, length);
+      i += length;
+    }
+  }
+  return out;
+}
+
+/// Columns a (terminal_safe) UTF-8 text takes: one per code point.
+inline std::size_t display_width(std::string_view text) noexcept {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char ch) {
+    return (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+  }));
+}
+
+/// The byte offset where `text`'s first `columns` code points end.
+inline std::size_t offset_of_column(std::string_view text, std::size_t columns) noexcept {
+  std::size_t i = 0;
+  for (std::size_t seen = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && seen++ == columns) break;
+  }
+  return i;
+}
+
+/// Appends `text` wrapped at spaces to `width` columns: the first line after `first`, the
+/// others after `rest` (both of the same width). A word longer than a line is cut.
+inline void append_wrapped(std::string& out, std::string_view text, std::string_view first,
+                           std::string_view rest, std::size_t width) {
+  const std::size_t indent = display_width(first);
+  const std::size_t room = width > indent + 20 ? width - indent : 20;
+  out += first;
+  std::size_t used = 0;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t end = text.find(' ', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view word = text.substr(pos, end - pos);
+    pos = end + 1;
+    while (true) {
+      const std::size_t w = display_width(word);
+      const std::size_t needed = used ? w + 1 : w;
+      if (used + needed <= room) {
+        if (used) out += ' ';
+        out += word;
+        used += needed;
+        break;
+      }
+      if (used) {  // start a new line and try again
+        out += '\n';
+        out += rest;
+        used = 0;
+        continue;
+      }
+      const std::size_t cut = offset_of_column(word, room);  // longer than a line
+      out += word.substr(0, cut);
+      out += '\n';
+      out += rest;
+      word.remove_prefix(cut);
+    }
+  }
+  out += '\n';
+}
+
+inline void append_padded(std::string& out, std::string_view text, std::size_t width) {
+  out += text;
+  const std::size_t w = display_width(text);
+  if (w < width) out.append(width - w, ' ');
+}
+
+}  // namespace detail
+
+/// O2 for people: per finding a block — a header line with cluster, host, pod and (service)
+/// aligned across the findings; an indented line with the count and the window in UTC; then
+/// each anomaly text as "  - …", wrapped at `options.width` columns — blocks separated by a
+/// blank line, and a last line counting them. "No findings." when there are none. Control
+/// characters in the data are shown escaped, never sent to the terminal.
+inline void write_findings_table(std::string& out, std::span<const finding> findings,
+                                 const table_options& options = {}) {
+  if (findings.empty()) {
+    out += "No findings.\n";
+    return;
+  }
+  struct cells {
+    std::string cluster, host, pod, service;
+  };
+  std::vector<cells> rows;
+  rows.reserve(findings.size());
+  std::array<std::size_t, 3> widths{};
+  for (const auto& f : findings) {
+    rows.push_back({detail::terminal_safe(f.cluster), detail::terminal_safe(f.host),
+                    detail::terminal_safe(f.pod), "(" + detail::terminal_safe(f.service) + ")"});
+    widths[0] = std::max(widths[0], detail::display_width(rows.back().cluster));
+    widths[1] = std::max(widths[1], detail::display_width(rows.back().host));
+    widths[2] = std::max(widths[2], detail::display_width(rows.back().pod));
+  }
+  for (std::size_t i = 0; i < findings.size(); ++i) {
+    const finding& f = findings[i];
+    if (i) out += '\n';
+    detail::append_padded(out, rows[i].cluster, widths[0] + 2);
+    detail::append_padded(out, rows[i].host, widths[1] + 2);
+    detail::append_padded(out, rows[i].pod, widths[2] + 2);
+    out += rows[i].service;
+    out += '\n';
+    fmt::format_to(std::back_inserter(out), "  {} anomalous bucket{}, window {} \xE2\x80\x93 {}\n",
+                   f.count, f.count == 1 ? "" : "s", detail::format_utc(f.window_start),
+                   detail::format_utc(f.window_end));
+    for (const auto& text : f.anomalies)
+      detail::append_wrapped(out, detail::terminal_safe(text), "  - ", "    ", options.width);
+  }
+  fmt::format_to(std::back_inserter(out), "\n{} finding{}.\n", findings.size(),
+                 findings.size() == 1 ? "" : "s");
+}
+
+// ---------------------------------------------------------------------------------------------
+// O3 — Splunk HEC events
+
+/// Appends one HEC event: {"time":window_end,"event":{O1},"sourcetype":"k8snetio:finding",
+/// "source":<rule name>} (no line end).
+inline void append_finding_hec(std::string& out, const finding& f) {
+  fmt::format_to(std::back_inserter(out), "{{\"time\":{},\"event\":", f.window_end);
+  append_finding_json(out, f);
+  out += ",\"sourcetype\":\"k8snetio:finding\",\"source\":";
+  append_json_string(out, detail::rule_of(f).name);
+  out += '}';
+}
+
+/// O3: one event per line, ready to POST to /services/collector/event.
+inline void write_findings_hec(std::string& out, std::span<const finding> findings) {
+  for (const auto& f : findings) {
+    append_finding_hec(out, f);
+    out += '\n';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// O4 — OCSF Detection Finding
+
+/// The OCSF schema version O4 follows.
+inline constexpr std::string_view ocsf_schema_version = "1.5.0";
+
+/// Appends one finding as an OCSF Detection Finding (class 2004, no line end). Keys in order:
+/// class_uid 2004, class_name, category_uid 2, category_name, activity_id 1 (Create),
+/// activity_name, type_uid 200401, type_name, severity_id 2 (Low), severity, time (window end,
+/// ms), count, metadata {version, product {name, vendor_name, version}}, finding_info {uid
+/// (finding_uid), title (rule name), analytic {name, uid (rule id), type_id 3, type
+/// "Statistical"}, attacks, first_seen_time, last_seen_time (the window, ms)}, resources
+/// [{name pod, type "k8s.pod", hostname host, labels ["k8s.cluster.name=…",
+/// "k8s.service=…"]}], risk_score, message (risk_message), anomaly_analyses, unmapped.
+///
+/// anomaly_analyses follows the schema's anomaly_analysis object: one per measure that the
+/// texts name (in order of first appearance), with analysis_targets [{name pod, type
+/// "k8s.pod"}], anomalies [{observation_parameter m, observation_type "Deviation Analysis",
+/// observations [{value V}…]}] and baselines [{observation_parameter "avg_m", observations
+/// [{value A}]}, {observation_parameter "stdev_m", …}] — values as the texts print them (the
+/// schema's observation value is a string). The numbers, per text and measure, are in
+/// unmapped.anomaly_scores as {measure, observed, baseline {avg, stdev}, z_score} (null where
+/// a number does not parse), beside the fields OCSF has no place for: k8s.cluster.name,
+/// k8s.service, anomalies (the texts).
+inline void append_finding_ocsf(std::string& out, const finding& f) {
+  const rule_metadata& rule = detail::rule_of(f);
+  const auto it = std::back_inserter(out);
+  const auto string_member = [&out](std::string_view key, std::string_view value) {
+    detail::append_json_key(out, key);
+    append_json_string(out, value);
+  };
+  fmt::format_to(it,
+                 "{{\"class_uid\":2004,\"class_name\":\"Detection Finding\",\"category_uid\":2,"
+                 "\"category_name\":\"Findings\",\"activity_id\":1,\"activity_name\":\"Create\","
+                 "\"type_uid\":200401,\"type_name\":\"Detection Finding: Create\","
+                 "\"severity_id\":2,\"severity\":\"Low\",\"time\":{},\"count\":{},",
+                 f.window_end * 1000, f.count);
+  fmt::format_to(it, "\"metadata\":{{\"version\":\"{}\",\"product\":{{", ocsf_schema_version);
+  string_member("name", "k8snetio");
+  out += ',';
+  string_member("vendor_name", "k8snetio");
+  out += ',';
+  string_member("version", version_string);
+  out += "}},\"finding_info\":{";
+  string_member("uid", finding_uid(f));
+  out += ',';
+  string_member("title", rule.name);
+  out += ",\"analytic\":{";
+  string_member("name", rule.name);
+  out += ',';
+  string_member("uid", rule.id);
+  out += ",\"type_id\":3,\"type\":\"Statistical\"},\"attacks\":[";
+  if (!rule.mitre_attack_id.empty()) {
+    const auto known = std::find_if(
+        detail::known_techniques.begin(), detail::known_techniques.end(),
+        [&rule](const detail::attack_technique& t) { return t.uid == rule.mitre_attack_id; });
+    out += "{\"technique\":{";
+    string_member("uid", rule.mitre_attack_id);
+    if (known != detail::known_techniques.end()) {
+      out += ',';
+      string_member("name", known->name);
+      out += "},\"tactic\":{";
+      string_member("uid", known->tactic_uid);
+      out += ',';
+      string_member("name", known->tactic_name);
+    }
+    out += "}}";
+  }
+  fmt::format_to(it, "],\"first_seen_time\":{},\"last_seen_time\":{}}},", f.window_start * 1000,
+                 f.window_end * 1000);
+  out += "\"resources\":[{";
+  string_member("name", f.pod);
+  out += ",\"type\":\"k8s.pod\",";
+  string_member("hostname", f.host);
+  out += ",\"labels\":[";
+  append_json_string(out, "k8s.cluster.name=" + f.cluster);
+  out += ',';
+  append_json_string(out, "k8s.service=" + f.service);
+  out += "]}],";
+  fmt::format_to(it, "\"risk_score\":{},", rule.risk_score);
+  string_member("message", f.risk_message());
+
+  // Every measure of every text, and the measures in order of first appearance.
+  std::vector<anomaly_measurement> measured;
+  for (const auto& text : f.anomalies) {
+    auto parts = parse_anomaly_text(text);
+    measured.insert(measured.end(), std::make_move_iterator(parts.begin()),
+                    std::make_move_iterator(parts.end()));
+  }
+  std::vector<std::string_view> measures;
+  for (const auto& a : measured)
+    if (std::find(measures.begin(), measures.end(), a.measure) == measures.end())
+      measures.push_back(a.measure);
+
+  // Distinct texts of one measure's field, in order of first appearance.
+  const auto distinct = [&measured](std::string_view m, std::string anomaly_measurement::*field) {
+    std::vector<std::string_view> values;
+    for (const auto& a : measured)
+      if (a.measure == m && std::find(values.begin(), values.end(), a.*field) == values.end())
+        values.push_back(a.*field);
+    return values;
+  };
+  const auto observations = [&out](const std::vector<std::string_view>& values) {
+    out += "\"observations\":[";
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i) out += ',';
+      out += "{\"value\":";
+      append_json_string(out, values[i]);
+      out += '}';
+    }
+    out += ']';
+  };
+  out += ",\"anomaly_analyses\":[";
+  for (std::size_t i = 0; i < measures.size(); ++i) {
+    const std::string_view m = measures[i];
+    if (i) out += ',';
+    out += "{\"analysis_targets\":[{";
+    string_member("name", f.pod);
+    out += ",\"type\":\"k8s.pod\"}],\"anomalies\":[{";
+    string_member("observation_parameter", m);
+    out += ",\"observation_type\":\"Deviation Analysis\",";
+    observations(distinct(m, &anomaly_measurement::observed_text));
+    out += "}],\"baselines\":[{";
+    string_member("observation_parameter", fmt::format("avg_{}", m));
+    out += ',';
+    observations(distinct(m, &anomaly_measurement::avg_text));
+    out += "},{";
+    string_member("observation_parameter", fmt::format("stdev_{}", m));
+    out += ',';
+    observations(distinct(m, &anomaly_measurement::stdev_text));
+    out += "}]}";
+  }
+  out += "],\"unmapped\":{";
+  string_member("k8s.cluster.name", f.cluster);
+  out += ',';
+  string_member("k8s.service", f.service);
+  out += ",\"anomalies\":[";
+  for (std::size_t i = 0; i < f.anomalies.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, f.anomalies[i]);
+  }
+  out += "],\"anomaly_scores\":[";
+  for (std::size_t i = 0; i < measured.size(); ++i) {
+    const auto& a = measured[i];
+    if (i) out += ',';
+    out += '{';
+    string_member("measure", a.measure);
+    out += ",\"observed\":";
+    detail::append_number_or_null(out, a.observed);
+    out += ",\"baseline\":{\"avg\":";
+    detail::append_number_or_null(out, a.avg);
+    out += ",\"stdev\":";
+    detail::append_number_or_null(out, a.stdev);
+    out += "},\"z_score\":";
+    detail::append_number_or_null(out, a.z_score);
+    out += '}';
+  }
+  out += "]}}";
+}
+
+/// O4: one Detection Finding per line.
+inline void write_findings_ocsf(std::string& out, std::span<const finding> findings) {
+  for (const auto& f : findings) {
+    append_finding_ocsf(out, f);
+    out += '\n';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Any format
+
+inline void write_findings(std::string& out, std::span<const finding> findings,
+                           output_format format) {
+  switch (format) {
+    case output_format::jsonl: write_findings_jsonl(out, findings); return;
+    case output_format::csv: write_findings_csv(out, findings); return;
+    case output_format::table: write_findings_table(out, findings); return;
+    case output_format::hec: write_findings_hec(out, findings); return;
+    case output_format::ocsf: write_findings_ocsf(out, findings); return;
+  }
+}
+
+inline std::string write_findings(std::span<const finding> findings, output_format format) {
+  std::string out;
+  write_findings(out, findings, format);
+  return out;
+}
+
+inline void write_findings(std::ostream& out, std::span<const finding> findings,
+                           output_format format) {
+  const std::string text = write_findings(findings, format);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+}
+
+}  // namespace k8snetio::io

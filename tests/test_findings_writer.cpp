@@ -1,0 +1,567 @@
+// Spec O1–O4: findings as JSON Lines, CSV, a terminal table, Splunk HEC events and OCSF
+// Detection Findings. Golden files: tests/data/golden_findings.*, compared byte for byte; the
+// JSON outputs are also parsed back with simdjson.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <simdjson.h>
+
+#include <k8snetio/io/csv.hpp>
+#include <k8snetio/io/findings_writer.hpp>
+#include <k8snetio/io/json_escape.hpp>
+#include <k8snetio/rules/anomalous_network_io.hpp>
+
+using namespace k8snetio;
+using namespace k8snetio::io;
+
+namespace {
+
+std::string data_file(std::string_view name) {
+  std::ifstream in(std::string(K8SNETIO_TEST_DATA_DIR) + "/" + std::string(name), std::ios::binary);
+  REQUIRE(in.good());
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> lines_of(std::string_view text) {
+  std::vector<std::string> lines;
+  while (!text.empty()) {
+    const auto end = text.find('\n');
+    lines.emplace_back(text.substr(0, end));
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+  }
+  return lines;
+}
+
+/// Three findings: the main rule (one text with both measures), the ratio rule, and a
+/// cluster name with a comma, quotes and non-ASCII, with D6.4's `inf` z-score option text.
+std::vector<finding> golden_findings() {
+  finding checkout;
+  checkout.cluster = "prod";
+  checkout.host = "node-1";
+  checkout.pod = "checkout-7d4b9c8f6d-x2k9p";
+  checkout.service = "checkout";
+  checkout.count = 6;
+  checkout.anomalies = {
+      "inbound_network_io higher than average by 4.20 Standard Deviations. "
+      "inbound_network_io=4100 avg_inbound_network_io=2000 'stdev_inbound_network_io'=500, "
+      "outbound_network_io higher than average by 6.00 Standard Deviations. "
+      "outbound_network_io=1600 avg_outbound_network_io=1000 'stdev_outbound_network_io'=100",
+      "outbound_network_io higher than average by 5.00 Standard Deviations. "
+      "outbound_network_io=1500 avg_outbound_network_io=1000 'stdev_outbound_network_io'=100"};
+  checkout.window_start = 1700000000;
+  checkout.window_end = 1700003600;
+  checkout.rule = &anomalous_network_io_rule;
+
+  finding web;
+  web.cluster = "prod-eu";
+  web.host = "node-15";
+  web.pod = "web-abcdef1-x2k9p";
+  web.service = "web-abcdef1";
+  web.count = 7;
+  web.anomalies = {
+      "inbound:outbound ratio higher than average by 12.35 Standard Deviations. "
+      "inbound:outbound=3.47 avg_inbound:outbound=0.5 'stdev_inbound:outbound'=0.2405"};
+  web.window_start = 1700000000;
+  web.window_end = 1700003600;
+  web.rule = &network_io_ratio_rule;
+
+  finding lab;
+  lab.cluster = "lab, \"\xCE\xB1\"";  // lab, "α"
+  lab.host = "node-2";
+  lab.pod = "db-0";
+  lab.service = "db-0";
+  lab.count = 9;
+  lab.anomalies = {
+      "outbound_network_io higher than average by inf Standard Deviations. "
+      "outbound_network_io=1e+16 avg_outbound_network_io=1000.50 'stdev_outbound_network_io'=0"};
+  lab.window_start = 1700003600;
+  lab.window_end = 1700007200;
+  return {checkout, web, lab};
+}
+
+/// Parses one JSON document; the parser must outlive the element.
+simdjson::dom::element parse_json(simdjson::dom::parser& parser, std::string_view line) {
+  simdjson::dom::element doc;
+  const auto error = parser.parse(simdjson::padded_string(line)).get(doc);
+  INFO(line);
+  REQUIRE_FALSE(error);
+  return doc;
+}
+
+std::string_view str(simdjson::dom::element e) { return std::string_view(e); }
+
+/// The O1 fields of a finding, as an object parsed back.
+void check_o1_fields(simdjson::dom::object o, const finding& f) {
+  const rule_metadata& rule = *f.rule;
+  CHECK(str(o["k8s.cluster.name"]) == f.cluster);
+  CHECK(str(o["host"]) == f.host);
+  CHECK(str(o["k8s.pod.name"]) == f.pod);
+  CHECK(str(o["k8s.service"]) == f.service);
+  CHECK(std::uint64_t(o["count"]) == f.count);
+  std::vector<std::string> anomalies;
+  for (auto a : simdjson::dom::array(o["anomalies"])) anomalies.emplace_back(str(a));
+  CHECK(anomalies == f.anomalies);
+  CHECK(std::int64_t(o["window_start"]) == f.window_start);
+  CHECK(std::int64_t(o["window_end"]) == f.window_end);
+  CHECK(str(o["search_name"]) == rule.name);
+  CHECK(str(o["rule_id"]) == rule.id);
+  simdjson::dom::array mitre = o["mitre_attack_id"];
+  REQUIRE(mitre.size() == 1);
+  CHECK(str(mitre.at(0)) == "T1204");
+  CHECK(str(o["risk_object"]) == f.host);
+  CHECK(str(o["risk_object_type"]) == "system");
+  CHECK(std::int64_t(o["risk_score"]) == 20);
+  CHECK(str(o["risk_message"]) == f.risk_message());
+  CHECK(o.size() == 15);
+}
+
+std::vector<std::string_view> keys_of(simdjson::dom::object o) {
+  std::vector<std::string_view> keys;
+  for (auto field : o) keys.push_back(field.key);
+  return keys;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// O1
+
+TEST_CASE("O1 JSON Lines: golden output, byte for byte") {
+  std::string out;
+  write_findings_jsonl(out, golden_findings());
+  CHECK(out == data_file("golden_findings.jsonl"));
+}
+
+TEST_CASE("O1 JSON Lines parse back with every field, in a stable key order") {
+  const auto findings = golden_findings();
+  const std::string out = write_findings(findings, output_format::jsonl);
+  const auto lines = lines_of(out);
+  REQUIRE(lines.size() == findings.size());
+  simdjson::dom::parser parser;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto doc = parse_json(parser, lines[i]);
+    check_o1_fields(doc, findings[i]);
+    CHECK(keys_of(doc) ==
+          std::vector<std::string_view>{"k8s.cluster.name", "host", "k8s.pod.name", "k8s.service",
+                                        "count", "anomalies", "window_start", "window_end",
+                                        "search_name", "rule_id", "mitre_attack_id", "risk_object",
+                                        "risk_object_type", "risk_score", "risk_message"});
+  }
+  CHECK(write_findings(std::vector<finding>{}, output_format::jsonl).empty());
+}
+
+TEST_CASE("O1 JSON escaping of hostile strings") {
+  CHECK(json_string("") == "\"\"");
+  CHECK(json_string("plain text: 1,2") == "\"plain text: 1,2\"");
+  CHECK(json_string("a\"b\\c/d") == "\"a\\\"b\\\\c/d\"");
+  CHECK(json_string("\n\r\t\b\f") == "\"\\n\\r\\t\\b\\f\"");
+  CHECK(json_string(std::string_view("\x00\x01\x1f\x7f", 4)) == "\"\\u0000\\u0001\\u001f\\u007f\"");
+  CHECK(json_string("\x1b[31mred") == "\"\\u001b[31mred\"");
+  // Well-formed UTF-8 passes through: 2, 3 and 4 byte sequences.
+  CHECK(json_string("\xCE\xB1 \xE2\x82\xAC \xF0\x9F\x98\x80") ==
+        "\"\xCE\xB1 \xE2\x82\xAC \xF0\x9F\x98\x80\"");
+  // U+2028 and U+2029 are escaped (they end lines in JavaScript).
+  CHECK(json_string("a\xE2\x80\xA8"
+                    "b\xE2\x80\xA9") == "\"a\\u2028b\\u2029\"");
+  // Ill-formed UTF-8: each maximal ill-formed subpart becomes one U+FFFD.
+  CHECK(json_string("\xFF") == "\"\\ufffd\"");
+  CHECK(json_string("\x80\x80") == "\"\\ufffd\\ufffd\"");
+  CHECK(json_string("\xE2\x82"
+                    "A") == "\"\\ufffdA\"");                          // truncated 3-byte sequence
+  CHECK(json_string("\xE2\x82") == "\"\\ufffd\"");                    // truncated at the end
+  CHECK(json_string("\xC0\xAF") == "\"\\ufffd\\ufffd\"");             // overlong '/'
+  CHECK(json_string("\xE0\x80\xAF") == "\"\\ufffd\\ufffd\\ufffd\"");  // overlong, 3 bytes
+  CHECK(json_string("\xED\xA0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
+  CHECK(json_string("\xF4\x90\x80\x80") == "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");  // > U+10FFFF
+  CHECK(json_string("\xF0\x9F\x98") == "\"\\ufffd\"");  // truncated 4-byte sequence
+
+  // Every hostile field of a finding still makes one valid JSON line that parses back.
+  finding f = golden_findings()[0];
+  f.cluster = std::string("c\"l\\u\nster\x01\x7f", 13);
+  f.host = "h\xE2\x80\xA8o\xCE\xB1st";
+  f.pod = "pod\r\n{\"injected\":true}";
+  f.service = "\xFF\xFEsvc";
+  f.anomalies = {"tab\there", "quote\"s", std::string("nul\0byte", 8)};
+  const std::string out = write_findings(std::vector<finding>{f}, output_format::jsonl);
+  CHECK(std::count(out.begin(), out.end(), '\n') == 1);
+  simdjson::dom::parser parser;
+  const auto doc = parse_json(parser, out);
+  CHECK(str(doc["k8s.cluster.name"]) == f.cluster);
+  CHECK(str(doc["host"]) == f.host);
+  CHECK(str(doc["k8s.pod.name"]) == f.pod);
+  CHECK(str(doc["k8s.service"]) == "\xEF\xBF\xBD\xEF\xBF\xBDsvc");  // U+FFFD twice
+  std::vector<std::string> anomalies;
+  for (auto a : simdjson::dom::array(doc["anomalies"])) anomalies.emplace_back(str(a));
+  CHECK(anomalies == f.anomalies);
+  CHECK(str(doc["risk_object"]) == f.host);
+}
+
+// ---------------------------------------------------------------------------------------------
+// O2
+
+TEST_CASE("O2 CSV: golden output, byte for byte") {
+  std::string out;
+  write_findings_csv(out, golden_findings());
+  CHECK(out == data_file("golden_findings.csv"));
+}
+
+TEST_CASE("O2 CSV reads back: multivalue fields as one quoted cell joined by newlines") {
+  const auto findings = golden_findings();
+  const std::string out = write_findings(findings, output_format::csv);
+  csv_tokenizer tokenizer;
+  std::size_t pos = 0;
+  std::vector<std::vector<std::string>> records;
+  while (tokenizer.parse(std::string_view(out).substr(pos), true) ==
+         csv_tokenizer::status::record) {
+    pos += tokenizer.consumed();
+    const auto record = tokenizer.record();
+    REQUIRE(record.syntax == csv_syntax::ok);
+    records.emplace_back(record.fields.begin(), record.fields.end());
+  }
+  REQUIRE(records.size() == findings.size() + 1);
+  CHECK(records[0] == std::vector<std::string>{"k8s.cluster.name", "host", "k8s.pod.name",
+                                               "k8s.service", "count", "anomalies", "window_start",
+                                               "window_end", "search_name", "rule_id",
+                                               "mitre_attack_id", "risk_object", "risk_object_type",
+                                               "risk_score", "risk_message"});
+  for (std::size_t i = 0; i < findings.size(); ++i) {
+    const auto& row = records[i + 1];
+    const auto& f = findings[i];
+    REQUIRE(row.size() == 15);
+    CHECK(row[0] == f.cluster);
+    CHECK(row[2] == f.pod);
+    CHECK(row[4] == std::to_string(f.count));
+    std::string joined;
+    for (const auto& a : f.anomalies) joined += (joined.empty() ? "" : "\n") + a;
+    CHECK(row[5] == joined);
+    CHECK(row[8] == f.rule->name);
+    CHECK(row[10] == "T1204");
+    CHECK(row[14] == f.risk_message());
+  }
+  CHECK(write_findings(std::vector<finding>{}, output_format::csv) ==
+        out.substr(0, out.find('\n') + 1));  // the header alone
+}
+
+TEST_CASE("O2 table: golden output, byte for byte") {
+  std::string out;
+  write_findings_table(out, golden_findings());
+  CHECK(out == data_file("golden_findings.txt"));
+}
+
+TEST_CASE("O2 table: readable at 100 columns, No findings. when empty") {
+  CHECK(write_findings(std::vector<finding>{}, output_format::table) == "No findings.\n");
+  auto findings = golden_findings();
+  findings[1].anomalies.push_back(std::string(150, 'x') + " tail");  // a word longer than a line
+  const std::string out = write_findings(findings, output_format::table);
+  for (const auto& line : lines_of(out)) {
+    INFO(line);
+    CHECK(io::detail::display_width(line) <= 100);
+  }
+  CHECK(out.find("  - " + std::string(96, 'x') + "\n    " + std::string(54, 'x') + " tail\n") !=
+        std::string::npos);
+  CHECK(out.ends_with("\n3 findings.\n"));
+  std::string narrow;
+  write_findings_table(narrow, findings, table_options{60});
+  for (const auto& line : lines_of(narrow)) {
+    if (line.starts_with("  -") || line.starts_with("    "))
+      CHECK(io::detail::display_width(line) <= 60);
+  }
+}
+
+TEST_CASE("O2 table: control characters are shown escaped, never sent to the terminal") {
+  finding f = golden_findings()[0];
+  f.pod = "evil\x1b]0;pwned\x07pod";
+  f.service =
+      "s\xC2\x9B"
+      "31m";  // C1 CSI
+  f.anomalies = {"line\nbreak", "bad \xFF utf8"};
+  const std::string out = write_findings(std::vector<finding>{f}, output_format::table);
+  CHECK(out.find('\x1b') == std::string::npos);
+  CHECK(out.find('\x07') == std::string::npos);
+  CHECK(out.find("\xC2\x9B") == std::string::npos);
+  CHECK(out.find("evil\\x1b]0;pwned\\x07pod") != std::string::npos);
+  CHECK(out.find("(s\\u009b31m)") != std::string::npos);
+  CHECK(out.find("  - line\\x0abreak\n") != std::string::npos);
+  CHECK(out.find("  - bad \xEF\xBF\xBD utf8\n") != std::string::npos);
+  CHECK(out.ends_with("\n1 finding.\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// O3
+
+TEST_CASE("O3 HEC events: golden output, byte for byte") {
+  std::string out;
+  write_findings_hec(out, golden_findings());
+  CHECK(out == data_file("golden_findings.hec.jsonl"));
+}
+
+TEST_CASE("O3 HEC events parse back: time, event with the O1 fields, sourcetype, source") {
+  const auto findings = golden_findings();
+  const auto lines = lines_of(write_findings(findings, output_format::hec));
+  REQUIRE(lines.size() == findings.size());
+  simdjson::dom::parser parser;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto doc = parse_json(parser, lines[i]);
+    CHECK(keys_of(doc) == std::vector<std::string_view>{"time", "event", "sourcetype", "source"});
+    CHECK(std::int64_t(doc["time"]) == findings[i].window_end);
+    check_o1_fields(doc["event"], findings[i]);
+    CHECK(str(doc["sourcetype"]) == "k8snetio:finding");
+    CHECK(str(doc["source"]) == findings[i].rule->name);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// O4
+
+TEST_CASE("O4 OCSF Detection Findings: golden output, byte for byte") {
+  std::string out;
+  write_findings_ocsf(out, golden_findings());
+  CHECK(out == data_file("golden_findings.ocsf.jsonl"));
+}
+
+TEST_CASE("O4 OCSF Detection Findings parse back with the required fields") {
+  const auto findings = golden_findings();
+  const auto lines = lines_of(write_findings(findings, output_format::ocsf));
+  REQUIRE(lines.size() == findings.size());
+  simdjson::dom::parser parser;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const finding& f = findings[i];
+    const auto doc = parse_json(parser, lines[i]);
+    CHECK(std::int64_t(doc["class_uid"]) == 2004);
+    CHECK(std::int64_t(doc["category_uid"]) == 2);
+    CHECK(std::int64_t(doc["activity_id"]) == 1);
+    CHECK(std::int64_t(doc["type_uid"]) == 200401);
+    CHECK(std::int64_t(doc["severity_id"]) == 2);
+    CHECK(std::int64_t(doc["time"]) == f.window_end * 1000);
+    CHECK(str(doc["metadata"]["version"]) == "1.5.0");
+    CHECK(str(doc["metadata"]["product"]["name"]) == "k8snetio");
+    CHECK(str(doc["metadata"]["product"]["vendor_name"]) == "k8snetio");
+    CHECK(str(doc["metadata"]["product"]["version"]) == version_string);
+    const auto info = doc["finding_info"];
+    CHECK(str(info["uid"]) == finding_uid(f));
+    CHECK(str(info["title"]) == f.rule->name);
+    CHECK(str(info["analytic"]["name"]) == f.rule->name);
+    CHECK(str(info["analytic"]["uid"]) == f.rule->id);
+    CHECK(std::int64_t(info["analytic"]["type_id"]) == 3);
+    CHECK(str(info["analytic"]["type"]) == "Statistical");
+    simdjson::dom::array attacks = info["attacks"];
+    REQUIRE(attacks.size() == 1);
+    CHECK(str(attacks.at(0)["technique"]["uid"]) == "T1204");
+    CHECK(str(attacks.at(0)["technique"]["name"]) == "User Execution");
+    CHECK(str(attacks.at(0)["tactic"]["uid"]) == "TA0002");
+    CHECK(str(attacks.at(0)["tactic"]["name"]) == "Execution");
+    CHECK(std::int64_t(info["first_seen_time"]) == f.window_start * 1000);
+    CHECK(std::int64_t(info["last_seen_time"]) == f.window_end * 1000);
+    simdjson::dom::array resources = doc["resources"];
+    REQUIRE(resources.size() == 1);
+    CHECK(str(resources.at(0)["name"]) == f.pod);
+    CHECK(str(resources.at(0)["type"]) == "k8s.pod");
+    CHECK(str(resources.at(0)["hostname"]) == f.host);
+    CHECK(str(resources.at(0)["labels"].at(0)) == "k8s.cluster.name=" + f.cluster);
+    CHECK(std::int64_t(doc["risk_score"]) == 20);
+    CHECK(str(doc["message"]) == f.risk_message());
+    CHECK(str(doc["unmapped"]["k8s.cluster.name"]) == f.cluster);
+    CHECK(str(doc["unmapped"]["k8s.service"]) == f.service);
+  }
+
+  // The main rule's finding: two measures, each with its observations and baseline.
+  const auto doc = parse_json(parser, lines[0]);
+  simdjson::dom::array analyses = doc["anomaly_analyses"];
+  REQUIRE(analyses.size() == 2);
+  const auto inbound = analyses.at(0);
+  CHECK(str(inbound["analysis_targets"].at(0)["name"]) == findings[0].pod);
+  CHECK(str(inbound["anomalies"].at(0)["observation_parameter"]) == "inbound_network_io");
+  CHECK(str(inbound["anomalies"].at(0)["observations"].at(0)["value"]) == "4100");
+  CHECK(str(inbound["baselines"].at(0)["observation_parameter"]) == "avg_inbound_network_io");
+  CHECK(str(inbound["baselines"].at(0)["observations"].at(0)["value"]) == "2000");
+  CHECK(str(inbound["baselines"].at(1)["observation_parameter"]) == "stdev_inbound_network_io");
+  CHECK(str(inbound["baselines"].at(1)["observations"].at(0)["value"]) == "500");
+  const auto outbound = analyses.at(1);
+  CHECK(str(outbound["anomalies"].at(0)["observation_parameter"]) == "outbound_network_io");
+  simdjson::dom::array observed = outbound["anomalies"].at(0)["observations"];
+  REQUIRE(observed.size() == 2);  // 1600 and 1500, one baseline
+  CHECK(str(observed.at(1)["value"]) == "1500");
+  CHECK(simdjson::dom::array(outbound["baselines"].at(0)["observations"]).size() == 1);
+
+  simdjson::dom::array scores = doc["unmapped"]["anomaly_scores"];
+  REQUIRE(scores.size() == 3);
+  CHECK(str(scores.at(0)["measure"]) == "inbound_network_io");
+  CHECK(double(scores.at(0)["observed"]) == 4100);
+  CHECK(double(scores.at(0)["baseline"]["avg"]) == 2000);
+  CHECK(double(scores.at(0)["baseline"]["stdev"]) == 500);
+  CHECK(double(scores.at(0)["z_score"]) == 4.2);
+  CHECK(str(scores.at(1)["measure"]) == "outbound_network_io");
+  CHECK(double(scores.at(2)["observed"]) == 1500);
+  CHECK(double(scores.at(2)["z_score"]) == 5);
+
+  // The ratio rule's measure names hold a colon; a z-score printed "inf" is null.
+  const auto ratio = parse_json(parser, lines[1]);
+  CHECK(str(ratio["anomaly_analyses"].at(0)["anomalies"].at(0)["observation_parameter"]) ==
+        "inbound:outbound");
+  CHECK(double(ratio["unmapped"]["anomaly_scores"].at(0)["baseline"]["stdev"]) == 0.2405);
+  const auto lab = parse_json(parser, lines[2]);
+  CHECK(lab["unmapped"]["anomaly_scores"].at(0)["z_score"].is_null());
+  CHECK(double(lab["unmapped"]["anomaly_scores"].at(0)["observed"]) == 1e16);
+  CHECK(str(lab["anomaly_analyses"].at(0)["baselines"].at(0)["observations"].at(0)["value"]) ==
+        "1000.50");  // F3: the text as the table had it
+}
+
+TEST_CASE("O4 finding_info.uid is stable and depends on rule, cluster, node, pod, window start") {
+  const finding f = golden_findings()[0];
+  const std::string uid = finding_uid(f);
+  CHECK(uid.size() == 16);
+  CHECK(uid.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(finding_uid(f) == uid);
+  finding g = f;
+  g.count = 99;
+  g.anomalies.clear();
+  g.window_end += 10;
+  CHECK(finding_uid(g) == uid);  // not part of the identity
+  for (auto change :
+       {+[](finding& x) { x.rule = &network_io_ratio_rule; }, +[](finding& x) { x.cluster += "x"; },
+        +[](finding& x) { x.host += "x"; }, +[](finding& x) { x.pod += "x"; },
+        +[](finding& x) { x.window_start += 1; }}) {
+    finding h = f;
+    change(h);
+    CHECK(finding_uid(h) != uid);
+  }
+  // Field boundaries count: ("ab", "c") is not ("a", "bc").
+  finding a = f, b = f;
+  a.cluster = "ab";
+  a.host = "c";
+  b.cluster = "a";
+  b.host = "bc";
+  CHECK(finding_uid(a) != finding_uid(b));
+}
+
+TEST_CASE("O4 anomaly texts are read back into measure, values, baseline and z-score") {
+  SECTION("D6.3 one measure") {
+    const auto parts = parse_anomaly_text(
+        "outbound_network_io higher than average by 5.00 Standard Deviations. "
+        "outbound_network_io=1500 avg_outbound_network_io=1000 'stdev_outbound_network_io'=100");
+    REQUIRE(parts.size() == 1);
+    CHECK(parts[0].measure == "outbound_network_io");
+    CHECK(parts[0].z_score == 5.0);
+    CHECK(parts[0].observed == 1500.0);
+    CHECK(parts[0].avg == 1000.0);
+    CHECK(parts[0].stdev == 100.0);
+    CHECK(parts[0].z_score_text == "5.00");
+  }
+  SECTION("D6.5 two measures joined by a comma and a space") {
+    const auto parts = parse_anomaly_text(golden_findings()[0].anomalies[0]);
+    REQUIRE(parts.size() == 2);
+    CHECK(parts[0].measure == "inbound_network_io");
+    CHECK(parts[0].stdev_text == "500");
+    CHECK(parts[1].measure == "outbound_network_io");
+    CHECK(parts[1].observed == 1600.0);
+    CHECK(parts[1].stdev_text == "100");
+  }
+  SECTION("R3 the ratio rule's text") {
+    const auto parts = parse_anomaly_text(
+        "inbound:outbound ratio higher than average by -0.50 Standard Deviations. "
+        "inbound:outbound=0.30000000000000004 avg_inbound:outbound=1.5e-05 "
+        "'stdev_inbound:outbound'=1000.50, outbound:inbound ratio higher than average by 2.00 "
+        "Standard Deviations. outbound:inbound=3 avg_outbound:inbound=1 "
+        "'stdev_outbound:inbound'=1");
+    REQUIRE(parts.size() == 2);
+    CHECK(parts[0].measure == "inbound:outbound");
+    CHECK(parts[0].z_score == -0.5);
+    CHECK(parts[0].observed == 0.30000000000000004);
+    CHECK(parts[0].avg == 1.5e-05);
+    CHECK(parts[0].avg_text == "1.5e-05");
+    CHECK(parts[0].stdev_text == "1000.50");
+    CHECK(parts[1].measure == "outbound:inbound");
+    CHECK(parts[1].observed == 3.0);
+  }
+  SECTION("D6.4 a z-score printed inf is null") {
+    const auto parts = parse_anomaly_text(
+        "m higher than average by inf Standard Deviations. m=2 avg_m=1 'stdev_m'=0");
+    REQUIRE(parts.size() == 1);
+    CHECK_FALSE(parts[0].z_score.has_value());
+    CHECK(parts[0].z_score_text == "inf");
+    CHECK(parts[0].stdev == 0.0);
+  }
+  SECTION("a measure name holding '=' or the start of another measure's name") {
+    const auto parts = parse_anomaly_text(
+        "a=b higher than average by 1.00 Standard Deviations. a=b=7 avg_a=b=1 'stdev_a=b'=6");
+    REQUIRE(parts.size() == 1);
+    CHECK(parts[0].measure == "a=b");
+    CHECK(parts[0].observed == 7.0);
+  }
+  SECTION("text that does not follow the template gives nothing") {
+    CHECK(parse_anomaly_text("").empty());
+    CHECK(parse_anomaly_text("free text, with a comma").empty());
+    CHECK(parse_anomaly_text("m higher than average by 1.00 Standard Deviations. x=1").empty());
+  }
+}
+
+TEST_CASE("O4 the spec's worked example (§8) end to end") {
+  baseline_table<2> table(network_io_measures);
+  baseline_entry<2> e;
+  e.avg[1] = baseline_cell::from_number(1000);
+  e.stdev[1] = baseline_cell::from_number(100);
+  e.avg[0] = baseline_cell::from_number(2000);
+  e.stdev[0] = baseline_cell::from_number(500);
+  REQUIRE(table.insert("prod:checkout", e));
+  std::vector<metric_point> points;
+  for (int b = 0; b < 6; ++b) {
+    const double t = 1700000000.0 + 10 * b;
+    points.push_back(
+        {t, 1400, "k8s.pod.network.io", "prod", "checkout-7d4b9c8f6d-x2k9p", "node-1", "transmit"});
+    points.push_back({t + 1, 1600, "k8s.pod.network.io", "prod", "checkout-7d4b9c8f6d-x2k9p",
+                      "node-1", "transmit"});
+    points.push_back({t + 2, 2100, "k8s.pod.network.io", "prod", "checkout-7d4b9c8f6d-x2k9p",
+                      "node-1", "receive"});
+  }
+  const auto result = detect_anomalous_network_io(points, table);
+  REQUIRE(result.findings.size() == 1);
+  const std::string line = write_findings(result.findings, output_format::ocsf);
+  simdjson::dom::parser parser;
+  const auto doc = parse_json(parser, line);
+  simdjson::dom::array scores = doc["unmapped"]["anomaly_scores"];
+  REQUIRE(scores.size() == 1);
+  CHECK(str(scores.at(0)["measure"]) == "outbound_network_io");
+  CHECK(double(scores.at(0)["observed"]) == 1500);
+  CHECK(double(scores.at(0)["baseline"]["avg"]) == 1000);
+  CHECK(double(scores.at(0)["baseline"]["stdev"]) == 100);
+  CHECK(double(scores.at(0)["z_score"]) == 5);
+  CHECK(std::uint64_t(doc["count"]) == 6);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Any format
+
+TEST_CASE("O1-O4 output formats by name, and the stream writer") {
+  for (auto f : {output_format::jsonl, output_format::csv, output_format::table, output_format::hec,
+                 output_format::ocsf}) {
+    const auto parsed = parse_output_format(to_string(f));
+    REQUIRE(parsed.has_value());
+    CHECK(*parsed == f);
+    std::ostringstream stream;
+    write_findings(stream, golden_findings(), f);
+    CHECK(stream.str() == write_findings(golden_findings(), f));
+  }
+  CHECK(parse_output_format("json") == output_format::jsonl);
+  CHECK(parse_output_format("ndjson") == output_format::jsonl);
+  const auto bad = parse_output_format("xml");
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().code == error_code::bad_option);
+  CHECK(bad.error().message ==
+        "unknown output format 'xml' (expected jsonl, csv, table, hec or ocsf)");
+  CHECK_FALSE(parse_output_format("JSONL").has_value());
+}
+
+TEST_CASE("O2 window times are printed in UTC, ISO 8601") {
+  CHECK(io::detail::format_utc(0) == "1970-01-01T00:00:00Z");
+  CHECK(io::detail::format_utc(1700000000) == "2023-11-14T22:13:20Z");
+  CHECK(io::detail::format_utc(951782400) == "2000-02-29T00:00:00Z");
+  CHECK(io::detail::format_utc(-1) == "1969-12-31T23:59:59Z");
+  CHECK(io::detail::format_utc(253402300799) == "9999-12-31T23:59:59Z");
+}

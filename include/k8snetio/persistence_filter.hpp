@@ -30,10 +30,10 @@ struct persistence_options {
   const rule_metadata* rule = &anomalous_network_io_rule;
   /// The search window; when unset, from the first to the last anomalous bucket seen
   /// (window_end = last bucket + span_seconds).
-  std::optional<std::int64_t> window_start, window_end;
+  std::optional<std::int64_t> window_start{}, window_end{};
   std::int64_t span_seconds = 10;
   /// D8: the `…_filter` macro; keeps every finding when empty.
-  std::function<bool(const finding&)> filter;
+  std::function<bool(const finding&)> filter{};
 };
 
 class persistence_filter {

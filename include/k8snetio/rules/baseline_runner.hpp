@@ -31,8 +31,8 @@ struct baseline_run_options {
     s.allowed_lateness = 0;
     return s;
   }();
-  std::optional<std::string> service_pattern;  ///< D2.2
-  baseline_options numerics;                    ///< B3: Splunk's sums or the stable method
+  std::optional<std::string> service_pattern{};///< D2.2
+  baseline_options numerics{};                 ///< B3: Splunk's sums or the stable method
 };
 
 template <std::size_t N>
@@ -68,15 +68,29 @@ class baseline_runner {
   std::size_t open_groups() const noexcept { return aggregator_.open_groups() + pivot_.size(); }
 
   baseline_result<N> finish() {
-    aggregator_.finish([this](const span_row& r) { fold(r); });
-    pivot_.finish([this](const measure_row<N>& r) { fold_pivoted(r); });
-    return {builder_.table(), aggregator_.stats()};
+    flush();
+    aggregation_stats stats = merged_stats_;
+    stats += aggregator_.stats();
+    return {builder_.table(), stats};
   }
 
-  /// Shards: merge a runner that read a later part of the input (B3).
-  void merge(const baseline_runner& later) { builder_.merge(later.builder_); }
+  /// Shards: appends a runner that read a later part of the input. Both are flushed first, so
+  /// the sums keep input order, this runner's rows then `later`'s (B3); `later` is spent.
+  void merge(baseline_runner&& later) {
+    flush();
+    later.flush();
+    builder_.merge(later.builder_);
+    merged_stats_ += later.merged_stats_;
+    merged_stats_ += later.aggregator_.stats();
+  }
 
  private:
+  /// Folds every group still open (the end of this runner's part of the input).
+  void flush() {
+    aggregator_.finish([this](const span_row& r) { fold(r); });
+    pivot_.finish([this](const measure_row<N>& r) { fold_pivoted(r); });
+  }
+
   void fold(const span_row& r) {
     service_row s{r, (*normalizer_)(r.pod)};
     if (rule_.baseline_per_service) {
@@ -102,6 +116,7 @@ class baseline_runner {
   std::shared_ptr<detail::any_service_normalizer> normalizer_;
   direction_pivot<N, std::optional<std::size_t> (*)(std::string_view)> pivot_;
   baseline_builder<N> builder_;
+  aggregation_stats merged_stats_;
   std::string key_;
 };
 

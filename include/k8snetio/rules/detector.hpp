@@ -33,12 +33,12 @@ namespace k8snetio {
 
 /// Every option the detection names, with the spec's defaults.
 struct detection_options {
-  span_options span;                          ///< D1: span (10 s), metric name
-  std::optional<std::string> service_pattern; ///< D2.2: unset = the hand-written D2.1 default
-  scorer_options scoring;                     ///< D6: sigma (4), measure order, zero stdev
+  span_options span{};                        ///< D1: span (10 s), metric name
+  std::optional<std::string> service_pattern{}; ///< D2.2: unset = the hand-written D2.1 default
+  scorer_options scoring{};                   ///< D6: sigma (4), measure order, zero stdev
   std::uint64_t min_count = 5;                ///< D7.2: count > min_count
-  std::optional<std::int64_t> window_seconds; ///< D9: epoch-aligned tumbling windows
-  std::function<bool(const finding&)> filter; ///< D8: the `…_filter` macro
+  std::optional<std::int64_t> window_seconds{};///< D9: epoch-aligned tumbling windows
+  std::function<bool(const finding&)> filter{};///< D8: the `…_filter` macro
 };
 
 struct detection_result {

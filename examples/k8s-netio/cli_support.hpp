@@ -1,0 +1,266 @@
+// What every subcommand of k8s-netio shares: exit codes, durations, human-readable numbers,
+// the progress line on a terminal, and the one-line summary of what was read and skipped.
+#pragma once
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <k8snetio/io/read_report.hpp>
+#include <k8snetio/span_aggregator.hpp>
+
+namespace k8snetio_cli {
+
+// Exit codes (also printed at the end of --help):
+//   0  success, with or without findings
+//   1  runtime or input error: an unreadable file, a bad baseline table (no `key` column, a
+//      duplicate key, a bad cell), an input of no known format, a bad row under --strict,
+//      a failure to write the output
+//   2  usage error: an unknown option, a missing argument, a value out of range
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failure = 1;
+inline constexpr int exit_usage = 2;
+
+inline constexpr std::string_view exit_codes_help =
+    "Exit codes: 0 success (findings or not), 1 runtime or input error (unreadable file, bad "
+    "baseline, --strict failure), 2 usage error (bad option or value).";
+
+/// A usage error found after parsing (e.g. a window that is no multiple of the span).
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// "3600", "60s", "10m", "1h", "1d", "1w" → seconds; nullopt when malformed or not positive.
+inline std::optional<std::int64_t> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::int64_t unit = 1;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    case 'w': unit = 7 * 86400; break;
+    default: unit = 0;
+  }
+  if (unit) text.remove_suffix(1);
+  else unit = 1;
+  if (text.empty() || text.size() > 12) return std::nullopt;
+  std::int64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  if (n < 1) return std::nullopt;
+  return n * unit;
+}
+
+/// 1234567 → "1,234,567".
+inline std::string with_commas(std::uint64_t n) {
+  const std::string digits = fmt::format("{}", n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+/// 12345678 → "12.3 MB".
+inline std::string human_bytes(double bytes) {
+  constexpr const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  int u = 0;
+  while (bytes >= 1000 && u < 4) {
+    bytes /= 1000;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{:.0f} {}", bytes, units[u]) : fmt::format("{:.1f} {}", bytes, units[u]);
+}
+
+/// One updating line on standard error, only when it is a terminal, at most ~4 times a second.
+class progress_line {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  explicit progress_line(std::optional<std::uint64_t> total_bytes = std::nullopt)
+      : enabled_(::isatty(STDERR_FILENO) == 1), total_(total_bytes), start_(clock::now()),
+        last_(start_) {}
+
+  bool enabled() const noexcept { return enabled_; }
+  void set_total(std::optional<std::uint64_t> total) { total_ = total; }
+
+  void update(std::uint64_t bytes, std::uint64_t rows) {
+    if (!enabled_) return;
+    const auto now = clock::now();
+    if (now - last_ < std::chrono::milliseconds(250)) return;
+    last_ = now;
+    const double seconds = std::chrono::duration<double>(now - start_).count();
+    const double rate = seconds > 0 ? static_cast<double>(bytes) / seconds : 0;
+    std::string text;
+    if (total_ && *total_ > 0) {
+      const double done = static_cast<double>(bytes) / static_cast<double>(*total_);
+      text = fmt::format("{} of {} ({:.0f}%), {} rows, {}/s", human_bytes(static_cast<double>(bytes)),
+                         human_bytes(static_cast<double>(*total_)), 100 * std::min(done, 1.0),
+                         with_commas(rows), human_bytes(rate));
+      if (rate > 0 && bytes < *total_) {
+        const auto left = static_cast<std::uint64_t>(static_cast<double>(*total_ - bytes) / rate);
+        text += fmt::format(", about {}:{:02} left", left / 60, left % 60);
+      }
+    } else {
+      text = fmt::format("{}, {} rows, {}/s", human_bytes(static_cast<double>(bytes)),
+                         with_commas(rows), human_bytes(rate));
+    }
+    fmt::print(stderr, "\rk8s-netio: {}\033[K", text);
+    std::fflush(stderr);
+    shown_ = true;
+  }
+
+  /// For work counted in items rather than bytes: "1,234 of 5,000 samples (25%), …".
+  void update_count(std::uint64_t done, std::uint64_t total, std::string_view noun) {
+    if (!enabled_) return;
+    const auto now = clock::now();
+    if (now - last_ < std::chrono::milliseconds(250)) return;
+    last_ = now;
+    const double seconds = std::chrono::duration<double>(now - start_).count();
+    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+    std::string text = fmt::format("{} of {} {} ({:.0f}%), {}/s", with_commas(done),
+                                   with_commas(total), noun,
+                                   total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 0.0,
+                                   with_commas(static_cast<std::uint64_t>(rate)));
+    if (rate > 0 && done < total) {
+      const auto left = static_cast<std::uint64_t>(static_cast<double>(total - done) / rate);
+      text += fmt::format(", about {}:{:02} left", left / 60, left % 60);
+    }
+    fmt::print(stderr, "\rk8s-netio: {}\033[K", text);
+    std::fflush(stderr);
+    shown_ = true;
+  }
+
+  /// Erases the line (before the summary or an error is printed).
+  void clear() {
+    if (!shown_) return;
+    fmt::print(stderr, "\r\033[K");
+    std::fflush(stderr);
+    shown_ = false;
+  }
+
+  ~progress_line() { clear(); }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  std::optional<std::uint64_t> total_;
+  clock::time_point start_;
+  clock::time_point last_;
+};
+
+/// Where results go: standard output, or the file of -o. Write errors are noticed at close.
+class output_file {
+ public:
+  output_file() = default;
+  output_file(const output_file&) = delete;
+  output_file& operator=(const output_file&) = delete;
+  ~output_file() {
+    if (file_ && file_ != stdout) std::fclose(file_);
+  }
+
+  /// Opens `path` for writing (empty or "-": standard output); false with `error` set if not.
+  bool open(const std::string& path, std::string& error) {
+    if (path.empty() || path == "-") {
+      file_ = stdout;
+      name_ = "<stdout>";
+      return true;
+    }
+    file_ = std::fopen(path.c_str(), "wb");
+    name_ = path;
+    if (!file_) {
+      error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+
+  void write(std::string_view text) {
+    if (!text.empty()) std::fwrite(text.data(), 1, text.size(), file_);
+  }
+
+  /// Flushes; false with `error` set when anything failed to be written.
+  bool close(std::string& error) {
+    if (!file_) return true;
+    bool ok = std::fflush(file_) == 0 && !std::ferror(file_);
+    if (file_ != stdout) ok = std::fclose(file_) == 0 && ok;
+    file_ = nullptr;
+    if (!ok) error = fmt::format("cannot write {}: {}", name_, std::strerror(errno));
+    return ok;
+  }
+
+ private:
+  std::FILE* file_ = nullptr;
+  std::string name_;
+};
+
+/// What a run read and skipped: the readers' reports, the points outside --earliest/--latest,
+/// and what the aggregator (D1) dropped.
+struct run_summary {
+  std::size_t inputs = 0;
+  std::string current_input;  ///< the input being read (for messages about its points)
+  k8snetio::io::read_report report;
+  std::uint64_t outside_range = 0;
+  k8snetio::aggregation_stats aggregation;
+
+  /// "read 2 inputs: 1,234 rows, 1,200 points used, 34 skipped (20 bad number, 14 missing
+  /// dimension); first: a.csv:3: bad number: _value='x'; …"
+  std::string line() const {
+    using k8snetio::io::skip_reason;
+    std::vector<std::pair<std::string, std::uint64_t>> reasons;
+    std::uint64_t skipped = 0;
+    const auto add = [&](std::string name, std::uint64_t n) {
+      if (!n) return;
+      skipped += n;
+      for (auto& r : reasons)
+        if (r.first == name) {
+          r.second += n;
+          return;
+        }
+      reasons.emplace_back(std::move(name), n);
+    };
+    for (std::size_t i = 0; i < k8snetio::io::skip_reason_count; ++i)
+      add(std::string(k8snetio::io::to_string(static_cast<skip_reason>(i))), report.skipped[i]);
+    add(std::string(k8snetio::io::to_string(skip_reason::other_metric)), aggregation.other_metric);
+    add(std::string(k8snetio::io::to_string(skip_reason::missing_dimension)),
+        aggregation.missing_dimension);
+    add(std::string(k8snetio::io::to_string(skip_reason::non_finite)), aggregation.non_finite);
+    add(std::string(k8snetio::io::to_string(skip_reason::late)), aggregation.late);
+    add("outside the time range", outside_range);
+
+    std::string out = fmt::format("read {} input{}: {} rows, {} points used, {} skipped", inputs,
+                                  inputs == 1 ? "" : "s", with_commas(report.rows_read),
+                                  with_commas(aggregation.aggregated), with_commas(skipped));
+    if (!reasons.empty()) {
+      out += " (";
+      for (std::size_t i = 0; i < reasons.size(); ++i)
+        out += fmt::format("{}{} {}", i ? ", " : "", with_commas(reasons[i].second), reasons[i].first);
+      out += ")";
+    }
+    bool first = true;
+    for (const auto& problem : report.examples) {
+      if (!k8snetio::io::is_error(problem.reason)) continue;
+      out += first ? "; first: " : "; ";
+      out += problem.to_string();
+      first = false;
+    }
+    return out;
+  }
+};
+
+}  // namespace k8snetio_cli

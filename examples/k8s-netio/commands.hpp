@@ -1,0 +1,61 @@
+// The subcommands of k8s-netio, each a function from its parsed options to an exit code
+// (see cli_support.hpp). main.cpp parses the command line into these structs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <k8snetio/metric_point.hpp>
+
+namespace k8snetio_cli {
+
+/// Options that baseline and detect share.
+struct common_options {
+  std::vector<std::string> inputs;   ///< "-" is standard input
+  std::string rule = "io";           ///< io | ratio
+  std::int64_t span = 10;            ///< D1.3, seconds
+  std::optional<double> earliest;    ///< epoch seconds, inclusive
+  std::optional<double> latest;      ///< epoch seconds, exclusive
+  bool strict = false;
+  std::string input_format;          ///< empty: recognised from the content
+  std::string otlp_counter = "delta";
+  std::string default_cluster;
+  std::string metric = std::string(k8snetio::default_metric_name);
+  std::optional<std::string> service_pattern;  ///< D2.2
+  std::string output;                ///< empty or "-": standard output
+};
+
+struct baseline_command_options : common_options {
+  std::int64_t lateness = 0;  ///< seconds a point may arrive after later buckets
+  bool unordered = false;     ///< any input order (memory grows with the input)
+  std::string numerics = "splunk";
+};
+
+struct detect_command_options : common_options {
+  std::string baseline;
+  double sigma = 4;
+  std::uint64_t min_count = 5;
+  std::optional<std::int64_t> window;
+  std::string format = "jsonl";
+  std::string measure_order = "lexicographic";
+  std::string zero_stdev = "drop";
+};
+
+struct simulate_command_options {
+  std::size_t pods = 60;
+  double hours = 1;
+  std::uint64_t seed = 1;
+  std::int64_t start = 1699920000;
+  std::vector<std::string> incidents;  ///< exfil | blip | none, repeatable
+  std::string format = "csv";
+  std::string output;
+};
+
+int run_baseline(const baseline_command_options& options);
+int run_detect(const detect_command_options& options);
+int run_simulate(const simulate_command_options& options);
+int run_demo();
+
+}  // namespace k8snetio_cli

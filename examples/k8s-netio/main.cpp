@@ -1,0 +1,262 @@
+// k8s-netio: the detection "Kubernetes Anomalous Inbound Outbound Network IO" (and its ratio
+// sibling) over the data users have — Splunk metrics_csv, HEC metric events, OTLP JSON — with
+// no Splunk needed. This file is the command line: options, validation, exit codes.
+//
+//   k8s-netio baseline [options] INPUT...               the baseline lookup table (B6)
+//   k8s-netio detect --baseline FILE [options] INPUT... findings (jsonl, csv, table, hec, ocsf)
+//   k8s-netio simulate [options]                        synthetic metrics with incidents
+//   k8s-netio demo                                      the whole job on simulated data
+//
+// Exit codes: 0 success (findings or not); 1 runtime or input error (unreadable file, bad
+// baseline, --strict failure, write failure); 2 usage error (bad option or value).
+// Standard output carries results only; messages, progress and the summary go to stderr.
+
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <k8snetio/service_normalizer.hpp>
+#include <k8snetio/version.hpp>
+
+#include "cli_support.hpp"
+#include "commands.hpp"
+
+namespace {
+
+using namespace k8snetio_cli;
+
+/// A CLI11 check for durations: 3600, 60s, 10m, 1h, 1d.
+CLI::Validator duration_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return parse_duration(text) ? std::string()
+                                    : "'" + text + "' is not a duration (e.g. 10, 60s, 10m, 1h, 1d)";
+      },
+      "DURATION", "duration");
+}
+
+CLI::Validator finite_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double x = 0;
+        if (!CLI::detail::lexical_cast(text, x) || !std::isfinite(x))
+          return "'" + text + "' is not a finite number";
+        return {};
+      },
+      "NUMBER", "finite");
+}
+
+CLI::Validator positive_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        double x = 0;
+        if (!CLI::detail::lexical_cast(text, x) || !std::isfinite(x) || !(x > 0))
+          return "'" + text + "' is not a positive number";
+        return {};
+      },
+      "POSITIVE", "positive");
+}
+
+/// The options baseline and detect share. Durations are read as text and converted later.
+struct common_texts {
+  std::string span = "10s";
+};
+
+void add_common_options(CLI::App& cmd, common_options& o, common_texts& texts) {
+  cmd.add_option("INPUT", o.inputs,
+                 "Metric inputs: Splunk metrics_csv, HEC metric events or OTLP JSON, recognised "
+                 "from the content; '-' is standard input; .gz is read transparently")
+      ->required()
+      ->type_name("FILE");
+  cmd.add_option("--rule", o.rule, "The rule: io (inbound/outbound network IO) or ratio")
+      ->check(CLI::IsMember({"io", "ratio"}))
+      ->capture_default_str();
+  cmd.add_option("--span", texts.span, "Aggregation span (D1): 10, 10s, 1m, …")
+      ->check(duration_validator())
+      ->capture_default_str();
+  cmd.add_option("--earliest", o.earliest,
+                 "Skip points before this time (epoch seconds, inclusive)")
+      ->check(finite_validator());
+  cmd.add_option("--latest", o.latest, "Skip points at or after this time (epoch seconds)")
+      ->check(finite_validator());
+  cmd.add_flag("--strict", o.strict,
+               "Stop at the first malformed row with exit code 1, naming file:line: reason");
+  cmd.add_option("--input-format", o.input_format,
+                 "Force the input format instead of recognising it: csv, hec, otlp")
+      ->check(CLI::IsMember({"csv", "hec", "otlp"}));
+  cmd.add_option("--otlp-counter", o.otlp_counter,
+                 "What an OTLP cumulative counter becomes: delta, rate (per second) or raw")
+      ->check(CLI::IsMember({"delta", "rate", "raw"}))
+      ->capture_default_str();
+  cmd.add_option("--default-cluster", o.default_cluster,
+                 "k8s.cluster.name for points that have none (OTLP from kubeletstats)");
+  cmd.add_option("--metric", o.metric, "The metric to read")->capture_default_str();
+  cmd.add_option("--service-pattern", o.service_pattern,
+                 "ECMAScript regex removed from pod names to make the service (D2.2); default: "
+                 "the rule's -\\w{5}$|-[abcdef0-9]{8,10}-\\w{5}$");
+  cmd.add_option("-o,--output", o.output, "Write to FILE instead of standard output")
+      ->type_name("FILE");
+}
+
+/// Durations and cross-option checks that CLI11 cannot express; throws usage_error.
+void finish_common(common_options& o, const common_texts& texts) {
+  o.span = *parse_duration(texts.span);
+  if (o.earliest && o.latest && !(*o.earliest < *o.latest))
+    throw usage_error("--earliest must be before --latest");
+  if (o.service_pattern) {
+    try {
+      k8snetio::regex_service_normalizer check(*o.service_pattern);
+    } catch (const std::invalid_argument& e) {
+      throw usage_error(fmt::format("--service-pattern: {}", e.what()));
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "k8s-netio: the Splunk ES detection \"Kubernetes Anomalous Inbound Outbound Network IO\" "
+      "over Splunk metrics_csv, HEC metric events or OTLP JSON, no Splunk needed.",
+      "k8s-netio"};
+  app.set_version_flag("--version", k8snetio::version_string);
+  app.require_subcommand(1);
+  app.footer(std::string(exit_codes_help));
+  app.fallthrough(false);
+
+  // baseline
+  baseline_command_options base;
+  common_texts base_texts;
+  CLI::App* baseline_cmd = app.add_subcommand(
+      "baseline", "Build the baseline lookup table (spec B6) from metrics; CSV to stdout or -o");
+  add_common_options(*baseline_cmd, base, base_texts);
+  baseline_cmd
+      ->add_option("--lateness", base.lateness,
+                   "Seconds a point may arrive after a later bucket began (default 0: input in "
+                   "time order; memory stays flat)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  baseline_cmd->add_flag("--unordered", base.unordered,
+                         "Accept input in any order (memory grows with the input)");
+  baseline_cmd
+      ->add_option("--numerics", base.numerics,
+                   "splunk (bit parity with Splunk's stdev) or stable (Welford)")
+      ->check(CLI::IsMember({"splunk", "stable"}))
+      ->capture_default_str();
+  baseline_cmd->footer(std::string(exit_codes_help));
+
+  // detect
+  detect_command_options det;
+  common_texts det_texts;
+  std::string window_text;
+  CLI::App* detect_cmd = app.add_subcommand(
+      "detect", "Run the detection against a baseline table; findings to stdout or -o");
+  detect_cmd->add_option("-b,--baseline", det.baseline, "The baseline lookup table (CSV, I4)")
+      ->required()
+      ->type_name("FILE");
+  add_common_options(*detect_cmd, det, det_texts);
+  detect_cmd->add_option("--sigma", det.sigma, "k in value > avg + k * stdev (D6.2)")
+      ->check(positive_validator())
+      ->capture_default_str();
+  detect_cmd
+      ->add_option("--min-count", det.min_count,
+                   "A pod is a finding with more than this many anomalous buckets (D7.2)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  detect_cmd
+      ->add_option("--window", window_text,
+                   "Split the input into epoch-aligned windows of this length (D9): 1h, 3600, …")
+      ->check(duration_validator());
+  detect_cmd
+      ->add_option("--format", det.format,
+                   "Output: jsonl (default, for machines), csv, table (for people), hec, ocsf")
+      ->check(CLI::IsMember({"jsonl", "csv", "table", "hec", "ocsf"}))
+      ->capture_default_str();
+  detect_cmd
+      ->add_option("--measure-order", det.measure_order,
+                   "Order of the anomaly texts (D6.1): lexicographic or table")
+      ->check(CLI::IsMember({"lexicographic", "table"}))
+      ->capture_default_str();
+  detect_cmd
+      ->add_option("--zero-stdev", det.zero_stdev,
+                   "A zero stdev with a value above average (D6.4): drop the row (as Splunk) or "
+                   "inf")
+      ->check(CLI::IsMember({"drop", "inf"}))
+      ->capture_default_str();
+  detect_cmd->footer(std::string(exit_codes_help));
+
+  // simulate
+  simulate_command_options sim;
+  CLI::App* simulate_cmd = app.add_subcommand(
+      "simulate",
+      "Write deterministic synthetic metrics (deployments, daemonsets, statefulsets; both "
+      "directions; a daily rhythm) with injected incidents in the last hour");
+  simulate_cmd->add_option("--pods", sim.pods, "Number of pods")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  simulate_cmd->add_option("--hours", sim.hours, "Hours of traffic (10 s intervals)")
+      ->check(CLI::Range(0.01, 24.0 * 366))
+      ->capture_default_str();
+  simulate_cmd->add_option("--seed", sim.seed, "Random seed: the same seed, the same output")
+      ->capture_default_str();
+  simulate_cmd->add_option("--start", sim.start, "Start time, epoch seconds")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{4102444800}))
+      ->capture_default_str();
+  simulate_cmd
+      ->add_option("--incident", sim.incidents,
+                   "Inject an incident into the last hour: exfil (a persistent transmit burst "
+                   "that must alert), blip (3 intervals, must not alert) or none; repeatable")
+      ->check(CLI::IsMember({"exfil", "blip", "none"}))
+      ->type_name("KIND");
+  simulate_cmd->add_option("--format", sim.format, "Output format: csv, hec or otlp")
+      ->check(CLI::IsMember({"csv", "hec", "otlp"}))
+      ->capture_default_str();
+  simulate_cmd->add_option("-o,--output", sim.output, "Write to FILE instead of standard output")
+      ->type_name("FILE");
+  simulate_cmd->footer(std::string(exit_codes_help));
+
+  // demo
+  CLI::App* demo_cmd = app.add_subcommand(
+      "demo",
+      "Simulate a day of traffic, build the baseline, inject an exfiltration into the next "
+      "hour, detect it, and print the findings");
+  demo_cmd->footer(std::string(exit_codes_help));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help, the version, or the error and a hint
+    return code == 0 ? exit_ok : exit_usage;
+  }
+
+  try {
+    if (*baseline_cmd) {
+      finish_common(base, base_texts);
+      return run_baseline(base);
+    }
+    if (*detect_cmd) {
+      finish_common(det, det_texts);
+      if (!window_text.empty()) {
+        det.window = *parse_duration(window_text);
+        if (*det.window % det.span != 0)
+          throw usage_error(fmt::format("--window ({} s) must be a multiple of --span ({} s)",
+                                        *det.window, det.span));
+      }
+      return run_detect(det);
+    }
+    if (*simulate_cmd) return run_simulate(sim);
+    if (*demo_cmd) return run_demo();
+  } catch (const usage_error& e) {
+    fmt::print(stderr, "k8s-netio: error: {}\nRun with --help for more information.\n", e.what());
+    return exit_usage;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "k8s-netio: error: {}\n", e.what());
+    return exit_failure;
+  }
+  return exit_usage;
+}

@@ -1,0 +1,364 @@
+// `k8s-netio simulate` (synthetic metrics as metrics_csv, HEC events or OTLP JSON) and
+// `k8s-netio demo` (a day of traffic → baseline → the next hour with incidents → findings).
+//
+// The three formats carry the same samples: CSV and HEC the per-interval byte counts as they
+// are, OTLP the cumulative counters whose consecutive differences are those counts (with one
+// priming scrape before the first interval, since the first point of a counter yields no
+// delta). So `detect` finds the same things in all three.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <k8snetio/io/findings_writer.hpp>
+#include <k8snetio/k8snetio.hpp>
+#include <k8snetio/rules/baseline_runner.hpp>
+#include <k8snetio/rules/detector.hpp>
+
+#include "cli_support.hpp"
+#include "commands.hpp"
+#include "simulator.hpp"
+
+namespace k8snetio_cli {
+namespace {
+
+constexpr std::string_view metric_name = k8snetio::default_metric_name;
+
+/// Buffers text and hands it to the output in large writes.
+class buffered_output {
+ public:
+  explicit buffered_output(output_file& out) : out_(out) { text_.reserve(limit + 4096); }
+  std::string& text() { return text_; }
+  void maybe_flush() {
+    if (text_.size() >= limit) flush();
+  }
+  void flush() {
+    out_.write(text_);
+    text_.clear();
+  }
+
+ private:
+  static constexpr std::size_t limit = std::size_t{1} << 20;
+  output_file& out_;
+  std::string text_;
+};
+
+void append_seconds(std::string& out, std::int64_t time_ms) {
+  fmt::format_to(std::back_inserter(out), "{}.{:03}", time_ms / 1000, time_ms % 1000);
+}
+
+// ---- metrics_csv (I1) ------------------------------------------------------------------------
+
+void write_csv_header(std::string& out) {
+  out +=
+      "metric_timestamp,metric_name,_value,k8s.cluster.name,k8s.node.name,k8s.pod.name,"
+      "k8s.namespace.name,direction,interface\n";
+}
+
+void append_csv_sample(std::string& out, const simulated_pod& pod, const simulated_sample& s) {
+  append_seconds(out, s.time_ms);
+  fmt::format_to(std::back_inserter(out), ",{},{},{},{},{},{},{},{}\n", metric_name, s.bytes,
+                 pod.cluster, pod.node, pod.name, pod.namespace_name,
+                 simulated_directions[s.direction], simulated_interfaces[s.interface]);
+}
+
+// ---- HEC metric events (I2) ------------------------------------------------------------------
+// Daemonset pods use the multi-measurement form, the others the single-measurement form, so
+// both reach the reader.
+
+void append_hec_sample(std::string& out, const simulated_pod& pod, const simulated_sample& s) {
+  out += "{\"time\":";
+  append_seconds(out, s.time_ms);
+  fmt::format_to(std::back_inserter(out), ",\"event\":\"metric\",\"host\":\"{}\",\"fields\":{{",
+                 pod.node);
+  const bool multi = pod.kind == workload_kind::daemonset;
+  if (!multi)
+    fmt::format_to(std::back_inserter(out), "\"metric_name\":\"{}\",\"_value\":{},", metric_name,
+                   s.bytes);
+  fmt::format_to(std::back_inserter(out),
+                 "\"k8s.cluster.name\":\"{}\",\"k8s.node.name\":\"{}\",\"k8s.pod.name\":\"{}\","
+                 "\"k8s.namespace.name\":\"{}\",\"direction\":\"{}\",\"interface\":\"{}\"",
+                 pod.cluster, pod.node, pod.name, pod.namespace_name,
+                 simulated_directions[s.direction], simulated_interfaces[s.interface]);
+  if (multi) fmt::format_to(std::back_inserter(out), ",\"metric_name:{}\":{}", metric_name, s.bytes);
+  out += "}}\n";
+}
+
+// ---- OTLP JSON (I3) --------------------------------------------------------------------------
+// One line per scrape of a node (as the collector's file exporter batches it): a resource per
+// pod, one cumulative monotonic Sum with a data point per interface and direction. The staging
+// cluster speaks the newer semantic conventions (network.interface.name, network.io.direction).
+
+class otlp_writer {
+ public:
+  explicit otlp_writer(const simulator& sim) : sim_(sim) {
+    portable_random r(sim.options().seed ^ 0x636f756e746572ull);  // "counter"
+    const auto& pods = sim.pods();
+    counters_.resize(pods.size() * 4);
+    for (auto& c : counters_) c = r.below(std::uint64_t{10'000'000'000});
+    pod_start_ns_.resize(pods.size());
+    for (auto& t : pod_start_ns_) {
+      const auto start = sim.options().start - 600 - static_cast<std::int64_t>(r.below(7 * 86400));
+      t = static_cast<std::uint64_t>(std::max<std::int64_t>(start, 0)) * 1'000'000'000ull;
+    }
+  }
+
+  /// The scrape before the first interval: the counters as they stand.
+  void prime(std::string& out) {
+    const std::int64_t base_ms = (sim_.options().start - 10) * 1000;
+    for (std::size_t p : sim_.pod_order()) {
+      const std::size_t node = sim_.pods()[p].node_index;
+      const std::int64_t time_ms = base_ms + sim_.node_phase_ms(node);
+      if (!group_.empty() && (time_ms != group_time_ms_ || node != group_node_)) flush(out);
+      group_time_ms_ = time_ms;
+      group_node_ = node;
+      if (group_.empty() || group_.back() != p) group_.push_back(p);
+    }
+    flush(out);
+  }
+
+  void add(std::string& out, const simulated_sample& s) {
+    const std::size_t node = sim_.pods()[s.pod].node_index;
+    if (!group_.empty() && (s.time_ms != group_time_ms_ || node != group_node_)) flush(out);
+    group_time_ms_ = s.time_ms;
+    group_node_ = node;
+    counters_[s.pod * 4 + s.interface * 2 + s.direction] += s.bytes;
+    if (group_.empty() || group_.back() != s.pod) group_.push_back(s.pod);
+  }
+
+  /// Writes the line of the node scrape gathered so far.
+  void flush(std::string& out) {
+    if (group_.empty()) return;
+    const auto time_ns = static_cast<std::uint64_t>(group_time_ms_) * 1'000'000ull;
+    out += "{\"resourceMetrics\":[";
+    for (std::size_t i = 0; i < group_.size(); ++i) {
+      const std::size_t p = group_[i];
+      const simulated_pod& pod = sim_.pods()[p];
+      const bool new_conventions = pod.cluster == "staging";
+      if (i) out += ',';
+      out += "{\"resource\":{\"attributes\":[";
+      attribute(out, "k8s.cluster.name", pod.cluster, false);
+      attribute(out, "k8s.node.name", pod.node, true);
+      attribute(out, "k8s.namespace.name", pod.namespace_name, true);
+      attribute(out, "k8s.pod.name", pod.name, true);
+      out +=
+          "]},\"scopeMetrics\":[{\"scope\":{\"name\":\"github.com/open-telemetry/"
+          "opentelemetry-collector-contrib/receiver/kubeletstatsreceiver\",\"version\":"
+          "\"0.88.0\"},\"metrics\":[{\"name\":\"";
+      out += metric_name;
+      out += "\",\"description\":\"Network bytes\",\"unit\":\"By\",\"sum\":{\"dataPoints\":[";
+      bool first = true;
+      for (std::size_t f = 0; f < pod.interfaces; ++f)
+        for (std::size_t d = 0; d < 2; ++d) {
+          if (!first) out += ',';
+          first = false;
+          out += "{\"attributes\":[";
+          attribute(out, new_conventions ? "network.interface.name" : "interface",
+                    simulated_interfaces[f], false);
+          attribute(out, new_conventions ? "network.io.direction" : "direction",
+                    simulated_directions[d], true);
+          fmt::format_to(std::back_inserter(out),
+                         "],\"startTimeUnixNano\":\"{}\",\"timeUnixNano\":\"{}\",\"asInt\":\"{}\"}}",
+                         pod_start_ns_[p], time_ns, counters_[p * 4 + f * 2 + d]);
+        }
+      out += "],\"aggregationTemporality\":2,\"isMonotonic\":true}}]}]}";
+    }
+    out += "]}\n";
+    group_.clear();
+  }
+
+ private:
+  static void attribute(std::string& out, std::string_view key, std::string_view value,
+                        bool comma) {
+    fmt::format_to(std::back_inserter(out), "{}{{\"key\":\"{}\",\"value\":{{\"stringValue\":\"{}\"}}}}",
+                   comma ? "," : "", key, value);
+  }
+
+  const simulator& sim_;
+  std::vector<std::uint64_t> counters_;  ///< [pod][interface][direction]
+  std::vector<std::uint64_t> pod_start_ns_;
+  std::vector<std::size_t> group_;
+  std::int64_t group_time_ms_ = 0;
+  std::size_t group_node_ = 0;
+};
+
+std::vector<incident_kind> incident_kinds(const std::vector<std::string>& names) {
+  std::vector<incident_kind> kinds;
+  for (const auto& n : names) {
+    if (n == "exfil") kinds.push_back(incident_kind::exfiltration);
+    else if (n == "blip") kinds.push_back(incident_kind::blip);
+  }
+  return kinds;
+}
+
+std::size_t count_clusters(const simulator& sim) {
+  std::vector<std::string_view> seen;
+  for (const auto& p : sim.pods())
+    if (std::find(seen.begin(), seen.end(), p.cluster) == seen.end()) seen.push_back(p.cluster);
+  return seen.size();
+}
+
+/// "exfiltration: cluster prod-eu, node node-2, pod checkout-…, direction transmit ×20,
+/// 12 buckets [1700006700, 1700006820)"
+std::string describe_incident(const simulator& sim, const injected_incident& in) {
+  const simulated_pod& pod = sim.pods()[in.pod];
+  return fmt::format("{}: cluster {}, node {}, pod {}, direction {} ×{}, {} buckets [{}, {})",
+                     to_string(in.kind), pod.cluster, pod.node, pod.name, in.direction,
+                     in.factor, in.buckets, in.first_bucket, in.end());
+}
+
+}  // namespace
+
+int run_simulate(const simulate_command_options& o) {
+  simulation_options so;
+  so.pods = o.pods;
+  so.hours = o.hours;
+  so.seed = o.seed;
+  so.start = o.start;
+  so.incidents = incident_kinds(o.incidents);
+  const simulator sim(so);
+
+  output_file out;
+  std::string error;
+  if (!out.open(o.output, error)) {
+    fmt::print(stderr, "k8s-netio: error: {}\n", error);
+    return exit_failure;
+  }
+  buffered_output buffer(out);
+  std::uint64_t samples = 0;
+  progress_line progress;
+  const std::uint64_t expected =
+      static_cast<std::uint64_t>(sim.intervals()) * sim.samples_per_interval();
+  const auto tick = [&] {
+    ++samples;
+    if ((samples & 0xffff) == 0) progress.update_count(samples, expected, "samples");
+    buffer.maybe_flush();
+  };
+
+  if (o.format == "csv") {
+    write_csv_header(buffer.text());
+    sim.run([&](const simulated_sample& s) {
+      append_csv_sample(buffer.text(), sim.pods()[s.pod], s);
+      tick();
+    });
+  } else if (o.format == "hec") {
+    sim.run([&](const simulated_sample& s) {
+      append_hec_sample(buffer.text(), sim.pods()[s.pod], s);
+      tick();
+    });
+  } else {
+    otlp_writer otlp(sim);
+    otlp.prime(buffer.text());
+    sim.run([&](const simulated_sample& s) {
+      otlp.add(buffer.text(), s);
+      tick();
+    });
+    otlp.flush(buffer.text());
+  }
+  buffer.flush();
+  progress.clear();
+  if (!out.close(error)) {
+    fmt::print(stderr, "k8s-netio: error: {}\n", error);
+    return exit_failure;
+  }
+
+  fmt::print(stderr,
+             "k8s-netio: simulated {} pods on {} nodes in {} cluster{}, {} intervals of 10 s "
+             "[{}, {}): {} samples ({}, seed {})\n",
+             sim.pods().size(), sim.nodes(), count_clusters(sim),
+             count_clusters(sim) == 1 ? "" : "s", with_commas(static_cast<std::uint64_t>(sim.intervals())),
+             so.start, sim.end(), with_commas(samples), o.format, so.seed);
+  if (sim.incidents().empty()) fmt::print(stderr, "k8s-netio: injected no incidents\n");
+  for (const auto& in : sim.incidents())
+    fmt::print(stderr, "k8s-netio: injected {}\n", describe_incident(sim, in));
+  return exit_ok;
+}
+
+int run_demo() {
+  const auto started = std::chrono::steady_clock::now();
+  simulation_options so;
+  so.pods = 60;
+  so.hours = 25;
+  so.seed = 2023;
+  so.incidents = {incident_kind::exfiltration, incident_kind::blip};
+  const simulator sim(so);
+  const std::int64_t split_ms = (so.start + 24 * 3600) * 1000;
+
+  const auto point_of = [&sim](const simulated_sample& s) {
+    const simulated_pod& pod = sim.pods()[s.pod];
+    k8snetio::metric_point p;
+    p.time = static_cast<double>(s.time_ms) / 1000.0;
+    p.value = static_cast<double>(s.bytes);
+    p.metric_name = metric_name;
+    p.cluster = pod.cluster;
+    p.pod = pod.name;
+    p.node = pod.node;
+    p.direction = simulated_directions[s.direction];
+    return p;
+  };
+
+  // One pass: the first day feeds the baseline as it is simulated; the next hour is kept.
+  k8snetio::baseline_runner<2> runner(k8snetio::anomalous_network_io);
+  std::vector<simulated_sample> next_hour;
+  next_hour.reserve(360 * sim.samples_per_interval());
+  sim.run([&](const simulated_sample& s) {
+    if (s.time_ms < split_ms) runner.add(point_of(s));
+    else next_hour.push_back(s);
+  });
+  const auto baseline = runner.finish();
+
+  k8snetio::detector<2, k8snetio::baseline_table<2>> detector(k8snetio::anomalous_network_io,
+                                                              baseline.table, {});
+  for (const auto& s : next_hour) detector.add(point_of(s));
+  const auto result = detector.finish();
+
+  const k8snetio::scorer_options scoring;
+  const k8snetio::detection_options defaults;
+  fmt::print(
+      "Built a baseline of {} services from {} points of one simulated day; scanned the next "
+      "hour ({} points) for pods above avg + {}·stdev in more than {} buckets.\n",
+      baseline.table.size(), with_commas(baseline.stats.points_in), with_commas(next_hour.size()),
+      scoring.sigma, defaults.min_count);
+  std::string injected = "Injected: ";
+  bool found_exfiltration = true;
+  bool blip_alerted = false;
+  for (std::size_t i = 0; i < sim.incidents().size(); ++i) {
+    const auto& in = sim.incidents()[i];
+    const simulated_pod& pod = sim.pods()[in.pod];
+    const bool found = std::any_of(result.findings.begin(), result.findings.end(),
+                                   [&](const k8snetio::finding& f) { return f.pod == pod.name; });
+    if (i) injected += "; ";
+    if (in.kind == incident_kind::exfiltration) {
+      found_exfiltration = found_exfiltration && found;
+      injected += fmt::format("exfiltration from {}/{}/{} ({} ×{} for {} buckets)", pod.cluster,
+                              pod.node, pod.name, in.direction, in.factor, in.buckets);
+    } else {
+      blip_alerted = blip_alerted || found;
+      injected += fmt::format("a short blip on {}/{}/{} ({} buckets, should not alert)",
+                              pod.cluster, pod.node, pod.name, in.buckets);
+    }
+  }
+  fmt::print("{}.\n\n", injected);
+  std::string table;
+  k8snetio::io::write_findings_table(table, result.findings);
+  fmt::print("{}", table);
+  std::fflush(stdout);
+
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  fmt::print(stderr, "k8s-netio: demo took {:.2f} s\n", seconds);
+  if (!found_exfiltration || blip_alerted) {
+    fmt::print(stderr, "k8s-netio: error: the demo {}\n",
+               !found_exfiltration ? "missed the injected exfiltration"
+                                   : "reported the blip, which should not alert");
+    return exit_failure;
+  }
+  return exit_ok;
+}
+
+}  // namespace k8snetio_cli

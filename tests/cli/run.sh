@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# One end-to-end case of k8s-netio (ctest registers each as cli.<case>, see CMakeLists.txt):
+#
+#   run.sh K8S_NETIO CASE DATA_DIR GOLDEN_DIR WORK_DIR
+#
+# Each case runs the program, checks its exit code, compares standard output with a golden
+# file and standard error with what it must say. K8SNETIO_UPDATE_GOLDEN=1 rewrites the golden
+# files from the current output instead of comparing (review the diff before committing).
+set -u
+
+bin=$1
+case_name=$2
+data=$3
+golden=$4
+work=$5/$case_name
+rm -rf "$work"
+mkdir -p "$work"
+cd "$work" || exit 1
+
+fail() {
+  echo "FAIL cli.$case_name: $*" >&2
+  exit 1
+}
+
+# run ARGS...: stdout to ./out, stderr to ./err, the exit code to $rc.
+run() {
+  "$bin" "$@" >out 2>err
+  rc=$?
+}
+expect_rc() {
+  if [ "$rc" -ne "$1" ]; then
+    echo "--- stderr:" >&2
+    cat err >&2
+    fail "exit code $rc, expected $1 (k8s-netio $*)"
+  fi
+}
+# expect_golden FILE NAME: FILE equals golden/NAME.
+expect_golden() {
+  if [ "${K8SNETIO_UPDATE_GOLDEN:-}" = 1 ]; then
+    cp "$1" "$golden/$2"
+    return
+  fi
+  diff -u "$golden/$2" "$1" >&2 || fail "$1 differs from golden/$2"
+}
+# expect_err REGEX: standard error matches the extended regex.
+expect_err() {
+  grep -qE -- "$1" err || {
+    echo "--- stderr:" >&2
+    cat err >&2
+    fail "standard error does not match /$1/"
+  }
+}
+expect_out() {
+  grep -qE -- "$1" out || {
+    echo "--- stdout:" >&2
+    cat out >&2
+    fail "standard output does not match /$1/"
+  }
+}
+expect_empty_out() {
+  [ ! -s out ] || fail "standard output should be empty, it holds: $(head -c 300 out)"
+}
+same() {
+  cmp -s "$1" "$2" || {
+    diff -u "$1" "$2" | head -40 >&2
+    fail "$1 and $2 differ"
+  }
+}
+
+detect_fixture() {
+  run detect --baseline "$data/cli_baseline.csv" "$@" "$data/cli_detect.csv"
+}
+
+# The simulated data of formats.same_findings and rule.ratio: 8 pods, 3 hours from 02:00 UTC
+# (the quiet hours of the daily rhythm); the baseline takes the first two hours, the detection
+# the last, where an exfiltration and a blip are injected.
+sim_start=1699927200
+sim_split=$((sim_start + 7200))
+simulate_formats() {
+  for f in csv hec otlp; do
+    "$bin" simulate --pods 8 --hours 3 --seed 7 --start $sim_start --incident exfil \
+      --incident blip --format $f >sim.$f 2>sim.$f.err || fail "simulate --format $f failed"
+  done
+}
+
+case "$case_name" in
+  help)
+    run --help
+    expect_rc 0
+    expect_out 'Exit codes: 0 success'
+    for sub in baseline detect simulate demo; do
+      run $sub --help
+      expect_rc 0
+      expect_out 'Exit codes'
+    done
+    run detect --help
+    expect_out '--baseline'
+    expect_out '--format'
+    ;;
+  usage.bad_option)
+    run detect --baseline "$data/cli_baseline.csv" --no-such-option "$data/cli_detect.csv"
+    expect_rc 2
+    expect_err 'no-such-option'
+    expect_empty_out
+    ;;
+  usage.bad_value)
+    detect_fixture --sigma lots
+    expect_rc 2
+    expect_err 'sigma'
+    detect_fixture --format xml
+    expect_rc 2
+    expect_err 'format'
+    detect_fixture --window 1fortnight
+    expect_rc 2
+    expect_err 'not a duration'
+    run detect "$data/cli_detect.csv"
+    expect_rc 2
+    expect_err 'baseline'
+    run baseline
+    expect_rc 2
+    expect_err 'INPUT'
+    ;;
+  usage.no_subcommand)
+    run
+    expect_rc 2
+    run frobnicate
+    expect_rc 2
+    ;;
+  usage.window_not_multiple_of_span)
+    detect_fixture --span 7 --window 1m
+    expect_rc 2
+    expect_err 'multiple of --span'
+    run baseline --earliest 1700000100 --latest 1700000000 "$data/cli_detect.csv"
+    expect_rc 2
+    expect_err 'before --latest'
+    ;;
+  baseline.golden)
+    run baseline "$data/cli_detect.csv"
+    expect_rc 0
+    expect_golden out baseline.csv
+    expect_err 'read 1 input: 112 rows, 112 points used, 0 skipped'
+    # -o writes the same table to a file, nothing to stdout.
+    run baseline -o table.csv "$data/cli_detect.csv"
+    expect_rc 0
+    expect_empty_out
+    expect_golden table.csv baseline.csv
+    # Input in any order: the same table (the fixture is in time order anyway).
+    run baseline --unordered "$data/cli_detect.csv"
+    expect_rc 0
+    expect_golden out baseline.csv
+    # The stable numerics: the same keys and counts, digits may differ in the last place.
+    run baseline --numerics stable "$data/cli_detect.csv"
+    expect_rc 0
+    [ "$(cut -d, -f1,6,7 out)" = "$(cut -d, -f1,6,7 "$golden/baseline.csv")" ] ||
+      fail "--numerics stable changed the keys or counts"
+    expect_out '^prod:cart,725,790,138\.87301496588'
+    ;;
+  baseline.stdin)
+    "$bin" baseline - <"$data/cli_detect.csv" >out 2>err
+    rc=$?
+    expect_rc 0
+    expect_golden out baseline.csv
+    ;;
+  detect.jsonl)
+    detect_fixture
+    expect_rc 0
+    expect_golden out findings.jsonl
+    expect_err '3 findings'
+    ;;
+  detect.csv)
+    detect_fixture --format csv
+    expect_rc 0
+    expect_golden out findings.csv
+    ;;
+  detect.hec)
+    detect_fixture --format hec
+    expect_rc 0
+    expect_golden out findings.hec.json
+    ;;
+  detect.ocsf)
+    detect_fixture --format ocsf
+    expect_rc 0
+    expect_golden out findings.ocsf.json
+    ;;
+  detect.table)
+    detect_fixture --format table
+    expect_rc 0
+    expect_golden out findings.table.txt
+    ;;
+  detect.zero_stdev_inf)
+    # D6.4: the SPL drops redis-0 (stdev 0); the option keeps it with a z-score of inf.
+    detect_fixture --zero-stdev inf
+    expect_rc 0
+    expect_golden out findings.zero_stdev_inf.jsonl
+    expect_out '"k8s.pod.name":"redis-0"'
+    ;;
+  detect.window)
+    # D9: 40 s windows split the 8 buckets 4 + 4: nothing persists past 5 in either.
+    detect_fixture --window 40s --min-count 3
+    expect_rc 0
+    expect_golden out findings.window.jsonl
+    ;;
+  detect.output_file)
+    detect_fixture -o findings.jsonl
+    expect_rc 0
+    expect_empty_out
+    expect_golden findings.jsonl findings.jsonl
+    ;;
+  input.gzip)
+    gzip -c "$data/cli_detect.csv" >metrics.csv.gz || fail "gzip failed"
+    gzip -c "$data/cli_baseline.csv" >baseline.csv.gz || fail "gzip failed"
+    run detect --baseline baseline.csv.gz metrics.csv.gz
+    expect_rc 0
+    expect_golden out findings.jsonl
+    # gzip is recognised from the content, whatever the name.
+    cp metrics.csv.gz metrics.bin
+    run detect --baseline "$data/cli_baseline.csv" metrics.bin
+    expect_rc 0
+    expect_golden out findings.jsonl
+    ;;
+  input.stdin)
+    "$bin" detect --baseline "$data/cli_baseline.csv" - <"$data/cli_detect.csv" >out 2>err
+    rc=$?
+    expect_rc 0
+    expect_golden out findings.jsonl
+    ;;
+  input.unreadable)
+    run detect --baseline "$data/cli_baseline.csv" no-such-file.csv
+    expect_rc 1
+    expect_err 'no-such-file.csv: cannot open'
+    expect_empty_out
+    run detect --baseline no-such-baseline.csv "$data/cli_detect.csv"
+    expect_rc 1
+    expect_err 'no-such-baseline.csv: cannot open'
+    run baseline .
+    expect_rc 1
+    expect_err 'directory'
+    ;;
+  input.baseline_as_metrics)
+    run baseline "$data/cli_baseline.csv"
+    expect_rc 1
+    expect_err 'baseline table, not metrics'
+    ;;
+  malformed.counted)
+    # Run on a copy in the work folder, so the names in the summary are the same everywhere.
+    cp "$data/cli_malformed.csv" "$data/cli_baseline.csv" .
+    run detect --baseline cli_baseline.csv cli_malformed.csv
+    expect_rc 0
+    expect_empty_out
+    expect_golden err malformed.stderr.txt
+    expect_err 'cli_malformed.csv:3: bad number'
+    expect_err 'cli_malformed.csv:5: short row'
+    ;;
+  malformed.hec_counted)
+    run baseline "$data/cli_malformed_hec.json"
+    expect_rc 0
+    expect_err 'cli_malformed_hec.json:2: '
+    expect_err 'skipped'
+    ;;
+  malformed.strict)
+    run detect --strict --baseline "$data/cli_baseline.csv" "$data/cli_malformed.csv"
+    expect_rc 1
+    expect_err 'cli_malformed.csv:3: bad number'
+    expect_empty_out
+    run baseline --strict "$data/cli_malformed_hec.json"
+    expect_rc 1
+    expect_err 'cli_malformed_hec.json:2: '
+    # --strict on clean input changes nothing.
+    detect_fixture --strict
+    expect_rc 0
+    expect_golden out findings.jsonl
+    ;;
+  baseline.duplicate_key)
+    run detect --baseline "$data/cli_baseline_duplicate_key.csv" "$data/cli_detect.csv"
+    expect_rc 1
+    expect_err "cli_baseline_duplicate_key.csv:7: duplicate key 'prod:checkout'"
+    expect_empty_out
+    [ "$(wc -l <err)" -eq 1 ] || fail "the error should be one line"
+    ;;
+  baseline.no_key_column)
+    run detect --baseline "$data/cli_baseline_no_key.csv" "$data/cli_detect.csv"
+    expect_rc 1
+    expect_err "no 'key' column"
+    ;;
+  baseline.other_rule)
+    run detect --rule ratio --baseline "$data/cli_baseline.csv" "$data/cli_detect.csv"
+    expect_rc 1
+    expect_err 'another --rule'
+    ;;
+  formats.same_findings)
+    # The same simulated samples as metrics_csv, HEC events and OTLP cumulative counters give
+    # the same baseline and the same findings.
+    simulate_formats
+    for f in csv hec otlp; do
+      run baseline --latest $sim_split sim.$f
+      expect_rc 0
+      cp out baseline.$f
+      run detect --baseline baseline.csv --earliest $sim_split sim.$f
+      expect_rc 0
+      cp out findings.$f
+    done
+    same baseline.csv baseline.hec
+    same baseline.csv baseline.otlp
+    same findings.csv findings.hec
+    same findings.csv findings.otlp
+    expect_golden findings.csv simulated_findings.jsonl
+    # The exfiltration alerts, the blip does not.
+    exfil_pod=$(sed -n 's/.*injected exfiltration: .* pod \([^,]*\),.*/\1/p' sim.csv.err)
+    blip_pod=$(sed -n 's/.*injected blip: .* pod \([^,]*\),.*/\1/p' sim.csv.err)
+    [ -n "$exfil_pod" ] && [ -n "$blip_pod" ] || fail "simulate did not name its incidents"
+    grep -q "\"k8s.pod.name\":\"$exfil_pod\"" findings.csv || fail "exfiltration not found"
+    if grep -q "\"k8s.pod.name\":\"$blip_pod\"" findings.csv; then fail "the blip alerted"; fi
+    ;;
+  rule.ratio)
+    simulate_formats
+    run baseline --rule ratio --latest $sim_split sim.csv
+    expect_rc 0
+    expect_out '^key,avg_inbound:outbound,avg_outbound:inbound,'
+    cp out ratio_baseline.csv
+    run detect --rule ratio --baseline ratio_baseline.csv --earliest $sim_split sim.otlp
+    expect_rc 0
+    cp out ratio.otlp
+    run detect --rule ratio --baseline ratio_baseline.csv --earliest $sim_split sim.csv
+    expect_rc 0
+    same out ratio.otlp
+    expect_golden out simulated_ratio_findings.jsonl
+    ;;
+  simulate.deterministic)
+    run simulate --pods 5 --hours 0.02 --seed 3 --incident exfil
+    expect_rc 0
+    expect_golden out simulated.csv
+    expect_err 'injected exfiltration: cluster prod-eu, node node-[0-9]+, pod [a-z-]+-[0-9a-f]{9,10}-[a-z0-9]{5}, direction transmit'
+    run simulate --pods 5 --hours 0.02 --seed 3 --incident exfil --format hec
+    expect_rc 0
+    expect_golden out simulated.hec.json
+    run simulate --pods 5 --hours 0.02 --seed 3 --incident exfil --format otlp
+    expect_rc 0
+    expect_golden out simulated.otlp.json
+    run simulate --pods 5 --hours 0.02 --seed 4
+    expect_rc 0
+    cmp -s out "$golden/simulated.csv" && fail "another seed gave the same data"
+    expect_err 'injected no incidents'
+    ;;
+  demo)
+    run demo
+    expect_rc 0
+    expect_out '^Built a baseline of [0-9]+ services'
+    pod=$(sed -n 's/.*exfiltration from [^/]*\/[^/]*\/\([^ ]*\) .*/\1/p' out)
+    [ -n "$pod" ] || fail "the demo did not name the injected pod"
+    [ "$(grep -c -- "$pod" out)" -ge 2 ] || fail "the findings table does not show $pod"
+    ;;
+  *)
+    fail "unknown case"
+    ;;
+esac
+exit 0

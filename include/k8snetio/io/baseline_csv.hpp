@@ -25,6 +25,7 @@
 #include <k8snetio/baseline_table.hpp>
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/error.hpp>
+#include <k8snetio/io/input_source.hpp>
 #include <k8snetio/measure_set.hpp>
 #include <k8snetio/spl_values.hpp>
 
@@ -221,6 +222,22 @@ result<baseline_table<N>> read_baseline_csv(std::string_view text, std::string_v
   }
   if (!columns) return make_error(error_code::bad_header, file, 0, "the input has no header row");
   return table;
+}
+
+/// Reads a baseline table from a file ("-": standard input; gzip recognised from the content).
+template <std::size_t N = 2>
+result<baseline_table<N>> load_baseline_csv(std::string path,
+                                            const measure_set<N>& measures = network_io_measures) {
+  auto in = input_source::open(std::move(path));
+  if (!in) return tl::unexpected(in.error());
+  std::string text;
+  for (;;) {
+    auto chunk = in->next();
+    if (!chunk) return tl::unexpected(chunk.error());
+    if (chunk->empty()) break;
+    text.append(*chunk);
+  }
+  return read_baseline_csv<N>(text, in->name(), measures);
 }
 
 /// Writes a baseline table as CSV (B6, R5): the header `key`, `avg_<m>` for each measure in

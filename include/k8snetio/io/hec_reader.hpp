@@ -26,15 +26,11 @@
 #pragma once
 
 #include <algorithm>
-#include <array>
 #include <bit>
 #include <charconv>
 #include <cmath>
-#include <concepts>
 #include <cstdint>
 #include <cstring>
-#include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +40,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <k8snetio/io/detail/json_input.hpp>
 #include <k8snetio/io/error.hpp>
 #include <k8snetio/io/read_report.hpp>
 #include <k8snetio/io/reader_options.hpp>
@@ -64,10 +61,9 @@ namespace k8snetio::io {
 /// error_code::bad_row; the reader then refuses further input until start_file().
 class hec_reader {
  public:
-  explicit hec_reader(reader_options options = {}) : options_(std::move(options)) {}
+  explicit hec_reader(reader_options options = {}) : input_(std::move(options)) {}
   /// As metrics_csv_reader: the first input's name, then the options.
-  explicit hec_reader(std::string file, reader_options options = {})
-      : options_(std::move(options)) {
+  explicit hec_reader(std::string file, reader_options options = {}) : input_(std::move(options)) {
     start_file(file);
   }
 
@@ -75,9 +71,8 @@ class hec_reader {
   /// Drops an unfinished event of the previous input (call finish() first to count it) and
   /// clears a strict-mode failure.
   void start_file(std::string_view name) {
-    file_.assign(name);
+    input_.start_file(name);
     reset_stream();
-    failure_.reset();
   }
 
   /// Reads the complete events of `chunk`; an incomplete last event waits for more.
@@ -101,38 +96,24 @@ class hec_reader {
     return finish_impl(s);
   }
 
-  const read_report& report() const noexcept { return report_; }
+  const read_report& report() const noexcept { return input_.report(); }
   /// Mutable, e.g. to raise `max_examples` before reading.
-  read_report& report() noexcept { return report_; }
+  read_report& report() noexcept { return input_.report(); }
   /// Hands the report over and starts a fresh one.
-  read_report take_report() { return std::exchange(report_, read_report{}); }
-  const reader_options& options() const noexcept { return options_; }
-  const std::string& file() const noexcept { return file_; }
+  read_report take_report() { return input_.take_report(); }
+  const reader_options& options() const noexcept { return input_.options(); }
+  const std::string& file() const noexcept { return input_.file(); }
 
   /// An event longer than this is skipped as bad_syntax without being held in memory.
   static constexpr std::size_t default_max_event_bytes = std::size_t{16} << 20;
-  void limit_event_bytes(std::size_t n) noexcept { max_event_bytes_ = std::max<std::size_t>(n, 1); }
+  void limit_event_bytes(std::size_t n) noexcept { max_event_bytes_ = detail::byte_limit(n); }
 
  private:
   using error_code_t = simdjson::error_code;
   using value_t = simdjson::ondemand::value;
   using object_t = simdjson::ondemand::object;
-
-  // Type erasure keeps the parsing code out of the per-sink templates; one indirect call per
-  // point costs nothing next to the parse.
-  struct sink_ref {
-    void* object;
-    void (*call)(void*, const metric_point&);
-    template <class Sink>
-    static sink_ref to(Sink& s) {
-      return {const_cast<void*>(static_cast<const void*>(std::addressof(s))),
-              [](void* o, const metric_point& p) {
-                std::invoke(*static_cast<std::remove_reference_t<Sink>*>(o), p);
-              }};
-    }
-  };
-
-  enum class number_status : std::uint8_t { absent, ok, bad, non_finite };
+  using sink_ref = detail::sink_ref;
+  using number_status = detail::number_status;
   enum class scan_state : std::uint8_t { between_events, in_event, rest_of_line };
 
   struct measurement {
@@ -145,45 +126,32 @@ class hec_reader {
   // ---- input buffering and event boundaries ----------------------------------------------
 
   result<void> feed_impl(std::string_view chunk, sink_ref sink) {
-    if (failure_) return tl::unexpected(*failure_);
-    report_.bytes += chunk.size();
-    constexpr std::size_t slice = std::size_t{1} << 20;
-    while (!chunk.empty()) {
-      auto n = std::min(chunk.size(), slice);
-      append(chunk.substr(0, n));
-      chunk.remove_prefix(n);
-      if (auto r = drain(sink, false); !r) return r;
-    }
-    return {};
+    if (input_.failure()) return tl::unexpected(*input_.failure());
+    input_.report().bytes += chunk.size();
+    return detail::feed_in_slices(buffer_, chunk, [&] { return drain(sink, false); });
   }
 
   result<void> finish_impl(sink_ref sink) {
-    if (failure_) return tl::unexpected(*failure_);
+    if (input_.failure()) return tl::unexpected(*input_.failure());
     auto r = drain(sink, true);
     reset_stream();
     return r;
   }
 
   void reset_stream() noexcept {
-    size_ = pos_ = event_start_ = 0;
+    buffer_.clear();
+    pos_ = event_start_ = 0;
     line_ = 1;
     state_ = scan_state::between_events;
     at_file_start_ = blank_so_far_ = true;
     newline_free_to_ = 0;
   }
 
-  void append(std::string_view data) {
-    auto need = size_ + data.size() + simdjson::SIMDJSON_PADDING;
-    if (buffer_.size() < need) buffer_.resize(std::max(need, buffer_.size() * 2));
-    std::memcpy(buffer_.data() + size_, data.data(), data.size());
-    size_ += data.size();
-  }
-
   result<void> drain(sink_ref sink, bool at_end) {
     result<void> outcome;
     const char* text = buffer_.data();
     bool wait_for_more = false;
-    while (outcome && pos_ < size_ && !wait_for_more) {
+    while (outcome && pos_ < buffer_.size() && !wait_for_more) {
       switch (state_) {
         case scan_state::between_events: {
           char c = text[pos_];
@@ -209,7 +177,7 @@ class hec_reader {
                 start_event();
             }
           } else if (at_file_start_ && c == '\xEF') {  // a UTF-8 byte order mark?
-            auto n = std::min<std::size_t>(3, size_ - pos_);
+            auto n = std::min<std::size_t>(3, buffer_.size() - pos_);
             if (n < 3 && !at_end) {
               wait_for_more = true;
               break;
@@ -226,9 +194,10 @@ class hec_reader {
           break;
         }
         case scan_state::rest_of_line: {
-          auto* nl = static_cast<const char*>(std::memchr(text + pos_, '\n', size_ - pos_));
+          auto* nl =
+              static_cast<const char*>(std::memchr(text + pos_, '\n', buffer_.size() - pos_));
           if (!nl) {
-            pos_ = size_;
+            pos_ = buffer_.size();
           } else {
             pos_ = static_cast<std::size_t>(nl - text) + 1;
             ++line_;
@@ -248,12 +217,12 @@ class hec_reader {
       state_ = scan_state::between_events;
     }
     if (!outcome) {  // strict mode ended the read: nothing more to keep
-      size_ = pos_ = event_start_ = newline_free_to_ = 0;
+      buffer_.clear();
+      pos_ = event_start_ = newline_free_to_ = 0;
       return outcome;
     }
     auto keep_from = state_ == scan_state::in_event && !oversized_ ? event_start_ : pos_;
-    if (keep_from > 0) std::memmove(buffer_.data(), buffer_.data() + keep_from, size_ - keep_from);
-    size_ -= keep_from;
+    buffer_.discard_front(keep_from);
     pos_ -= keep_from;
     event_start_ -= std::min(event_start_, keep_from);
     newline_free_to_ -= std::min(newline_free_to_, keep_from);
@@ -276,7 +245,7 @@ class hec_reader {
   // Advances through an event until it closes (then parses it) or the data ends.
   result<void> scan_event(sink_ref sink) {
     const char* text = buffer_.data();
-    while (pos_ < size_) {
+    while (pos_ < buffer_.size()) {
       char c = text[pos_];
       if (in_string_) {
         if (escaped_) {
@@ -315,7 +284,7 @@ class hec_reader {
             ++pos_;
             if (oversized_ || pos_ - event_start_ > max_event_bytes_)
               return skip_row(event_line_, skip_reason::bad_syntax,
-                              fmt::format("event longer than {} bytes", max_event_bytes_));
+                              detail::too_long("event", max_event_bytes_));
             return handle_event(event_start_, pos_ - event_start_, event_line_, sink);
           }
           break;
@@ -346,18 +315,20 @@ class hec_reader {
   result<attempt> try_whole_line(sink_ref sink, bool at_end) {
     const char* text = buffer_.data();
     auto from = std::max(pos_, newline_free_to_);
-    auto* nl = static_cast<const char*>(std::memchr(text + from, '\n', size_ - from));
-    std::size_t end = size_;
+    auto* nl = static_cast<const char*>(std::memchr(text + from, '\n', buffer_.size() - from));
+    std::size_t end = buffer_.size();
     if (nl) {
       end = static_cast<std::size_t>(nl - text);
     } else {
-      newline_free_to_ = size_;
-      if (!at_end) return size_ - pos_ > max_event_bytes_ ? attempt::not_applicable : attempt::wait;
+      newline_free_to_ = buffer_.size();
+      if (!at_end)
+        return buffer_.size() - pos_ > max_event_bytes_ ? attempt::not_applicable : attempt::wait;
     }
     while (end > pos_ && (text[end - 1] == ' ' || text[end - 1] == '\t' || text[end - 1] == '\r'))
       --end;
     if (text[end - 1] != '}' || end - pos_ > max_event_bytes_) return attempt::not_applicable;
-    if (parse_event(text + pos_, end - pos_, buffer_.size() - pos_)) return attempt::not_applicable;
+    if (parse_event(text + pos_, end - pos_, buffer_.capacity_from(pos_)))
+      return attempt::not_applicable;
     auto line = line_;
     pos_ = end;
     if (auto r = emit_event(line, sink); !r) return tl::unexpected(r.error());
@@ -370,14 +341,13 @@ class hec_reader {
   // break or the end of the data first hands over to the scanner (false), which knows what to
   // do about those.
   result<bool> try_single_line_event(sink_ref sink) {
-    auto length = single_line_event_length(buffer_.data() + pos_, size_ - pos_);
+    auto length = single_line_event_length(buffer_.data() + pos_, buffer_.size() - pos_);
     if (length == 0) return false;
     auto start = pos_, line = line_;
     pos_ += length;
-    auto r = length > max_event_bytes_
-                 ? skip_row(line, skip_reason::bad_syntax,
-                            fmt::format("event longer than {} bytes", max_event_bytes_))
-                 : handle_event(start, length, line, sink);
+    auto r = length > max_event_bytes_ ? skip_row(line, skip_reason::bad_syntax,
+                                                  detail::too_long("event", max_event_bytes_))
+                                       : handle_event(start, length, line, sink);
     if (!r) return tl::unexpected(r.error());
     return true;
   }
@@ -455,7 +425,7 @@ class hec_reader {
 
   result<void> handle_event(std::size_t offset, std::size_t length, std::uint64_t line,
                             sink_ref sink) {
-    auto capacity = buffer_.size() - offset;  // >= length + SIMDJSON_PADDING
+    auto capacity = buffer_.capacity_from(offset);  // >= length + SIMDJSON_PADDING
     if (auto e = parse_event(buffer_.data() + offset, length, capacity))
       return skip_row(line, skip_reason::bad_syntax,
                       fmt::format("{}: {}", failed_at_, simdjson::error_message(e)));
@@ -471,7 +441,8 @@ class hec_reader {
   }
 
   result<void> handle_measurement(const measurement& m, std::uint64_t line, sink_ref sink) {
-    if (m.name != options_.metric_name) return skip_row(line, skip_reason::other_metric, m.name);
+    if (m.name != input_.options().metric_name)
+      return skip_row(line, skip_reason::other_metric, m.name);
     if (time_status_ == number_status::absent)
       return skip_row(line, skip_reason::missing_field, "time");
     if (time_status_ == number_status::bad) return skip_row(line, skip_reason::bad_number, "time");
@@ -486,8 +457,8 @@ class hec_reader {
     metric_point p;
     p.time = time_;
     p.value = m.value;
-    p.metric_name = options_.metric_name;
-    p.cluster = cluster_.empty() ? std::string_view(options_.default_cluster) : cluster_;
+    p.metric_name = input_.options().metric_name;
+    p.cluster = cluster_.empty() ? std::string_view(input_.options().default_cluster) : cluster_;
     p.pod = pod_;
     p.node = node_;
     p.direction = direction_;
@@ -496,35 +467,16 @@ class hec_reader {
     if (p.pod.empty()) return skip_row(line, skip_reason::missing_dimension, "k8s.pod.name");
     if (p.node.empty()) return skip_row(line, skip_reason::missing_dimension, "k8s.node.name");
     if (p.direction.empty()) return skip_row(line, skip_reason::missing_dimension, "direction");
-    ++report_.rows_read;
-    ++report_.points;
+    ++input_.report().rows_read;
+    ++input_.report().points;
     sink.call(sink.object, p);
     return {};
   }
 
   result<void> skip_row(std::uint64_t line, skip_reason reason, std::string_view detail) {
-    ++report_.rows_read;
-    report_.skip(file_, line, reason, detail);
-    if (options_.strict && is_error(reason)) return fail(line, reason, detail);
-    return {};
-  }
-
-  tl::unexpected<input_error> fail(std::uint64_t line, skip_reason reason,
-                                   std::string_view detail) {
-    std::string field;
-    switch (reason) {
-      case skip_reason::missing_field:
-      case skip_reason::bad_number:
-      case skip_reason::non_finite:
-      case skip_reason::missing_dimension: field.assign(detail); break;
-      default: break;
-    }
-    auto message = detail.empty() ? std::string(to_string(reason))
-                                  : fmt::format("{}: {}", to_string(reason), detail);
-    failure_ =
-        input_error{error_code::bad_row, file_, line, 0, std::move(field), std::move(message)};
-    state_ = scan_state::between_events;
-    return tl::unexpected(*failure_);
+    auto r = input_.skip_row(line, reason, detail);
+    if (!r) state_ = scan_state::between_events;  // strict mode ended the read
+    return r;
   }
 
   error_code_t failed(error_code_t e, const char* where) noexcept {
@@ -609,7 +561,9 @@ class hec_reader {
         if (auto e = v.get_string().get(out)) return failed(e, "fields");
         break;
       case simdjson::ondemand::json_type::number:
-      case simdjson::ondemand::json_type::boolean: out = trim_right(v.raw_json_token()); break;
+      case simdjson::ondemand::json_type::boolean:
+        out = detail::trim_right(v.raw_json_token());
+        break;
       default: break;  // null, object, array: absent
     }
     return simdjson::SUCCESS;
@@ -627,8 +581,8 @@ class hec_reader {
     }
     std::string_view s;
     if (v.get_string().get(s)) return number_status::bad;
-    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    s = trim_right(s);
+    while (!s.empty() && detail::is_space(s.front())) s.remove_prefix(1);
+    s = detail::trim_right(s);
     if (s.empty()) return number_status::absent;
     if (s.size() > 1 && s.front() == '+' && s[1] != '-') s.remove_prefix(1);
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
@@ -636,19 +590,9 @@ class hec_reader {
     return std::isfinite(out) ? number_status::ok : number_status::non_finite;
   }
 
-  static bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-  static std::string_view trim_right(std::string_view s) noexcept {
-    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-    return s;
-  }
+  detail::json_input input_;
 
-  reader_options options_;
-  std::string file_ = "-";
-  read_report report_;
-  std::optional<input_error> failure_;
-
-  std::vector<char> buffer_;  // [0, size_) unread input, then at least SIMDJSON_PADDING bytes
-  std::size_t size_ = 0;
+  detail::padded_buffer buffer_;
   std::size_t pos_ = 0;     // next byte to scan
   std::uint64_t line_ = 1;  // the line of buffer_[pos_]
   scan_state state_ = scan_state::between_events;
@@ -656,10 +600,9 @@ class hec_reader {
   std::uint64_t event_line_ = 0;
   std::size_t depth_ = 0;
   bool in_string_ = false, escaped_ = false, at_line_start_ = false, at_file_start_ = true;
-  bool oversized_ = false;
+  bool oversized_ = false;           // the open event passed max_event_bytes_: scanned, not kept
   bool blank_so_far_ = true;         // only blanks precede pos_ on its line
-  std::size_t newline_free_to_ = 0;  // [pos_, newline_free_to_) holds no line break  // the open
-                                     // event passed max_event_bytes_: scanned, not kept
+  std::size_t newline_free_to_ = 0;  // [pos_, newline_free_to_) holds no line break
   std::size_t max_event_bytes_ = default_max_event_bytes;
 
   simdjson::ondemand::parser parser_;

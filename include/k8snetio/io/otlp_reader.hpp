@@ -36,11 +36,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <concepts>
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +49,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <k8snetio/io/detail/json_input.hpp>
 #include <k8snetio/io/error.hpp>
 #include <k8snetio/io/read_report.hpp>
 #include <k8snetio/io/reader_options.hpp>
@@ -72,10 +71,9 @@ namespace k8snetio::io {
 /// then refuses further input until start_file().
 class otlp_reader {
  public:
-  explicit otlp_reader(reader_options options = {}) : options_(std::move(options)) {}
+  explicit otlp_reader(reader_options options = {}) : input_(std::move(options)) {}
   /// As metrics_csv_reader: the first input's name, then the options.
-  explicit otlp_reader(std::string file, reader_options options = {})
-      : options_(std::move(options)) {
+  explicit otlp_reader(std::string file, reader_options options = {}) : input_(std::move(options)) {
     start_file(file);
   }
 
@@ -83,9 +81,8 @@ class otlp_reader {
   /// Drops an unfinished last line of the previous input (call finish() first to read it) and
   /// clears a strict-mode failure. Series state is kept: a file may continue another.
   void start_file(std::string_view name) {
-    file_.assign(name);
+    input_.start_file(name);
     reset_stream();
-    failure_.reset();
   }
 
   /// Reads the complete lines of `chunk`; an incomplete last line waits for more.
@@ -109,13 +106,13 @@ class otlp_reader {
     return finish_impl(s);
   }
 
-  const read_report& report() const noexcept { return report_; }
+  const read_report& report() const noexcept { return input_.report(); }
   /// Mutable, e.g. to raise `max_examples` before reading.
-  read_report& report() noexcept { return report_; }
+  read_report& report() noexcept { return input_.report(); }
   /// Hands the report over and starts a fresh one; series state is kept.
-  read_report take_report() { return std::exchange(report_, read_report{}); }
-  const reader_options& options() const noexcept { return options_; }
-  const std::string& file() const noexcept { return file_; }
+  read_report take_report() { return input_.take_report(); }
+  const reader_options& options() const noexcept { return input_.options(); }
+  const std::string& file() const noexcept { return input_.file(); }
   /// Cumulative series seen so far.
   std::size_t series_count() const noexcept { return series_.size(); }
   /// Forgets every cumulative series: the next point of each is a first point again.
@@ -123,27 +120,15 @@ class otlp_reader {
 
   /// A line longer than this is skipped as bad_syntax without being held in memory.
   static constexpr std::size_t default_max_line_bytes = std::size_t{256} << 20;
-  void limit_line_bytes(std::size_t n) noexcept { max_line_bytes_ = std::max<std::size_t>(n, 1); }
+  void limit_line_bytes(std::size_t n) noexcept { max_line_bytes_ = detail::byte_limit(n); }
 
  private:
   using error_code_t = simdjson::error_code;
   using value_t = simdjson::ondemand::value;
   using object_t = simdjson::ondemand::object;
   using array_t = simdjson::ondemand::array;
-
-  // Type erasure keeps the parsing code out of the per-sink templates; one indirect call per
-  // point costs nothing next to the parse.
-  struct sink_ref {
-    void* object;
-    void (*call)(void*, const metric_point&);
-    template <class Sink>
-    static sink_ref to(Sink& s) {
-      return {const_cast<void*>(static_cast<const void*>(std::addressof(s))),
-              [](void* o, const metric_point& p) {
-                std::invoke(*static_cast<std::remove_reference_t<Sink>*>(o), p);
-              }};
-    }
-  };
+  using sink_ref = detail::sink_ref;
+  using number_status = detail::number_status;
 
   struct attribute {
     std::string_view key, value;
@@ -177,15 +162,14 @@ class otlp_reader {
     const std::string* inserted_key;  // set when the line created the series
   };
   enum class kind : std::uint8_t { gauge, sum, no_single_value };
-  enum class number_status : std::uint8_t { absent, ok, bad, non_finite };
 
   // ---- input buffering -------------------------------------------------------------------
 
   result<void> feed_impl(std::string_view chunk, sink_ref sink) {
-    if (failure_) return tl::unexpected(*failure_);
+    if (input_.failure()) return tl::unexpected(*input_.failure());
     if (chunk.empty()) return {};
-    report_.bytes += chunk.size();
-    if (size_ == 0 && !skipping_long_line_) {
+    input_.report().bytes += chunk.size();
+    if (buffer_.size() == 0 && !skipping_long_line_) {
       // Nothing carried over: the complete lines that have SIMDJSON_PADDING bytes of the chunk
       // after them are parsed where they are, without a copy.
       std::size_t begin = 0;
@@ -204,45 +188,30 @@ class otlp_reader {
       }
       chunk.remove_prefix(begin);
     }
-    // The rest goes through the padded buffer, in slices that keep it (and the cache
-    // footprint) small however large the chunk.
-    constexpr std::size_t slice = std::size_t{1} << 20;
-    while (!chunk.empty()) {
-      auto n = std::min(chunk.size(), slice);
-      append(chunk.substr(0, n));
-      chunk.remove_prefix(n);
-      if (auto r = drain(sink, false); !r) return r;
-    }
-    return {};
+    // The rest goes through the padded buffer.
+    return detail::feed_in_slices(buffer_, chunk, [&] { return drain(sink, false); });
   }
 
   result<void> finish_impl(sink_ref sink) {
-    if (failure_) return tl::unexpected(*failure_);
+    if (input_.failure()) return tl::unexpected(*input_.failure());
     auto r = drain(sink, true);
     reset_stream();
     return r;
   }
 
   void reset_stream() noexcept {
-    size_ = 0;
+    buffer_.clear();
     scanned_ = 0;
     line_ = 1;
     skipping_long_line_ = false;
   }
 
-  void append(std::string_view data) {
-    auto need = size_ + data.size() + simdjson::SIMDJSON_PADDING;
-    if (buffer_.size() < need) buffer_.resize(std::max(need, buffer_.size() * 2));
-    std::memcpy(buffer_.data() + size_, data.data(), data.size());
-    size_ += data.size();
-  }
-
   result<void> drain(sink_ref sink, bool at_end) {
     std::size_t begin = 0;
     result<void> outcome;
-    while (outcome && scanned_ < size_) {
-      auto* nl =
-          static_cast<const char*>(std::memchr(buffer_.data() + scanned_, '\n', size_ - scanned_));
+    while (outcome && scanned_ < buffer_.size()) {
+      auto* nl = static_cast<const char*>(
+          std::memchr(buffer_.data() + scanned_, '\n', buffer_.size() - scanned_));
       if (!nl) break;
       auto end = static_cast<std::size_t>(nl - buffer_.data());
       if (skipping_long_line_)
@@ -256,56 +225,31 @@ class otlp_reader {
     }
     if (outcome) {
       if (skipping_long_line_) {
-        begin = size_;
-      } else if (size_ - begin > max_line_bytes_) {
+        begin = buffer_.size();
+      } else if (buffer_.size() - begin > max_line_bytes_) {
         outcome = skip_long_line();
         skipping_long_line_ = !at_end;
-        begin = size_;
-      } else if (at_end && begin < size_) {
-        outcome = process_line(begin, size_ - begin, sink);
-        begin = size_;
+        begin = buffer_.size();
+      } else if (at_end && begin < buffer_.size()) {
+        outcome = process_line(begin, buffer_.size() - begin, sink);
+        begin = buffer_.size();
       }
     }
-    if (!outcome) begin = size_;  // strict mode ended the read: nothing more to keep
-    if (begin > 0) std::memmove(buffer_.data(), buffer_.data() + begin, size_ - begin);
-    size_ -= begin;
-    scanned_ = size_;
+    if (!outcome) begin = buffer_.size();  // strict mode ended the read: nothing more to keep
+    buffer_.discard_front(begin);
+    scanned_ = buffer_.size();
     return outcome;
   }
 
   result<void> skip_long_line() {
-    return skip_now(line_, skip_reason::bad_syntax,
-                    fmt::format("line longer than {} bytes", max_line_bytes_));
-  }
-
-  result<void> skip_now(std::uint64_t line, skip_reason reason, std::string_view detail) {
-    ++report_.rows_read;
-    report_.skip(file_, line, reason, detail);
-    if (options_.strict && is_error(reason)) return fail(line, reason, detail);
-    return {};
-  }
-
-  tl::unexpected<input_error> fail(std::uint64_t line, skip_reason reason,
-                                   std::string_view detail) {
-    std::string field;
-    switch (reason) {
-      case skip_reason::missing_field:
-      case skip_reason::bad_number:
-      case skip_reason::non_finite:
-      case skip_reason::missing_dimension: field.assign(detail); break;
-      default: break;
-    }
-    auto message = detail.empty() ? std::string(to_string(reason))
-                                  : fmt::format("{}: {}", to_string(reason), detail);
-    failure_ =
-        input_error{error_code::bad_row, file_, line, 0, std::move(field), std::move(message)};
-    return tl::unexpected(*failure_);
+    return input_.skip_row(line_, skip_reason::bad_syntax,
+                           detail::too_long("line", max_line_bytes_));
   }
 
   // ---- one line --------------------------------------------------------------------------
 
   result<void> process_line(std::size_t offset, std::size_t length, sink_ref sink) {
-    return process_line(buffer_.data() + offset, length, buffer_.size() - offset, sink);
+    return process_line(buffer_.data() + offset, length, buffer_.capacity_from(offset), sink);
   }
 
   // `capacity`: the bytes readable from `text` on, at least length + SIMDJSON_PADDING.
@@ -317,7 +261,7 @@ class otlp_reader {
       capacity -= 3;
     }
     std::size_t first = 0;
-    while (first < length && is_space(text[first])) ++first;
+    while (first < length && detail::is_space(text[first])) ++first;
     if (first == length) return {};  // blank lines are no rows
 
     staged_.clear();
@@ -325,17 +269,17 @@ class otlp_reader {
     rows_in_line_ = 0;
     if (auto e = parse_line(text, length, capacity)) {
       rollback();
-      std::string detail = fmt::format("{}: {}", failed_at_, simdjson::error_message(e));
-      return skip_now(line_, skip_reason::bad_syntax, detail);
+      return input_.skip_row(line_, skip_reason::bad_syntax,
+                             fmt::format("{}: {}", failed_at_, simdjson::error_message(e)));
     }
-    report_.rows_read += rows_in_line_;
+    auto& report = input_.report();
+    report.rows_read += rows_in_line_;
     for (const auto& s : staged_) {
       if (s.is_point) {
-        ++report_.points;
+        ++report.points;
         sink.call(sink.object, s.point);
-      } else {
-        report_.skip(file_, line_, s.reason, s.detail);
-        if (options_.strict && is_error(s.reason)) return fail(line_, s.reason, s.detail);
+      } else if (auto r = input_.count_skip(line_, s.reason, s.detail); !r) {
+        return r;
       }
     }
     return {};
@@ -487,7 +431,7 @@ class otlp_reader {
   error_code_t read_metric_data(value_t& v, kind k, std::string_view name) {
     object_t data;
     if (auto e = v.get_object().get(data)) return failed(e, "metric data");
-    bool ours = name == options_.metric_name;
+    bool ours = name == input_.options().metric_name;
     // The collector writes aggregationTemporality after dataPoints: a sum of ours is walked
     // twice, the first time skipping the points (cheap), unless the temporality comes first.
     bool temporality_known = !ours || k != kind::sum, deferred = false;
@@ -554,12 +498,12 @@ class otlp_reader {
       if (key.unsafe_is_equal("attributes")) {
         if (auto e = read_attributes(f.value(), point_attributes_)) return e;
       } else if (key.unsafe_is_equal("timeUnixNano")) {
-        time_status = read_unsigned(f.value(), time_ns);
+        time_status = detail::read_integer(f.value(), time_ns);
       } else if (key.unsafe_is_equal("startTimeUnixNano")) {
-        start_status = read_unsigned(f.value(), start_ns);
+        start_status = detail::read_integer(f.value(), start_ns);
       } else if (key.unsafe_is_equal("asInt")) {
         value_field = "asInt";
-        value_status = read_signed(f.value(), int_value);
+        value_status = detail::read_integer(f.value(), int_value);
         value = static_cast<double>(int_value);
         is_int = true;
       } else if (key.unsafe_is_equal("asDouble")) {
@@ -581,11 +525,11 @@ class otlp_reader {
       return stage_skip(skip_reason::non_finite, value_field);
 
     metric_point p;
-    p.metric_name = options_.metric_name;
+    p.metric_name = input_.options().metric_name;
     p.time = to_seconds(time_ns);
     p.value = value;
     p.cluster = attribute_value("k8s.cluster.name");
-    if (p.cluster.empty()) p.cluster = options_.default_cluster;
+    if (p.cluster.empty()) p.cluster = input_.options().default_cluster;
     p.pod = attribute_value("k8s.pod.name");
     p.node = attribute_value("k8s.node.name");
     p.direction = attribute_value("direction");
@@ -595,7 +539,8 @@ class otlp_reader {
     if (p.node.empty()) return stage_skip(skip_reason::missing_dimension, "k8s.node.name");
     if (p.direction.empty()) return stage_skip(skip_reason::missing_dimension, "direction");
 
-    if (!cumulative || options_.otlp_counter == otlp_counter_mode::raw) return stage_point(p);
+    if (!cumulative || input_.options().otlp_counter == otlp_counter_mode::raw)
+      return stage_point(p);
     if (start_status == number_status::bad || start_status == number_status::non_finite)
       return stage_skip(skip_reason::bad_number, "startTimeUnixNano");
 
@@ -621,7 +566,7 @@ class otlp_reader {
                        ? static_cast<double>(static_cast<std::uint64_t>(int_value) -
                                              static_cast<std::uint64_t>(previous.int_value))
                        : value - previous.value;
-    if (options_.otlp_counter == otlp_counter_mode::rate)
+    if (input_.options().otlp_counter == otlp_counter_mode::rate)
       delta /= static_cast<double>(time_ns - previous.time_ns) / 1e9;
     if (!std::isfinite(delta)) return stage_skip(skip_reason::non_finite, value_field);
     p.value = delta;
@@ -700,7 +645,7 @@ class otlp_reader {
         }
       } else if (type == simdjson::ondemand::json_type::number ||
                  type == simdjson::ondemand::json_type::boolean) {
-        out = trim_right(value.raw_json_token());
+        out = detail::trim_right(value.raw_json_token());
       } else {
         out = {};  // null, or a shape we do not know: the attribute is empty
       }
@@ -728,7 +673,7 @@ class otlp_reader {
     std::sort(merged_.begin(), merged_.end(),
               [](const attribute& a, const attribute& b) { return a.key < b.key; });
     series_key_.clear();
-    append_sized(series_key_, options_.metric_name);
+    append_sized(series_key_, input_.options().metric_name);
     for (const auto& a : merged_) {
       append_sized(series_key_, a.key);
       append_sized(series_key_, a.value);
@@ -756,32 +701,6 @@ class otlp_reader {
     return 0;
   }
 
-  static number_status read_unsigned(value_t& v, std::uint64_t& out) {
-    simdjson::ondemand::json_type type;
-    if (v.type().get(type)) return number_status::bad;
-    if (type == simdjson::ondemand::json_type::number)
-      return v.get_uint64().get(out) ? number_status::bad : number_status::ok;
-    if (type != simdjson::ondemand::json_type::string) return number_status::bad;
-    std::string_view s;
-    if (v.get_string().get(s)) return number_status::bad;
-    if (s.empty()) return number_status::absent;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && end == s.data() + s.size() ? number_status::ok : number_status::bad;
-  }
-
-  static number_status read_signed(value_t& v, std::int64_t& out) {
-    simdjson::ondemand::json_type type;
-    if (v.type().get(type)) return number_status::bad;
-    if (type == simdjson::ondemand::json_type::number)
-      return v.get_int64().get(out) ? number_status::bad : number_status::ok;
-    if (type != simdjson::ondemand::json_type::string) return number_status::bad;
-    std::string_view s;
-    if (v.get_string().get(s)) return number_status::bad;
-    if (s.empty()) return number_status::absent;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && end == s.data() + s.size() ? number_status::ok : number_status::bad;
-  }
-
   static number_status read_double(value_t& v, double& out) {
     simdjson::ondemand::json_type type;
     if (v.type().get(type)) return number_status::bad;
@@ -803,19 +722,9 @@ class otlp_reader {
            static_cast<double>(ns % 1'000'000'000u) / 1e9;
   }
 
-  static bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-  static std::string_view trim_right(std::string_view s) noexcept {
-    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-    return s;
-  }
+  detail::json_input input_;
 
-  reader_options options_;
-  std::string file_ = "-";
-  read_report report_;
-  std::optional<input_error> failure_;
-
-  std::vector<char> buffer_;  // [0, size_) unread input, then at least SIMDJSON_PADDING bytes
-  std::size_t size_ = 0;
+  detail::padded_buffer buffer_;
   std::size_t scanned_ = 0;  // [0, scanned_) holds no newline
   std::uint64_t line_ = 1;   // the line that starts at buffer_[0]
   bool skipping_long_line_ = false;

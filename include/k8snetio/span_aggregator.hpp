@@ -3,6 +3,9 @@
 // plain mean of the group's points in input order (D1.1–D1.5). A group-by: by default it holds
 // every group until `finish`; with an allowed lateness it emits a bucket as soon as the input
 // has moved past it, so a time-ordered input of any length needs memory for one bucket only.
+// The hot path: a series is found by comparing the point with the series that came next last
+// time (inputs repeat their order), else by one probe of a flat hash table; a time-ordered
+// input finds its group without any lookup (each series knows its newest group).
 #pragma once
 
 #include <cmath>
@@ -10,19 +13,18 @@
 #include <cstdint>
 #include <deque>
 #include <limits>
-#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <range/v3/range/access.hpp>
 #include <range/v3/range/concepts.hpp>
 #include <range/v3/view/interface.hpp>
 
+#include "detail/flat_hash.hpp"
 #include "detail/pipe.hpp"
 #include "detail/symbol_table.hpp"
 #include "metric_point.hpp"
@@ -38,7 +40,7 @@ struct span_options {
   /// Unset: hold every group until finish (input in any order). Set to L seconds: once the
   /// input has reached a bucket more than L seconds past a group's bucket end, that group is
   /// final and is emitted; a later point for it is counted as `late` and not aggregated.
-  std::optional<std::int64_t> allowed_lateness;
+  std::optional<std::int64_t> allowed_lateness{};
 };
 
 /// What the aggregator did with the points it was given (nothing is dropped silently).
@@ -72,6 +74,13 @@ struct aggregation_stats {
   }
 };
 
+/// What the aggregator emits rows to: `sink(row)`, or `sink(row, series)` to learn the row's
+/// series as a dense id (0, 1, … in order of first appearance, for the aggregator's lifetime),
+/// so that a later stage can keep per-series state in a flat array instead of a lookup.
+template <class Sink>
+concept span_row_sink =
+    std::invocable<Sink&, const span_row&> || std::invocable<Sink&, const span_row&, std::uint32_t>;
+
 /// D1.3: floor(time / span) * span, aligned to the epoch.
 inline std::int64_t bucket_of(double time, std::int64_t span_seconds) noexcept {
   return static_cast<std::int64_t>(std::floor(time / static_cast<double>(span_seconds))) *
@@ -86,6 +95,36 @@ class span_aggregator {
     if (options_.allowed_lateness && *options_.allowed_lateness < 0)
       throw std::invalid_argument("span_aggregator: allowed_lateness must be >= 0");
   }
+  // The series keep views of the symbol table's strings: a copy points them at its own.
+  span_aggregator(const span_aggregator& o)
+      : options_(o.options_),
+        stats_(o.stats_),
+        symbols_(o.symbols_),
+        series_(o.series_),
+        series_index_(o.series_index_),
+        last_series_(o.last_series_),
+        missed_guesses_(o.missed_guesses_),
+        open_(o.open_),
+        popped_(o.popped_),
+        group_index_(o.group_index_),
+        indexed_(o.indexed_),
+        closed_through_(o.closed_through_),
+        open_minimum_(o.open_minimum_) {
+    for (series_info& s : series_) {
+      s.cluster = symbols_.view(symbols_.intern(s.cluster));
+      s.pod = symbols_.view(symbols_.intern(s.pod));
+      s.node = symbols_.view(symbols_.intern(s.node));
+      s.direction = symbols_.view(symbols_.intern(s.direction));
+    }
+  }
+  span_aggregator& operator=(const span_aggregator& o) {
+    if (this != &o) *this = span_aggregator(o);
+    return *this;
+  }
+  // Moving keeps the strings where they are (std::deque's move), so the views stay valid.
+  span_aggregator(span_aggregator&&) = default;
+  span_aggregator& operator=(span_aggregator&&) = default;
+  ~span_aggregator() = default;
 
   const span_options& options() const noexcept { return options_; }
   const aggregation_stats& stats() const noexcept { return stats_; }
@@ -93,7 +132,7 @@ class span_aggregator {
   /// Adds one point; returns whether it was aggregated. Never throws on bad data: it counts.
   bool add(const metric_point& p) {
     ++stats_.points_in;
-    if (!p.metric_name.empty() && p.metric_name != options_.metric_name) {
+    if (!p.metric_name.empty() && !detail::same_bytes(p.metric_name, options_.metric_name)) {
       ++stats_.other_metric;
       return false;
     }
@@ -108,20 +147,32 @@ class span_aggregator {
       return false;
     }
     const std::int64_t bucket = bucket_of(p.time, options_.span_seconds);
-    const std::uint32_t series = series_id(p);
-    const group_key gk{series, bucket};
-    if (auto it = index_.find(gk); it != index_.end()) {
-      group& g = open_[it->second - popped_];
-      g.sum += p.value;
-      ++g.count;
+    const std::uint32_t id = series_id(p);
+    series_info& s = series_[id];
+    // Time-ordered input finds its group without a lookup: each series remembers its newest
+    // group, and no group of the series is newer. Only an older bucket needs the index.
+    group* g = nullptr;
+    if (bucket == s.newest_bucket) {
+      if (s.newest_group >= popped_) g = &open_[s.newest_group - popped_];
+    } else if (bucket < s.newest_bucket) {
+      g = find_group(id, bucket);
+    }
+    if (g) {
+      g->sum += p.value;
+      ++g->count;
     } else {
       if (options_.allowed_lateness && (closed_through_ && bucket <= *closed_through_)) {
         ++stats_.late;
         return false;
       }
-      index_.emplace(gk, popped_ + open_.size());
-      open_.push_back(group{series, bucket, p.value, 1});
-      ++open_buckets_[bucket];
+      const std::uint64_t position = popped_ + open_.size();
+      open_.push_back(group{id, bucket, p.value, 1});
+      if (bucket >= s.newest_bucket) {  // equal: the newest group was emitted (after finish)
+        s.newest_bucket = bucket;
+        s.newest_group = position;
+      }
+      if (indexed_) group_index_.insert(group_hash(id, bucket), {id, bucket, position});
+      if (options_.allowed_lateness) track_minimum(bucket, position);
     }
     ++stats_.aggregated;
     if (!stats_.first_bucket || bucket < *stats_.first_bucket) stats_.first_bucket = bucket;
@@ -131,7 +182,7 @@ class span_aggregator {
 
   /// Emits (in first-appearance order) the groups that the allowed lateness lets us close.
   /// Does nothing when no lateness is set.
-  template <std::invocable<const span_row&> Sink>
+  template <span_row_sink Sink>
   void emit_closed(Sink&& sink) {
     if (!options_.allowed_lateness || !stats_.last_bucket) return;
     // A group is final once the newest bucket seen starts more than `lateness` after its end.
@@ -141,90 +192,168 @@ class span_aggregator {
   }
 
   /// Emits every group still open, in first-appearance order.
-  template <std::invocable<const span_row&> Sink>
+  template <span_row_sink Sink>
   void finish(Sink&& sink) {
     while (!open_.empty()) pop_front(sink);
   }
 
   std::size_t open_groups() const noexcept { return open_.size(); }
 
+  /// The number of distinct series seen: the series ids given to sinks are below it.
+  std::size_t series_count() const noexcept { return series_.size(); }
+
   /// The latest bucket all of whose rows have been emitted, when the lateness allows emitting:
   /// no later point can add to it, and no open group is at or before it.
   std::optional<std::int64_t> complete_through() const noexcept {
     if (!options_.allowed_lateness || !stats_.last_bucket) return std::nullopt;
     std::int64_t t = *stats_.last_bucket - *options_.allowed_lateness - options_.span_seconds;
-    if (!open_buckets_.empty()) t = std::min(t, open_buckets_.begin()->first - 1);
+    if (!open_minimum_.empty()) t = std::min(t, open_minimum_.front().bucket - 1);
     return t;
   }
 
  private:
+  static constexpr std::int64_t no_bucket = std::numeric_limits<std::int64_t>::min();
+  static constexpr std::uint32_t no_series = std::numeric_limits<std::uint32_t>::max();
+
   struct group {
     std::uint32_t series;
     std::int64_t bucket;
     double sum;
     std::uint64_t count;
   };
-  struct group_key {
+  struct group_entry {
     std::uint32_t series;
     std::int64_t bucket;
-    friend bool operator==(const group_key&, const group_key&) = default;
-  };
-  struct group_hash {
-    std::size_t operator()(const group_key& k) const noexcept {
-      auto h = static_cast<std::uint64_t>(k.bucket) * 0x9E3779B97F4A7C15ull ^ k.series;
-      return static_cast<std::size_t>(h ^ (h >> 29));
-    }
+    std::uint64_t position;  ///< in the sequence of all groups ever opened
   };
   struct series_info {
     std::string_view cluster, pod, node, direction;
+    std::int64_t newest_bucket = no_bucket;  ///< the latest bucket the series opened a group for
+    std::uint64_t newest_group = 0;          ///< that group's position
+    std::uint32_t next = no_series;          ///< the series that followed it last time
   };
 
+  static std::uint64_t group_hash(std::uint32_t series, std::int64_t bucket) noexcept {
+    return detail::hash_mix(series, static_cast<std::uint64_t>(bucket));
+  }
+  static std::uint64_t series_hash(std::string_view cluster, std::string_view pod,
+                                   std::string_view node, std::string_view direction) noexcept {
+    std::uint64_t h = detail::hash_bytes(cluster);
+    h = detail::hash_bytes(pod, h);
+    h = detail::hash_bytes(node, h);
+    return detail::hash_bytes(direction, h);
+  }
+
+  K8SNETIO_ALWAYS_INLINE bool same_series(std::uint32_t id, const metric_point& p) const noexcept {
+    const series_info& s = series_[id];
+    // Direction and pod first: they tell neighbouring series apart soonest.
+    return detail::same_bytes(s.direction, p.direction) && detail::same_bytes(s.pod, p.pod) &&
+           detail::same_bytes(s.node, p.node) && detail::same_bytes(s.cluster, p.cluster);
+  }
+
   std::uint32_t series_id(const metric_point& p) {
-    // One lookup per point on the four values joined; \x1f cannot be confused with content
-    // because the lengths are prefixed.
-    key_buffer_.clear();
-    for (std::string_view part : {p.cluster, p.pod, p.node, p.direction}) {
-      auto n = static_cast<std::uint32_t>(part.size());
-      key_buffer_.append(reinterpret_cast<const char*>(&n), sizeof n);
-      key_buffer_.append(part);
+    // Inputs repeat their order: a pod's interfaces back to back, and the series of each
+    // bucket in the order of the one before. So before hashing, try the last series and the
+    // one that followed it last time: a comparison the lookup would make anyway.
+    // When the guesses keep failing (shuffled input) they are tried only now and then.
+    if (last_series_ != no_series && (missed_guesses_ < 8 || (stats_.points_in & 63) == 0)) {
+      const std::uint32_t guess = series_[last_series_].next;
+      if (same_series(last_series_, p)) {
+        missed_guesses_ = 0;
+        return last_series_;
+      }
+      if (guess != no_series && same_series(guess, p)) {
+        missed_guesses_ = 0;
+        return last_series_ = guess;
+      }
+      if (missed_guesses_ < 8) ++missed_guesses_;
     }
-    if (auto it = series_index_.find(std::string_view(key_buffer_)); it != series_index_.end())
-      return it->second;
-    auto id = static_cast<std::uint32_t>(series_.size());
-    series_.push_back({symbols_.view(symbols_.intern(p.cluster)),
-                       symbols_.view(symbols_.intern(p.pod)),
-                       symbols_.view(symbols_.intern(p.node)),
-                       symbols_.view(symbols_.intern(p.direction))});
-    series_index_.emplace(key_buffer_, id);
-    return id;
+    const std::uint64_t h = series_hash(p.cluster, p.pod, p.node, p.direction);
+    const auto same = [this, &p](std::uint32_t id) { return same_series(id, p); };
+    std::uint32_t id;
+    if (const std::uint32_t* known = series_index_.find(h, same)) {
+      id = *known;
+    } else {
+      id = static_cast<std::uint32_t>(series_.size());
+      series_.push_back(
+          {symbols_.view(symbols_.intern(p.cluster)), symbols_.view(symbols_.intern(p.pod)),
+           symbols_.view(symbols_.intern(p.node)), symbols_.view(symbols_.intern(p.direction))});
+      series_index_.insert(h, id);
+    }
+    if (last_series_ != no_series) series_[last_series_].next = id;
+    return last_series_ = id;
+  }
+
+  /// The open group of (series, bucket), through the index of open groups, which is built on
+  /// the first need: a time-ordered input never pays for it.
+  group* find_group(std::uint32_t series, std::int64_t bucket) {
+    if (!indexed_) {
+      for (std::size_t i = 0; i < open_.size(); ++i)
+        group_index_.insert(group_hash(open_[i].series, open_[i].bucket),
+                            {open_[i].series, open_[i].bucket, popped_ + i});
+      indexed_ = true;
+    }
+    const group_entry* e = group_index_.find(group_hash(series, bucket), [&](const group_entry& x) {
+      return x.series == series && x.bucket == bucket;
+    });
+    return e ? &open_[e->position - popped_] : nullptr;
+  }
+
+  /// The least bucket of the open groups, as a sliding-window minimum over the FIFO of groups:
+  /// ascending buckets, each with the last position that holds it. O(1) amortized per group.
+  void track_minimum(std::int64_t bucket, std::uint64_t position) {
+    if (!open_minimum_.empty() && open_minimum_.back().bucket == bucket) {
+      open_minimum_.back().position = position;
+      return;
+    }
+    while (!open_minimum_.empty() && open_minimum_.back().bucket > bucket) open_minimum_.pop_back();
+    open_minimum_.push_back({bucket, position});
   }
 
   template <class Sink>
   void pop_front(Sink& sink) {
     const group g = open_.front();
     open_.pop_front();
-    index_.erase(group_key{g.series, g.bucket});
-    if (auto it = open_buckets_.find(g.bucket); --it->second == 0) open_buckets_.erase(it);
+    if (indexed_) {
+      group_index_.erase(group_hash(g.series, g.bucket), [&g](const group_entry& x) {
+        return x.series == g.series && x.bucket == g.bucket;
+      });
+    }
+    if (!open_minimum_.empty() && open_minimum_.front().position == popped_)
+      open_minimum_.pop_front();
     ++popped_;
+    if (open_.empty() && indexed_) {  // nothing left to find: back to the lookup-free path
+      group_index_.clear();
+      indexed_ = false;
+    }
     if (!closed_through_ || g.bucket > *closed_through_) closed_through_ = g.bucket;
     const series_info& s = series_[g.series];
     ++stats_.rows_out;
-    sink(span_row{s.cluster, s.pod, s.node, s.direction, g.bucket,
-                  g.sum / static_cast<double>(g.count)});
+    const span_row row{s.cluster,   s.pod,    s.node,
+                       s.direction, g.bucket, g.sum / static_cast<double>(g.count)};
+    if constexpr (std::invocable<Sink&, const span_row&, std::uint32_t>)
+      sink(row, g.series);
+    else
+      sink(row);
   }
 
   span_options options_;
   aggregation_stats stats_;
   detail::symbol_table symbols_;
   std::vector<series_info> series_;
-  std::unordered_map<std::string, std::uint32_t, detail::string_hash, std::equal_to<>>
-      series_index_;
-  std::string key_buffer_;
-  std::deque<group> open_;
+  detail::flat_hash_slots<std::uint32_t> series_index_;  // series hash → id
+  std::uint32_t last_series_ = no_series;
+  std::uint32_t missed_guesses_ = 0;  // in a row
+  std::deque<group> open_;            // in first-appearance order; position = popped_ + index
   std::uint64_t popped_ = 0;
-  std::unordered_map<group_key, std::uint64_t, group_hash> index_;
+  detail::flat_hash_slots<group_entry> group_index_;  // only while indexed_
+  bool indexed_ = false;
   std::optional<std::int64_t> closed_through_;
-  std::map<std::int64_t, std::uint64_t> open_buckets_;  // bucket → open groups
+  struct bucket_mark {
+    std::int64_t bucket;
+    std::uint64_t position;
+  };
+  std::deque<bucket_mark> open_minimum_;  // with a lateness only, for complete_through()
 };
 
 /// The D1 rows of a whole input with the aggregator that owns their strings. A view: copies
@@ -240,7 +369,9 @@ class span_table : public ranges::view_interface<span_table> {
   std::vector<span_row>& rows() { return state_->rows; }
 
   const span_row* begin() const { return state_ ? state_->rows.data() : nullptr; }
-  const span_row* end() const { return state_ ? state_->rows.data() + state_->rows.size() : nullptr; }
+  const span_row* end() const {
+    return state_ ? state_->rows.data() + state_->rows.size() : nullptr;
+  }
 
  private:
   struct state {

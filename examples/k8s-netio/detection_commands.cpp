@@ -58,14 +58,34 @@ std::optional<io::input_error> strict_drop(const k8snetio::aggregation_stats& be
                                            const std::string& file) {
   std::string reason;
   if (after.late != before.late)
-    reason = "late point: its bucket was already folded (the input is not in time order; "
-             "use --lateness SECONDS or --unordered)";
+    reason =
+        "late point: its bucket was already folded (the input is not in time order; "
+        "use --lateness SECONDS or --unordered)";
   else if (after.missing_dimension != before.missing_dimension)
     reason = "missing dimension";
   else if (after.non_finite != before.non_finite)
     reason = "non-finite value";
   if (reason.empty()) return std::nullopt;
   return io::input_error{io::error_code::bad_row, file, 0, 0, {}, std::move(reason)};
+}
+
+/// Reads the inputs into a push API (baseline_runner or detector): every point goes to
+/// `engine.add`; under --strict the first point the engine refuses ends the read.
+template <class Engine>
+io::result<void> read_into(Engine& engine, const common_options& o, run_summary& summary) {
+  std::optional<io::input_error> abort;
+  const auto sink = [&](const k8snetio::metric_point& p) {
+    if (!o.strict) {
+      engine.add(p);
+      return;
+    }
+    const auto before = engine.stats();
+    if (!engine.add(p) && !abort)
+      abort = strict_drop(before, engine.stats(), summary.current_input);
+  };
+  auto read = read_metric_inputs(o.inputs, make_input_options(o), summary, sink, abort);
+  summary.aggregation = engine.stats();
+  return read;
 }
 
 void print_summary(const run_summary& summary) {
@@ -82,8 +102,8 @@ int run_baseline(const baseline_command_options& o) {
   options.span.allowed_lateness =
       o.unordered ? std::nullopt : std::optional<std::int64_t>(o.lateness);
   options.service_pattern = o.service_pattern;
-  options.numerics.numerics =
-      o.numerics == "stable" ? k8snetio::baseline_numerics::stable : k8snetio::baseline_numerics::splunk;
+  options.numerics.numerics = o.numerics == "stable" ? k8snetio::baseline_numerics::stable
+                                                     : k8snetio::baseline_numerics::splunk;
   k8snetio::baseline_runner<2> runner(rule, options);
 
   output_file out;
@@ -91,18 +111,7 @@ int run_baseline(const baseline_command_options& o) {
   if (!out.open(o.output, error)) return fail(error);
 
   run_summary summary;
-  std::optional<io::input_error> abort;
-  const auto sink = [&](const k8snetio::metric_point& p) {
-    if (!o.strict) {
-      runner.add(p);
-      return;
-    }
-    const auto before = runner.stats();
-    if (!runner.add(p) && !abort) abort = strict_drop(before, runner.stats(), summary.current_input);
-  };
-  auto read = read_metric_inputs(o.inputs, make_input_options(o), summary, sink, abort);
-  summary.aggregation = runner.stats();
-  if (!read) return fail(read.error());
+  if (auto read = read_into(runner, o, summary); !read) return fail(read.error());
 
   auto result = runner.finish();
   summary.aggregation = result.stats;
@@ -134,8 +143,7 @@ bool header_names_rule_columns(std::string_view text, const k8snetio::measure_se
     if (header.blank) continue;
     for (std::string_view name : header.fields) {
       for (std::string_view prefix : {"avg_", "stdev_"})
-        if (name.starts_with(prefix) && measures.index_of(name.substr(prefix.size())))
-          return true;
+        if (name.starts_with(prefix) && measures.index_of(name.substr(prefix.size()))) return true;
     }
     return false;
   }
@@ -180,18 +188,7 @@ int run_detect(const detect_command_options& o) {
   if (!out.open(o.output, error)) return fail(error);
 
   run_summary summary;
-  std::optional<io::input_error> abort;
-  const auto sink = [&](const k8snetio::metric_point& p) {
-    if (!o.strict) {
-      detector.add(p);
-      return;
-    }
-    const auto before = detector.stats();
-    if (!detector.add(p) && !abort) abort = strict_drop(before, detector.stats(), summary.current_input);
-  };
-  auto read = read_metric_inputs(o.inputs, make_input_options(o), summary, sink, abort);
-  summary.aggregation = detector.stats();
-  if (!read) return fail(read.error());
+  if (auto read = read_into(detector, o, summary); !read) return fail(read.error());
 
   auto result = detector.finish();
   summary.aggregation = result.stats;

@@ -111,8 +111,16 @@ class baseline_builder {
   explicit baseline_builder(const measure_set<N>& measures, baseline_options options = {})
       : measures_(&measures), options_(options) {}
 
+  /// The state of `key` (created empty if new): stable for the builder's lifetime, so a caller
+  /// may keep it per series and skip the lookup with add_to.
+  baseline_accumulator<N>& accumulator_for(std::string_view key) { return accumulator(key); }
+
   void add(std::string_view key, std::int64_t time, const std::array<spl_number, N>& values) {
-    baseline_accumulator<N>& acc = accumulator(key);
+    add_to(accumulator(key), time, values);
+  }
+
+  void add_to(baseline_accumulator<N>& acc, std::int64_t time,
+              const std::array<spl_number, N>& values) {
     for (std::size_t m = 0; m < N; ++m)
       if (values[m]) acc.measures[m].add(*values[m], options_.numerics);
     ++acc.count;

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@
 
 #include <range/v3/range/concepts.hpp>
 
+#include "detail/flat_hash.hpp"
 #include "detail/materialized.hpp"
 #include "detail/pipe.hpp"
 #include "measure_set.hpp"
@@ -62,9 +64,35 @@ class direction_pivot {
     const bool per_pod = grouping_ == pivot_grouping::per_pod;
     const group_key k{r.cluster, per_pod ? r.node : std::string_view(),
                       per_pod ? r.pod : std::string_view(), r.service, r.time};
-    auto [it, fresh] = index_.try_emplace(k, popped_ + groups_.size());
-    if (fresh) groups_.push_back({k, {}, {}});
-    group& g = groups_[it->second - popped_];
+    // Rows in time order (as the aggregator gives them) need an index of the current time's
+    // groups only: small, and in cache. An older time makes it index every group from then on.
+    if (!full_index_ && k.time != index_time_) {
+      if (k.time < index_time_) {
+        index_.clear();
+        for (std::size_t i = 0; i < groups_.size(); ++i) index_.insert(hash_of(groups_[i].key), popped_ + i);
+        full_index_ = true;
+      } else {
+        index_.clear();
+        index_time_ = k.time;
+      }
+    }
+    std::size_t pos;
+    if (last_ >= popped_ && last_ - popped_ < groups_.size() && groups_[last_ - popped_].key == k) {
+      pos = last_;
+    } else {
+      const std::uint64_t h = hash_of(k);
+      const std::size_t* found =
+          index_.find(h, [&](std::size_t at) { return groups_[at - popped_].key == k; });
+      if (found) {
+        pos = *found;
+      } else {
+        pos = popped_ + groups_.size();
+        index_.insert(h, pos);
+        groups_.push_back({k, {}, {}});
+      }
+      last_ = pos;
+    }
+    group& g = groups_[pos - popped_];
     if (auto m = std::invoke(measure_of_, r.direction); m && *m < N) {
       g.sum[*m] += r.io;
       ++g.count[*m];
@@ -111,7 +139,8 @@ class direction_pivot {
     measure_row<N> out{g.key.cluster, g.key.node, g.key.pod, g.key.service, g.key.time, {}};
     for (std::size_t m = 0; m < N; ++m)
       if (g.count[m]) out.values[m] = g.sum[m] / static_cast<double>(g.count[m]);
-    index_.erase(g.key);
+    if (full_index_ || g.key.time == index_time_)
+      index_.erase(hash_of(g.key), [this](std::size_t at) { return at == popped_; });
     groups_.pop_front();
     ++popped_;
     sink(out);
@@ -121,7 +150,16 @@ class direction_pivot {
   pivot_grouping grouping_;
   std::deque<group> groups_;
   std::uint64_t popped_ = 0;
-  std::unordered_map<group_key, std::size_t, group_hash> index_;
+  detail::flat_hash_slots<std::size_t> index_;
+  std::size_t last_ = static_cast<std::size_t>(-1);
+  bool full_index_ = false;
+  std::int64_t index_time_ = std::numeric_limits<std::int64_t>::min();
+  static std::uint64_t hash_of(const group_key& k) noexcept {
+    std::uint64_t h = detail::hash_bytes(k.cluster, static_cast<std::uint64_t>(k.time));
+    h = detail::hash_bytes(k.node, h);
+    h = detail::hash_bytes(k.pod, h);
+    return detail::hash_bytes(k.service, h);
+  }
 };
 
 /// Adaptor: `service_rows | pivot_direction()` → a view of measure_row<2> for the main rule.

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <range/v3/range/concepts.hpp>
 
@@ -50,11 +51,17 @@ class baseline_runner {
         pivot_(rule.measure_of, pivot_grouping::per_service),
         builder_(*rule.measures, options_.numerics) {}
 
+  // by_series_ points into builder_: a copy would point into the original's.
+  baseline_runner(const baseline_runner&) = delete;
+  baseline_runner& operator=(const baseline_runner&) = delete;
+  baseline_runner(baseline_runner&&) = default;
+  baseline_runner& operator=(baseline_runner&&) = default;
+
   /// D1 for one point, then folds whatever the lateness lets us close.
   bool add(const metric_point& p) {
     const bool used = aggregator_.add(p);
     if (used && options_.span.allowed_lateness) {
-      aggregator_.emit_closed([this](const span_row& r) { fold(r); });
+      aggregator_.emit_closed([this](const span_row& r, std::uint32_t series) { fold(r, series); });
       if (rule_.baseline_per_service)
         if (auto t = aggregator_.complete_through())
           pivot_.flush_through(*t, [this](const measure_row<N>& r) { fold_pivoted(r); });
@@ -87,21 +94,27 @@ class baseline_runner {
  private:
   /// Folds every group still open (the end of this runner's part of the input).
   void flush() {
-    aggregator_.finish([this](const span_row& r) { fold(r); });
+    aggregator_.finish([this](const span_row& r, std::uint32_t series) { fold(r, series); });
     pivot_.finish([this](const measure_row<N>& r) { fold_pivoted(r); });
   }
 
-  void fold(const span_row& r) {
-    service_row s{r, (*normalizer_)(r.pod)};
+  void fold(const span_row& r, std::uint32_t series) {
     if (rule_.baseline_per_service) {
-      pivot_.add(s);  // R5: per (key, _time) across pods
+      pivot_.add(service_row{r, (*normalizer_)(r.pod)});  // R5: per (key, _time) across pods
       return;
     }
-    // B1–B4: the D1 rows themselves, each feeding the measure its direction names.
-    make_key(key_, s.cluster, s.service);
+    // B1–B4: the D1 rows themselves, each feeding the measure its direction names. A series
+    // has one cluster, pod and direction, so its accumulator and measure are resolved once.
+    if (series >= by_series_.size()) by_series_.resize(aggregator_.series_count());
+    series_state& st = by_series_[series];
+    if (!st.acc) {
+      make_key(key_, r.cluster, (*normalizer_)(r.pod));
+      st.acc = &builder_.accumulator_for(key_);  // stable: the builder's map is node-based
+      st.measure = rule_.measure_of(r.direction);
+    }
     std::array<spl_number, N> values{};
-    if (auto m = rule_.measure_of(s.direction); m && *m < N) values[*m] = s.io;
-    builder_.add(key_, s.time, values);
+    if (st.measure && *st.measure < N) values[*st.measure] = r.io;
+    builder_.add_to(*st.acc, r.time, values);
   }
 
   void fold_pivoted(measure_row<N> r) {
@@ -118,6 +131,11 @@ class baseline_runner {
   baseline_builder<N> builder_;
   aggregation_stats merged_stats_;
   std::string key_;
+  struct series_state {
+    baseline_accumulator<N>* acc = nullptr;
+    std::optional<std::size_t> measure;
+  };
+  std::vector<series_state> by_series_;
 };
 
 /// One call: the baseline table of `rule` over a range of metric points.

@@ -25,6 +25,7 @@ struct common_options {
   std::string metric = std::string(k8snetio::default_metric_name);
   std::optional<std::string> service_pattern;  ///< D2.2
   std::string output;                ///< empty or "-": standard output
+  unsigned threads = 0;              ///< parsing threads for metrics_csv files; 0: all cores
 };
 
 struct baseline_command_options : common_options {

@@ -41,6 +41,7 @@ input_options make_input_options(const common_options& o) {
   if (!o.input_format.empty()) in.forced_format = io::parse_input_format(o.input_format);
   in.earliest = o.earliest;
   in.latest = o.latest;
+  in.threads = o.threads;
   return in;
 }
 

@@ -385,6 +385,11 @@ class csv_record_stream {
 
   /// The line where the next record starts.
   std::uint64_t line() const noexcept { return tokenizer_.line(); }
+  /// Number the lines from `line` on (a stream that starts mid-input, at a record boundary).
+  void set_line(std::uint64_t line) noexcept { tokenizer_.set_line(line); }
+  /// Whether everything fed so far ended at a record boundary: no partial record carried and
+  /// no bad line being skipped. A stream started there with the same line behaves the same.
+  bool at_record_boundary() const noexcept { return carry_.empty() && !skipping_line_; }
 
  private:
   /// Parse the records of `buffer`; `consumed` gets the bytes used: the rest is an

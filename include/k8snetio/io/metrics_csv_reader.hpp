@@ -60,6 +60,27 @@ class metrics_csv_reader {
     return finish(sink);
   }
 
+  /// Whether the header has been read (the columns are known).
+  bool has_header() const noexcept { return have_header_; }
+
+  /// For reading a later part of the same input on its own (io/parallel_csv.hpp): a reader
+  /// with this one's header and options, an empty report, and lines numbered from
+  /// `first_line`. Feed it from a record boundary.
+  metrics_csv_reader continuation(std::uint64_t first_line = 1) const {
+    metrics_csv_reader next(file_, options_);
+    next.report_.max_examples = report_.max_examples;
+    next.columns_ = columns_;
+    next.header_fields_ = header_fields_;
+    next.have_header_ = have_header_;
+    next.csv_.set_line(first_line);
+    return next;
+  }
+
+  /// Whether the input fed so far ended at a record boundary (see csv_record_stream).
+  bool at_record_boundary() const noexcept { return csv_.at_record_boundary(); }
+  /// The line where the next record starts.
+  std::uint64_t next_line() const noexcept { return csv_.line(); }
+
   const read_report& report() const noexcept { return report_; }
   read_report& report() noexcept { return report_; }
   const std::string& file() const noexcept { return file_; }

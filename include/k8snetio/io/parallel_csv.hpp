@@ -1,0 +1,451 @@
+// One metrics_csv file (spec I1) parsed on several cores, with exactly the result of one
+// metrics_csv_reader reading it start to end: the same points in the same order, the same
+// report, the same first error. The stages downstream sum in input order (D1.4, B3), so the
+// order is the contract; parsing is what is spread out, never the stages.
+//
+// The file is cut into segments of about `segment_bytes` at line ends. Threads claim segments
+// in order, read each with pread and parse it with a reader that continues the header's; the
+// calling thread hands the segments' points to the sink in file order, parsing segments itself
+// while the next one it needs is not ready. A segment starts at a record boundary if the one
+// before it ended at one; when a quoted field runs across a cut (a newline inside quotes), the
+// segment before the cut does not end at a boundary, and from that segment on the file is
+// read by one reader in order, as if there had been no threads at all.
+//
+// Standard input, gzip, small files and `threads == 1` are read by one reader in order.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <k8snetio/io/error.hpp>
+#include <k8snetio/io/input_source.hpp>
+#include <k8snetio/io/metrics_csv_reader.hpp>
+#include <k8snetio/io/read_report.hpp>
+#include <k8snetio/io/reader_options.hpp>
+#include <k8snetio/metric_point.hpp>
+
+namespace k8snetio::io {
+
+struct parallel_read_options {
+  /// Threads parsing, the caller's included; 0: std::thread::hardware_concurrency().
+  unsigned threads = 0;
+  /// About how much of the file one thread parses at a time.
+  std::size_t segment_bytes = std::size_t{4} << 20;
+  /// Parsed segments waiting for the sink, at most (bounds memory); 0: 2 × threads + 2.
+  std::size_t segments_ahead = 0;
+};
+
+/// Reads one metrics_csv file ("-": standard input; gzip read in order), on several threads
+/// when it is a large enough regular file:
+///
+///     parallel_metrics_csv_reader reader("metrics.csv", options, {.threads = 2});
+///     if (auto r = reader.read(sink); !r) …;   // sink(const metric_point&), on this thread
+///     reader.report();
+///
+/// `after(const read_report& so_far)` is called after each segment (its bytes are those read
+/// so far) and may return false to stop reading, which read() then reports as success.
+class parallel_metrics_csv_reader {
+ public:
+  explicit parallel_metrics_csv_reader(std::string path, reader_options options = {},
+                                       parallel_read_options parallel = {})
+      : path_(std::move(path)), options_(std::move(options)), parallel_(parallel) {
+    if (parallel_.threads == 0) parallel_.threads = std::max(1u, std::thread::hardware_concurrency());
+    parallel_.segment_bytes = std::max<std::size_t>(parallel_.segment_bytes, 64);
+    if (parallel_.segments_ahead == 0) parallel_.segments_ahead = 2 * parallel_.threads + 2;
+  }
+
+  template <metric_point_sink Sink, class After>
+  result<void> read(Sink&& sink, After&& after);
+
+  template <metric_point_sink Sink>
+  result<void> read(Sink&& sink) {
+    return read(sink, [](const read_report&) { return true; });
+  }
+
+  const read_report& report() const noexcept { return report_; }
+  /// How many defects the report names (read_report::max_examples; 5 unless told).
+  void set_max_examples(std::size_t n) noexcept { max_examples_ = n; }
+  /// Threads that parsed (1 when the input was read in order).
+  unsigned threads_used() const noexcept { return threads_used_; }
+  /// Whether a newline inside quotes across a cut made the rest of the file be read in order.
+  bool fell_back() const noexcept { return fell_back_; }
+  /// The name for messages: the path, or "<stdin>".
+  const std::string& name() const noexcept { return name_; }
+
+ private:
+  struct segment {
+    std::unique_ptr<char[]> text;
+    std::size_t capacity = 0;
+    std::size_t size = 0;
+    std::vector<metric_point> points;
+    std::deque<std::string> owned;  ///< strings not in `text` (unescaped quoted fields)
+    read_report report;
+    std::optional<input_error> error;
+    std::exception_ptr exception;
+    bool at_boundary = true;  ///< ended at a record boundary
+    std::uint64_t begin = 0;  ///< where it starts in the file
+    std::uint64_t lines = 0;  ///< lines the segment took
+  };
+
+  struct file_closer {
+    int fd = -1;
+    ~file_closer() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+
+  template <class Sink, class After>
+  result<void> read_in_order(Sink& sink, After& after);
+  template <class Sink, class After>
+  result<void> read_rest_in_order(int fd, std::uint64_t from, std::uint64_t first_line,
+                                  Sink& sink, After& after);
+
+  result<std::size_t> pread_some(int fd, char* out, std::size_t n, std::uint64_t at) const;
+  result<std::uint64_t> line_start_from(int fd, std::uint64_t at) const;
+  void parse_segment(int fd, std::size_t k, segment& s) const;
+
+  std::string path_;
+  reader_options options_;
+  parallel_read_options parallel_;
+  read_report report_;
+  std::size_t max_examples_ = read_report{}.max_examples;
+  std::string name_;
+  unsigned threads_used_ = 1;
+  bool fell_back_ = false;
+
+  // Set by read() for the parallel path.
+  std::optional<metrics_csv_reader> lead_;  ///< the header's reader
+  std::uint64_t body_ = 0;                  ///< where the first record after the header starts
+  std::uint64_t size_ = 0;
+  std::size_t segments_ = 0;
+};
+
+inline result<std::size_t> parallel_metrics_csv_reader::pread_some(int fd, char* out,
+                                                                   std::size_t n,
+                                                                   std::uint64_t at) const {
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::pread(fd, out + got, n - got, static_cast<off_t>(at + got));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return make_error(error_code::read_failed, name_, 0,
+                        fmt::format("read failed: {}", std::strerror(errno)));
+    }
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  return got;
+}
+
+/// The first offset ≥ `at` where a line starts (just after a '\n'), or the file's size.
+inline result<std::uint64_t> parallel_metrics_csv_reader::line_start_from(int fd,
+                                                                          std::uint64_t at) const {
+  if (at <= body_) return body_;
+  char block[16384];
+  for (std::uint64_t pos = at - 1; pos < size_;) {
+    auto got = pread_some(fd, block, sizeof block, pos);
+    if (!got) return tl::unexpected(got.error());
+    if (*got == 0) break;
+    if (const void* nl = std::memchr(block, '\n', *got))
+      return pos + static_cast<std::uint64_t>(static_cast<const char*>(nl) - block) + 1;
+    pos += *got;
+  }
+  return size_;
+}
+
+inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, segment& s) const {
+  s.points.clear();
+  s.owned.clear();
+  s.report = {};
+  s.error.reset();
+  s.exception = nullptr;
+  s.at_boundary = true;
+  s.lines = 0;
+  s.size = 0;
+  try {
+    const std::uint64_t step = parallel_.segment_bytes;
+    auto begin = line_start_from(fd, body_ + k * step);
+    if (!begin) {
+      s.error = begin.error();
+      return;
+    }
+    s.begin = *begin;
+    const bool last = k + 1 == segments_;
+    auto end = last ? result<std::uint64_t>(size_) : line_start_from(fd, body_ + (k + 1) * step);
+    if (!end) {
+      s.error = end.error();
+      return;
+    }
+    const std::size_t n = static_cast<std::size_t>(std::max(*end, *begin) - *begin);
+    if (n > s.capacity) {
+      s.text = std::make_unique_for_overwrite<char[]>(n);
+      s.capacity = n;
+    }
+    auto got = pread_some(fd, s.text.get(), n, *begin);
+    if (!got) {
+      s.error = got.error();
+      return;
+    }
+    s.size = *got;  // short only if the file shrank meanwhile: parsed as it is
+    const std::string_view text(s.text.get(), s.size);
+    const auto inside = [lo = reinterpret_cast<std::uintptr_t>(text.data()),
+                         hi = reinterpret_cast<std::uintptr_t>(text.data() + text.size())](
+                            std::string_view v) {
+      const auto p = reinterpret_cast<std::uintptr_t>(v.data());
+      return p >= lo && p + v.size() <= hi;
+    };
+    const auto keep = [&](std::string_view v) -> std::string_view {
+      if (v.empty() || inside(v)) return v;
+      return s.owned.emplace_back(v);
+    };
+    const auto collect = [&](const metric_point& p) {
+      s.points.push_back({p.time, p.value, keep(p.metric_name), keep(p.cluster), keep(p.pod),
+                          keep(p.node), keep(p.direction)});
+    };
+    metrics_csv_reader reader = lead_->continuation(1);
+    auto fed = reader.feed(text, collect);
+    if (fed && last) fed = reader.finish(collect);
+    if (!fed) s.error = fed.error();
+    s.at_boundary = last || reader.at_record_boundary();
+    s.lines = reader.next_line() - 1;
+    s.report = std::move(reader.report());
+  } catch (...) {
+    s.exception = std::current_exception();
+  }
+}
+
+template <class Sink, class After>
+result<void> parallel_metrics_csv_reader::read_in_order(Sink& sink, After& after) {
+  auto in = input_source::open(path_);
+  if (!in) return tl::unexpected(in.error());
+  name_ = in->name();
+  metrics_csv_reader reader(in->name(), options_);
+  reader.report().max_examples = max_examples_;
+  result<void> outcome;
+  for (;;) {
+    auto chunk = in->next();
+    if (!chunk) {
+      outcome = tl::unexpected(chunk.error());
+      break;
+    }
+    if (chunk->empty()) {
+      outcome = reader.finish(sink);
+      break;
+    }
+    if (outcome = reader.feed(*chunk, sink); !outcome) break;
+    if (!after(reader.report())) break;
+  }
+  report_ = reader.report();
+  return outcome;
+}
+
+template <class Sink, class After>
+result<void> parallel_metrics_csv_reader::read_rest_in_order(int fd, std::uint64_t from,
+                                                             std::uint64_t first_line, Sink& sink,
+                                                             After& after) {
+  fell_back_ = true;
+  metrics_csv_reader reader = lead_->continuation(first_line);
+  const std::size_t chunk_bytes = input_source::default_chunk_bytes;
+  auto buffer = std::make_unique_for_overwrite<char[]>(chunk_bytes);
+  const read_report before = report_;
+  result<void> outcome;
+  for (std::uint64_t pos = from;;) {
+    auto got = pread_some(fd, buffer.get(), chunk_bytes, pos);
+    if (!got) {
+      outcome = tl::unexpected(got.error());
+      break;
+    }
+    if (*got == 0) {
+      outcome = reader.finish(sink);
+      break;
+    }
+    pos += *got;
+    if (outcome = reader.feed(std::string_view(buffer.get(), *got), sink); !outcome) break;
+    report_ = before;
+    report_ += reader.report();
+    if (!after(report_)) break;
+  }
+  report_ = before;
+  report_ += reader.report();
+  return outcome;
+}
+
+template <metric_point_sink Sink, class After>
+result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
+  report_ = {};
+  report_.max_examples = max_examples_;
+  threads_used_ = 1;
+  fell_back_ = false;
+  name_ = path_ == "-" ? "<stdin>" : path_;
+  const std::size_t step = parallel_.segment_bytes;
+
+  file_closer file;
+  struct stat st {};
+  if (parallel_.threads > 1 && path_ != "-") {
+    file.fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (file.fd >= 0 && (::fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+      ::close(file.fd);
+      file.fd = -1;
+    }
+  }
+  // Only a regular file of two segments or more is worth the threads.
+  if (file.fd < 0 || static_cast<std::uint64_t>(st.st_size) < 2 * step)
+    return read_in_order(sink, after);
+  size_ = static_cast<std::uint64_t>(st.st_size);
+
+  // The header: the first non-blank record, within the first MiB; else read in order.
+  {
+    std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(size_, 1u << 20)), '\0');
+    auto got = pread_some(file.fd, head.data(), head.size(), 0);
+    if (!got) return tl::unexpected(got.error());
+    head.resize(*got);
+    if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x1f &&
+        static_cast<unsigned char>(head[1]) == 0x8b)
+      return read_in_order(sink, after);  // gzip
+    csv_tokenizer tokenizer;
+    std::size_t pos = 0;
+    bool found = false;
+    while (tokenizer.parse(std::string_view(head).substr(pos), false) ==
+           csv_tokenizer::status::record) {
+      const bool blank = tokenizer.record().blank;
+      pos += tokenizer.consumed();
+      if (!blank) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) return read_in_order(sink, after);
+    lead_.emplace(name_, options_);
+    lead_->report().max_examples = max_examples_;
+    const auto none = [](const metric_point&) {};
+    if (!lead_->feed(std::string_view(head).substr(0, pos), none) || !lead_->has_header() ||
+        !lead_->at_record_boundary())
+      return read_in_order(sink, after);  // the reader in order says what is wrong
+    body_ = pos;
+    report_ = lead_->report();
+  }
+  segments_ = static_cast<std::size_t>((size_ - body_ + step - 1) / step);
+  if (segments_ < 2) return read_in_order(sink, after);
+
+  const std::size_t count = segments_;
+  const std::size_t ahead = parallel_.segments_ahead;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::size_t next_claim = 0;
+  std::size_t consumed = 0;
+  bool stop = false;
+  std::vector<std::unique_ptr<segment>> done(count);
+  std::vector<std::unique_ptr<segment>> spare;
+  const int fd = file.fd;
+
+  // Claims the next segment if the window allows; parses it outside the lock.
+  const auto claim_and_parse = [&](std::unique_lock<std::mutex>& lock) {
+    const std::size_t k = next_claim++;
+    std::unique_ptr<segment> s;
+    if (!spare.empty()) {
+      s = std::move(spare.back());
+      spare.pop_back();
+    } else {
+      s = std::make_unique<segment>();
+    }
+    lock.unlock();
+    parse_segment(fd, k, *s);
+    lock.lock();
+    done[k] = std::move(s);
+    changed.notify_all();
+  };
+  const auto may_claim = [&] { return next_claim < count && next_claim < consumed + ahead; };
+
+  std::vector<std::jthread> workers;
+  struct stopper {
+    std::mutex& m;
+    std::condition_variable& cv;
+    bool& stop;
+    std::vector<std::jthread>& threads;
+    ~stopper() {
+      {
+        std::lock_guard lock(m);
+        stop = true;
+      }
+      cv.notify_all();
+      threads.clear();  // joins
+    }
+  } stop_workers{mutex, changed, stop, workers};
+  threads_used_ = parallel_.threads;
+  for (unsigned t = 1; t < parallel_.threads; ++t)
+    workers.emplace_back([&] {
+      std::unique_lock lock(mutex);
+      for (;;) {
+        changed.wait(lock, [&] { return stop || next_claim >= count || may_claim(); });
+        if (stop || next_claim >= count) return;
+        claim_and_parse(lock);
+      }
+    });
+
+  std::uint64_t line = lead_->next_line();  // where segment k's first record is
+  for (std::size_t k = 0; k < count; ++k) {
+    std::unique_ptr<segment> s;
+    {
+      std::unique_lock lock(mutex);
+      while (!done[k]) {
+        if (may_claim())
+          claim_and_parse(lock);
+        else
+          changed.wait(lock);
+      }
+      s = std::move(done[k]);
+    }
+    if (s->exception) std::rethrow_exception(s->exception);
+    if (!s->error && !s->at_boundary) {
+      // A quoted field runs across the cut after this segment: from here on, in order.
+      {
+        std::lock_guard lock(mutex);
+        stop = true;
+      }
+      changed.notify_all();
+      return read_rest_in_order(fd, s->begin, line, sink, after);
+    }
+    for (const metric_point& p : s->points) std::invoke(sink, p);
+    if (line > 1)
+      for (input_problem& e : s->report.examples)
+        if (e.line) e.line += line - 1;
+    report_ += s->report;
+    if (s->error) {
+      input_error e = std::move(*s->error);
+      if (e.line && line > 1) e.line += line - 1;
+      return tl::unexpected(std::move(e));
+    }
+    line += s->lines;
+    {
+      std::lock_guard lock(mutex);
+      consumed = k + 1;
+      spare.push_back(std::move(s));
+    }
+    changed.notify_all();
+    if (!after(report_)) return {};
+  }
+  return {};
+}
+
+}  // namespace k8snetio::io

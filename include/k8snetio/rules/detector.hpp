@@ -98,6 +98,8 @@ class detector {
       const std::int64_t w = *options_.window_seconds;
       return (bucket >= 0 ? bucket / w : (bucket - w + 1) / w) * w;
     };
+    if (!options_.window_seconds)  // one window: its size is known, so no regrowth
+      windows[0].reserve(aggregator_.open_groups());
     aggregator_.finish([&](const span_row& r) { windows[window_of(r.time)].push_back(r); });
 
     detection_result result;

@@ -121,6 +121,12 @@ run k8s_detect "$out/findings-k8s.jsonl" "$k8s_netio" detect --baseline "$out/ba
 run duck_detect "$out/findings-duck.jsonl" node "$peer/duckdb_peer.mjs" detect --threads "$threads" \
   --baseline "$out/base-k8s.csv" "$detect"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+# k8s-netio parses on every core by default; one thread must give the same bytes.
+"$k8s_netio" baseline --threads 1 "$train" >"$out/base-k8s-t1.csv" 2>/dev/null
+"$k8s_netio" detect --threads 1 --baseline "$out/base-k8s.csv" "$detect" >"$out/findings-k8s-t1.jsonl" 2>/dev/null
+threads_check="byte-identical to --threads 1 (baseline and findings)"
+cmp -s "$out/base-k8s.csv" "$out/base-k8s-t1.csv" && cmp -s "$out/findings-k8s.jsonl" "$out/findings-k8s-t1.jsonl" ||
+  threads_check="DIFFERENT from --threads 1"
 
 # --- the answers ---------------------------------------------------------------------------
 if cmp -s "$out/base-k8s.csv" "$out/base-duck.csv"; then
@@ -171,7 +177,7 @@ detect_rows=$(($(wc -l <"$detect") - 1))
 echo
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(date -u '+%Y-%m-%d %H:%M UTC'); load average $load_before before, $load_after after"
 echo "files: train $pods pods x ${hours} h = $train_mb MB, $train_rows rows; detect ${detect_hours} h = $detect_mb MB, $detect_rows rows"
-echo "median of $runs runs; DuckDB with --threads $threads; k8s-netio: $k8s_netio"
+echo "median of $runs runs; DuckDB with --threads $threads; k8s-netio (parsing on every core): $k8s_netio"
 echo
 printf '%-9s %-10s %9s %9s %10s %13s %10s\n' step side "wall s" "CPU s" "peak MiB" "Mpoints/s" "MB/s"
 for step in baseline detect; do
@@ -193,3 +199,4 @@ busy=$(awk -v l="${load_before%% *}" -v n="$(nproc)" 'BEGIN { print (l > n / 2) 
 echo
 echo "baseline tables: $baseline_check"
 echo "findings: $findings_check"
+echo "k8s-netio on $(nproc) threads: $threads_check"

@@ -20,6 +20,7 @@
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/input_source.hpp>
 #include <k8snetio/io/metrics_csv_reader.hpp>
+#include <k8snetio/io/parallel_csv.hpp>
 
 namespace {
 
@@ -156,6 +157,34 @@ void metrics_csv_from_file(benchmark::State& state) {
   read_file(state, file);
 }
 BENCHMARK(metrics_csv_from_file)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+/// From a file with parallel_metrics_csv_reader on 1, 2, … threads (the argument), the sink on
+/// the calling thread as in k8s-netio. Wall-clock rates: the point is to use more than one CPU.
+void metrics_csv_parallel_file(benchmark::State& state) {
+  static const corpus_file file(false);
+  io::parallel_read_options options;
+  options.threads = static_cast<unsigned>(state.range(0));
+  std::uint64_t points = 0;
+  // One reader for all the iterations, as for one large file: its segment buffers are
+  // allocated (and their pages faulted in) on the first read only.
+  io::parallel_metrics_csv_reader reader(file.path, {}, options);
+  for (auto _ : state) {
+    double sum = 0;
+    auto r = reader.read([&](const metric_point& p) { sum += p.value; });
+    if (!r || reader.report().skipped_total() != 0 ||
+        reader.threads_used() != options.threads)
+      state.SkipWithError("the file did not read cleanly on the threads asked for");
+    benchmark::DoNotOptimize(sum);
+    points = reader.report().points;
+  }
+  report_throughput(state, points);
+}
+BENCHMARK(metrics_csv_parallel_file)
+    ->Arg(1)
+    ->Arg(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 
 /// From a gzipped file: zlib's inflate comes first and bounds it.
 void metrics_csv_from_gzip_file(benchmark::State& state) {

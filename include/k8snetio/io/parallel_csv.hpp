@@ -139,6 +139,7 @@ class parallel_metrics_csv_reader {
   std::uint64_t body_ = 0;                  ///< where the first record after the header starts
   std::uint64_t size_ = 0;
   std::size_t segments_ = 0;
+  std::vector<std::unique_ptr<segment>> spare_;  ///< parsed segments' buffers, for reuse
 };
 
 inline result<std::size_t> parallel_metrics_csv_reader::pread_some(int fd, char* out,
@@ -356,7 +357,7 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
   std::size_t consumed = 0;
   bool stop = false;
   std::vector<std::unique_ptr<segment>> done(count);
-  std::vector<std::unique_ptr<segment>> spare;
+  std::vector<std::unique_ptr<segment>>& spare = spare_;  // kept for the next read()
   const int fd = file.fd;
 
   // Claims the next segment if the window allows; parses it outside the lock.

@@ -102,8 +102,8 @@ void add_common_options(CLI::App& cmd, common_options& o, common_texts& texts) {
   cmd.add_option("-o,--output", o.output, "Write to FILE instead of standard output")
       ->type_name("FILE");
   cmd.add_option("--threads", o.threads,
-                 "Threads parsing a metrics_csv file (0: one per core); the stages run in "
-                 "input order on one, so the output does not depend on it")
+                 "Threads parsing a metrics_csv file (0: one per core, up to 4); the stages "
+                 "run in input order on one, so the output does not depend on it")
       ->check(CLI::Range(0u, 256u))
       ->capture_default_str();
 }

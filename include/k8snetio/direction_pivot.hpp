@@ -69,7 +69,8 @@ class direction_pivot {
     if (!full_index_ && k.time != index_time_) {
       if (k.time < index_time_) {
         index_.clear();
-        for (std::size_t i = 0; i < groups_.size(); ++i) index_.insert(hash_of(groups_[i].key), popped_ + i);
+        for (std::size_t i = 0; i < groups_.size(); ++i)
+          index_.insert(hash_of(groups_[i].key), popped_ + i);
         full_index_ = true;
       } else {
         index_.clear();

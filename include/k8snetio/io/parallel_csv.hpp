@@ -48,12 +48,17 @@
 namespace k8snetio::io {
 
 struct parallel_read_options {
-  /// Threads parsing, the caller's included; 0: std::thread::hardware_concurrency().
+  /// Threads parsing, the caller's included; 0: one per core, at most `default_max_threads`.
   unsigned threads = 0;
   /// About how much of the file one thread parses at a time.
   std::size_t segment_bytes = std::size_t{4} << 20;
-  /// Parsed segments waiting for the sink, at most (bounds memory); 0: 2 × threads + 2.
+  /// Parsed segments held for the sink, at most: memory is about this many times
+  /// 2 × segment_bytes (the text and its points). 0: 2 × threads + 2.
   std::size_t segments_ahead = 0;
+
+  /// The sink runs on one thread and takes points at a few times the rate one thread parses
+  /// them, so beyond a few parsing threads more cores only add memory.
+  static constexpr unsigned default_max_threads = 4;
 };
 
 /// Reads one metrics_csv file ("-": standard input; gzip read in order), on several threads
@@ -70,7 +75,9 @@ class parallel_metrics_csv_reader {
   explicit parallel_metrics_csv_reader(std::string path, reader_options options = {},
                                        parallel_read_options parallel = {})
       : path_(std::move(path)), options_(std::move(options)), parallel_(parallel) {
-    if (parallel_.threads == 0) parallel_.threads = std::max(1u, std::thread::hardware_concurrency());
+    if (parallel_.threads == 0)
+      parallel_.threads = std::clamp(std::thread::hardware_concurrency(), 1u,
+                                     parallel_read_options::default_max_threads);
     parallel_.segment_bytes = std::max<std::size_t>(parallel_.segment_bytes, 64);
     if (parallel_.segments_ahead == 0) parallel_.segments_ahead = 2 * parallel_.threads + 2;
   }
@@ -118,8 +125,8 @@ class parallel_metrics_csv_reader {
   template <class Sink, class After>
   result<void> read_in_order(Sink& sink, After& after);
   template <class Sink, class After>
-  result<void> read_rest_in_order(int fd, std::uint64_t from, std::uint64_t first_line,
-                                  Sink& sink, After& after);
+  result<void> read_rest_in_order(int fd, std::uint64_t from, std::uint64_t first_line, Sink& sink,
+                                  After& after);
 
   result<std::size_t> pread_some(int fd, char* out, std::size_t n, std::uint64_t at) const;
   result<std::uint64_t> line_start_from(int fd, std::uint64_t at) const;
@@ -142,8 +149,7 @@ class parallel_metrics_csv_reader {
   std::vector<std::unique_ptr<segment>> spare_;  ///< parsed segments' buffers, for reuse
 };
 
-inline result<std::size_t> parallel_metrics_csv_reader::pread_some(int fd, char* out,
-                                                                   std::size_t n,
+inline result<std::size_t> parallel_metrics_csv_reader::pread_some(int fd, char* out, std::size_t n,
                                                                    std::uint64_t at) const {
   std::size_t got = 0;
   while (got < n) {
@@ -210,12 +216,12 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
     }
     s.size = *got;  // short only if the file shrank meanwhile: parsed as it is
     const std::string_view text(s.text.get(), s.size);
-    const auto inside = [lo = reinterpret_cast<std::uintptr_t>(text.data()),
-                         hi = reinterpret_cast<std::uintptr_t>(text.data() + text.size())](
-                            std::string_view v) {
-      const auto p = reinterpret_cast<std::uintptr_t>(v.data());
-      return p >= lo && p + v.size() <= hi;
-    };
+    const auto inside =
+        [lo = reinterpret_cast<std::uintptr_t>(text.data()),
+         hi = reinterpret_cast<std::uintptr_t>(text.data() + text.size())](std::string_view v) {
+          const auto p = reinterpret_cast<std::uintptr_t>(v.data());
+          return p >= lo && p + v.size() <= hi;
+        };
     const auto keep = [&](std::string_view v) -> std::string_view {
       if (v.empty() || inside(v)) return v;
       return s.owned.emplace_back(v);

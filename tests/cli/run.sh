@@ -325,6 +325,28 @@ case "$case_name" in
     same out ratio.otlp
     expect_golden out simulated_ratio_findings.jsonl
     ;;
+  input.threads)
+    # A file large enough to be parsed on several threads (two 4 MiB segments or more) gives
+    # the same baseline and findings as one thread (D1.4, B3: the stages see file order).
+    "$bin" simulate --pods 30 --hours 5 --seed 5 --start $sim_start --incident exfil >big.csv \
+      2>big.err || fail "simulate failed"
+    [ "$(wc -c <big.csv)" -gt $((9 * 1024 * 1024)) ] || fail "big.csv is too small to be split"
+    split=$((sim_start + 4 * 3600))
+    for t in 1 2 3; do
+      run baseline --threads $t --latest $split big.csv
+      expect_rc 0
+      cp out baseline.$t
+      run detect --threads $t --baseline baseline.1 --earliest $split big.csv
+      expect_rc 0
+      cp out findings.$t
+    done
+    same baseline.1 baseline.2
+    same baseline.1 baseline.3
+    same findings.1 findings.2
+    same findings.1 findings.3
+    exfil_pod=$(sed -n 's/.*injected exfiltration: .* pod \([^,]*\),.*/\1/p' big.err)
+    grep -q "\"k8s.pod.name\":\"$exfil_pod\"" findings.2 || fail "exfiltration not found"
+    ;;
   simulate.deterministic)
     run simulate --pods 5 --hours 0.02 --seed 3 --incident exfil
     expect_rc 0

@@ -157,7 +157,7 @@ int run_detect(const detect_command_options& o) {
   const auto& rule = rule_named(o.rule);
 
   // The baseline first: a bad table ends the run before any input is read.
-  auto whole = read_whole_input(o.baseline);
+  auto whole = io::read_whole_input(o.baseline);
   if (!whole) return fail(whole.error());
   const auto& [baseline_name, baseline_text] = *whole;
   auto table = io::read_baseline_csv<2>(baseline_text, baseline_name, *rule.measures);

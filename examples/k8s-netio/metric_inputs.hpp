@@ -8,7 +8,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include <sys/stat.h>
@@ -141,21 +140,6 @@ k8snetio::io::result<void> read_metric_inputs(const std::vector<std::string>& pa
     if (!outcome) return outcome;
   }
   return {};
-}
-
-/// Reads one whole input (a baseline table) into memory: gzip and "-" work as for metrics.
-inline k8snetio::io::result<std::pair<std::string, std::string>> read_whole_input(
-    const std::string& path) {
-  auto in = k8snetio::io::input_source::open(path);
-  if (!in) return tl::unexpected(in.error());
-  std::string text;
-  for (;;) {
-    auto chunk = in->next();
-    if (!chunk) return tl::unexpected(chunk.error());
-    if (chunk->empty()) break;
-    text.append(*chunk);
-  }
-  return std::pair{in->name(), std::move(text)};
 }
 
 }  // namespace k8snetio_cli

@@ -228,16 +228,9 @@ result<baseline_table<N>> read_baseline_csv(std::string_view text, std::string_v
 template <std::size_t N = 2>
 result<baseline_table<N>> load_baseline_csv(std::string path,
                                             const measure_set<N>& measures = network_io_measures) {
-  auto in = input_source::open(std::move(path));
-  if (!in) return tl::unexpected(in.error());
-  std::string text;
-  for (;;) {
-    auto chunk = in->next();
-    if (!chunk) return tl::unexpected(chunk.error());
-    if (chunk->empty()) break;
-    text.append(*chunk);
-  }
-  return read_baseline_csv<N>(text, in->name(), measures);
+  auto whole = read_whole_input(std::move(path));
+  if (!whole) return tl::unexpected(whole.error());
+  return read_baseline_csv<N>(whole->text, whole->name, measures);
 }
 
 /// Writes a baseline table as CSV (B6, R5): the header `key`, `avg_<m>` for each measure in

@@ -261,6 +261,25 @@ inline result<std::string_view> input_source::next_inflated() {
   return std::string_view(s.out.data(), out_size);
 }
 
+/// A whole input in memory (a baseline table, a test fixture), gunzipped if need be.
+struct whole_input {
+  std::string name;  ///< for messages: the path, or "<stdin>"
+  std::string text;
+};
+
+/// Reads all of `path` ("-": standard input).
+inline result<whole_input> read_whole_input(std::string path) {
+  auto in = input_source::open(std::move(path));
+  if (!in) return tl::unexpected(in.error());
+  whole_input out{in->name(), {}};
+  for (;;) {
+    auto chunk = in->next();
+    if (!chunk) return tl::unexpected(chunk.error());
+    if (chunk->empty()) return out;
+    out.text.append(*chunk);
+  }
+}
+
 /// What for_each_chunk hands each chunk to: (chunk, bytes read so far, file size if known).
 /// It returns void, or result<void> to stop with an error.
 template <class F>

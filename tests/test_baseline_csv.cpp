@@ -2,7 +2,6 @@
 // Fixtures: tests/data/baseline_*.csv.
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -13,18 +12,14 @@
 #include <k8snetio/rules/anomalous_network_io.hpp>
 #include <k8snetio/rules/network_io_ratio.hpp>
 
+#include "support.hpp"
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 
 namespace {
 
-std::string data_file(std::string_view name) {
-  std::ifstream in(std::string(K8SNETIO_TEST_DATA_DIR) + "/" + std::string(name), std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using k8snetio::test::read_fixture;
 
 template <std::size_t N>
 const baseline_entry<N>& entry_of(const baseline_table<N>& table, std::string_view key) {
@@ -53,7 +48,8 @@ void check_equal(const baseline_table<N>& a, const baseline_table<N>& b) {
 
 TEST_CASE("I4 a Splunk export: columns by header name in any order, extra columns ignored") {
   // BOM, CRLF, every cell quoted, __mv_ and other extra columns, columns shuffled.
-  auto r = read_baseline_csv(data_file("baseline_splunk_export.csv"), "baseline_splunk_export.csv");
+  auto r =
+      read_baseline_csv(read_fixture("baseline_splunk_export.csv"), "baseline_splunk_export.csv");
   INFO((r ? std::string() : r.error().what()));
   REQUIRE(r.has_value());
   const auto& table = *r;
@@ -81,7 +77,7 @@ TEST_CASE("I4 a Splunk export: columns by header name in any order, extra column
 }
 
 TEST_CASE("I4 an empty cell is null (D5.2)") {
-  auto r = read_baseline_csv(data_file("baseline_splunk_export.csv"), "x.csv");
+  auto r = read_baseline_csv(read_fixture("baseline_splunk_export.csv"), "x.csv");
   REQUIRE(r.has_value());
   const auto& cart = entry_of(*r, "prod:cart");
   CHECK_FALSE(cart.stdev[inbound].value.has_value());
@@ -237,7 +233,7 @@ TEST_CASE("I4 CRLF, a BOM, blank lines and quoted keys with commas, quotes and n
 }
 
 TEST_CASE("I4 the ratio baseline's header, whose measure names hold a colon (R5)") {
-  auto r = read_baseline_csv(data_file("baseline_ratio.csv"), "baseline_ratio.csv",
+  auto r = read_baseline_csv(read_fixture("baseline_ratio.csv"), "baseline_ratio.csv",
                              network_io_ratio_measures);
   REQUIRE(r.has_value());
   REQUIRE(r->size() == 2);
@@ -252,7 +248,7 @@ TEST_CASE("I4 the ratio baseline's header, whose measure names hold a colon (R5)
   CHECK_FALSE(web.avg[0].value.has_value());
   CHECK(web.stdev[1].value == 0.05);
   // The main rule's columns mean nothing to the ratio rule, and the other way round.
-  auto main_rule = read_baseline_csv(data_file("baseline_ratio.csv"), "baseline_ratio.csv");
+  auto main_rule = read_baseline_csv(read_fixture("baseline_ratio.csv"), "baseline_ratio.csv");
   REQUIRE(main_rule.has_value());
   CHECK_FALSE(entry_of(*main_rule, "prod:checkout").avg[0].value.has_value());
 }
@@ -312,7 +308,7 @@ TEST_CASE("B6 the written table: exact header, keys sorted by byte order, F1, nu
   REQUIRE(table.insert("a,b:svc", comma));
 
   const std::string written = write_baseline_csv(table);
-  CHECK(written == data_file("baseline_b6_golden.csv"));
+  CHECK(written == read_fixture("baseline_b6_golden.csv"));
   CHECK(written.substr(0, written.find('\n')) ==
         "key,avg_outbound_network_io,avg_inbound_network_io,stdev_outbound_network_io,"
         "stdev_inbound_network_io,count,last_seen");
@@ -323,7 +319,7 @@ TEST_CASE("B6 the written table: exact header, keys sorted by byte order, F1, nu
 }
 
 TEST_CASE("R5 the ratio table is written with its own columns, from its measure_set") {
-  const std::string file = data_file("baseline_ratio.csv");
+  const std::string file = read_fixture("baseline_ratio.csv");
   auto r = read_baseline_csv(file, "baseline_ratio.csv", network_io_ratio_measures);
   REQUIRE(r.has_value());
   const std::string written = write_baseline_csv(*r);
@@ -335,7 +331,7 @@ TEST_CASE("R5 the ratio table is written with its own columns, from its measure_
 
 TEST_CASE("B6 round trip: write then read gives an equal table") {
   SECTION("a table read from a Splunk export") {
-    auto first = read_baseline_csv(data_file("baseline_splunk_export.csv"), "x.csv");
+    auto first = read_baseline_csv(read_fixture("baseline_splunk_export.csv"), "x.csv");
     REQUIRE(first.has_value());
     first->sort();
     auto again = read_baseline_csv(write_baseline_csv(*first), "again.csv");

@@ -3,7 +3,6 @@
 // JSON outputs are also parsed back with simdjson.
 #include <catch2/catch.hpp>
 
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -16,18 +15,14 @@
 #include <k8snetio/io/json_escape.hpp>
 #include <k8snetio/rules/anomalous_network_io.hpp>
 
+#include "support.hpp"
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 
 namespace {
 
-std::string data_file(std::string_view name) {
-  std::ifstream in(std::string(K8SNETIO_TEST_DATA_DIR) + "/" + std::string(name), std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using k8snetio::test::read_fixture;
 
 std::vector<std::string> lines_of(std::string_view text) {
   std::vector<std::string> lines;
@@ -136,7 +131,7 @@ std::vector<std::string_view> keys_of(simdjson::dom::object o) {
 TEST_CASE("O1 JSON Lines: golden output, byte for byte") {
   std::string out;
   write_findings_jsonl(out, golden_findings());
-  CHECK(out == data_file("golden_findings.jsonl"));
+  CHECK(out == read_fixture("golden_findings.jsonl"));
 }
 
 TEST_CASE("O1 JSON Lines parse back with every field, in a stable key order") {
@@ -209,7 +204,7 @@ TEST_CASE("O1 JSON escaping of hostile strings") {
 TEST_CASE("O2 CSV: golden output, byte for byte") {
   std::string out;
   write_findings_csv(out, golden_findings());
-  CHECK(out == data_file("golden_findings.csv"));
+  CHECK(out == read_fixture("golden_findings.csv"));
 }
 
 TEST_CASE("O2 CSV reads back: multivalue fields as one quoted cell joined by newlines") {
@@ -252,7 +247,7 @@ TEST_CASE("O2 CSV reads back: multivalue fields as one quoted cell joined by new
 TEST_CASE("O2 table: golden output, byte for byte") {
   std::string out;
   write_findings_table(out, golden_findings());
-  CHECK(out == data_file("golden_findings.txt"));
+  CHECK(out == read_fixture("golden_findings.txt"));
 }
 
 TEST_CASE("O2 table: readable at 100 columns, No findings. when empty") {
@@ -299,7 +294,7 @@ TEST_CASE("O2 table: control characters are shown escaped, never sent to the ter
 TEST_CASE("O3 HEC events: golden output, byte for byte") {
   std::string out;
   write_findings_hec(out, golden_findings());
-  CHECK(out == data_file("golden_findings.hec.jsonl"));
+  CHECK(out == read_fixture("golden_findings.hec.jsonl"));
 }
 
 TEST_CASE("O3 HEC events parse back: time, event with the O1 fields, sourcetype, source") {
@@ -323,7 +318,7 @@ TEST_CASE("O3 HEC events parse back: time, event with the O1 fields, sourcetype,
 TEST_CASE("O4 OCSF Detection Findings: golden output, byte for byte") {
   std::string out;
   write_findings_ocsf(out, golden_findings());
-  CHECK(out == data_file("golden_findings.ocsf.jsonl"));
+  CHECK(out == read_fixture("golden_findings.ocsf.jsonl"));
 }
 
 TEST_CASE("O4 OCSF Detection Findings parse back with the required fields") {

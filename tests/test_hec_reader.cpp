@@ -1,49 +1,19 @@
 // Tests of the Splunk HEC metric event reader (spec I2, with the D1.1/D1.2 point checks).
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "k8snetio/io/hec_reader.hpp"
-
-#ifndef K8SNETIO_TEST_DATA_DIR
-#error "K8SNETIO_TEST_DATA_DIR must name tests/data (CMake defines it)"
-#endif
+#include "support.hpp"
 
 namespace {
 
-using k8snetio::metric_point;
 using namespace k8snetio::io;
 
-/// A metric point that owns its strings (the reader's views die after the sink call).
-struct owned_point {
-  double time = 0;
-  double value = 0;
-  std::string metric_name, cluster, pod, node, direction;
-  bool operator==(const owned_point&) const = default;
-};
-
-struct collector {
-  std::vector<owned_point> points;
-  void operator()(const metric_point& p) {
-    points.push_back({p.time, p.value, std::string(p.metric_name), std::string(p.cluster),
-                      std::string(p.pod), std::string(p.node), std::string(p.direction)});
-  }
-};
-
-std::string fixture_path(const std::string& name) {
-  return std::string(K8SNETIO_TEST_DATA_DIR) + "/" + name;
-}
-
-std::string slurp(const std::string& name) {
-  std::ifstream in(fixture_path(name), std::ios::binary);
-  REQUIRE(in);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using k8snetio::test::owned_point;
+using k8snetio::test::read_fixture;
+using collector = k8snetio::test::point_collector;
 
 owned_point net(double time, double value, std::string cluster, std::string pod, std::string node,
                 std::string direction) {
@@ -75,7 +45,7 @@ read_result read_whole(std::string_view text, reader_options options = {},
 }  // namespace
 
 TEST_CASE("I2 single- and multi-measurement events become points with their dimensions") {
-  auto text = slurp("hec_small.jsonl");
+  auto text = read_fixture("hec_small.jsonl");
   auto [points, report] = read_whole(text, {}, "hec_small.jsonl");
 
   std::vector<owned_point> expected = {
@@ -96,7 +66,8 @@ TEST_CASE("I2 single- and multi-measurement events become points with their dime
 }
 
 TEST_CASE("I2 D1.1 D1.2 malformed events are counted by reason at the line they start on") {
-  auto [points, report] = read_whole(slurp("hec_malformed.jsonl"), {}, "hec_malformed.jsonl");
+  auto [points, report] =
+      read_whole(read_fixture("hec_malformed.jsonl"), {}, "hec_malformed.jsonl");
 
   CHECK(points ==
         std::vector<owned_point>{net(1700000010, 100, "prod-eu", "a-1", "node-1", "transmit"),
@@ -125,7 +96,7 @@ TEST_CASE("I2 every problem of the malformed fixture is named with its line") {
   reader.start_file("m.jsonl");
   reader.report().max_examples = 20;
   collector sink;
-  REQUIRE(reader.read(slurp("hec_malformed.jsonl"), sink));
+  REQUIRE(reader.read(read_fixture("hec_malformed.jsonl"), sink));
   auto examples = example_strings(reader.report());
   REQUIRE(examples.size() == 12);
   CHECK(examples[5] == "m.jsonl:7: non-finite value: _value");
@@ -143,7 +114,7 @@ TEST_CASE("I2 strict mode ends the read at the first error-kind skip") {
   hec_reader reader(options);
   reader.start_file("hec_malformed.jsonl");
   collector sink;
-  auto r = reader.read(slurp("hec_malformed.jsonl"), sink);
+  auto r = reader.read(read_fixture("hec_malformed.jsonl"), sink);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == error_code::bad_row);
   CHECK(r.error().file == "hec_malformed.jsonl");
@@ -157,7 +128,7 @@ TEST_CASE("I2 strict mode ends the read at the first error-kind skip") {
   SECTION("other metrics are no error") {
     hec_reader strict(options);
     collector all;
-    REQUIRE(strict.read(slurp("hec_small.jsonl"), all));
+    REQUIRE(strict.read(read_fixture("hec_small.jsonl"), all));
     CHECK(all.points.size() == 6);
   }
   SECTION("the error names the field") {
@@ -175,7 +146,7 @@ TEST_CASE("I2 strict mode ends the read at the first error-kind skip") {
 
 TEST_CASE("I2 feeding in chunks of any size gives what one read gives") {
   for (const char* name : {"hec_small.jsonl", "hec_malformed.jsonl"}) {
-    auto text = slurp(name);
+    auto text = read_fixture(name);
     auto whole = read_whole(text);
     for (std::size_t chunk : {1, 2, 3, 5, 7, 11, 16, 64, 100, 333, 4096}) {
       CAPTURE(name, chunk);
@@ -257,7 +228,7 @@ TEST_CASE("I2 numbers in strings, number-valued dimensions, null values and defa
 TEST_CASE("I2 a configured metric name selects the points") {
   reader_options options;
   options.metric_name = "k8s.pod.network.errors";
-  auto [points, report] = read_whole(slurp("hec_small.jsonl"), options);
+  auto [points, report] = read_whole(read_fixture("hec_small.jsonl"), options);
   REQUIRE(points.size() == 1);
   CHECK(points[0].metric_name == "k8s.pod.network.errors");
   CHECK(points[0].value == 3);
@@ -290,9 +261,9 @@ TEST_CASE("I2 one reader reads several files: reports add up, lines restart") {
   hec_reader reader;
   collector sink;
   reader.start_file("a.jsonl");
-  REQUIRE(reader.read(slurp("hec_small.jsonl"), sink));
+  REQUIRE(reader.read(read_fixture("hec_small.jsonl"), sink));
   reader.start_file("b.jsonl");
-  REQUIRE(reader.feed(slurp("hec_malformed.jsonl"), sink));
+  REQUIRE(reader.feed(read_fixture("hec_malformed.jsonl"), sink));
   REQUIRE(reader.finish(sink));
   CHECK(sink.points.size() == 9);
   CHECK(reader.report().rows_read == 23);

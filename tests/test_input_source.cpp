@@ -2,13 +2,10 @@
 // the content or named by --input-format. The .gz files are made here, in a temporary folder.
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,45 +17,18 @@
 #include <k8snetio/io/input_source.hpp>
 #include <k8snetio/io/metrics_csv_reader.hpp>
 
+#include "support.hpp"
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string data_path(std::string_view name) {
-  return std::string(K8SNETIO_TEST_DATA_DIR) + "/" + std::string(name);
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-/// A fresh folder under the system's temporary one, removed with its content at the end.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("k8snetio-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  std::string file(std::string_view name) const { return (path / name).string(); }
-};
-
-void write_file(const std::string& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
+using k8snetio::test::fixture_path;
+using k8snetio::test::read_file;
+using k8snetio::test::temp_dir;
+using k8snetio::test::write_file;
 
 /// Append one gzip member holding `bytes` to `path` ("wb" starts the file, "ab" appends).
 void write_gzip_member(const std::string& path, std::string_view bytes, const char* mode) {
@@ -155,7 +125,7 @@ TEST_CASE("Inputs: a corrupt or truncated .gz is read_failed naming the file", "
   temp_dir dir;
   const std::string text = sample_text(50000);
   write_gzip_member(dir.file("good.gz"), text, "wb");
-  const std::string gz = slurp(dir.file("good.gz"));
+  const std::string gz = read_file(dir.file("good.gz"));
 
   write_file(dir.file("cut.gz"), gz.substr(0, gz.size() / 2));
   const auto cut = read_all(dir.file("cut.gz"), 4096);
@@ -203,7 +173,7 @@ TEST_CASE("Inputs: - reads standard input, gzipped or not", "[inputs]") {
   temp_dir dir;
   const std::string text = sample_text(20000);
   write_gzip_member(dir.file("in.gz"), text, "wb");
-  for (const auto& path : {data_path("metrics_small.csv"), dir.file("in.gz")}) {
+  for (const auto& path : {fixture_path("metrics_small.csv"), dir.file("in.gz")}) {
     // Stand the file in for standard input for the time of the read.
     const int saved = ::dup(STDIN_FILENO);
     const int fd = ::open(path.c_str(), O_RDONLY);
@@ -214,7 +184,7 @@ TEST_CASE("Inputs: - reads standard input, gzipped or not", "[inputs]") {
     ::dup2(saved, STDIN_FILENO);
     ::close(saved);
     REQUIRE_FALSE(r.error);
-    REQUIRE(r.bytes == (path == dir.file("in.gz") ? text : slurp(path)));
+    REQUIRE(r.bytes == (path == dir.file("in.gz") ? text : read_file(path)));
   }
   auto in = input_source::open("-");
   REQUIRE(in);
@@ -224,7 +194,7 @@ TEST_CASE("Inputs: - reads standard input, gzipped or not", "[inputs]") {
 TEST_CASE("Inputs: the chunk callback may stop the read with an error", "[inputs]") {
   int calls = 0;
   auto r = for_each_chunk(
-      data_path("metrics_small.csv"),
+      fixture_path("metrics_small.csv"),
       [&](std::string_view, std::uint64_t, std::optional<std::uint64_t>) -> result<void> {
         ++calls;
         return make_error(error_code::bad_row, "x", 1, "stop");
@@ -237,7 +207,7 @@ TEST_CASE("Inputs: the chunk callback may stop the read with an error", "[inputs
 
 TEST_CASE("I1 a gzipped metrics_csv reads as the plain file does", "[inputs][I1]") {
   temp_dir dir;
-  const std::string text = slurp(data_path("metrics_malformed.csv"));
+  const std::string text = read_file(fixture_path("metrics_malformed.csv"));
   write_gzip_member(dir.file("m.csv.gz"), text, "wb");
 
   auto points_of = [](const std::string& path, std::size_t chunk) {
@@ -257,7 +227,7 @@ TEST_CASE("I1 a gzipped metrics_csv reads as the plain file does", "[inputs][I1]
     REQUIRE(reader.finish(sink));
     return std::pair(points, reader.report().skipped);
   };
-  const auto plain = points_of(data_path("metrics_malformed.csv"), 1 << 20);
+  const auto plain = points_of(fixture_path("metrics_malformed.csv"), 1 << 20);
   REQUIRE(plain.first.size() == 2);
   REQUIRE(points_of(dir.file("m.csv.gz"), 64) == plain);
   REQUIRE(points_of(dir.file("m.csv.gz"), 1 << 20) == plain);

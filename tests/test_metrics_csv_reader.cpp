@@ -5,9 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,34 +13,16 @@
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/metrics_csv_reader.hpp>
 
+#include "support.hpp"
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 
 namespace {
 
-std::string data_file(std::string_view name) {
-  std::ifstream in(std::string(K8SNETIO_TEST_DATA_DIR) + "/" + std::string(name), std::ios::binary);
-  REQUIRE(in.good());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-/// A metric_point that owns its strings: the reader's views die with the call.
-struct owned_point {
-  double time = 0;
-  double value = 0;
-  std::string metric_name, cluster, pod, node, direction;
-  bool operator==(const owned_point&) const = default;
-};
-
-struct collect {
-  std::vector<owned_point> points;
-  void operator()(const metric_point& p) {
-    points.push_back({p.time, p.value, std::string(p.metric_name), std::string(p.cluster),
-                      std::string(p.pod), std::string(p.node), std::string(p.direction)});
-  }
-};
+using k8snetio::test::owned_point;
+using k8snetio::test::read_fixture;
+using collect = k8snetio::test::point_collector;
 
 struct outcome {
   std::vector<owned_point> points;
@@ -222,7 +202,7 @@ TEST_CASE("I1 numbers: the fast path agrees with std::from_chars", "[I1][csv]") 
 // ---- the reader ----------------------------------------------------------------------------
 
 TEST_CASE("I1 rows become points with time, value and the four dimensions", "[I1]") {
-  const auto r = read_whole(data_file("metrics_small.csv"), {}, "metrics_small.csv");
+  const auto r = read_whole(read_fixture("metrics_small.csv"), {}, "metrics_small.csv");
   REQUIRE_FALSE(r.error);
   REQUIRE(r.points == std::vector<owned_point>{
                           {1700000010.0, 1834211, "k8s.pod.network.io", "prod-eu",
@@ -236,7 +216,7 @@ TEST_CASE("I1 rows become points with time, value and the four dimensions", "[I1
                       });
   REQUIRE(r.report.rows_read == 5);
   REQUIRE(r.report.points == 4);
-  REQUIRE(r.report.bytes == data_file("metrics_small.csv").size());
+  REQUIRE(r.report.bytes == read_fixture("metrics_small.csv").size());
   // A point of another metric is counted, not read, whatever else is wrong with it; being
   // expected, it is not named among the problems.
   REQUIRE(r.report.count(skip_reason::other_metric) == 1);
@@ -246,7 +226,7 @@ TEST_CASE("I1 rows become points with time, value and the four dimensions", "[I1
 
 TEST_CASE("I1 columns are taken by name in any order, _time stands in for metric_timestamp",
           "[I1]") {
-  const auto r = read_whole(data_file("metrics_reordered.csv"));
+  const auto r = read_whole(read_fixture("metrics_reordered.csv"));
   REQUIRE_FALSE(r.error);
   // No metric_name column: every row is the metric, and the point says so with an empty name.
   REQUIRE(r.points == std::vector<owned_point>{
@@ -272,7 +252,7 @@ TEST_CASE("I1 metric_timestamp wins over _time, which fills in where it is empty
 }
 
 TEST_CASE("I1 quoted fields, CRLF line ends and a blank line", "[I1]") {
-  const auto r = read_whole(data_file("metrics_quoted_crlf.csv"));
+  const auto r = read_whole(read_fixture("metrics_quoted_crlf.csv"));
   REQUIRE_FALSE(r.error);
   REQUIRE(r.points == std::vector<owned_point>{
                           {1700000010, 100, "k8s.pod.network.io", "prod-eu",
@@ -287,7 +267,7 @@ TEST_CASE("I1 quoted fields, CRLF line ends and a blank line", "[I1]") {
 }
 
 TEST_CASE("I1 D1.1 D1.2 every malformed row is skipped and counted by reason", "[I1][D1.1][D1.2]") {
-  const auto r = read_whole(data_file("metrics_malformed.csv"), {}, "metrics_malformed.csv");
+  const auto r = read_whole(read_fixture("metrics_malformed.csv"), {}, "metrics_malformed.csv");
   REQUIRE_FALSE(r.error);
   REQUIRE(r.points == std::vector<owned_point>{
                           {1700000010, 100, "k8s.pod.network.io", "prod-eu",
@@ -327,7 +307,7 @@ TEST_CASE("I1 D1.1 D1.2 every malformed row is skipped and counted by reason", "
 
 TEST_CASE("I1 the report names only the first few problems but counts them all", "[I1]") {
   metrics_csv_reader reader("m.csv");
-  auto r = reader.read(data_file("metrics_malformed.csv"), [](const metric_point&) {});
+  auto r = reader.read(read_fixture("metrics_malformed.csv"), [](const metric_point&) {});
   REQUIRE(r);
   REQUIRE(reader.report().examples.size() == 5);
   REQUIRE(reader.report().examples.back().line == 7);
@@ -337,7 +317,7 @@ TEST_CASE("I1 the report names only the first few problems but counts them all",
 TEST_CASE("I1 strict: the first defective row ends the read with bad_row at its line", "[I1]") {
   reader_options strict;
   strict.strict = true;
-  const auto r = read_whole(data_file("metrics_malformed.csv"), strict, "metrics_malformed.csv");
+  const auto r = read_whole(read_fixture("metrics_malformed.csv"), strict, "metrics_malformed.csv");
   REQUIRE(r.error);
   REQUIRE(r.error->code == error_code::bad_row);
   REQUIRE(r.error->line == 3);
@@ -384,7 +364,7 @@ TEST_CASE("I1 D1.1 default_cluster stands in for a missing cluster", "[I1][D1.1]
 TEST_CASE("I1 the metric read is configurable", "[I1]") {
   reader_options options;
   options.metric_name = "k8s.pod.cpu.time";
-  const auto r = read_whole(data_file("metrics_small.csv"), options);
+  const auto r = read_whole(read_fixture("metrics_small.csv"), options);
   REQUIRE(r.report.count(skip_reason::other_metric) == 4);
   // The one cpu.time row is now ours, and lacks its direction.
   REQUIRE(r.points.empty());
@@ -423,8 +403,9 @@ TEST_CASE("I1 a byte order mark before the header is ignored", "[I1]") {
 }
 
 TEST_CASE("I1 input fed in chunks of every size from 1 to 50 reads as one piece", "[I1]") {
-  const std::string text = data_file("metrics_small.csv") + data_file("metrics_malformed.csv") +
-                           "\n" + data_file("metrics_quoted_crlf.csv");
+  const std::string text = read_fixture("metrics_small.csv") +
+                           read_fixture("metrics_malformed.csv") + "\n" +
+                           read_fixture("metrics_quoted_crlf.csv");
   const auto whole = read_whole(text);
   REQUIRE(whole.points.size() >= 4);  // the later headers and rows are mostly skips
   for (std::size_t chunk = 1; chunk <= 50; ++chunk) {
@@ -435,7 +416,7 @@ TEST_CASE("I1 input fed in chunks of every size from 1 to 50 reads as one piece"
     REQUIRE_FALSE(pieces.error);
   }
   for (const auto* name : {"metrics_quoted_crlf.csv", "metrics_reordered.csv"}) {
-    const std::string one = data_file(name);
+    const std::string one = read_fixture(name);
     const auto expected = read_whole(one);
     for (std::size_t chunk = 1; chunk <= 50; ++chunk) {
       const auto pieces = read_chunked(one, chunk);
@@ -448,7 +429,7 @@ TEST_CASE("I1 input fed in chunks of every size from 1 to 50 reads as one piece"
 TEST_CASE("I1 strict ends the read at the same row however the input is split", "[I1]") {
   reader_options strict;
   strict.strict = true;
-  const std::string text = data_file("metrics_malformed.csv");
+  const std::string text = read_fixture("metrics_malformed.csv");
   for (std::size_t chunk = 1; chunk <= 50; ++chunk) {
     const auto r = read_chunked(text, chunk, strict);
     REQUIRE(r.error);

@@ -2,45 +2,19 @@
 // attribute merging; with the D1.1/D1.2 point checks).
 #include <catch2/catch.hpp>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "k8snetio/io/otlp_reader.hpp"
-
-#ifndef K8SNETIO_TEST_DATA_DIR
-#error "K8SNETIO_TEST_DATA_DIR must name tests/data (CMake defines it)"
-#endif
+#include "support.hpp"
 
 namespace {
 
-using k8snetio::metric_point;
 using namespace k8snetio::io;
 
-/// A metric point that owns its strings (the reader's views die after the sink call).
-struct owned_point {
-  double time = 0;
-  double value = 0;
-  std::string metric_name, cluster, pod, node, direction;
-  bool operator==(const owned_point&) const = default;
-};
-
-struct collector {
-  std::vector<owned_point> points;
-  void operator()(const metric_point& p) {
-    points.push_back({p.time, p.value, std::string(p.metric_name), std::string(p.cluster),
-                      std::string(p.pod), std::string(p.node), std::string(p.direction)});
-  }
-};
-
-std::string slurp(const std::string& name) {
-  std::ifstream in(std::string(K8SNETIO_TEST_DATA_DIR) + "/" + name, std::ios::binary);
-  REQUIRE(in);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using k8snetio::test::owned_point;
+using k8snetio::test::read_fixture;
+using collector = k8snetio::test::point_collector;
 
 std::vector<std::string> example_strings(const read_report& r) {
   std::vector<std::string> out;
@@ -111,7 +85,7 @@ std::string cumulative_point(std::string_view direction, std::uint64_t time_ns, 
 }  // namespace
 
 TEST_CASE("I3 cumulative kubeletstats counters become deltas stamped at the later point") {
-  auto text = slurp("otlp_small.jsonl");
+  auto text = read_fixture("otlp_small.jsonl");
   auto [points, report] = read_whole(text, {}, "otlp_small.jsonl");
 
   CHECK(points == std::vector<owned_point>{
@@ -141,14 +115,16 @@ TEST_CASE("I3 cumulative kubeletstats counters become deltas stamped at the late
 }
 
 TEST_CASE("I3 timeUnixNano becomes seconds exactly: whole seconds plus the fraction") {
-  auto [points, report] = read_whole(slurp("otlp_small.jsonl"), mode(otlp_counter_mode::raw));
+  auto [points, report] =
+      read_whole(read_fixture("otlp_small.jsonl"), mode(otlp_counter_mode::raw));
   REQUIRE(!points.empty());
   CHECK(points[0].time == 1700000010.0 + 0.123456789);
   CHECK(points[0].time == 1700000010.123456789);  // the nearest double, here the same
 }
 
 TEST_CASE("I3 rate mode divides each delta by the interval in seconds") {
-  auto [points, report] = read_whole(slurp("otlp_small.jsonl"), mode(otlp_counter_mode::rate));
+  auto [points, report] =
+      read_whole(read_fixture("otlp_small.jsonl"), mode(otlp_counter_mode::rate));
   CHECK(points == std::vector<owned_point>{
                       checkout(at(1700000020, frac), 1000, "transmit"),
                       checkout(at(1700000020, frac), 100, "receive"),
@@ -162,7 +138,8 @@ TEST_CASE("I3 rate mode divides each delta by the interval in seconds") {
 }
 
 TEST_CASE("I3 raw mode passes the counter through as it is") {
-  auto [points, report] = read_whole(slurp("otlp_small.jsonl"), mode(otlp_counter_mode::raw));
+  auto [points, report] =
+      read_whole(read_fixture("otlp_small.jsonl"), mode(otlp_counter_mode::raw));
   CHECK(points == std::vector<owned_point>{
                       checkout(at(1700000010, frac), 18342110, "transmit"),
                       checkout(at(1700000010, frac), 9012330, "receive"),
@@ -183,7 +160,7 @@ TEST_CASE("I3 raw mode passes the counter through as it is") {
 TEST_CASE("I3 D1.1 default_cluster fills a missing k8s.cluster.name; interface separates series") {
   reader_options options;
   options.default_cluster = "prod-default";
-  auto [points, report] = read_whole(slurp("otlp_small.jsonl"), options);
+  auto [points, report] = read_whole(read_fixture("otlp_small.jsonl"), options);
   // web-0 reports network.io.direction / network.interface.name (newer conventions) as plain
   // JSON numbers; eth0 and eth1 share every dimension but are two series.
   owned_point eth0{1700000020, 50,       "k8s.pod.network.io", "prod-default", "web-0",
@@ -198,7 +175,8 @@ TEST_CASE("I3 D1.1 default_cluster fills a missing k8s.cluster.name; interface s
 }
 
 TEST_CASE("I3 D1.1 D1.2 malformed lines are counted by reason; a broken line changes no state") {
-  auto [points, report] = read_whole(slurp("otlp_malformed.jsonl"), {}, "otlp_malformed.jsonl");
+  auto [points, report] =
+      read_whole(read_fixture("otlp_malformed.jsonl"), {}, "otlp_malformed.jsonl");
   // Line 8 holds a good point (5000 at t=20) before a broken resource: the line is dropped as
   // a whole, so line 9's delta is taken against line 1.
   CHECK(points == std::vector<owned_point>{checkout(1700000030, 6000, "transmit")});
@@ -232,7 +210,7 @@ TEST_CASE("I3 strict mode ends the read at the first error-kind skip") {
   otlp_reader reader(options);
   reader.start_file("otlp_malformed.jsonl");
   collector sink;
-  auto r = reader.read(slurp("otlp_malformed.jsonl"), sink);
+  auto r = reader.read(read_fixture("otlp_malformed.jsonl"), sink);
   REQUIRE_FALSE(r);
   CHECK(r.error().code == error_code::bad_row);
   CHECK(r.error().line == 2);
@@ -247,9 +225,9 @@ TEST_CASE("I3 strict mode ends the read at the first error-kind skip") {
     reader_options with_cluster = options;
     with_cluster.default_cluster = "x";
     otlp_reader strict_with_cluster(with_cluster);
-    REQUIRE(strict_with_cluster.read(slurp("otlp_small.jsonl"), all));
+    REQUIRE(strict_with_cluster.read(read_fixture("otlp_small.jsonl"), all));
     CHECK(all.points.size() == 8);
-    auto e = strict.read(slurp("otlp_small.jsonl"), all);  // web-0 lacks its cluster
+    auto e = strict.read(read_fixture("otlp_small.jsonl"), all);  // web-0 lacks its cluster
     REQUIRE_FALSE(e);
     CHECK(e.error().line == 1);
     CHECK(e.error().field == "k8s.cluster.name");
@@ -261,7 +239,7 @@ TEST_CASE("I3 feeding in chunks of any size gives what one read gives") {
   with_cluster.default_cluster = "d";
   for (const char* name : {"otlp_small.jsonl", "otlp_malformed.jsonl"}) {
     for (const auto& options : {reader_options{}, with_cluster, mode(otlp_counter_mode::rate)}) {
-      auto text = slurp(name);
+      auto text = read_fixture(name);
       auto whole = read_whole(text, options);
       for (std::size_t chunk : {1, 2, 3, 5, 7, 13, 64, 100, 999, 4096, 1 << 20}) {
         CAPTURE(name, chunk);
@@ -282,7 +260,7 @@ TEST_CASE("I3 feeding in chunks of any size gives what one read gives") {
 }
 
 TEST_CASE("I3 series state carries across files; reading a file twice counts nothing twice") {
-  auto text = slurp("otlp_small.jsonl");
+  auto text = read_fixture("otlp_small.jsonl");
   auto whole = read_whole(text);
   auto cut = text.find('\n', text.find('\n') + 1) + 1;  // after line 2
 
@@ -419,7 +397,7 @@ TEST_CASE("I3 a configured metric name selects the points; the others count per 
   reader_options options;
   options.metric_name = "k8s.pod.cpu.time";
   options.otlp_counter = otlp_counter_mode::raw;
-  auto [points, report] = read_whole(slurp("otlp_small.jsonl"), options);
+  auto [points, report] = read_whole(read_fixture("otlp_small.jsonl"), options);
   // k8s.pod.cpu.time carries no direction: every point lacks a dimension (D1.1).
   CHECK(points.empty());
   CHECK(report.count(skip_reason::missing_dimension) == 5);

@@ -5,61 +5,32 @@
 // escaped quotes, CRLF, blank lines, defective rows, long lines, no newline at the end.
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <cstdint>
-#include <filesystem>
-#include <fstream>
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <unistd.h>
-
 #include <k8snetio/io/metrics_csv_reader.hpp>
 #include <k8snetio/io/parallel_csv.hpp>
 
+#include "support.hpp"
+
 using namespace k8snetio;
 using namespace k8snetio::io;
-namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_file {
-  std::string path;
-  explicit temp_file(std::string_view bytes) {
-    static std::atomic<int> counter{0};
-    path = (fs::temp_directory_path() / ("k8snetio-parallel-" + std::to_string(::getpid()) +
-                                         "-" + std::to_string(counter++) + ".csv"))
-               .string();
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    REQUIRE(out.good());
-  }
-  ~temp_file() {
-    std::error_code ignored;
-    fs::remove(path, ignored);
-  }
-};
-
-struct owned_point {
-  double time = 0;
-  double value = 0;
-  std::string metric_name, cluster, pod, node, direction;
-  bool operator==(const owned_point&) const = default;
-};
+using k8snetio::test::own;
+using k8snetio::test::owned_point;
+using k8snetio::test::temp_file;
 
 struct outcome {
   std::vector<owned_point> points;
   read_report report;
   std::optional<std::string> error;
 };
-
-owned_point own(const metric_point& p) {
-  return {p.time,          p.value,        std::string(p.metric_name), std::string(p.cluster),
-          std::string(p.pod), std::string(p.node), std::string(p.direction)};
-}
 
 /// The reference: one reader over the whole text, in order.
 outcome read_in_order(std::string_view text, const std::string& name, const reader_options& o) {
@@ -72,8 +43,8 @@ outcome read_in_order(std::string_view text, const std::string& name, const read
   return out;
 }
 
-outcome read_parallel(const std::string& path, const reader_options& o,
-                      parallel_read_options p, bool* fell_back = nullptr) {
+outcome read_parallel(const std::string& path, const reader_options& o, parallel_read_options p,
+                      bool* fell_back = nullptr) {
   parallel_metrics_csv_reader reader(path, o, p);
   reader.set_max_examples(1000);
   outcome out;
@@ -108,7 +79,8 @@ std::string random_file(std::mt19937_64& rng, std::size_t rows) {
   std::uniform_int_distribution<int> pct(0, 99);
   std::string text;
   if (pct(rng) < 30) text += "\n\n";  // blank lines before the header
-  text += "metric_timestamp,metric_name,_value,k8s.cluster.name,k8s.pod.name,k8s.node.name,direction\n";
+  text +=
+      "metric_timestamp,metric_name,_value,k8s.cluster.name,k8s.pod.name,k8s.node.name,direction\n";
   const char* eol = pct(rng) < 20 ? "\r\n" : "\n";
   for (std::size_t i = 0; i < rows; ++i) {
     const int kind = pct(rng);
@@ -132,7 +104,7 @@ std::string random_file(std::mt19937_64& rng, std::size_t rows) {
     } else if (kind < 90) {
       row = t + ",k8s.pod.network.io," + value + ",prod,,node-1," + dir;
     } else if (kind < 92) {
-      row = "";  // a blank line
+      row = "";              // a blank line
     } else if (kind < 94) {  // a long line
       row = t + ",k8s.pod.network.io," + value + ",prod," + pod + std::string(300, 'z') +
             ",node-1," + dir;
@@ -183,11 +155,9 @@ TEST_CASE("I1 parallel: random files read on 1 to 4 threads, cut anywhere, equal
 TEST_CASE("I1 parallel: a cut inside a quoted field falls back to reading in order") {
   // 200 plain rows, then one whose quoted pod name spans many lines across the first cut.
   std::string text = "_time,_value,k8s.cluster.name,k8s.pod.name,k8s.node.name,direction\n";
-  for (int i = 0; i < 20; ++i)
-    text += "1700000000,1,prod,api-7d4b9c8f6d-x2x9p,node-1,transmit\n";
+  for (int i = 0; i < 20; ++i) text += "1700000000,1,prod,api-7d4b9c8f6d-x2x9p,node-1,transmit\n";
   text += "1700000010,2,prod,\"" + std::string(50, '\n') + "quoted\",node-1,receive\n";
-  for (int i = 0; i < 200; ++i)
-    text += "1700000020,3,prod,api-7d4b9c8f6d-x2x9p,node-1,transmit\n";
+  for (int i = 0; i < 200; ++i) text += "1700000020,3,prod,api-7d4b9c8f6d-x2x9p,node-1,transmit\n";
   const temp_file file(text);
   parallel_read_options p;
   p.threads = 2;

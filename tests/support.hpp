@@ -1,0 +1,103 @@
+// Helpers shared by the test files: metric points that own their strings and a sink that
+// collects them, whole files read into strings (the fixtures under tests/data among them), and
+// temporary files and folders removed at the end.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <unistd.h>
+
+#include <k8snetio/metric_point.hpp>
+
+#ifndef K8SNETIO_TEST_DATA_DIR
+#error "K8SNETIO_TEST_DATA_DIR must name tests/data (CMake defines it)"
+#endif
+
+namespace k8snetio::test {
+
+/// A metric point that owns its strings (a reader's views die after the sink call).
+struct owned_point {
+  double time = 0;
+  double value = 0;
+  std::string metric_name, cluster, pod, node, direction;
+  bool operator==(const owned_point&) const = default;
+};
+
+inline owned_point own(const metric_point& p) {
+  return {p.time,
+          p.value,
+          std::string(p.metric_name),
+          std::string(p.cluster),
+          std::string(p.pod),
+          std::string(p.node),
+          std::string(p.direction)};
+}
+
+/// A reader's sink that keeps a copy of every point, in order.
+struct point_collector {
+  std::vector<owned_point> points;
+  void operator()(const metric_point& p) { points.push_back(own(p)); }
+};
+
+/// The whole content of the file at `path`; the test fails if it cannot be opened.
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+/// The path of the fixture `name` in tests/data.
+inline std::string fixture_path(std::string_view name) {
+  return std::string(K8SNETIO_TEST_DATA_DIR) + "/" + std::string(name);
+}
+
+/// The whole content of the fixture `name` in tests/data.
+inline std::string read_fixture(std::string_view name) { return read_file(fixture_path(name)); }
+
+/// Writes `bytes` to `path`, replacing what was there; the test fails if that does not work.
+inline void write_file(const std::string& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out.good());
+}
+
+/// A fresh folder under the system's temporary one, removed with its content at the end.
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    static std::atomic<int> counter{0};
+    path = std::filesystem::temp_directory_path() /
+           ("k8snetio-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  std::string file(std::string_view name) const { return (path / name).string(); }
+};
+
+/// A file holding `bytes`, named `name` in a temporary folder of its own, removed at the end.
+struct temp_file {
+  temp_dir dir;
+  std::string path;
+  explicit temp_file(std::string_view bytes, std::string_view name = "data")
+      : path(dir.file(name)) {
+    write_file(path, bytes);
+  }
+};
+
+}  // namespace k8snetio::test

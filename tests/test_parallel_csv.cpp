@@ -6,11 +6,16 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <fstream>
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
+
+#include <sys/stat.h>
+#include <zlib.h>
 
 #include <k8snetio/io/metrics_csv_reader.hpp>
 #include <k8snetio/io/parallel_csv.hpp>
@@ -214,7 +219,29 @@ TEST_CASE("I1 parallel: `after` sees the bytes so far and may stop the read") {
   CHECK(points < 4000);
 }
 
-TEST_CASE("I1 parallel: standard input, gzip and small files are read in order") {
+TEST_CASE("I1 parallel: lines too long to cut at are read in order, in bounded memory") {
+  // 3 MiB without a line end, among ordinary rows: longer than a record may be (1 MiB), so
+  // the reader in order counts it as bad syntax; the cuts near it cannot find a line start.
+  std::string text = "_time,_value,k8s.cluster.name,k8s.pod.name,k8s.node.name,direction\n";
+  for (int i = 0; i < 2000; ++i) text += "1700000000,1,prod,p-1,node-1,transmit\n";
+  text += std::string(3u << 20, 'x') + "\n";
+  for (int i = 0; i < 2000; ++i) text += "1700000010,2,prod,p-2,node-1,receive\n";
+  const temp_file file(text);
+  for (std::size_t segment : {std::size_t{64} << 10, std::size_t{1} << 20}) {
+    INFO(segment << "-byte segments");
+    parallel_read_options p;
+    p.threads = 2;
+    p.segment_bytes = segment;
+    bool fell_back = false;
+    const outcome parallel = read_parallel(file.path, {}, p, &fell_back);
+    CHECK(fell_back);
+    require_same(parallel, read_in_order(text, file.path, {}));
+    CHECK(parallel.points.size() == 4000);
+    CHECK(parallel.report.count(skip_reason::bad_syntax) == 1);
+  }
+}
+
+TEST_CASE("I1 parallel: a FIFO, gzip and small files are read in order") {
   const std::string text =
       "_time,_value,k8s.cluster.name,k8s.pod.name,k8s.node.name,direction\n"
       "1700000000,1,prod,p-1,node-1,transmit\n";
@@ -226,6 +253,40 @@ TEST_CASE("I1 parallel: standard input, gzip and small files are read in order")
   REQUIRE(reader.read([&](const metric_point&) { ++points; }));
   CHECK(points == 1);
   CHECK(reader.threads_used() == 1);
+
+  // Gzip: even when large, one reader inflates it in order.
+  std::string big = text;
+  for (int i = 0; i < 20000; ++i) big += "1700000000,1,prod,p-1,node-1,transmit\n";
+  const k8snetio::test::temp_dir dir;
+  const std::string gz = dir.file("big.csv.gz");
+  {
+    gzFile f = gzopen(gz.c_str(), "wb1");
+    REQUIRE(f != nullptr);
+    REQUIRE(gzwrite(f, big.data(), static_cast<unsigned>(big.size())) ==
+            static_cast<int>(big.size()));
+    REQUIRE(gzclose(f) == Z_OK);
+  }
+  p.segment_bytes = 4096;
+  parallel_metrics_csv_reader gzipped(gz, {}, p);
+  points = 0;
+  REQUIRE(gzipped.read([&](const metric_point&) { ++points; }));
+  CHECK(points == 20001);
+  CHECK(gzipped.threads_used() == 1);
+
+  // A FIFO is never opened twice: what the writer sends is all read.
+  const std::string fifo = dir.file("fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::thread writer([&] {  // no Catch2 assertions off the test's thread
+    std::ofstream out(fifo, std::ios::binary);
+    out.write(big.data(), static_cast<std::streamsize>(big.size()));
+  });
+  parallel_metrics_csv_reader piped(fifo, {}, p);
+  points = 0;
+  const auto piped_read = piped.read([&](const metric_point&) { ++points; });
+  writer.join();
+  REQUIRE(piped_read);
+  CHECK(points == 20001);
+  CHECK(piped.threads_used() == 1);
 
   parallel_metrics_csv_reader missing(file.path + ".missing", {}, p);
   auto r = missing.read([](const metric_point&) {});

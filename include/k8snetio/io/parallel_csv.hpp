@@ -28,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -70,6 +71,9 @@ struct parallel_read_options {
 ///
 /// `after(const read_report& so_far)` is called after each segment (its bytes are those read
 /// so far) and may return false to stop reading, which read() then reports as success.
+/// After an error, `report().bytes` counts what was parsed, which depends on the cuts; every
+/// other field is what one reader in order gives. The file is read up to the size it had
+/// when read() began.
 class parallel_metrics_csv_reader {
  public:
   explicit parallel_metrics_csv_reader(std::string path, reader_options options = {},
@@ -93,7 +97,7 @@ class parallel_metrics_csv_reader {
   const read_report& report() const noexcept { return report_; }
   /// How many defects the report names (read_report::max_examples; 5 unless told).
   void set_max_examples(std::size_t n) noexcept { max_examples_ = n; }
-  /// Threads that parsed (1 when the input was read in order).
+  /// Threads started for the last read (1 when the whole input was read in order).
   unsigned threads_used() const noexcept { return threads_used_; }
   /// Whether a newline inside quotes across a cut made the rest of the file be read in order.
   bool fell_back() const noexcept { return fell_back_; }
@@ -111,7 +115,9 @@ class parallel_metrics_csv_reader {
     std::optional<input_error> error;
     std::exception_ptr exception;
     bool at_boundary = true;  ///< ended at a record boundary
+    bool parsed = false;      ///< false: its cuts were not found, nothing was read
     std::uint64_t begin = 0;  ///< where it starts in the file
+    std::uint64_t end = 0;    ///< where the next one starts
     std::uint64_t lines = 0;  ///< lines the segment took
   };
 
@@ -129,7 +135,7 @@ class parallel_metrics_csv_reader {
                                   After& after);
 
   result<std::size_t> pread_some(int fd, char* out, std::size_t n, std::uint64_t at) const;
-  result<std::uint64_t> line_start_from(int fd, std::uint64_t at) const;
+  result<std::optional<std::uint64_t>> line_start_from(int fd, std::uint64_t at) const;
   void parse_segment(int fd, std::size_t k, segment& s) const;
 
   std::string path_;
@@ -165,20 +171,25 @@ inline result<std::size_t> parallel_metrics_csv_reader::pread_some(int fd, char*
   return got;
 }
 
-/// The first offset ≥ `at` where a line starts (just after a '\n'), or the file's size.
-inline result<std::uint64_t> parallel_metrics_csv_reader::line_start_from(int fd,
-                                                                          std::uint64_t at) const {
+/// The first offset ≥ `at` where a line starts (just after a '\n'), or the file's size;
+/// nullopt when no line ends within a record's maximum size: such a line is `too_long` for
+/// the reader, and the file is then read in order rather than scanned to the end here.
+inline result<std::optional<std::uint64_t>> parallel_metrics_csv_reader::line_start_from(
+    int fd, std::uint64_t at) const {
   if (at <= body_) return body_;
   char block[16384];
-  for (std::uint64_t pos = at - 1; pos < size_;) {
-    auto got = pread_some(fd, block, sizeof block, pos);
+  const std::uint64_t limit = std::min(size_, at - 1 + default_max_csv_record_bytes + 1);
+  for (std::uint64_t pos = at - 1; pos < limit;) {
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof block, limit - pos));
+    auto got = pread_some(fd, block, want, pos);
     if (!got) return tl::unexpected(got.error());
-    if (*got == 0) break;
+    if (*got == 0) return size_;  // the file shrank: it ends here
     if (const void* nl = std::memchr(block, '\n', *got))
       return pos + static_cast<std::uint64_t>(static_cast<const char*>(nl) - block) + 1;
     pos += *got;
   }
-  return size_;
+  if (limit == size_) return size_;
+  return std::nullopt;
 }
 
 inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, segment& s) const {
@@ -188,6 +199,8 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
   s.error.reset();
   s.exception = nullptr;
   s.at_boundary = true;
+  s.parsed = false;
+  s.begin = s.end = 0;
   s.lines = 0;
   s.size = 0;
   try {
@@ -197,24 +210,28 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
       s.error = begin.error();
       return;
     }
-    s.begin = *begin;
     const bool last = k + 1 == segments_;
-    auto end = last ? result<std::uint64_t>(size_) : line_start_from(fd, body_ + (k + 1) * step);
+    auto end = last ? result<std::optional<std::uint64_t>>(size_)
+                    : line_start_from(fd, body_ + (k + 1) * step);
     if (!end) {
       s.error = end.error();
       return;
     }
-    const std::size_t n = static_cast<std::size_t>(std::max(*end, *begin) - *begin);
+    if (!*begin || !*end) return;  // a line too long to find a cut in: read in order
+    s.begin = **begin;
+    s.end = std::max(**end, s.begin);
+    const auto n = static_cast<std::size_t>(s.end - s.begin);
     if (n > s.capacity) {
       s.text = std::make_unique_for_overwrite<char[]>(n);
       s.capacity = n;
     }
-    auto got = pread_some(fd, s.text.get(), n, *begin);
+    auto got = pread_some(fd, s.text.get(), n, s.begin);
     if (!got) {
       s.error = got.error();
       return;
     }
     s.size = *got;  // short only if the file shrank meanwhile: parsed as it is
+    s.parsed = true;
     const std::string_view text(s.text.get(), s.size);
     const auto inside =
         [lo = reinterpret_cast<std::uintptr_t>(text.data()),
@@ -278,7 +295,9 @@ result<void> parallel_metrics_csv_reader::read_rest_in_order(int fd, std::uint64
   const read_report before = report_;
   result<void> outcome;
   for (std::uint64_t pos = from;;) {
-    auto got = pread_some(fd, buffer.get(), chunk_bytes, pos);
+    const auto want = static_cast<std::size_t>(
+        std::min<std::uint64_t>(chunk_bytes, size_ - std::min(pos, size_)));
+    auto got = pread_some(fd, buffer.get(), want, pos);
     if (!got) {
       outcome = tl::unexpected(got.error());
       break;
@@ -309,8 +328,10 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
 
   file_closer file;
   struct stat st {};
-  if (parallel_.threads > 1 && path_ != "-") {
-    file.fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  // stat first: opening a FIFO would wait for a writer, and closing it again lose its data.
+  if (parallel_.threads > 1 && path_ != "-" && ::stat(path_.c_str(), &st) == 0 &&
+      S_ISREG(st.st_mode)) {
+    file.fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (file.fd >= 0 && (::fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode))) {
       ::close(file.fd);
       file.fd = -1;
@@ -362,24 +383,23 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
   std::size_t next_claim = 0;
   std::size_t consumed = 0;
   bool stop = false;
-  std::vector<std::unique_ptr<segment>> done(count);
+  // Segment k's slot is k % ahead: at most `ahead` are claimed and not yet consumed. Their
+  // buffers are made here, so that claiming never allocates (a worker must not throw).
+  std::vector<std::unique_ptr<segment>> done(ahead);
   std::vector<std::unique_ptr<segment>>& spare = spare_;  // kept for the next read()
+  spare.reserve(ahead);
+  while (spare.size() < ahead) spare.push_back(std::make_unique<segment>());
   const int fd = file.fd;
 
-  // Claims the next segment if the window allows; parses it outside the lock.
+  // Claims the next segment (the window allows it); parses it outside the lock.
   const auto claim_and_parse = [&](std::unique_lock<std::mutex>& lock) {
     const std::size_t k = next_claim++;
-    std::unique_ptr<segment> s;
-    if (!spare.empty()) {
-      s = std::move(spare.back());
-      spare.pop_back();
-    } else {
-      s = std::make_unique<segment>();
-    }
+    std::unique_ptr<segment> s = std::move(spare.back());
+    spare.pop_back();
     lock.unlock();
-    parse_segment(fd, k, *s);
+    parse_segment(fd, k, *s);  // catches everything into s->exception
     lock.lock();
-    done[k] = std::move(s);
+    done[k % ahead] = std::move(s);
     changed.notify_all();
   };
   const auto may_claim = [&] { return next_claim < count && next_claim < consumed + ahead; };
@@ -399,39 +419,54 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
       threads.clear();  // joins
     }
   } stop_workers{mutex, changed, stop, workers};
-  threads_used_ = parallel_.threads;
-  for (unsigned t = 1; t < parallel_.threads; ++t)
-    workers.emplace_back([&] {
-      std::unique_lock lock(mutex);
-      for (;;) {
-        changed.wait(lock, [&] { return stop || next_claim >= count || may_claim(); });
-        if (stop || next_claim >= count) return;
-        claim_and_parse(lock);
-      }
-    });
+  workers.reserve(parallel_.threads - 1);
+  for (unsigned t = 1; t < parallel_.threads; ++t) {
+    try {
+      workers.emplace_back([&] {
+        std::unique_lock lock(mutex);
+        for (;;) {
+          changed.wait(lock, [&] { return stop || next_claim >= count || may_claim(); });
+          if (stop || next_claim >= count) return;
+          claim_and_parse(lock);
+        }
+      });
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: fewer parse, the result is the same
+    }
+  }
+  threads_used_ = 1 + static_cast<unsigned>(workers.size());
 
+  const auto stop_all = [&] {
+    {
+      std::lock_guard lock(mutex);
+      stop = true;
+    }
+    changed.notify_all();
+  };
   std::uint64_t line = lead_->next_line();  // where segment k's first record is
+  std::uint64_t position = body_;           // and where it must begin
   for (std::size_t k = 0; k < count; ++k) {
     std::unique_ptr<segment> s;
     {
       std::unique_lock lock(mutex);
-      while (!done[k]) {
+      while (!done[k % ahead]) {
         if (may_claim())
           claim_and_parse(lock);
         else
           changed.wait(lock);
       }
-      s = std::move(done[k]);
+      s = std::move(done[k % ahead]);
     }
     if (s->exception) std::rethrow_exception(s->exception);
-    if (!s->error && !s->at_boundary) {
-      // A quoted field runs across the cut after this segment: from here on, in order.
-      {
-        std::lock_guard lock(mutex);
-        stop = true;
-      }
-      changed.notify_all();
-      return read_rest_in_order(fd, s->begin, line, sink, after);
+    if (s->error && !s->parsed) {  // reading failed before any parsing
+      stop_all();
+      return tl::unexpected(std::move(*s->error));
+    }
+    if (!s->parsed || s->begin != position || (!s->error && !s->at_boundary)) {
+      // A quoted field runs across the cut after this segment, or a line too long to cut:
+      // from this segment's start on, one reader in order.
+      stop_all();
+      return read_rest_in_order(fd, position, line, sink, after);
     }
     for (const metric_point& p : s->points) std::invoke(sink, p);
     if (line > 1)
@@ -441,13 +476,15 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
     if (s->error) {
       input_error e = std::move(*s->error);
       if (e.line && line > 1) e.line += line - 1;
+      stop_all();
       return tl::unexpected(std::move(e));
     }
     line += s->lines;
+    position = s->end;
     {
       std::lock_guard lock(mutex);
       consumed = k + 1;
-      spare.push_back(std::move(s));
+      spare.push_back(std::move(s));  // within the capacity reserved above
     }
     changed.notify_all();
     if (!after(report_)) return {};

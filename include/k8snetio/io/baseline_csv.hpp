@@ -89,25 +89,6 @@ std::array<std::size_t, N> stdev_order_of(const baseline_columns<N>& c,
   return order;
 }
 
-/// Whether a cell must be quoted in RFC 4180 CSV.
-inline bool csv_needs_quotes(std::string_view cell) noexcept {
-  return cell.find_first_of(",\"\r\n") != std::string_view::npos;
-}
-
-/// Appends `cell` as one CSV field, quoted (with doubled quotes) only when it has to be.
-inline void append_csv_field(std::string& out, std::string_view cell) {
-  if (!csv_needs_quotes(cell)) {
-    out += cell;
-    return;
-  }
-  out += '"';
-  for (char ch : cell) {
-    if (ch == '"') out += '"';
-    out += ch;
-  }
-  out += '"';
-}
-
 }  // namespace detail
 
 /// Reads a baseline lookup table (I4). `text` is the whole file; `file` names it in errors;

@@ -76,6 +76,25 @@ inline const char* find_csv_structural(const char* p, const char* e) noexcept {
   return e;
 }
 
+/// Whether a cell must be quoted in RFC 4180 CSV.
+inline bool csv_needs_quotes(std::string_view cell) noexcept {
+  return cell.find_first_of(",\"\r\n") != std::string_view::npos;
+}
+
+/// Appends `cell` as one CSV field, quoted (with doubled quotes) only when it has to be.
+inline void append_csv_field(std::string& out, std::string_view cell) {
+  if (!csv_needs_quotes(cell)) {
+    out += cell;
+    return;
+  }
+  out += '"';
+  for (char ch : cell) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  out += '"';
+}
+
 }  // namespace detail
 
 /// Parses one record at a time from the start of a buffer. Line ends are "\n" or "\r\n"

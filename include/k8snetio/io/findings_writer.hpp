@@ -274,23 +274,6 @@ inline void write_findings_jsonl(std::string& out, std::span<const finding> find
 // ---------------------------------------------------------------------------------------------
 // O2 — CSV
 
-namespace detail {
-
-inline void append_csv_cell(std::string& out, std::string_view cell) {
-  if (cell.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out += cell;
-    return;
-  }
-  out += '"';
-  for (char ch : cell) {
-    if (ch == '"') out += '"';
-    out += ch;
-  }
-  out += '"';
-}
-
-}  // namespace detail
-
 /// O2's header: the O1 keys, in O1's order.
 inline void append_findings_csv_header(std::string& out) {
   out +=
@@ -309,7 +292,7 @@ inline void append_finding_csv(std::string& out, const finding& f) {
     anomalies += f.anomalies[i];
   }
   const auto cell = [&out](std::string_view text) {
-    detail::append_csv_cell(out, text);
+    detail::append_csv_field(out, text);
     out += ',';
   };
   cell(f.cluster);
@@ -325,7 +308,7 @@ inline void append_finding_csv(std::string& out, const finding& f) {
   cell(f.host);
   cell(rule.risk_object_type);
   fmt::format_to(std::back_inserter(out), "{},", rule.risk_score);
-  detail::append_csv_cell(out, f.risk_message());
+  detail::append_csv_field(out, f.risk_message());
   out += '\n';
 }
 

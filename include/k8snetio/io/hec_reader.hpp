@@ -56,53 +56,18 @@ namespace k8snetio::io {
 ///     if (auto r = reader.finish(sink); !r) return r;
 ///
 /// The points handed to the sink borrow their strings from the reader's buffers: they are valid
-/// only during the call. Line numbers in the report are those where an event starts. Under
+/// only during the call. Line numbers in the report are those where an event starts; an event
+/// still open at finish() counts as bad_syntax. Under
 /// `reader_options::strict` the first error-kind skip (io::is_error) ends the read with
 /// error_code::bad_row; the reader then refuses further input until start_file().
-class hec_reader {
+class hec_reader : public detail::json_reader<hec_reader> {
  public:
-  explicit hec_reader(reader_options options = {}) : input_(std::move(options)) {}
+  explicit hec_reader(reader_options options = {}) : json_reader(std::move(options)) {}
   /// As metrics_csv_reader: the first input's name, then the options.
-  explicit hec_reader(std::string file, reader_options options = {}) : input_(std::move(options)) {
+  explicit hec_reader(std::string file, reader_options options = {})
+      : json_reader(std::move(options)) {
     start_file(file);
   }
-
-  /// Names the input for the report and errors ("-" until set) and restarts the line count.
-  /// Drops an unfinished event of the previous input (call finish() first to count it) and
-  /// clears a strict-mode failure.
-  void start_file(std::string_view name) {
-    input_.start_file(name);
-    reset_stream();
-  }
-
-  /// Reads the complete events of `chunk`; an incomplete last event waits for more.
-  template <metric_point_sink Sink>
-  result<void> feed(std::string_view chunk, Sink&& sink) {
-    return feed_impl(chunk, sink_ref::to(sink));
-  }
-
-  /// Ends the input: an event still open counts as bad_syntax. A later feed() starts again at
-  /// line 1 under the same file name.
-  template <metric_point_sink Sink>
-  result<void> finish(Sink&& sink) {
-    return finish_impl(sink_ref::to(sink));
-  }
-
-  /// feed(whole) then finish().
-  template <metric_point_sink Sink>
-  result<void> read(std::string_view whole, Sink&& sink) {
-    auto s = sink_ref::to(sink);
-    if (auto r = feed_impl(whole, s); !r) return r;
-    return finish_impl(s);
-  }
-
-  const read_report& report() const noexcept { return input_.report(); }
-  /// Mutable, e.g. to raise `max_examples` before reading.
-  read_report& report() noexcept { return input_.report(); }
-  /// Hands the report over and starts a fresh one.
-  read_report take_report() { return input_.take_report(); }
-  const reader_options& options() const noexcept { return input_.options(); }
-  const std::string& file() const noexcept { return input_.file(); }
 
   /// An event longer than this is skipped as bad_syntax without being held in memory.
   static constexpr std::size_t default_max_event_bytes = std::size_t{16} << 20;
@@ -125,17 +90,10 @@ class hec_reader {
 
   // ---- input buffering and event boundaries ----------------------------------------------
 
-  result<void> feed_impl(std::string_view chunk, sink_ref sink) {
-    if (input_.failure()) return tl::unexpected(*input_.failure());
-    input_.report().bytes += chunk.size();
-    return detail::feed_in_slices(buffer_, chunk, [&] { return drain(sink, false); });
-  }
+  friend class detail::json_reader<hec_reader>;
 
-  result<void> finish_impl(sink_ref sink) {
-    if (input_.failure()) return tl::unexpected(*input_.failure());
-    auto r = drain(sink, true);
-    reset_stream();
-    return r;
+  result<void> feed_chunk(std::string_view chunk, sink_ref sink) {
+    return detail::feed_in_slices(buffer_, chunk, [&] { return drain(sink, false); });
   }
 
   void reset_stream() noexcept {
@@ -589,8 +547,6 @@ class hec_reader {
     if (ec != std::errc() || end != s.data() + s.size()) return number_status::bad;
     return std::isfinite(out) ? number_status::ok : number_status::non_finite;
   }
-
-  detail::json_input input_;
 
   detail::padded_buffer buffer_;
   std::size_t pos_ = 0;     // next byte to scan

@@ -69,50 +69,15 @@ namespace k8snetio::io {
 /// state (for deltas) and the report accumulate across them. Under `reader_options::strict`
 /// the first error-kind skip (io::is_error) ends the read with error_code::bad_row; the reader
 /// then refuses further input until start_file().
-class otlp_reader {
+class otlp_reader : public detail::json_reader<otlp_reader> {
  public:
-  explicit otlp_reader(reader_options options = {}) : input_(std::move(options)) {}
+  explicit otlp_reader(reader_options options = {}) : json_reader(std::move(options)) {}
   /// As metrics_csv_reader: the first input's name, then the options.
-  explicit otlp_reader(std::string file, reader_options options = {}) : input_(std::move(options)) {
+  explicit otlp_reader(std::string file, reader_options options = {})
+      : json_reader(std::move(options)) {
     start_file(file);
   }
 
-  /// Names the input for the report and errors ("-" until set) and restarts the line count.
-  /// Drops an unfinished last line of the previous input (call finish() first to read it) and
-  /// clears a strict-mode failure. Series state is kept: a file may continue another.
-  void start_file(std::string_view name) {
-    input_.start_file(name);
-    reset_stream();
-  }
-
-  /// Reads the complete lines of `chunk`; an incomplete last line waits for more.
-  template <metric_point_sink Sink>
-  result<void> feed(std::string_view chunk, Sink&& sink) {
-    return feed_impl(chunk, sink_ref::to(sink));
-  }
-
-  /// Reads what is left (a last line without a newline) and ends the input; a later feed()
-  /// starts again at line 1 under the same file name.
-  template <metric_point_sink Sink>
-  result<void> finish(Sink&& sink) {
-    return finish_impl(sink_ref::to(sink));
-  }
-
-  /// feed(whole) then finish().
-  template <metric_point_sink Sink>
-  result<void> read(std::string_view whole, Sink&& sink) {
-    auto s = sink_ref::to(sink);
-    if (auto r = feed_impl(whole, s); !r) return r;
-    return finish_impl(s);
-  }
-
-  const read_report& report() const noexcept { return input_.report(); }
-  /// Mutable, e.g. to raise `max_examples` before reading.
-  read_report& report() noexcept { return input_.report(); }
-  /// Hands the report over and starts a fresh one; series state is kept.
-  read_report take_report() { return input_.take_report(); }
-  const reader_options& options() const noexcept { return input_.options(); }
-  const std::string& file() const noexcept { return input_.file(); }
   /// Cumulative series seen so far.
   std::size_t series_count() const noexcept { return series_.size(); }
   /// Forgets every cumulative series: the next point of each is a first point again.
@@ -165,10 +130,9 @@ class otlp_reader {
 
   // ---- input buffering -------------------------------------------------------------------
 
-  result<void> feed_impl(std::string_view chunk, sink_ref sink) {
-    if (input_.failure()) return tl::unexpected(*input_.failure());
-    if (chunk.empty()) return {};
-    input_.report().bytes += chunk.size();
+  friend class detail::json_reader<otlp_reader>;
+
+  result<void> feed_chunk(std::string_view chunk, sink_ref sink) {
     if (buffer_.size() == 0 && !skipping_long_line_) {
       // Nothing carried over: the complete lines that have SIMDJSON_PADDING bytes of the chunk
       // after them are parsed where they are, without a copy.
@@ -190,13 +154,6 @@ class otlp_reader {
     }
     // The rest goes through the padded buffer.
     return detail::feed_in_slices(buffer_, chunk, [&] { return drain(sink, false); });
-  }
-
-  result<void> finish_impl(sink_ref sink) {
-    if (input_.failure()) return tl::unexpected(*input_.failure());
-    auto r = drain(sink, true);
-    reset_stream();
-    return r;
   }
 
   void reset_stream() noexcept {
@@ -721,8 +678,6 @@ class otlp_reader {
     return static_cast<double>(ns / 1'000'000'000u) +
            static_cast<double>(ns % 1'000'000'000u) / 1e9;
   }
-
-  detail::json_input input_;
 
   detail::padded_buffer buffer_;
   std::size_t scanned_ = 0;  // [0, scanned_) holds no newline

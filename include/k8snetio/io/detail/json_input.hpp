@@ -153,6 +153,78 @@ class json_input {
   std::optional<input_error> failure_;
 };
 
+/// The public face both JSON readers share (CRTP), on top of a json_input:
+///
+///     Reader reader(options);                // or Reader(file, options)
+///     reader.start_file("metrics.json");
+///     for (auto chunk : chunks) if (auto r = reader.feed(chunk, sink); !r) return r;
+///     if (auto r = reader.finish(sink); !r) return r;
+///
+/// `Reader` provides `feed_chunk(chunk, sink_ref)` (the chunk's complete records; a partial
+/// one waits for more), `drain(sink_ref, at_end)` and `reset_stream()`, and befriends this.
+template <class Reader>
+class json_reader {
+ public:
+  /// Names the input for the report and errors ("-" until set) and restarts the line count.
+  /// Drops an unfinished record of the previous input (call finish() first to read it) and
+  /// clears a strict-mode failure.
+  void start_file(std::string_view name) {
+    input_.start_file(name);
+    self().reset_stream();
+  }
+
+  /// Reads the complete records of `chunk`; an incomplete last one waits for more.
+  template <metric_point_sink Sink>
+  result<void> feed(std::string_view chunk, Sink&& sink) {
+    return feed_impl(chunk, sink_ref::to(sink));
+  }
+
+  /// Reads what is left and ends the input; a later feed() starts again at line 1 under the
+  /// same file name.
+  template <metric_point_sink Sink>
+  result<void> finish(Sink&& sink) {
+    return finish_impl(sink_ref::to(sink));
+  }
+
+  /// feed(whole) then finish().
+  template <metric_point_sink Sink>
+  result<void> read(std::string_view whole, Sink&& sink) {
+    auto s = sink_ref::to(sink);
+    if (auto r = feed_impl(whole, s); !r) return r;
+    return finish_impl(s);
+  }
+
+  const read_report& report() const noexcept { return input_.report(); }
+  /// Mutable, e.g. to raise `max_examples` before reading.
+  read_report& report() noexcept { return input_.report(); }
+  /// Hands the report over and starts a fresh one.
+  read_report take_report() { return input_.take_report(); }
+  const reader_options& options() const noexcept { return input_.options(); }
+  const std::string& file() const noexcept { return input_.file(); }
+
+ protected:
+  explicit json_reader(reader_options options) : input_(std::move(options)) {}
+
+  json_input input_;
+
+ private:
+  Reader& self() noexcept { return static_cast<Reader&>(*this); }
+
+  result<void> feed_impl(std::string_view chunk, sink_ref sink) {
+    if (input_.failure()) return tl::unexpected(*input_.failure());
+    if (chunk.empty()) return {};
+    input_.report().bytes += chunk.size();
+    return self().feed_chunk(chunk, sink);
+  }
+
+  result<void> finish_impl(sink_ref sink) {
+    if (input_.failure()) return tl::unexpected(*input_.failure());
+    auto r = self().drain(sink, true);
+    self().reset_stream();
+    return r;
+  }
+};
+
 // ---- numbers and blanks -------------------------------------------------------------------
 
 enum class number_status : std::uint8_t { absent, ok, bad, non_finite };

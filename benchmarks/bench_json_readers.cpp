@@ -12,8 +12,8 @@
 
 #include <fmt/format.h>
 
-#include <k8snetio/io/hec_reader.hpp>
-#include <k8snetio/io/otlp_reader.hpp>
+#include <k8snetio/io/input/hec_reader.hpp>
+#include <k8snetio/io/input/otlp_reader.hpp>
 
 namespace {
 

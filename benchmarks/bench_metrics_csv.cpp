@@ -18,9 +18,9 @@
 #include <fmt/format.h>
 
 #include <k8snetio/io/csv.hpp>
-#include <k8snetio/io/input_source.hpp>
-#include <k8snetio/io/metrics_csv_reader.hpp>
-#include <k8snetio/io/parallel_csv.hpp>
+#include <k8snetio/io/input/input_source.hpp>
+#include <k8snetio/io/input/metrics_csv_reader.hpp>
+#include <k8snetio/io/input/parallel_csv.hpp>
 
 namespace {
 

@@ -2,9 +2,9 @@
 //   quickstart BASELINE.csv METRICS.csv     (both may be .gz; "-" reads standard input)
 #include <iostream>
 #include <k8snetio/io/baseline_csv.hpp>
-#include <k8snetio/io/findings_writer.hpp>
-#include <k8snetio/io/input_source.hpp>
-#include <k8snetio/io/metrics_csv_reader.hpp>
+#include <k8snetio/io/output/findings_writer.hpp>
+#include <k8snetio/io/input/input_source.hpp>
+#include <k8snetio/io/input/metrics_csv_reader.hpp>
 #include <k8snetio/k8snetio.hpp>
 namespace k = k8snetio;
 

@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <k8snetio/io/hec_reader.hpp>
+#include <k8snetio/io/input/hec_reader.hpp>
 
 #include "json_reader_fuzz.hpp"
 

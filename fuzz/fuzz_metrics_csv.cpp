@@ -13,8 +13,8 @@
 #include <vector>
 
 #include <k8snetio/io/csv.hpp>
-#include <k8snetio/io/input_source.hpp>
-#include <k8snetio/io/metrics_csv_reader.hpp>
+#include <k8snetio/io/input/input_source.hpp>
+#include <k8snetio/io/input/metrics_csv_reader.hpp>
 
 namespace {
 

@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <k8snetio/io/otlp_reader.hpp>
+#include <k8snetio/io/input/otlp_reader.hpp>
 
 #include "json_reader_fuzz.hpp"
 

@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include <k8snetio/io/read_report.hpp>
-#include <k8snetio/io/reader_options.hpp>
-#include <k8snetio/metric_point.hpp>
+#include <k8snetio/io/input/read_report.hpp>
+#include <k8snetio/io/input/reader_options.hpp>
+#include <k8snetio/model/metric_point.hpp>
 
 namespace k8snetio_fuzz {
 

@@ -16,7 +16,7 @@
 
 #include <unistd.h>
 
-#include <k8snetio/metric_point.hpp>
+#include <k8snetio/model/metric_point.hpp>
 
 #ifndef K8SNETIO_TEST_DATA_DIR
 #error "K8SNETIO_TEST_DATA_DIR must name tests/data (CMake defines it)"

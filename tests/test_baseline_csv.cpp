@@ -8,7 +8,7 @@
 #include <vector>
 
 #include <k8snetio/io/baseline_csv.hpp>
-#include <k8snetio/io/metrics_csv_reader.hpp>
+#include <k8snetio/io/input/metrics_csv_reader.hpp>
 #include <k8snetio/rules/anomalous_network_io.hpp>
 #include <k8snetio/rules/network_io_ratio.hpp>
 

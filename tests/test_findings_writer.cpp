@@ -11,8 +11,8 @@
 #include <simdjson.h>
 
 #include <k8snetio/io/csv.hpp>
-#include <k8snetio/io/findings_writer.hpp>
-#include <k8snetio/io/json_escape.hpp>
+#include <k8snetio/io/output/findings_writer.hpp>
+#include <k8snetio/io/output/json_escape.hpp>
 #include <k8snetio/rules/anomalous_network_io.hpp>
 
 #include "support.hpp"

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "k8snetio/io/hec_reader.hpp"
+#include "k8snetio/io/input/hec_reader.hpp"
 #include "support.hpp"
 
 namespace {

@@ -14,8 +14,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <k8snetio/io/input_source.hpp>
-#include <k8snetio/io/metrics_csv_reader.hpp>
+#include <k8snetio/io/input/input_source.hpp>
+#include <k8snetio/io/input/metrics_csv_reader.hpp>
 
 #include "support.hpp"
 

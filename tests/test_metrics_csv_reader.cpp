@@ -11,7 +11,7 @@
 #include <vector>
 
 #include <k8snetio/io/csv.hpp>
-#include <k8snetio/io/metrics_csv_reader.hpp>
+#include <k8snetio/io/input/metrics_csv_reader.hpp>
 
 #include "support.hpp"
 

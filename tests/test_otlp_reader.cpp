@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "k8snetio/io/otlp_reader.hpp"
+#include "k8snetio/io/input/otlp_reader.hpp"
 #include "support.hpp"
 
 namespace {

@@ -1,4 +1,4 @@
-// io/parallel_csv.hpp: one metrics_csv file parsed on several threads gives what one
+// io/input/parallel_csv.hpp: one metrics_csv file parsed on several threads gives what one
 // metrics_csv_reader gives reading it in order (spec I1; D1.4 and B3 need the order): the same
 // points in the same order, the same report with the same line numbers, the same error. Files
 // are random, with the cases that make cutting at line ends hard: newlines inside quotes,
@@ -17,8 +17,8 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include <k8snetio/io/metrics_csv_reader.hpp>
-#include <k8snetio/io/parallel_csv.hpp>
+#include <k8snetio/io/input/metrics_csv_reader.hpp>
+#include <k8snetio/io/input/parallel_csv.hpp>
 
 #include "support.hpp"
 

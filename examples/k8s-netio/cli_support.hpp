@@ -17,8 +17,8 @@
 
 #include <fmt/format.h>
 
-#include <k8snetio/io/read_report.hpp>
-#include <k8snetio/span_aggregator.hpp>
+#include <k8snetio/io/input/read_report.hpp>
+#include <k8snetio/stages/span_aggregator.hpp>
 
 namespace k8snetio_cli {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include <k8snetio/metric_point.hpp>
+#include <k8snetio/model/metric_point.hpp>
 
 namespace k8snetio_cli {
 

@@ -20,7 +20,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <k8snetio/service_normalizer.hpp>
+#include <k8snetio/stages/service_normalizer.hpp>
 #include <k8snetio/version.hpp>
 
 #include "cli_support.hpp"

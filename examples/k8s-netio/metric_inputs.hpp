@@ -13,13 +13,13 @@
 #include <sys/stat.h>
 
 #include <k8snetio/io/error.hpp>
-#include <k8snetio/io/hec_reader.hpp>
-#include <k8snetio/io/input_source.hpp>
-#include <k8snetio/io/metrics_csv_reader.hpp>
-#include <k8snetio/io/otlp_reader.hpp>
-#include <k8snetio/io/parallel_csv.hpp>
-#include <k8snetio/io/reader_options.hpp>
-#include <k8snetio/metric_point.hpp>
+#include <k8snetio/io/input/hec_reader.hpp>
+#include <k8snetio/io/input/input_source.hpp>
+#include <k8snetio/io/input/metrics_csv_reader.hpp>
+#include <k8snetio/io/input/otlp_reader.hpp>
+#include <k8snetio/io/input/parallel_csv.hpp>
+#include <k8snetio/io/input/reader_options.hpp>
+#include <k8snetio/model/metric_point.hpp>
 
 #include "cli_support.hpp"
 

@@ -15,10 +15,10 @@
 
 #include <fmt/format.h>
 
-#include <k8snetio/io/findings_writer.hpp>
+#include <k8snetio/io/output/findings_writer.hpp>
 #include <k8snetio/k8snetio.hpp>
-#include <k8snetio/rules/baseline_runner.hpp>
-#include <k8snetio/rules/detector.hpp>
+#include <k8snetio/engine/baseline_runner.hpp>
+#include <k8snetio/engine/detector.hpp>
 
 #include "cli_support.hpp"
 #include "commands.hpp"

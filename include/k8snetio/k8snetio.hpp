@@ -5,16 +5,16 @@
 #include "version.hpp"
 
 // The input, the stages in pipeline order, and the output.
-#include "metric_point.hpp"
-#include "span_aggregator.hpp"       // D1
-#include "service_normalizer.hpp"    // D2
-#include "direction_pivot.hpp"       // D3, D4
-#include "baseline_table.hpp"        // D5's store, B6
-#include "baseline_lookup.hpp"       // D5
-#include "sigma_anomaly_scorer.hpp"  // D6
-#include "persistence_filter.hpp"    // D7, D8
-#include "baseline_builder.hpp"      // B1–B6
-#include "finding.hpp"               // §7
+#include "model/metric_point.hpp"
+#include "stages/span_aggregator.hpp"       // D1
+#include "stages/service_normalizer.hpp"    // D2
+#include "stages/direction_pivot.hpp"       // D3, D4
+#include "model/baseline_table.hpp"        // D5's store, B6
+#include "stages/baseline_lookup.hpp"       // D5
+#include "stages/sigma_anomaly_scorer.hpp"  // D6
+#include "stages/persistence_filter.hpp"    // D7, D8
+#include "stages/baseline_builder.hpp"      // B1–B6
+#include "model/finding.hpp"               // §7
 
 // The rules: the stages configured and run end to end.
 #include "rules/anomalous_network_io.hpp"

@@ -22,12 +22,12 @@
 
 #include <fmt/format.h>
 
-#include <k8snetio/baseline_table.hpp>
+#include <k8snetio/model/baseline_table.hpp>
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/error.hpp>
-#include <k8snetio/io/input_source.hpp>
-#include <k8snetio/measure_set.hpp>
-#include <k8snetio/spl_values.hpp>
+#include <k8snetio/io/input/input_source.hpp>
+#include <k8snetio/model/measure_set.hpp>
+#include <k8snetio/model/spl_values.hpp>
 
 namespace k8snetio::io {
 

@@ -5,10 +5,10 @@
 
 #include <utility>
 
-#include "../measure_set.hpp"
-#include "baseline_runner.hpp"
-#include "detector.hpp"
-#include "network_io_ratio_step.hpp"
+#include "../model/measure_set.hpp"
+#include "../engine/baseline_runner.hpp"
+#include "../engine/detector.hpp"
+#include "../stages/network_io_ratio_step.hpp"
 #include "rule_definition.hpp"
 
 namespace k8snetio {

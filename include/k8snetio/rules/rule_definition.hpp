@@ -8,9 +8,9 @@
 #include <optional>
 #include <string_view>
 
-#include "../finding.hpp"
-#include "../measure_set.hpp"
-#include "../rows.hpp"
+#include "../model/finding.hpp"
+#include "../model/measure_set.hpp"
+#include "../model/rows.hpp"
 
 namespace k8snetio {
 

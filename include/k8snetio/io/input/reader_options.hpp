@@ -5,7 +5,7 @@
 #include <concepts>
 #include <string>
 
-#include <k8snetio/metric_point.hpp>
+#include <k8snetio/model/metric_point.hpp>
 
 namespace k8snetio::io {
 

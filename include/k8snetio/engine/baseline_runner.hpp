@@ -15,12 +15,12 @@
 
 #include <range/v3/range/concepts.hpp>
 
-#include "../baseline_builder.hpp"
-#include "../direction_pivot.hpp"
-#include "../service_normalizer.hpp"
-#include "../span_aggregator.hpp"
+#include "../stages/baseline_builder.hpp"
+#include "../stages/direction_pivot.hpp"
+#include "../stages/service_normalizer.hpp"
+#include "../stages/span_aggregator.hpp"
 #include "detector.hpp"
-#include "rule_definition.hpp"
+#include "../rules/rule_definition.hpp"
 
 namespace k8snetio {
 

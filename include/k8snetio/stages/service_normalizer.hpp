@@ -27,8 +27,8 @@
 #include <range/v3/view/all.hpp>
 #include <range/v3/view/transform.hpp>
 
-#include "detail/pipe.hpp"
-#include "rows.hpp"
+#include "../detail/pipe.hpp"
+#include "../model/rows.hpp"
 
 namespace k8snetio {
 

@@ -18,9 +18,9 @@
 
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/error.hpp>
-#include <k8snetio/io/read_report.hpp>
-#include <k8snetio/io/reader_options.hpp>
-#include <k8snetio/metric_point.hpp>
+#include <k8snetio/io/input/read_report.hpp>
+#include <k8snetio/io/input/reader_options.hpp>
+#include <k8snetio/model/metric_point.hpp>
 
 // The reasons a row is skipped are formatted out of line, away from the hot path.
 #if defined(__GNUC__) && !defined(K8SNETIO_COLD)
@@ -63,7 +63,7 @@ class metrics_csv_reader {
   /// Whether the header has been read (the columns are known).
   bool has_header() const noexcept { return have_header_; }
 
-  /// For reading a later part of the same input on its own (io/parallel_csv.hpp): a reader
+  /// For reading a later part of the same input on its own (io/input/parallel_csv.hpp): a reader
   /// with this one's header and options, an empty report, and lines numbered from
   /// `first_line`. Feed it from a record boundary.
   metrics_csv_reader continuation(std::uint64_t first_line = 1) const {

@@ -40,11 +40,11 @@
 #include <fmt/format.h>
 
 #include <k8snetio/io/error.hpp>
-#include <k8snetio/io/input_source.hpp>
-#include <k8snetio/io/metrics_csv_reader.hpp>
-#include <k8snetio/io/read_report.hpp>
-#include <k8snetio/io/reader_options.hpp>
-#include <k8snetio/metric_point.hpp>
+#include <k8snetio/io/input/input_source.hpp>
+#include <k8snetio/io/input/metrics_csv_reader.hpp>
+#include <k8snetio/io/input/read_report.hpp>
+#include <k8snetio/io/input/reader_options.hpp>
+#include <k8snetio/model/metric_point.hpp>
 
 namespace k8snetio::io {
 

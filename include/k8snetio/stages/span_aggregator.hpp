@@ -24,11 +24,11 @@
 #include <range/v3/range/concepts.hpp>
 #include <range/v3/view/interface.hpp>
 
-#include "detail/flat_hash.hpp"
-#include "detail/pipe.hpp"
-#include "detail/symbol_table.hpp"
-#include "metric_point.hpp"
-#include "rows.hpp"
+#include "../detail/flat_hash.hpp"
+#include "../detail/pipe.hpp"
+#include "../detail/symbol_table.hpp"
+#include "../model/metric_point.hpp"
+#include "../model/rows.hpp"
 
 namespace k8snetio {
 

@@ -17,11 +17,11 @@
 #include <range/v3/view/filter.hpp>
 #include <range/v3/view/transform.hpp>
 
-#include "baseline_table.hpp"
-#include "detail/pipe.hpp"
-#include "measure_set.hpp"
-#include "rows.hpp"
-#include "spl_values.hpp"
+#include "../model/baseline_table.hpp"
+#include "../detail/pipe.hpp"
+#include "../model/measure_set.hpp"
+#include "../model/rows.hpp"
+#include "../model/spl_values.hpp"
 
 namespace k8snetio {
 

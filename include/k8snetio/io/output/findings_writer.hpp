@@ -18,11 +18,11 @@
 
 #include <fmt/format.h>
 
-#include <k8snetio/finding.hpp>
+#include <k8snetio/model/finding.hpp>
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/error.hpp>
-#include <k8snetio/io/json_escape.hpp>
-#include <k8snetio/spl_values.hpp>
+#include <k8snetio/io/output/json_escape.hpp>
+#include <k8snetio/model/spl_values.hpp>
 #include <k8snetio/version.hpp>
 
 namespace k8snetio::io {

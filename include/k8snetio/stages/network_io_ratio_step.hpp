@@ -7,8 +7,8 @@
 #include <range/v3/view/transform.hpp>
 
 #include "../detail/pipe.hpp"
-#include "../rows.hpp"
-#include "../spl_values.hpp"
+#include "../model/rows.hpp"
+#include "../model/spl_values.hpp"
 
 namespace k8snetio {
 

@@ -12,9 +12,9 @@
 #include <range/v3/view/transform.hpp>
 #include <range/v3/view/all.hpp>
 
-#include "detail/pipe.hpp"
+#include "../detail/pipe.hpp"
 #include "direction_pivot.hpp"
-#include "rows.hpp"
+#include "../model/rows.hpp"
 
 namespace k8snetio {
 

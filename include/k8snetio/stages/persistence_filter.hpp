@@ -19,8 +19,8 @@
 
 #include <range/v3/range/concepts.hpp>
 
-#include "detail/pipe.hpp"
-#include "finding.hpp"
+#include "../detail/pipe.hpp"
+#include "../model/finding.hpp"
 #include "sigma_anomaly_scorer.hpp"
 
 namespace k8snetio {

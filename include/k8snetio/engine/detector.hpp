@@ -19,15 +19,15 @@
 #include <range/v3/view/all.hpp>
 #include <range/v3/view/transform.hpp>
 
-#include "../baseline_lookup.hpp"
+#include "../stages/baseline_lookup.hpp"
 #include "../detail/materialized.hpp"
-#include "../direction_pivot.hpp"
-#include "../finding.hpp"
-#include "../persistence_filter.hpp"
-#include "../service_normalizer.hpp"
-#include "../sigma_anomaly_scorer.hpp"
-#include "../span_aggregator.hpp"
-#include "rule_definition.hpp"
+#include "../stages/direction_pivot.hpp"
+#include "../model/finding.hpp"
+#include "../stages/persistence_filter.hpp"
+#include "../stages/service_normalizer.hpp"
+#include "../stages/sigma_anomaly_scorer.hpp"
+#include "../stages/span_aggregator.hpp"
+#include "../rules/rule_definition.hpp"
 
 namespace k8snetio {
 

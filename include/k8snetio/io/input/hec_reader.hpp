@@ -40,11 +40,11 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include <k8snetio/io/detail/json_input.hpp>
+#include <k8snetio/io/input/detail/json_input.hpp>
 #include <k8snetio/io/error.hpp>
-#include <k8snetio/io/read_report.hpp>
-#include <k8snetio/io/reader_options.hpp>
-#include <k8snetio/metric_point.hpp>
+#include <k8snetio/io/input/read_report.hpp>
+#include <k8snetio/io/input/reader_options.hpp>
+#include <k8snetio/model/metric_point.hpp>
 
 namespace k8snetio::io {
 

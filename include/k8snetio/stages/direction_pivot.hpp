@@ -19,11 +19,11 @@
 
 #include <range/v3/range/concepts.hpp>
 
-#include "detail/flat_hash.hpp"
-#include "detail/materialized.hpp"
-#include "detail/pipe.hpp"
-#include "measure_set.hpp"
-#include "rows.hpp"
+#include "../detail/flat_hash.hpp"
+#include "../detail/materialized.hpp"
+#include "../detail/pipe.hpp"
+#include "../model/measure_set.hpp"
+#include "../model/rows.hpp"
 
 namespace k8snetio {
 

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "detail/symbol_table.hpp"
+#include "../detail/symbol_table.hpp"
 #include "measure_set.hpp"
 #include "spl_values.hpp"
 

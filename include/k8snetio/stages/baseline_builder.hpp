@@ -18,13 +18,13 @@
 
 #include <range/v3/range/concepts.hpp>
 
-#include "baseline_table.hpp"
-#include "detail/pipe.hpp"
-#include "detail/symbol_table.hpp"
+#include "../model/baseline_table.hpp"
+#include "../detail/pipe.hpp"
+#include "../detail/symbol_table.hpp"
 #include "direction_pivot.hpp"
-#include "measure_set.hpp"
-#include "rows.hpp"
-#include "spl_values.hpp"
+#include "../model/measure_set.hpp"
+#include "../model/rows.hpp"
+#include "../model/spl_values.hpp"
 
 namespace k8snetio {
 

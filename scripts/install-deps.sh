@@ -5,11 +5,13 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build pkg-config
-  libfmt-dev librange-v3-dev libexpected-dev  # the library's dependencies
-  catch2 libpcre2-dev                          # tests
-  libcli11-dev libsimdjson-dev zlib1g-dev      # the k8s-netio program, tests, examples
+  libfmt-dev librange-v3-dev libexpected-dev libpcre2-dev  # the library (k8snetio::core)
+  catch2                                       # tests
+  libsimdjson-dev zlib1g-dev libzstd-dev      # readers (k8snetio::io)
+  libcli11-dev libcpp-httplib-dev            # the k8s-netio program
   libbenchmark-dev                             # benchmarks
   clang-14 libclang-rt-14-dev                  # sanitizer and fuzz builds in scripts/test.sh
+  ccache clang-format-14                       # faster rebuilds; the format check
 )
 
 missing=()

@@ -15,15 +15,19 @@ section "dependencies"
 bash scripts/install-deps.sh
 cmake --version | head -n 1
 
+# Warnings are errors here (not in a user's build); ccache, when present, makes a rebuild cheap.
+common=(-G Ninja -DK8SNETIO_WERROR=ON)
+if command -v ccache >/dev/null; then common+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+
 section "1/3 release build: g++, RelWithDebInfo (build/ci-release)"
-cmake -S . -B build/ci-release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S . -B build/ci-release "${common[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_COMPILER=g++ -DK8SNETIO_FUZZ=OFF -DK8SNETIO_SANITIZE=
 cmake --build build/ci-release
 ctest --test-dir build/ci-release --output-on-failure -j2 --timeout 300
 
 if command -v clang++-14 >/dev/null; then sanitizer_cxx=clang++-14; else sanitizer_cxx=g++; fi
 section "2/3 sanitizer build: address,undefined with $sanitizer_cxx (build/ci-asan)"
-cmake -S . -B build/ci-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
+cmake -S . -B build/ci-asan "${common[@]}" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
   -DCMAKE_CXX_COMPILER="$sanitizer_cxx" -DK8SNETIO_SANITIZE=address,undefined \
   -DK8SNETIO_BENCHMARKS=OFF -DK8SNETIO_FUZZ=OFF
 cmake --build build/ci-asan
@@ -40,7 +44,7 @@ if ! command -v clang++-14 >/dev/null; then
 elif ((${#fuzz_sources[@]} == 0)); then
   echo "skipped: no fuzz/fuzz_*.cpp targets yet"
 else
-  cmake -S . -B build/ci-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  cmake -S . -B build/ci-fuzz "${common[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_COMPILER=clang++-14 -DK8SNETIO_FUZZ=ON -DK8SNETIO_TEST=OFF \
     -DK8SNETIO_EXAMPLES=OFF -DK8SNETIO_BENCHMARKS=OFF -DK8SNETIO_INSTALL=OFF -DK8SNETIO_SANITIZE=
   cmake --build build/ci-fuzz

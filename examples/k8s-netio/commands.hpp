@@ -22,6 +22,7 @@ struct common_options {
   std::string input_format;          ///< empty: recognised from the content
   std::string otlp_counter = "delta";
   std::string default_cluster;
+  std::string default_node;          ///< I3.1: k8s.node.name when no other source has it
   std::string metric = std::string(k8snetio::default_metric_name);
   std::optional<std::string> service_pattern;  ///< D2.2
   std::string output;                ///< empty or "-": standard output
@@ -42,6 +43,8 @@ struct detect_command_options : common_options {
   std::string format = "jsonl";
   std::string measure_order = "lexicographic";
   std::string zero_stdev = "drop";
+  bool csv_raw = false;              ///< O6.5: no formula guard in --format csv
+  std::string hec_index;             ///< O3: the HEC envelope's index (empty: none)
 };
 
 struct simulate_command_options {
@@ -51,6 +54,7 @@ struct simulate_command_options {
   std::int64_t start = 1699920000;
   std::vector<std::string> incidents;  ///< exfil | blip | none, repeatable
   std::string format = "csv";
+  std::string otlp_shape = "processed";  ///< raw-kubeletstats | processed | chart
   std::string output;
 };
 

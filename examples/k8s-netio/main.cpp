@@ -95,6 +95,8 @@ void add_common_options(CLI::App& cmd, common_options& o, common_texts& texts) {
       ->capture_default_str();
   cmd.add_option("--default-cluster", o.default_cluster,
                  "k8s.cluster.name for points that have none (OTLP from kubeletstats)");
+  cmd.add_option("--default-node", o.default_node,
+                 "k8s.node.name for points that have none after every other source (I3.1)");
   cmd.add_option("--metric", o.metric, "The metric to read")->capture_default_str();
   cmd.add_option("--service-pattern", o.service_pattern,
                  "ECMAScript regex removed from pod names to make the service (D2.2); default: "
@@ -193,6 +195,11 @@ int main(int argc, char** argv) {
                    "inf")
       ->check(CLI::IsMember({"drop", "inf"}))
       ->capture_default_str();
+  detect_cmd->add_flag("--csv-raw", det.csv_raw,
+                       "--format csv: write cells as they are, without the guard against "
+                       "spreadsheet formulas (O6.5)");
+  detect_cmd->add_option("--hec-index", det.hec_index,
+                         "--format hec/risk: the index field of each HEC envelope (O3)");
   detect_cmd->footer(std::string(exit_codes_help));
 
   // simulate
@@ -220,6 +227,12 @@ int main(int argc, char** argv) {
       ->type_name("KIND");
   simulate_cmd->add_option("--format", sim.format, "Output format: csv, hec or otlp")
       ->check(CLI::IsMember({"csv", "hec", "otlp"}))
+      ->capture_default_str();
+  simulate_cmd
+      ->add_option("--otlp-shape", sim.otlp_shape,
+                   "With --format otlp, the shape of a real collector's output: "
+                   "raw-kubeletstats, processed (k8sattributes) or chart")
+      ->check(CLI::IsMember({"raw-kubeletstats", "processed", "chart"}))
       ->capture_default_str();
   simulate_cmd->add_option("-o,--output", sim.output, "Write to FILE instead of standard output")
       ->type_name("FILE");

@@ -199,7 +199,7 @@ TEST_CASE("I2 events may share a line or spread over lines; lines count from the
 
 TEST_CASE("I2 numbers in strings, number-valued dimensions, null values and default_cluster") {
   std::string text =
-      R"({"time":"1700000010.75","fields":{"metric_name":"k8s.pod.network.io","_value":" 12.5 ",)"
+      R"({"time":"1700000010.75","fields":{"metric_name":"k8s.pod.network.io","_value":"12.5",)"
       R"("k8s.cluster.name":"c","k8s.node.name":15,"k8s.pod.name":"p","direction":true}})"
       "\n"
       R"({"time":1700000010,"fields":{"metric_name":"k8s.pod.network.io","_value":null,)"
@@ -217,6 +217,12 @@ TEST_CASE("I2 numbers in strings, number-valued dimensions, null values and defa
   CHECK(report.count(skip_reason::missing_field) == 1);      // null _value
   CHECK(report.count(skip_reason::missing_dimension) == 1);  // null cluster
   CHECK(report.count(skip_reason::non_finite) == 1);         // D1.2
+  // One number parser for every reader: no spaces, no '+' (io/number.hpp).
+  for (std::string_view cell : {" 12.5 ", "+12.5", "12.5 "}) {
+    auto padded = text;
+    padded.replace(padded.find("\"12.5\""), 6, "\"" + std::string(cell) + "\"");
+    CHECK(read_whole(padded).report.count(skip_reason::bad_number) == 1);
+  }
 
   reader_options options;
   options.default_cluster = "fallback";

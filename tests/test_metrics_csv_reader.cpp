@@ -339,15 +339,54 @@ TEST_CASE("I1 strict: the first defective row ends the read with bad_row at its 
   REQUIRE(other.report.count(skip_reason::other_metric) == 1);
 }
 
-TEST_CASE("I1 D1.1 a missing dimension column drops every point, named with the column",
-          "[I1][D1.1]") {
+TEST_CASE("I1.5 a header without a dimension column no option supplies is bad_header naming it",
+          "[I1][I1.5][D1.1]") {
   const auto r = read_whole(
       "metric_timestamp,_value,k8s.cluster.name,k8s.pod.name,direction\n"
-      "1,2,c,p,transmit\n"
-      "1,3,c,p,receive\n");
-  REQUIRE(r.points.empty());
-  REQUIRE(r.report.count(skip_reason::missing_dimension) == 2);
-  REQUIRE(r.report.examples.at(0).to_string() == "test.csv:2: missing dimension: k8s.node.name");
+      "1,2,c,p,transmit\n",
+      {}, "n.csv");
+  REQUIRE(r.error);
+  CHECK(r.error->code == error_code::bad_header);
+  CHECK(r.error->what() ==
+        "[k8snetio.error.110] n.csv:1: the header has no 'k8s.node.name' column (or set "
+        "--default-node) (field 'k8s.node.name')");
+  CHECK(r.points.empty());
+  const auto no_pod =
+      read_whole("metric_timestamp,_value,k8s.cluster.name,k8s.node.name,direction\n");
+  REQUIRE(no_pod.error);
+  CHECK(no_pod.error->field == "k8s.pod.name");
+  // An option that supplies the dimension makes the column optional.
+  reader_options options;
+  options.default_node = "node-1";
+  const auto with_default = read_whole(
+      "metric_timestamp,_value,k8s.cluster.name,k8s.pod.name,direction\n1,2,c,p,transmit\n",
+      options);
+  REQUIRE_FALSE(with_default.error);
+  REQUIRE(with_default.points.size() == 1);
+  CHECK(with_default.points[0].node == "node-1");
+}
+
+TEST_CASE("I1.5 a row longer than its header is a bad row, never shifted", "[I1][I1.5]") {
+  const auto r = read_whole(std::string(header) +
+                            "1,k8s.pod.network.io,1,000,c,n,p,transmit\n"
+                            "2,k8s.pod.network.io,5,c,n,p,transmit\n");
+  REQUIRE_FALSE(r.error);
+  REQUIRE(r.points.size() == 1);
+  CHECK(r.points[0].value == 5);
+  CHECK(r.report.count(skip_reason::long_row) == 1);
+  CHECK(r.report.examples.at(0).to_string() == "test.csv:2: long row: 8 of the header's 7 fields");
+}
+
+TEST_CASE("I1.5 a column named twice is an error naming it", "[I1][I1.5]") {
+  const auto r = read_whole(
+      "metric_timestamp,_value,k8s.cluster.name,k8s.node.name,k8s.pod.name,direction,_value\n", {},
+      "d.csv");
+  REQUIRE(r.error);
+  CHECK(r.error->code == error_code::duplicate_column);
+  CHECK(r.error->field == "_value");
+  CHECK(
+      r.error->what() ==
+      "[k8snetio.error.112] d.csv:1: the header names the column '_value' twice (field '_value')");
 }
 
 TEST_CASE("I1 D1.1 default_cluster stands in for a missing cluster", "[I1][D1.1]") {
@@ -381,7 +420,8 @@ TEST_CASE("I1 a header without _value or a time column is bad_header naming the 
   REQUIRE(no_value.error);
   REQUIRE(no_value.error->code == error_code::bad_header);
   REQUIRE(no_value.error->what() ==
-          "[k8snetio.error.110] a.csv:1: the header has no '_value' column (field '_value')");
+          "[k8snetio.error.110] a.csv:1: the header has no '_value' column and no "
+          "'metric_name:<name>' column (field '_value')");
 
   const auto no_time = read_whole("\n\ntime,_value\n1,2\n", {}, "b.csv");
   REQUIRE(no_time.error);

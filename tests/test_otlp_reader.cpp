@@ -415,3 +415,20 @@ TEST_CASE("I3 empty input and empty chunks are nothing") {
   CHECK(reader.report().bytes == 2);
   CHECK(sink.points.empty());
 }
+
+TEST_CASE("S5.2 a line over the cap is skipped holding little more than the cap, never 3x",
+          "[otlp][S5.2]") {
+  otlp_reader reader("long.jsonl");
+  const std::size_t cap = std::size_t{4} << 20;
+  reader.limit_line_bytes(cap);
+  // A 40 MiB line, fed in 256 KiB chunks.
+  const std::string piece(std::size_t{256} << 10, ' ');
+  collector sink;
+  REQUIRE(reader.feed("{\"resourceMetrics\":[", sink));
+  for (int i = 0; i < 160; ++i) REQUIRE(reader.feed(piece, sink));
+  REQUIRE(reader.feed("]}\n", sink));
+  REQUIRE(reader.finish(sink));
+  CHECK(reader.report().count(skip_reason::bad_syntax) == 1);
+  // The limit plus one slice of growth, not the doubling that would reach 8 MiB and more.
+  CHECK(reader.buffered_capacity() <= cap + (std::size_t{1} << 20) + 4096);
+}

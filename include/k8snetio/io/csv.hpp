@@ -1,6 +1,8 @@
 // RFC 4180 CSV for every CSV reader (spec I1, I4): records of a buffer, fields as views into
-// the input, unescaped into a reused scratch buffer only when they hold doubled quotes; and a
-// stream that carries a record split across chunks (even a quoted field with newlines) forward.
+// the input, unescaped into a reused scratch buffer only when they hold doubled quotes; a
+// stream that carries a record split across chunks (even a quoted field with newlines) forward
+// and drops a UTF-8 byte order mark before the first record (I1.3); and the one header finder:
+// the header is the first non-blank record.
 #pragma once
 
 #include <algorithm>
@@ -11,12 +13,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <vector>
+
+#include <k8snetio/io/number.hpp>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -318,67 +323,33 @@ inline csv_tokenizer::status csv_tokenizer::parse_general(const char* const b, c
   }
 }
 
-/// How a text cell read as a number (parse_number).
-enum class number_status : std::uint8_t { ok, invalid, out_of_range };
+/// The bytes of a UTF-8 byte order mark, as spreadsheets and PowerShell write it (I1.3).
+inline constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
 
-namespace detail {
+/// Whether `record` is the header, given that none was found before it: the header is the
+/// first non-blank record (I1, I4). Every CSV reader asks this and nothing else.
+constexpr bool is_csv_header(const csv_record& record) noexcept { return !record.blank; }
 
-/// If the 8 bytes at `p` are digits: their value into `out`, `p` past them. SWAR, as in
-/// fast_float: three multiplications for the eight digits instead of eight.
-inline bool take_eight_digits(const char*& p, std::uint64_t& out) noexcept {
-  if constexpr (std::endian::native != std::endian::little) {
-    return false;
-  } else {
-    std::uint64_t v = 0;
-    std::memcpy(&v, p, 8);
-    if ((((v & 0xF0F0F0F0F0F0F0F0) | (((v + 0x0606060606060606) & 0xF0F0F0F0F0F0F0F0) >> 4)) !=
-         0x3333333333333333))
-      return false;
-    constexpr std::uint64_t mask = 0x000000FF000000FF;
-    constexpr std::uint64_t mul1 = 100 + (1000000ULL << 32);
-    constexpr std::uint64_t mul2 = 1 + (10000ULL << 32);
-    v -= 0x3030303030303030;
-    v = (v * 10) + (v >> 8);
-    out = static_cast<std::uint32_t>((((v & mask) * mul1) + (((v >> 16) & mask) * mul2)) >> 32);
-    p += 8;
-    return true;
+/// Where a buffer's header is: its record (views into `text` or the tokenizer) and the bytes
+/// up to the end of it, a byte order mark included.
+struct csv_header_position {
+  csv_record record;
+  std::size_t end = 0;
+};
+
+/// The header of `text` (the start of an input): after a byte order mark, the first non-blank
+/// record. nullopt when `text` ends before one is complete (`at_end`: no more input follows)
+/// or a malformed record (unterminated, too long) comes first. The record's views live until
+/// `tokenizer` parses again.
+inline std::optional<csv_header_position> find_csv_header(std::string_view text, bool at_end,
+                                                          csv_tokenizer& tokenizer) {
+  std::size_t pos = text.starts_with(utf8_bom) ? utf8_bom.size() : 0;
+  while (tokenizer.parse(text.substr(pos), at_end) == csv_tokenizer::status::record) {
+    pos += tokenizer.consumed();
+    const csv_record record = tokenizer.record();
+    if (is_csv_header(record)) return csv_header_position{record, pos};
   }
-}
-
-}  // namespace detail
-
-/// The whole of `text` as a double, with std::from_chars' grammar (no leading '+' or
-/// space; "nan" and "inf" parse and are left for the caller to reject). Plain decimals of up
-/// to 15 digits take an exact fast path: the digits as an integer divided by a power of ten
-/// are both exact doubles, so the one rounding of the division gives from_chars' result.
-inline number_status parse_number(std::string_view text, double& out) noexcept {
-  static constexpr std::array<double, 23> powers_of_ten = {
-      1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-  const char* p = text.data();
-  const char* const e = p + text.size();
-  const bool negative = p < e && *p == '-';
-  if (negative) ++p;
-  std::uint64_t mantissa = 0;
-  int digits = 0;
-  int fraction_digits = 0;
-  if (e - p >= 8 && detail::take_eight_digits(p, mantissa)) digits = 8;  // epoch seconds
-  for (; p < e && static_cast<unsigned char>(*p - '0') < 10; ++p, ++digits)
-    mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
-  if (p < e && *p == '.') {
-    for (++p; p < e && static_cast<unsigned char>(*p - '0') < 10; ++p, ++digits, ++fraction_digits)
-      mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
-  }
-  if (p == e && digits > 0 && digits <= 15) {
-    double magnitude = static_cast<double>(mantissa);
-    if (fraction_digits != 0) magnitude /= powers_of_ten[static_cast<std::size_t>(fraction_digits)];
-    out = negative ? -magnitude : magnitude;
-    return number_status::ok;
-  }
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  if (end != text.data() + text.size()) return number_status::invalid;
-  if (ec == std::errc::result_out_of_range) return number_status::out_of_range;
-  return ec == std::errc{} ? number_status::ok : number_status::invalid;
+  return std::nullopt;
 }
 
 /// What a csv_record_stream hands records to; returning false stops the stream.
@@ -404,8 +375,12 @@ class csv_record_stream {
 
   /// The line where the next record starts.
   std::uint64_t line() const noexcept { return tokenizer_.line(); }
-  /// Number the lines from `line` on (a stream that starts mid-input, at a record boundary).
-  void set_line(std::uint64_t line) noexcept { tokenizer_.set_line(line); }
+  /// Number the lines from `line` on (a stream that starts mid-input, at a record boundary:
+  /// no byte order mark is looked for there).
+  void set_line(std::uint64_t line) noexcept {
+    tokenizer_.set_line(line);
+    bom_seen_ = utf8_bom.size();
+  }
   /// Whether everything fed so far ended at a record boundary: no partial record carried and
   /// no bad line being skipped. A stream started there with the same line behaves the same.
   bool at_record_boundary() const noexcept { return carry_.empty() && !skipping_line_; }
@@ -416,10 +391,29 @@ class csv_record_stream {
   template <class Handler>
   bool run(std::string_view buffer, bool at_end, Handler& on_record, std::size_t& consumed);
 
+  /// Drops the part of a byte order mark at the start of the input that `chunk` holds.
+  void skip_bom(std::string_view& chunk);
+
   csv_tokenizer tokenizer_;
   std::string carry_;
   bool skipping_line_ = false;  ///< resuming after a bad record: drop bytes up to a '\n'
+  std::size_t bom_seen_ = 0;    ///< bytes of the input matched against utf8_bom so far
 };
+
+inline void csv_record_stream::skip_bom(std::string_view& chunk) {
+  // The input's first bytes may come in several chunks; those that match the mark are
+  // held back here (in bom_seen_) until it is whole or one byte differs, then given back.
+  while (bom_seen_ < utf8_bom.size() && !chunk.empty()) {
+    if (chunk.front() != utf8_bom[bom_seen_]) {
+      const std::size_t held = bom_seen_;
+      bom_seen_ = utf8_bom.size();
+      carry_.assign(utf8_bom.substr(0, held));  // not a mark: the bytes are data after all
+      return;
+    }
+    chunk.remove_prefix(1);
+    ++bom_seen_;
+  }
+}
 
 template <class Handler>
 bool csv_record_stream::run(std::string_view buffer, bool at_end, Handler& on_record,
@@ -463,6 +457,10 @@ bool csv_record_stream::run(std::string_view buffer, bool at_end, Handler& on_re
 
 template <csv_record_handler Handler>
 bool csv_record_stream::feed(std::string_view chunk, Handler& on_record) {
+  if (bom_seen_ < utf8_bom.size()) [[unlikely]] {
+    skip_bom(chunk);
+    if (bom_seen_ < utf8_bom.size()) return true;  // all of it may still be the mark
+  }
   std::size_t pos = 0;
   for (;;) {
     if (skipping_line_) {
@@ -500,6 +498,10 @@ bool csv_record_stream::feed(std::string_view chunk, Handler& on_record) {
 
 template <csv_record_handler Handler>
 bool csv_record_stream::finish(Handler& on_record) {
+  if (bom_seen_ < utf8_bom.size()) {  // the input ended inside what could have been a mark
+    carry_.assign(utf8_bom.substr(0, bom_seen_));
+    bom_seen_ = utf8_bom.size();
+  }
   std::size_t used = 0;
   const bool go_on = skipping_line_ || run(carry_, true, on_record, used);
   carry_.clear();

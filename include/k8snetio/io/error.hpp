@@ -14,14 +14,18 @@
 namespace k8snetio::io {
 
 enum class error_code : std::uint16_t {
-  cannot_open = 100,        ///< file missing or unreadable
-  read_failed = 101,        ///< I/O error while reading, or a corrupt .gz stream
-  unknown_format = 102,     ///< the content is none of the formats we read
-  bad_header = 110,         ///< CSV header missing or lacking a required column
-  bad_row = 111,            ///< a malformed row under --strict (the reason is in message)
-  duplicate_key = 120,      ///< D5.3: a baseline table with the same key twice
-  bad_baseline_cell = 121,  ///< a baseline number cell that is not a number
-  bad_option = 130,         ///< an option out of range
+  cannot_open = 100,          ///< file missing or unreadable
+  read_failed = 101,          ///< I/O error while reading, or a corrupt .gz / .zst stream
+  unknown_format = 102,       ///< the content is none of the formats we read
+  input_too_large = 103,      ///< S5.2: more than the size cap (after decompression)
+  bad_header = 110,           ///< CSV header missing or lacking a required column
+  bad_row = 111,              ///< a malformed row under --strict (the reason is in message)
+  duplicate_column = 112,     ///< I1.5: a header naming the same column twice
+  duplicate_key = 120,        ///< D5.3: a baseline table with the same key twice
+  bad_baseline_cell = 121,    ///< a baseline number cell that is not a number
+  bad_baseline_row = 122,     ///< D5.5: a negative stdev or a key without ':'
+  no_baseline_columns = 123,  ///< a baseline table with none of the rule's columns
+  bad_option = 130,           ///< an option out of range
 };
 
 constexpr std::string_view to_string(error_code c) noexcept {
@@ -29,10 +33,14 @@ constexpr std::string_view to_string(error_code c) noexcept {
     case error_code::cannot_open: return "cannot_open";
     case error_code::read_failed: return "read_failed";
     case error_code::unknown_format: return "unknown_format";
+    case error_code::input_too_large: return "input_too_large";
     case error_code::bad_header: return "bad_header";
     case error_code::bad_row: return "bad_row";
+    case error_code::duplicate_column: return "duplicate_column";
     case error_code::duplicate_key: return "duplicate_key";
     case error_code::bad_baseline_cell: return "bad_baseline_cell";
+    case error_code::bad_baseline_row: return "bad_baseline_row";
+    case error_code::no_baseline_columns: return "no_baseline_columns";
     case error_code::bad_option: return "bad_option";
   }
   return "unknown";

@@ -20,6 +20,10 @@ struct metric_point {
   std::string_view pod;        ///< k8s.pod.name
   std::string_view node;       ///< k8s.node.name
   std::string_view direction;  ///< direction ("transmit", "receive", or anything else)
+  // I3.3: context carried into findings when the input has it, never used for grouping.
+  // Initialised here, so that positional initialisers of the seven fields above stay valid.
+  std::string_view namespace_name = {};  ///< k8s.namespace.name; empty when unknown
+  std::string_view pod_uid = {};         ///< k8s.pod.uid; empty when unknown
 };
 
 }  // namespace k8snetio

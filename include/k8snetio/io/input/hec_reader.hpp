@@ -16,11 +16,16 @@
 //   `{` in the first column of a line always starts a new event, so a truncated line costs
 //   only itself; pretty-printed input must therefore indent nested objects (as every printer
 //   does).
-// - `time` and the values are JSON numbers or numeric strings ("1700000010.5"); an empty
-//   string or null counts as missing. "NaN"/"inf" strings are rejected as non_finite (D1.2).
+// - `time` and the values are JSON numbers or numeric strings ("1700000010.5", io::parse_number's
+//   grammar: no spaces, no '+'); `time` may also be an ISO 8601 string with a zone (I1.1). An
+//   empty string or null counts as missing. "NaN"/"inf" strings are rejected as non_finite
+//   (D1.2). A time of 1e11 or more is refused as time_out_of_range naming the likely unit,
+//   unless `reader_options::epoch_unit` says what it is (I1.4).
 // - Dimensions come from `fields` only (never the top-level `host`). A number or boolean
 //   dimension counts as its JSON text (`"direction": 1` → "1"); null, objects and arrays as
-//   absent. `reader_options::default_cluster` fills an absent `k8s.cluster.name`.
+//   absent. `direction` falls back to `network.io.direction` (I1.6);
+//   `reader_options::default_cluster` and `default_node` fill an absent `k8s.cluster.name` and
+//   `k8s.node.name`. `k8s.namespace.name` and `k8s.pod.uid` are carried (I3.3).
 // - Only what is read is validated: simdjson On Demand skips the values we do not need after a
 //   structural check, so garbage inside, say, an ignored `event` object may go unseen.
 #pragma once
@@ -40,10 +45,11 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include <k8snetio/io/input/detail/json_input.hpp>
 #include <k8snetio/io/error.hpp>
+#include <k8snetio/io/input/detail/json_input.hpp>
 #include <k8snetio/io/input/read_report.hpp>
 #include <k8snetio/io/input/reader_options.hpp>
+#include <k8snetio/io/number.hpp>
 #include <k8snetio/model/metric_point.hpp>
 
 namespace k8snetio::io {
@@ -62,16 +68,24 @@ namespace k8snetio::io {
 /// error_code::bad_row; the reader then refuses further input until start_file().
 class hec_reader : public detail::json_reader<hec_reader> {
  public:
-  explicit hec_reader(reader_options options = {}) : json_reader(std::move(options)) {}
+  explicit hec_reader(reader_options options = {}) : json_reader(std::move(options)) {
+    limit_event_bytes(default_max_event_bytes);
+  }
   /// As metrics_csv_reader: the first input's name, then the options.
   explicit hec_reader(std::string file, reader_options options = {})
       : json_reader(std::move(options)) {
+    limit_event_bytes(default_max_event_bytes);
     start_file(file);
   }
 
   /// An event longer than this is skipped as bad_syntax without being held in memory.
   static constexpr std::size_t default_max_event_bytes = std::size_t{16} << 20;
-  void limit_event_bytes(std::size_t n) noexcept { max_event_bytes_ = detail::byte_limit(n); }
+  void limit_event_bytes(std::size_t n) noexcept {
+    max_event_bytes_ = detail::byte_limit(n);
+    buffer_.limit_growth(detail::buffer_growth_limit(max_event_bytes_));
+  }
+  /// Bytes the reader's event buffer has allocated.
+  std::size_t buffered_capacity() const noexcept { return buffer_.allocated(); }
 
  private:
   using error_code_t = simdjson::error_code;
@@ -406,6 +420,9 @@ class hec_reader : public detail::json_reader<hec_reader> {
     if (time_status_ == number_status::bad) return skip_row(line, skip_reason::bad_number, "time");
     if (time_status_ == number_status::non_finite)
       return skip_row(line, skip_reason::non_finite, "time");
+    double time = 0;
+    if (epoch_seconds(time_, input_.options().epoch_unit, time) != time_status::ok)
+      return skip_row(line, skip_reason::time_out_of_range, time_out_of_range_detail());
     if (m.status == number_status::absent)
       return skip_row(line, skip_reason::missing_field, m.field);
     if (m.status == number_status::bad) return skip_row(line, skip_reason::bad_number, m.field);
@@ -413,13 +430,15 @@ class hec_reader : public detail::json_reader<hec_reader> {
       return skip_row(line, skip_reason::non_finite, m.field);
 
     metric_point p;
-    p.time = time_;
+    p.time = time;
     p.value = m.value;
     p.metric_name = input_.options().metric_name;
     p.cluster = cluster_.empty() ? std::string_view(input_.options().default_cluster) : cluster_;
     p.pod = pod_;
-    p.node = node_;
-    p.direction = direction_;
+    p.node = node_.empty() ? std::string_view(input_.options().default_node) : node_;
+    p.direction = direction_.empty() ? newer_direction_ : direction_;
+    p.namespace_name = namespace_;
+    p.pod_uid = pod_uid_;
     if (p.cluster.empty())
       return skip_row(line, skip_reason::missing_dimension, "k8s.cluster.name");
     if (p.pod.empty()) return skip_row(line, skip_reason::missing_dimension, "k8s.pod.name");
@@ -429,6 +448,15 @@ class hec_reader : public detail::json_reader<hec_reader> {
     ++input_.report().points;
     sink.call(sink.object, p);
     return {};
+  }
+
+  // Cold: formatted only for the rows refused this way.
+  std::string time_out_of_range_detail() const {
+    const auto unit = input_.options().epoch_unit;
+    if (const auto likely = likely_time_unit(time_); likely && unit == time_unit::seconds)
+      return fmt::format("time={}: looks like epoch {}; set --time-unit {}", time_,
+                         unit_word(*likely), to_string(*likely));
+    return fmt::format("time={}: not an epoch time in {}", time_, unit_word(unit));
   }
 
   result<void> skip_row(std::uint64_t line, skip_reason reason, std::string_view detail) {
@@ -446,7 +474,7 @@ class hec_reader : public detail::json_reader<hec_reader> {
     time_status_ = number_status::absent;
     has_fields_ = false;
     measurements_.clear();
-    cluster_ = pod_ = node_ = direction_ = {};
+    clear_dimensions();
     simdjson::ondemand::document doc;
     if (auto e = parser_.iterate(text, length, capacity).get(doc)) return failed(e, "event");
     object_t root;
@@ -457,7 +485,7 @@ class hec_reader : public detail::json_reader<hec_reader> {
       std::string_view key;
       if (auto e = f.unescaped_key().get(key)) return failed(e, "event");
       if (key == "time") {
-        time_status_ = read_number(f.value(), time_);
+        time_status_ = read_time_value(f.value(), time_);
       } else if (key == "fields") {
         if (auto e = read_fields(f.value())) return e;
       }
@@ -475,7 +503,7 @@ class hec_reader : public detail::json_reader<hec_reader> {
     if (e) return failed(e, "fields");
     has_fields_ = true;
     measurements_.clear();  // a repeated `fields` replaces the earlier one
-    cluster_ = pod_ = node_ = direction_ = {};
+    clear_dimensions();
     std::optional<measurement> single;
     constexpr std::string_view multi_prefix = "metric_name:";
     for (auto item : fields) {
@@ -502,6 +530,12 @@ class hec_reader : public detail::json_reader<hec_reader> {
         if ((e = read_text(value, node_))) return e;
       } else if (key == "direction") {
         if ((e = read_text(value, direction_))) return e;
+      } else if (key == "network.io.direction") {
+        if ((e = read_text(value, newer_direction_))) return e;
+      } else if (key == "k8s.namespace.name") {
+        if ((e = read_text(value, namespace_))) return e;
+      } else if (key == "k8s.pod.uid") {
+        if ((e = read_text(value, pod_uid_))) return e;
       }
     }
     // `_value` without `metric_name` is a measurement of no metric: "metric_name" is missing.
@@ -527,24 +561,54 @@ class hec_reader : public detail::json_reader<hec_reader> {
     return simdjson::SUCCESS;
   }
 
+  void clear_dimensions() noexcept {
+    cluster_ = pod_ = node_ = direction_ = newer_direction_ = namespace_ = pod_uid_ = {};
+  }
+
+  /// A value: a JSON number, or a string in io::parse_number's grammar.
   static number_status read_number(value_t& v, double& out) {
+    std::string_view s;
+    switch (read_number_or_string(v, out, s)) {
+      case number_status::ok: break;
+      case number_status::absent: return s.empty() ? number_status::absent : string_number(s, out);
+      default: return number_status::bad;
+    }
+    return std::isfinite(out) ? number_status::ok : number_status::non_finite;
+  }
+
+  /// `time`: a JSON number, a numeric string, or an ISO 8601 string with a zone (I1.1), as
+  /// read (the unit is applied later, I1.4).
+  static number_status read_time_value(value_t& v, double& out) {
+    std::string_view s;
+    switch (read_number_or_string(v, out, s)) {
+      case number_status::ok:
+        return std::isfinite(out) ? number_status::ok : number_status::non_finite;
+      case number_status::absent: break;
+      default: return number_status::bad;
+    }
+    if (s.empty()) return number_status::absent;
+    if (s.size() >= 20 && s[4] == '-')
+      return parse_iso8601(s, out) ? number_status::ok : number_status::bad;
+    return string_number(s, out);
+  }
+
+  /// ok with `out` for a JSON number; absent with `text` for a string ("" and null: absent).
+  static number_status read_number_or_string(value_t& v, double& out, std::string_view& text) {
+    text = {};
     simdjson::ondemand::json_type type;
     if (v.type().get(type)) return number_status::bad;
     switch (type) {
       case simdjson::ondemand::json_type::number:
         return v.get_double().get(out) ? number_status::bad : number_status::ok;
       case simdjson::ondemand::json_type::null: return number_status::absent;
-      case simdjson::ondemand::json_type::string: break;
+      case simdjson::ondemand::json_type::string:
+        return v.get_string().get(text) ? number_status::bad : number_status::absent;
       default: return number_status::bad;
     }
-    std::string_view s;
-    if (v.get_string().get(s)) return number_status::bad;
-    while (!s.empty() && detail::is_space(s.front())) s.remove_prefix(1);
-    s = detail::trim_right(s);
-    if (s.empty()) return number_status::absent;
-    if (s.size() > 1 && s.front() == '+' && s[1] != '-') s.remove_prefix(1);
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    if (ec != std::errc() || end != s.data() + s.size()) return number_status::bad;
+  }
+
+  static number_status string_number(std::string_view s, double& out) {
+    if (io::parse_number(s, out) != io::number_status::ok) return number_status::bad;
     return std::isfinite(out) ? number_status::ok : number_status::non_finite;
   }
 
@@ -567,7 +631,7 @@ class hec_reader : public detail::json_reader<hec_reader> {
   double time_ = 0;
   bool has_fields_ = false;
   std::vector<measurement> measurements_;
-  std::string_view cluster_, pod_, node_, direction_;
+  std::string_view cluster_, pod_, node_, direction_, newer_direction_, namespace_, pod_uid_;
 };
 
 }  // namespace k8snetio::io

@@ -1,8 +1,12 @@
 // Reader of Splunk metrics_csv exports (spec I1): columns taken by header name, every row
-// checked (D1.1 dimensions, D1.2 finite values) and every skip counted in a read_report.
+// checked (D1.1 dimensions, D1.2 finite values, I1.5 row length) and every skip counted in a
+// read_report. Also the shapes real exports have: ISO 8601 `_time` (I1.1), the
+// multiple-measurement `metric_name:<name>` columns (I1.2), a byte order mark (I1.3), epoch
+// values in another unit (I1.4) and the newer `network.io.direction` (I1.6).
 // Input arrives in chunks of any size; nothing is allocated per row.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -38,8 +42,10 @@ namespace k8snetio::io {
 ///     auto r = reader.finish(sink);   // then reader.report()
 ///
 /// Rows that cannot be points are skipped and counted by reason (with `strict`, a defect ends
-/// the read with error_code::bad_row instead). A header without `_value` or a time column is
-/// error_code::bad_header. After an error every call returns that error again.
+/// the read with error_code::bad_row instead). A header without a time column, without
+/// `_value` or `metric_name:<name>` columns, or without a dimension column that no option
+/// supplies (I1.5) is error_code::bad_header naming the column; a column named twice is
+/// error_code::duplicate_column. After an error every call returns that error again.
 class metrics_csv_reader {
  public:
   explicit metrics_csv_reader(std::string file, reader_options options = {})
@@ -88,8 +94,7 @@ class metrics_csv_reader {
 
  private:
   static constexpr std::size_t absent = static_cast<std::size_t>(-1);
-  static constexpr std::array<std::string_view, 4> dimension_names = {
-      "k8s.cluster.name", "k8s.pod.name", "k8s.node.name", "direction"};
+  static constexpr std::string_view measure_prefix = "metric_name:";
 
   /// Column indices, resolved once from the header.
   struct columns {
@@ -98,7 +103,11 @@ class metrics_csv_reader {
     std::size_t metric_name = absent;
     std::size_t value = absent;
     std::array<std::size_t, 4> dimensions{absent, absent, absent, absent};  ///< as dimension_names
-    std::size_t count = 0;  ///< fields in the header
+    std::size_t newer_direction = absent;  ///< network.io.direction (I1.6)
+    std::size_t namespace_name = absent;   ///< k8s.namespace.name (I3.3)
+    std::size_t pod_uid = absent;          ///< k8s.pod.uid (I3.3)
+    std::vector<std::size_t> measures;     ///< `metric_name:<name>` columns (I1.2)
+    std::size_t count = 0;                 ///< fields in the header
   };
 
   template <class Sink>
@@ -106,6 +115,10 @@ class metrics_csv_reader {
   bool on_header(const csv_record& record);
   template <class Sink>
   bool on_row(const csv_record& record, Sink& sink);
+  template <class Sink>
+  bool emit(std::uint64_t line, const std::string_view* f, double time,
+            std::string_view value_column, std::string_view value_text,
+            std::string_view metric_name, Sink& sink);
   /// Count a skipped row. False when `strict` makes it the end of the read.
   /// Count a skipped row; `cell` is the offending text, if any. False when `strict` makes
   /// it the end of the read. Cold: formats text only for the rows the report names.
@@ -160,38 +173,50 @@ bool metrics_csv_reader::on_record(const csv_record& record, Sink& sink) {
 }
 
 inline bool metrics_csv_reader::on_header(const csv_record& record) {
-  if (record.blank) return true;  // blank lines before the header are no rows
+  if (!is_csv_header(record)) return true;  // blank lines before the header are no rows
+  const auto header_error = [&](std::string_view column, std::string message) {
+    return fail(input_error{error_code::bad_header, file_, record.line, 0, std::string(column),
+                            std::move(message)});
+  };
   if (record.syntax != csv_syntax::ok)
-    return fail(
-        input_error{error_code::bad_header,
-                    file_,
-                    record.line,
-                    0,
-                    {},
-                    fmt::format("the header row is malformed CSV ({})", to_string(record.syntax))});
+    return header_error(
+        {}, fmt::format("the header row is malformed CSV ({})", to_string(record.syntax)));
   header_fields_.assign(record.fields.begin(), record.fields.end());
-  if (!header_fields_.empty() && header_fields_[0].starts_with("\xEF\xBB\xBF"))
-    header_fields_[0].erase(0, 3);  // a UTF-8 byte order mark, as spreadsheets write it
+  {
+    std::vector<std::string_view> sorted(header_fields_.begin(), header_fields_.end());
+    std::sort(sorted.begin(), sorted.end());
+    const auto twice = std::adjacent_find(sorted.begin(), sorted.end(),
+                                          [](auto a, auto b) { return a == b && !a.empty(); });
+    if (twice != sorted.end())
+      return fail(input_error{error_code::duplicate_column, file_, record.line, 0,
+                              std::string(*twice),
+                              fmt::format("the header names the column '{}' twice", *twice)});
+  }
   columns c;
   c.count = header_fields_.size();
   std::size_t metric_timestamp = absent;
   std::size_t underscore_time = absent;
-  const auto take = [](std::size_t& slot, std::size_t i) {
-    if (slot == absent) slot = i;  // the first of duplicate columns wins
-  };
   for (std::size_t i = 0; i < header_fields_.size(); ++i) {
     const std::string_view name = header_fields_[i];
     if (name == "metric_timestamp")
-      take(metric_timestamp, i);
+      metric_timestamp = i;
     else if (name == "_time")
-      take(underscore_time, i);
+      underscore_time = i;
     else if (name == "metric_name")
-      take(c.metric_name, i);
+      c.metric_name = i;
     else if (name == "_value")
-      take(c.value, i);
+      c.value = i;
+    else if (name == "network.io.direction")
+      c.newer_direction = i;
+    else if (name == "k8s.namespace.name")
+      c.namespace_name = i;
+    else if (name == "k8s.pod.uid")
+      c.pod_uid = i;
+    else if (name.starts_with(measure_prefix))
+      c.measures.push_back(i);
     else
       for (std::size_t d = 0; d < dimension_names.size(); ++d)
-        if (name == dimension_names[d]) take(c.dimensions[d], i);
+        if (name == dimension_names[d]) c.dimensions[d] = i;
   }
   if (metric_timestamp != absent) {
     c.time = metric_timestamp;
@@ -200,12 +225,24 @@ inline bool metrics_csv_reader::on_header(const csv_record& record) {
     c.time = underscore_time;
   }
   if (c.time == absent)
-    return fail(input_error{error_code::bad_header, file_, record.line, 0, "metric_timestamp",
-                            "the header has neither a 'metric_timestamp' nor a '_time' column"});
-  if (c.value == absent)
-    return fail(input_error{error_code::bad_header, file_, record.line, 0, "_value",
-                            "the header has no '_value' column"});
-  columns_ = c;
+    return header_error("metric_timestamp",
+                        "the header has neither a 'metric_timestamp' nor a '_time' column");
+  if (c.value == absent && c.measures.empty())
+    return header_error("_value",
+                        "the header has no '_value' column and no 'metric_name:<name>' column");
+  // I1.5: a dimension no option can supply would skip every row; say so at once.
+  const std::array<bool, 4> supplied = {!options_.default_cluster.empty(), false,
+                                        !options_.default_node.empty(),
+                                        c.newer_direction != absent};
+  for (std::size_t d = 0; d < dimension_names.size(); ++d)
+    if (c.dimensions[d] == absent && !supplied[d])
+      return header_error(dimension_names[d],
+                          fmt::format("the header has no '{}' column{}", dimension_names[d],
+                                      d == 0   ? " (or set --default-cluster)"
+                                      : d == 2 ? " (or set --default-node)"
+                                      : d == 3 ? " (nor 'network.io.direction')"
+                                               : ""));
+  columns_ = std::move(c);
   have_header_ = true;
   return true;
 }
@@ -232,8 +269,20 @@ K8SNETIO_COLD inline bool metrics_csv_reader::reject(std::uint64_t line, skip_re
   std::string text;
   switch (reason) {
     case skip_reason::short_row:
+    case skip_reason::long_row:
       text = fmt::format("{} of the header's {} fields", field_count, columns_.count);
       break;
+    case skip_reason::time_out_of_range: {
+      double read = 0;
+      const auto unit =
+          parse_number(cell, read) == number_status::ok ? likely_time_unit(read) : std::nullopt;
+      text = unit && options_.epoch_unit == time_unit::seconds
+                 ? fmt::format("{}={}: looks like epoch {}; set --time-unit {}", column,
+                               detail::quote_cell(cell), unit_word(*unit), to_string(*unit))
+                 : fmt::format("{}={}: not an epoch time in {}", column, detail::quote_cell(cell),
+                               unit_word(options_.epoch_unit));
+      break;
+    }
     case skip_reason::bad_number:
     case skip_reason::non_finite:
       text = fmt::format("{}={}", column, detail::quote_cell(cell));
@@ -265,8 +314,10 @@ bool metrics_csv_reader::on_row(const csv_record& record, Sink& sink) {
   if (record.syntax != csv_syntax::ok) [[unlikely]]
     return reject(line, skip_reason::bad_syntax, {}, to_string(record.syntax));
   const columns& c = columns_;
-  if (record.fields.size() < c.count) [[unlikely]]
-    return reject(line, skip_reason::short_row, {}, {}, record.fields.size());
+  if (record.fields.size() != c.count) [[unlikely]]
+    return reject(line,
+                  record.fields.size() < c.count ? skip_reason::short_row : skip_reason::long_row,
+                  {}, {}, record.fields.size());
   const std::string_view* const f = record.fields.data();
 
   std::string_view metric_name;
@@ -281,32 +332,64 @@ bool metrics_csv_reader::on_row(const csv_record& record, Sink& sink) {
   std::size_t time_column = c.time;
   if (f[time_column].empty() && c.fallback_time != absent) time_column = c.fallback_time;
   const std::string_view time_text = f[time_column];
-  const std::string_view value_text = f[c.value];
   if (time_text.empty()) [[unlikely]]
     return reject(line, skip_reason::missing_field, header_fields_[time_column]);
-  if (value_text.empty()) [[unlikely]]
-    return reject(line, skip_reason::missing_field, "_value");
-
   double time = 0;
+  const time_status time_read = read_time(time_text, options_.epoch_unit, time);
+  if (time_read != time_status::ok) [[unlikely]]
+    return reject(line,
+                  time_read == time_status::out_of_range ? skip_reason::time_out_of_range
+                  : time_read == time_status::non_finite ? skip_reason::non_finite
+                                                         : skip_reason::bad_number,
+                  header_fields_[time_column], time_text);
+
+  if (c.value != absent) [[likely]]
+    return emit(line, f, time, "_value", f[c.value], metric_name, sink);
+  // I1.2: each `metric_name:<name>` cell is a point of that metric; an empty one is none.
+  bool any = false;
+  for (const std::size_t m : c.measures) {
+    const std::string_view cell = f[m];
+    if (cell.empty()) continue;
+    if (any) ++report_.rows_read;  // a row is one measurement
+    any = true;
+    const std::string_view name = std::string_view(header_fields_[m]).substr(measure_prefix.size());
+    const bool go_on = name == std::string_view(options_.metric_name)
+                           ? emit(line, f, time, header_fields_[m], cell, name, sink)
+                           : reject(line, skip_reason::other_metric, header_fields_[m], name);
+    if (!go_on) return false;
+  }
+  return any || reject(line, skip_reason::missing_field, "metric_name:<name>");
+}
+
+template <class Sink>
+bool metrics_csv_reader::emit(std::uint64_t line, const std::string_view* f, double time,
+                              std::string_view value_column, std::string_view value_text,
+                              std::string_view metric_name, Sink& sink) {
+  const columns& c = columns_;
+  if (value_text.empty()) [[unlikely]]
+    return reject(line, skip_reason::missing_field, value_column);
   double value = 0;
-  const number_status time_status = parse_number(time_text, time);
-  if (time_status != number_status::ok || !std::isfinite(time)) [[unlikely]]
-    return reject_number(line, header_fields_[time_column], time_text, time_status);
   const number_status value_status = parse_number(value_text, value);
   if (value_status != number_status::ok || !std::isfinite(value)) [[unlikely]]
-    return reject_number(line, "_value", value_text, value_status);
+    return reject_number(line, value_column, value_text, value_status);
 
-  std::string_view cluster = c.dimensions[0] != absent ? f[c.dimensions[0]] : std::string_view();
+  const auto cell = [f](std::size_t column) {
+    return column != absent ? f[column] : std::string_view();
+  };
+  std::string_view cluster = cell(c.dimensions[0]);
   if (cluster.empty()) cluster = options_.default_cluster;
-  const std::string_view pod = c.dimensions[1] != absent ? f[c.dimensions[1]] : std::string_view();
-  const std::string_view node = c.dimensions[2] != absent ? f[c.dimensions[2]] : std::string_view();
-  const std::string_view direction =
-      c.dimensions[3] != absent ? f[c.dimensions[3]] : std::string_view();
+  const std::string_view pod = cell(c.dimensions[1]);
+  std::string_view node = cell(c.dimensions[2]);
+  if (node.empty()) node = options_.default_node;
+  std::string_view direction = cell(c.dimensions[3]);
+  if (direction.empty()) direction = cell(c.newer_direction);
   if (cluster.empty() || pod.empty() || node.empty() || direction.empty()) [[unlikely]] {
     const std::size_t missing = cluster.empty() ? 0 : pod.empty() ? 1 : node.empty() ? 2 : 3;
     return reject(line, skip_reason::missing_dimension, dimension_names[missing]);
   }
-  const metric_point point{time, value, metric_name, cluster, pod, node, direction};
+  metric_point point{time, value, metric_name, cluster, pod, node, direction};
+  point.namespace_name = cell(c.namespace_name);
+  point.pod_uid = cell(c.pod_uid);
   std::invoke(sink, point);
   ++report_.points;
   return true;

@@ -11,8 +11,16 @@
 //   (`"intValue": 42` → "42", `"boolValue": true` → "true"); bytesValue as its base64 text;
 //   arrayValue and kvlistValue as their raw JSON. A data point attribute wins over a resource
 //   attribute with the same key; within one list a later duplicate wins.
-// - `direction` falls back to `network.io.direction`; `reader_options::default_cluster` fills
-//   an absent or empty `k8s.cluster.name`.
+// - `direction` falls back to `network.io.direction` (I1.6); `reader_options::default_cluster`
+//   fills an absent or empty `k8s.cluster.name`. `k8s.namespace.name` and `k8s.pod.uid` are
+//   carried on the point (I3.3).
+// - I3.1 `k8s.node.name` comes from the point, else its resource, else the one node resource
+//   of the line (a resource with `k8s.node.name` and no `k8s.pod.name`: the plain kubeletstats
+//   receiver scrapes one kubelet per request), else `reader_options::default_node`. Two node
+//   resources with different names in one line name no node. A point still without one is
+//   missing_dimension "k8s.node.name", which the report turns into a hint.
+// - I3.2 a point whose `flags` has bit 0 (NO_RECORDED_VALUE) is no_recorded_value: counted,
+//   never a value and never the base of a delta.
 // - A cumulative series is the metric name plus every merged attribute (sorted), so
 //   `interface` (or `network.interface.name`) separates series although it is no dimension.
 //   State lives in the reader: it carries across lines, chunks and files.
@@ -49,10 +57,11 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include <k8snetio/io/input/detail/json_input.hpp>
 #include <k8snetio/io/error.hpp>
+#include <k8snetio/io/input/detail/json_input.hpp>
 #include <k8snetio/io/input/read_report.hpp>
 #include <k8snetio/io/input/reader_options.hpp>
+#include <k8snetio/io/number.hpp>
 #include <k8snetio/model/metric_point.hpp>
 
 namespace k8snetio::io {
@@ -71,10 +80,13 @@ namespace k8snetio::io {
 /// then refuses further input until start_file().
 class otlp_reader : public detail::json_reader<otlp_reader> {
  public:
-  explicit otlp_reader(reader_options options = {}) : json_reader(std::move(options)) {}
+  explicit otlp_reader(reader_options options = {}) : json_reader(std::move(options)) {
+    limit_line_bytes(default_max_line_bytes);
+  }
   /// As metrics_csv_reader: the first input's name, then the options.
   explicit otlp_reader(std::string file, reader_options options = {})
       : json_reader(std::move(options)) {
+    limit_line_bytes(default_max_line_bytes);
     start_file(file);
   }
 
@@ -85,7 +97,13 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
 
   /// A line longer than this is skipped as bad_syntax without being held in memory.
   static constexpr std::size_t default_max_line_bytes = std::size_t{256} << 20;
-  void limit_line_bytes(std::size_t n) noexcept { max_line_bytes_ = detail::byte_limit(n); }
+  /// The reader then holds at most about this plus one 1 MiB slice, never twice it (S5.2).
+  void limit_line_bytes(std::size_t n) noexcept {
+    max_line_bytes_ = detail::byte_limit(n);
+    buffer_.limit_growth(detail::buffer_growth_limit(max_line_bytes_));
+  }
+  /// Bytes the reader's line buffer has allocated.
+  std::size_t buffered_capacity() const noexcept { return buffer_.allocated(); }
 
  private:
   using error_code_t = simdjson::error_code;
@@ -119,6 +137,7 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     std::string_view detail;
     skip_reason reason{};
     bool is_point = false;
+    bool needs_node = false;  ///< I3.1: the node comes from the line's node resource, if any
   };
   // How to undo a line's changes to the series state if the line turns out malformed.
   struct undo_entry {
@@ -224,6 +243,8 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     staged_.clear();
     undo_.clear();
     rows_in_line_ = 0;
+    line_node_ = {};
+    line_nodes_ = 0;
     if (auto e = parse_line(text, length, capacity)) {
       rollback();
       return input_.skip_row(line_, skip_reason::bad_syntax,
@@ -231,7 +252,17 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     }
     auto& report = input_.report();
     report.rows_read += rows_in_line_;
-    for (const auto& s : staged_) {
+    const std::string_view node =
+        line_nodes_ == 1 ? line_node_ : std::string_view(input_.options().default_node);
+    for (auto& s : staged_) {
+      if (s.needs_node) {
+        s.point.node = node;
+        if (node.empty()) {
+          s.is_point = false;
+          s.reason = skip_reason::missing_dimension;
+          s.detail = "k8s.node.name";
+        }
+      }
       if (s.is_point) {
         ++report.points;
         sink.call(sink.object, s.point);
@@ -288,6 +319,7 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
             if (pass == 1) break;  // the scopes after the resource were read in the first pass
             if (auto e = read_resource(f.value())) return e;
             have_resource = true;
+            note_node_resource();
             continue;
           }
           const char* scopes = key.unsafe_is_equal("scopeMetrics") ? "scopeMetrics"
@@ -307,6 +339,18 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
       }
     }
     return simdjson::SUCCESS;
+  }
+
+  // I3.1: a resource naming a node and no pod is the kubelet the line was scraped from.
+  void note_node_resource() {
+    std::string_view node, pod;
+    for (const auto& a : resource_attributes_) {
+      if (a.key == "k8s.node.name") node = a.value;
+      if (a.key == "k8s.pod.name") pod = a.value;
+    }
+    if (node.empty() || !pod.empty() || node == line_node_) return;
+    line_node_ = node;
+    ++line_nodes_;
   }
 
   error_code_t read_resource(value_t& v) {
@@ -448,6 +492,7 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     double value = 0;
     std::int64_t int_value = 0;
     bool is_int = false;
+    std::uint64_t flags = 0;
     for (auto item : point) {
       simdjson::ondemand::field f;
       if (auto e = std::move(item).get(f)) return failed(e, "dataPoints");
@@ -467,9 +512,13 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
         value_field = "asDouble";
         value_status = read_double(f.value(), value);
         is_int = false;
+      } else if (key.unsafe_is_equal("flags")) {
+        if (detail::read_integer(f.value(), flags) != number_status::ok) flags = 0;
       }
     }
     ++rows_in_line_;
+    constexpr std::uint64_t no_recorded_value = 1;  // DataPointFlags.FLAG_NO_RECORDED_VALUE
+    if (flags & no_recorded_value) return stage_skip(skip_reason::no_recorded_value, {});
 
     if (time_status == number_status::absent || (time_status == number_status::ok && time_ns == 0))
       return stage_skip(skip_reason::missing_field, "timeUnixNano");
@@ -491,10 +540,14 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     p.node = attribute_value("k8s.node.name");
     p.direction = attribute_value("direction");
     if (p.direction.empty()) p.direction = attribute_value("network.io.direction");
+    p.namespace_name = attribute_value("k8s.namespace.name");
+    p.pod_uid = attribute_value("k8s.pod.uid");
     if (p.cluster.empty()) return stage_skip(skip_reason::missing_dimension, "k8s.cluster.name");
     if (p.pod.empty()) return stage_skip(skip_reason::missing_dimension, "k8s.pod.name");
-    if (p.node.empty()) return stage_skip(skip_reason::missing_dimension, "k8s.node.name");
     if (p.direction.empty()) return stage_skip(skip_reason::missing_dimension, "direction");
+    // I3.1: without a node of its own the point waits for the end of the line, where the
+    // line's node resource (or the default) is known.
+    needs_node_ = p.node.empty();
 
     if (!cumulative || input_.options().otlp_counter == otlp_counter_mode::raw)
       return stage_point(p);
@@ -531,11 +584,13 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   }
 
   error_code_t stage_skip(skip_reason reason, std::string_view detail) {
+    needs_node_ = false;
     staged_.push_back({metric_point{}, detail, reason, false});
     return simdjson::SUCCESS;
   }
   error_code_t stage_point(const metric_point& p) {
-    staged_.push_back({p, {}, skip_reason{}, true});
+    staged_.push_back({p, {}, skip_reason{}, true, needs_node_});
+    needs_node_ = false;
     return simdjson::SUCCESS;
   }
 
@@ -668,8 +723,7 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     if (v.get_string().get(s)) return number_status::bad;
     if (s.empty()) return number_status::absent;
     // OTLP/JSON writes the special doubles as "NaN", "Infinity" and "-Infinity".
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    if (ec != std::errc() || end != s.data() + s.size()) return number_status::bad;
+    if (io::parse_number(s, out) != io::number_status::ok) return number_status::bad;
     return std::isfinite(out) ? number_status::ok : number_status::non_finite;
   }
 
@@ -691,6 +745,9 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   std::vector<staged> staged_;
   std::vector<undo_entry> undo_;
   std::uint64_t rows_in_line_ = 0;
+  std::string_view line_node_;  ///< I3.1: the node resource's k8s.node.name in this line
+  std::size_t line_nodes_ = 0;  ///< distinct node resources in this line
+  bool needs_node_ = false;     ///< the point being staged takes the line's node
   std::string series_key_;
   series_map series_;
 };

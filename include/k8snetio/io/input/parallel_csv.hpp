@@ -348,22 +348,12 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
     auto got = pread_some(file.fd, head.data(), head.size(), 0);
     if (!got) return tl::unexpected(got.error());
     head.resize(*got);
-    if (head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x1f &&
-        static_cast<unsigned char>(head[1]) == 0x8b)
-      return read_in_order(sink, after);  // gzip
+    if (compression_of(head) != compression::none)
+      return read_in_order(sink, after);  // gzip or zstd: one stream, read in order
     csv_tokenizer tokenizer;
-    std::size_t pos = 0;
-    bool found = false;
-    while (tokenizer.parse(std::string_view(head).substr(pos), false) ==
-           csv_tokenizer::status::record) {
-      const bool blank = tokenizer.record().blank;
-      pos += tokenizer.consumed();
-      if (!blank) {
-        found = true;
-        break;
-      }
-    }
-    if (!found) return read_in_order(sink, after);
+    const auto header = find_csv_header(head, false, tokenizer);
+    if (!header) return read_in_order(sink, after);
+    const std::size_t pos = header->end;
     lead_.emplace(name_, options_);
     lead_->report().max_examples = max_examples_;
     const auto none = [](const metric_point&) {};

@@ -17,6 +17,7 @@ namespace k8snetio::io {
 enum class skip_reason : std::uint8_t {
   bad_syntax,         ///< malformed CSV/JSON (unterminated quote, bad JSON, …)
   short_row,          ///< fewer fields than the header
+  long_row,           ///< I1.5: more fields than the header (an unquoted "1,000"?)
   missing_field,      ///< a required field (time, value) is absent or empty
   bad_number,         ///< a time or value that does not parse as a number
   non_finite,         ///< NaN or ±inf (D1.2)
@@ -25,6 +26,8 @@ enum class skip_reason : std::uint8_t {
   counter_reset,      ///< OTLP cumulative counter went down or restarted (I3): no delta
   first_of_series,    ///< OTLP cumulative: the first point of a series yields no delta (I3)
   late,               ///< older than the aggregator's allowed lateness
+  time_out_of_range,  ///< I1.4: not a plausible epoch time in seconds (milliseconds, say)
+  no_recorded_value,  ///< I3.2: an OTLP point flagged NO_RECORDED_VALUE: no value to use
   count_              // keep last
 };
 
@@ -32,10 +35,13 @@ inline constexpr std::size_t skip_reason_count = static_cast<std::size_t>(skip_r
 
 constexpr std::string_view to_string(skip_reason r) noexcept {
   constexpr std::array<std::string_view, skip_reason_count> names = {
-      "bad syntax",   "short row",        "missing field",
-      "bad number",   "non-finite value", "missing dimension",
-      "other metric", "counter reset",    "first point of a cumulative series",
-      "late point"};
+      "bad syntax",        "short row",
+      "long row",          "missing field",
+      "bad number",        "non-finite value",
+      "missing dimension", "other metric",
+      "counter reset",     "first point of a cumulative series",
+      "late point",        "time out of range",
+      "no recorded value"};
   auto i = static_cast<std::size_t>(r);
   return i < names.size() ? names[i] : std::string_view("unknown");
 }
@@ -45,8 +51,25 @@ constexpr bool is_error(skip_reason r) noexcept {
   switch (r) {
     case skip_reason::other_metric:
     case skip_reason::counter_reset:
-    case skip_reason::first_of_series: return false;
+    case skip_reason::first_of_series:
+    case skip_reason::no_recorded_value: return false;
     default: return true;
+  }
+}
+
+/// The four dimensions of D1.1, as the readers name them in missing_dimension skips.
+inline constexpr std::array<std::string_view, 4> dimension_names = {
+    "k8s.cluster.name", "k8s.pod.name", "k8s.node.name", "direction"};
+
+/// What supplies a dimension that the input lacks (I3.1): the option, or the collector's
+/// processor. For the summary: "no k8s.node.name: 94 points; set --default-node or …".
+constexpr std::string_view missing_dimension_hint(std::size_t dimension) noexcept {
+  switch (dimension) {
+    case 0: return "set --default-cluster or add the k8sattributes or resource processor";
+    case 1: return "the points are not per pod (only pod metrics can be read)";
+    case 2: return "set --default-node or add the k8sattributes processor";
+    case 3: return "the metric needs a direction (or network.io.direction) attribute";
+    default: return "";
   }
 }
 
@@ -72,10 +95,15 @@ struct read_report {
   std::array<std::uint64_t, skip_reason_count> skipped{};
   std::vector<input_problem> examples;
   std::size_t max_examples = 5;
+  /// missing_dimension skips by dimension, in dimension_names' order.
+  std::array<std::uint64_t, dimension_names.size()> missing_dimensions{};
 
   void skip(std::string_view file, std::uint64_t line, skip_reason r,
             std::string_view detail = {}) {
     ++skipped[static_cast<std::size_t>(r)];
+    if (r == skip_reason::missing_dimension)
+      for (std::size_t d = 0; d < dimension_names.size(); ++d)
+        if (detail == dimension_names[d]) ++missing_dimensions[d];
     // Only defects are named: expected skips (other metrics, first points) would crowd them out.
     if (is_error(r) && examples.size() < max_examples)
       examples.push_back({std::string(file), line, r, std::string(detail)});
@@ -87,11 +115,26 @@ struct read_report {
   }
   std::uint64_t count(skip_reason r) const noexcept { return skipped[static_cast<std::size_t>(r)]; }
 
+  /// One line per dimension that points lacked after every fallback, with what would
+  /// supply it: "no k8s.node.name: 94 points; set --default-node or add the k8sattributes
+  /// processor" (I3.1). Empty when no point lacked one.
+  std::vector<std::string> hints() const {
+    std::vector<std::string> out;
+    for (std::size_t d = 0; d < dimension_names.size(); ++d)
+      if (missing_dimensions[d] != 0)
+        out.push_back(fmt::format("no {}: {} point{}; {}", dimension_names[d],
+                                  missing_dimensions[d], missing_dimensions[d] == 1 ? "" : "s",
+                                  missing_dimension_hint(d)));
+    return out;
+  }
+
   read_report& operator+=(const read_report& o) {
     rows_read += o.rows_read;
     points += o.points;
     bytes += o.bytes;
     for (std::size_t i = 0; i < skip_reason_count; ++i) skipped[i] += o.skipped[i];
+    for (std::size_t d = 0; d < dimension_names.size(); ++d)
+      missing_dimensions[d] += o.missing_dimensions[d];
     for (const auto& e : o.examples)
       if (examples.size() < max_examples) examples.push_back(e);
     return *this;

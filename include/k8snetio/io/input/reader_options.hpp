@@ -5,6 +5,7 @@
 #include <concepts>
 #include <string>
 
+#include <k8snetio/io/number.hpp>
 #include <k8snetio/model/metric_point.hpp>
 
 namespace k8snetio::io {
@@ -23,6 +24,11 @@ struct reader_options {
   bool strict = false;
   /// k8s.cluster.name for points without one (I3); empty: none.
   std::string default_cluster;
+  /// k8s.node.name for points without one after every other source (I3.1); empty: none.
+  std::string default_node;
+  /// The unit of epoch numbers in CSV and HEC times (I1.4, `--time-unit`). In seconds, a
+  /// value of 1e11 or more is refused with the unit it most likely is.
+  time_unit epoch_unit = time_unit::seconds;
   otlp_counter_mode otlp_counter = otlp_counter_mode::delta;
 };
 

@@ -23,6 +23,7 @@
 #include <k8snetio/io/error.hpp>
 #include <k8snetio/io/input/read_report.hpp>
 #include <k8snetio/io/input/reader_options.hpp>
+#include <k8snetio/io/number.hpp>
 #include <k8snetio/model/metric_point.hpp>
 
 namespace k8snetio::io::detail {
@@ -52,9 +53,16 @@ class padded_buffer {
   /// Bytes readable from `offset` on: at least size() - offset + SIMDJSON_PADDING.
   std::size_t capacity_from(std::size_t offset) const noexcept { return bytes_.size() - offset; }
 
+  /// Bytes allocated (what the buffer costs in memory).
+  std::size_t allocated() const noexcept { return bytes_.size(); }
+  /// Growth past `n` bytes goes no further than what is needed: a reader that never holds
+  /// more than its record limit plus a slice then never allocates twice that (S5.2).
+  void limit_growth(std::size_t n) noexcept { growth_limit_ = n; }
+
   void append(std::string_view data) {
     auto need = size_ + data.size() + simdjson::SIMDJSON_PADDING;
-    if (bytes_.size() < need) bytes_.resize(std::max(need, bytes_.size() * 2));
+    if (bytes_.size() < need)
+      bytes_.resize(std::max(need, std::min(bytes_.size() * 2, growth_limit_)));
     std::memcpy(bytes_.data() + size_, data.data(), data.size());
     size_ += data.size();
   }
@@ -68,16 +76,24 @@ class padded_buffer {
  private:
   std::vector<char> bytes_;
   std::size_t size_ = 0;
+  std::size_t growth_limit_ = static_cast<std::size_t>(-1);
 };
+
+/// The slice feed_in_slices appends at a time.
+inline constexpr std::size_t feed_slice_bytes = std::size_t{1} << 20;
+
+/// The growth limit of a reader's buffer whose records are at most `record_limit` bytes.
+constexpr std::size_t buffer_growth_limit(std::size_t record_limit) noexcept {
+  return record_limit + feed_slice_bytes + simdjson::SIMDJSON_PADDING;
+}
 
 /// Appends `chunk` to `buffer` in slices that keep the buffer (and the cache footprint) small
 /// however large the chunk, calling `drain()` (→ result<void>) after each; stops at its first
 /// error.
 template <class Drain>
 result<void> feed_in_slices(padded_buffer& buffer, std::string_view chunk, Drain&& drain) {
-  constexpr std::size_t slice = std::size_t{1} << 20;
   while (!chunk.empty()) {
-    auto n = std::min(chunk.size(), slice);
+    auto n = std::min(chunk.size(), feed_slice_bytes);
     buffer.append(chunk.substr(0, n));
     chunk.remove_prefix(n);
     if (auto r = drain(); !r) return r;
@@ -255,8 +271,8 @@ read_integer(simdjson::ondemand::value& v, Integer& out) {
   std::string_view s;
   if (v.get_string().get(s)) return number_status::bad;
   if (s.empty()) return number_status::absent;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && end == s.data() + s.size() ? number_status::ok : number_status::bad;
+  return io::parse_integer(s, out) == io::number_status::ok ? number_status::ok
+                                                            : number_status::bad;
 }
 
 }  // namespace k8snetio::io::detail

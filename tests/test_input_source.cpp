@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
+#include <k8snetio/io/baseline_csv.hpp>
 #include <k8snetio/io/input/input_source.hpp>
 #include <k8snetio/io/input/metrics_csv_reader.hpp>
 
@@ -57,6 +59,15 @@ read_back read_all(const std::string& path, std::size_t chunk_bytes) {
       },
       chunk_bytes);
   if (!r) out.error = r.error();
+  return out;
+}
+
+/// `bytes` as one zstd frame (what the collector's file exporter writes with compression: zstd).
+std::string zstd_frame(std::string_view bytes) {
+  std::string out(ZSTD_compressBound(bytes.size()), '\0');
+  const std::size_t n = ZSTD_compress(out.data(), out.size(), bytes.data(), bytes.size(), 3);
+  REQUIRE_FALSE(ZSTD_isError(n));
+  out.resize(n);
   return out;
 }
 
@@ -261,4 +272,119 @@ TEST_CASE("Inputs: --input-format names a format", "[inputs]") {
   for (auto f : {input_format::metrics_csv, input_format::hec_json, input_format::otlp_json,
                  input_format::baseline_csv})
     CHECK(parse_input_format(to_string(f)) == f);
+}
+
+// ---- I3.4 zstd, S5.2 size caps -------------------------------------------------------------
+
+TEST_CASE("I3.4 compression is recognised from the magic alone", "[inputs][I3.4]") {
+  CHECK(compression_of("\x1f\x8b\x08") == compression::gzip);
+  CHECK(compression_of("\x28\xb5\x2f\xfd\x00") == compression::zstd);
+  CHECK(compression_of("\x28\xb5\x2f") == compression::none);  // too short to be a frame
+  CHECK(compression_of("metric_timestamp,_value") == compression::none);
+  CHECK(compression_of("") == compression::none);
+}
+
+TEST_CASE("I3.4 a zstd file is read transparently whatever its name", "[inputs][I3.4]") {
+  temp_dir dir;
+  const std::string text = sample_text(300000);
+  write_file(dir.file("metrics.json.zst"), zstd_frame(text));
+  write_file(dir.file("metrics.json"), zstd_frame(text));
+  for (const auto* name : {"metrics.json.zst", "metrics.json"}) {
+    for (std::size_t chunk : {64u, 4096u, 1u << 22}) {
+      const auto r = read_all(dir.file(name), chunk);
+      REQUIRE_FALSE(r.error);
+      REQUIRE(r.bytes == text);
+      REQUIRE(r.progress.back() == fs::file_size(dir.file(name)));  // compressed bytes
+    }
+  }
+  auto in = input_source::open(dir.file("metrics.json"));
+  REQUIRE(in);
+  REQUIRE(in->next());
+  CHECK(in->compression() == compression::zstd);
+  CHECK_FALSE(in->gzipped());
+}
+
+TEST_CASE("I3.4 concatenated zstd frames read as one stream", "[inputs][I3.4]") {
+  temp_dir dir;
+  const std::string a = sample_text(5000);
+  const std::string b = "tail,of,the,second,frame\n";
+  write_file(dir.file("two.zst"), zstd_frame(a) + zstd_frame(b) + zstd_frame("") + zstd_frame(a));
+  for (std::size_t chunk : {64u, 1000u, 1u << 22}) {
+    const auto r = read_all(dir.file("two.zst"), chunk);
+    REQUIRE_FALSE(r.error);
+    REQUIRE(r.bytes == a + b + a);
+  }
+}
+
+TEST_CASE("I3.4 a truncated or corrupt zstd file is read_failed naming the file",
+          "[inputs][I3.4]") {
+  temp_dir dir;
+  const std::string frame = zstd_frame(sample_text(50000));
+  write_file(dir.file("cut.zst"), frame.substr(0, frame.size() / 2));
+  auto cut = read_all(dir.file("cut.zst"), 4096);
+  REQUIRE(cut.error);
+  CHECK(cut.error->code == error_code::read_failed);
+  CHECK(cut.error->file == dir.file("cut.zst"));
+  CHECK(cut.error->message.find("truncated zstd") != std::string::npos);
+
+  std::string bad = frame;
+  for (std::size_t i = 20; i < 60; ++i) bad[i] = static_cast<char>(bad[i] ^ 0x5a);
+  write_file(dir.file("bad.zst"), bad);
+  auto corrupt = read_all(dir.file("bad.zst"), 4096);
+  REQUIRE(corrupt.error);
+  CHECK(corrupt.error->code == error_code::read_failed);
+}
+
+TEST_CASE("I3.4 a zstd OTLP file is recognised and read like the plain one", "[inputs][I3.4]") {
+  temp_dir dir;
+  const std::string text = read_file(fixture_path("otlp_small.jsonl"));
+  write_file(dir.file("otlp"), zstd_frame(text));
+  const auto whole = read_whole_input(dir.file("otlp"));
+  REQUIRE(whole);
+  CHECK(whole->text == text);
+  CHECK(detect_format(whole->text) == input_format::otlp_json);
+}
+
+TEST_CASE("I3.4 a zstd or gzip baseline table loads (--baseline)", "[inputs][I3.4][I4]") {
+  temp_dir dir;
+  const std::string table =
+      "key,avg_inbound_network_io,avg_outbound_network_io,stdev_inbound_network_io,"
+      "stdev_outbound_network_io\nprod:checkout,1,2,3,4\n";
+  write_file(dir.file("base.zst"), zstd_frame(table));
+  write_gzip_member(dir.file("base.gz"), table, "wb");
+  for (const auto* name : {"base.zst", "base.gz"}) {
+    const auto loaded = load_baseline_csv(dir.file(name));
+    INFO((loaded ? std::string() : loaded.error().what()));
+    REQUIRE(loaded);
+    CHECK(loaded->size() == 1);
+  }
+}
+
+TEST_CASE("S5.2 an input larger than its cap is refused as soon as the cap is passed",
+          "[inputs][S5.2]") {
+  temp_dir dir;
+  // A gzip of newlines: a few KB that would inflate to many MB.
+  {
+    gzFile f = gzopen(dir.file("newlines.gz").c_str(), "wb9");
+    REQUIRE(f != nullptr);
+    const std::string block(1 << 20, '\n');
+    for (int i = 0; i < 64; ++i)
+      REQUIRE(gzwrite(f, block.data(), static_cast<unsigned>(block.size())) ==
+              static_cast<int>(block.size()));
+    REQUIRE(gzclose(f) == Z_OK);
+  }
+  const std::uint64_t cap = std::uint64_t{8} << 20;
+  const auto whole = read_whole_input(dir.file("newlines.gz"), cap);
+  REQUIRE_FALSE(whole);
+  CHECK(whole.error().code == error_code::input_too_large);
+  CHECK(whole.error().message.find("larger than 8388608 bytes once decompressed (gzip") !=
+        std::string::npos);
+
+  const auto table = load_baseline_csv(dir.file("newlines.gz"), network_io_measures, cap);
+  REQUIRE_FALSE(table);
+  CHECK(table.error().code == error_code::input_too_large);
+
+  write_file(dir.file("plain.csv"), std::string(100, 'x'));
+  CHECK_FALSE(read_whole_input(dir.file("plain.csv"), 99));
+  CHECK(read_whole_input(dir.file("plain.csv"), 100));
 }

@@ -1,6 +1,7 @@
-// The baseline lookup table as CSV (spec I4, B6, R5, D5.3): read with columns taken by header
-// name in any order, extra columns ignored and empty cells null, each cell keeping its text
-// (F3); written with the rule's columns in B6/R5 order, rows sorted by key.
+// The baseline lookup table as CSV (spec I4, B6, R5, D5.3, D5.5, S5.2): read in chunks with
+// columns taken by header name in any order, extra columns ignored and empty cells null, each
+// cell keeping its text (F3), unusable rows refused with their line; written with the rule's
+// columns in B6/R5 order, rows sorted by key.
 #pragma once
 
 #include <algorithm>
@@ -22,10 +23,11 @@
 
 #include <fmt/format.h>
 
-#include <k8snetio/model/baseline_table.hpp>
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/error.hpp>
 #include <k8snetio/io/input/input_source.hpp>
+#include <k8snetio/io/number.hpp>
+#include <k8snetio/model/baseline_table.hpp>
 #include <k8snetio/model/measure_set.hpp>
 #include <k8snetio/model/spl_values.hpp>
 
@@ -91,72 +93,105 @@ std::array<std::size_t, N> stdev_order_of(const baseline_columns<N>& c,
 
 }  // namespace detail
 
-/// Reads a baseline lookup table (I4). `text` is the whole file; `file` names it in errors;
-/// without `measures`, the main rule's table (network_io_measures).
+/// Reads a baseline lookup table (I4), fed in chunks, so that a table is never held as text
+/// (S5.2). `file` names it in errors; without `measures`, the main rule's table
+/// (network_io_measures).
 ///
-/// - The header names the columns, in any order: `key` is required (else bad_header);
-///   `avg_<m>` and `stdev_<m>` for each measure name `m` of `measures` (the ratio rule's names
-///   hold a colon: `avg_inbound:outbound`); a measure column that is absent makes all its
-///   cells null; `count` and `last_seen` are read when present; other columns (Splunk's
-///   `__mv_*`, say) are ignored. A UTF-8 byte order mark, CRLF and RFC 4180 quoting are fine.
+///     baseline_csv_reader<2> reader("base.csv");
+///     for (each chunk) if (auto r = reader.feed(chunk); !r) return r;
+///     auto table = reader.finish();
+///
+/// - The header (the first non-blank record) names the columns, in any order: `key` is
+///   required (else bad_header); `avg_<m>` and `stdev_<m>` for each measure name `m` of
+///   `measures` (the ratio rule's names hold a colon: `avg_inbound:outbound`), at least one of
+///   them (else no_baseline_columns: a table the rule cannot use); a measure column that is
+///   absent makes all its cells null; `count` and `last_seen` are read when present; other
+///   columns (Splunk's `__mv_*`, say) are ignored. A UTF-8 byte order mark, CRLF and RFC 4180
+///   quoting are fine.
 /// - An empty cell is null (D5.2). A number cell keeps its own text (F3).
 /// - Strict about what it cannot use, rather than reading it as null: a non-empty cell that
-///   is not a finite number (`from_chars` grammar: no spaces, no leading '+') is
+///   is not a finite number (io::parse_number: no spaces, no leading '+') is
 ///   bad_baseline_cell; so is a `count` that is not a non-negative integer or a `last_seen`
 ///   that is not a finite number (it is floored to whole seconds). A row with another field
 ///   count than the header, or malformed quoting, is bad_row.
+/// - D5.5: a negative stdev, or a key without ':', is bad_baseline_row with the row's line.
 /// - A key seen twice is duplicate_key, naming the key and both lines (D5.3).
-/// - Blank lines are skipped. An empty key is kept (it can never match: keys hold a ':').
+/// - Blank lines are skipped (a chunk of nothing but line ends at memory speed).
 /// The table's stdev_column_order is the header's order of the stdev_* columns (D6.1).
 template <std::size_t N = 2>
-result<baseline_table<N>> read_baseline_csv(std::string_view text, std::string_view file,
-                                            const measure_set<N>& measures = network_io_measures) {
-  using detail::no_column;
-  baseline_table<N> table(measures);
-  std::vector<std::uint64_t> row_lines;  // the line of each row, in insertion order
-  std::vector<std::string> header;
-  std::optional<detail::baseline_columns<N>> columns;
-  csv_tokenizer tokenizer;
-  // A UTF-8 byte order mark, as spreadsheets write it: dropped before tokenizing, so that a
-  // quoted first header cell after it is not taken for a stray quote.
-  std::size_t pos = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;
+class baseline_csv_reader {
+ public:
+  /// `measures` must outlive the table (baseline_table keeps a pointer to it).
+  explicit baseline_csv_reader(std::string file,
+                               const measure_set<N>& measures = network_io_measures)
+      : file_(std::move(file)), measures_(measures), table_(measures) {}
 
-  for (;;) {
-    const auto status = tokenizer.parse(text.substr(pos), true);
-    if (status == csv_tokenizer::status::end) break;
-    const auto row_or_header = columns ? error_code::bad_row : error_code::bad_header;
-    if (status != csv_tokenizer::status::record)  // unterminated quote or too long
-      return make_error(
-          row_or_header, file, tokenizer.line(),
-          fmt::format("malformed CSV: {}", to_string(status == csv_tokenizer::status::too_long
-                                                         ? csv_syntax::record_too_long
-                                                         : csv_syntax::unterminated_quote)));
-    pos += tokenizer.consumed();
-    const csv_record record = tokenizer.record();
-    if (record.blank) continue;
-    if (record.syntax != csv_syntax::ok)
-      return make_error(row_or_header, file, record.line,
-                        fmt::format("malformed CSV: {}", to_string(record.syntax)));
-
-    if (!columns) {
-      columns = detail::resolve_baseline_header<N>(record.fields, measures);
-      if (columns->key == no_column)
-        return make_error(error_code::bad_header, file, record.line,
-                          "the baseline table's header has no 'key' column", "key");
-      header.assign(record.fields.begin(), record.fields.end());
-      table.set_stdev_column_order(detail::stdev_order_of(*columns, measures));
-      continue;
+  result<void> feed(std::string_view chunk) {
+    if (error_) return tl::unexpected(*error_);
+    if (columns_ && stream_.at_record_boundary() && only_line_ends(chunk)) {
+      // A run of blank lines (a gzip of newlines, say) costs a count, not a parse per line.
+      const auto lines = static_cast<std::uint64_t>(std::count(chunk.begin(), chunk.end(), '\n'));
+      const bool cr_pending = chunk.back() == '\r';
+      if (!cr_pending) {
+        stream_.set_line(stream_.line() + lines);
+        return {};
+      }
     }
+    auto handler = [this](const csv_record& record) { return on_record(record); };
+    stream_.feed(chunk, handler);
+    if (error_) return tl::unexpected(*error_);
+    return {};
+  }
 
-    const auto& c = *columns;
+  result<baseline_table<N>> finish() {
+    if (error_) return tl::unexpected(*error_);
+    auto handler = [this](const csv_record& record) { return on_record(record); };
+    stream_.finish(handler);
+    if (error_) return tl::unexpected(*error_);
+    if (!columns_)
+      return make_error(error_code::bad_header, file_, 0, "the input has no header row");
+    return std::move(table_);
+  }
+
+ private:
+  static bool only_line_ends(std::string_view chunk) noexcept {
+    return !chunk.empty() && chunk.find_first_not_of("\r\n") == std::string_view::npos;
+  }
+
+  bool fail(tl::unexpected<input_error> e) {
+    error_ = std::move(e).value();
+    return false;
+  }
+
+  bool on_record(const csv_record& record) {
+    using detail::no_column;
+    const auto row_or_header = columns_ ? error_code::bad_row : error_code::bad_header;
+    if (record.fields.empty())  // unterminated quote or too long
+      return fail(make_error(row_or_header, file_, record.line,
+                             fmt::format("malformed CSV: {}", to_string(record.syntax))));
+    if (!columns_ && !is_csv_header(record)) return true;
+    if (record.blank) return true;
+    if (record.syntax != csv_syntax::ok)
+      return fail(make_error(row_or_header, file_, record.line,
+                             fmt::format("malformed CSV: {}", to_string(record.syntax))));
+    if (!columns_) return on_header(record);
+
+    const auto& c = *columns_;
     if (record.fields.size() != c.fields)
-      return make_error(
-          error_code::bad_row, file, record.line,
-          fmt::format("the row has {} fields, the header {}", record.fields.size(), c.fields));
+      return fail(make_error(
+          error_code::bad_row, file_, record.line,
+          fmt::format("the row has {} fields, the header {}", record.fields.size(), c.fields)));
     const auto bad_cell = [&](std::size_t column, std::string_view what) {
-      return make_error(error_code::bad_baseline_cell, file, record.line,
-                        fmt::format("'{}' is not {}", record.fields[column], what), header[column]);
+      return fail(make_error(error_code::bad_baseline_cell, file_, record.line,
+                             fmt::format("'{}' is not {}", record.fields[column], what),
+                             header_[column]));
     };
+
+    const std::string_view key = record.fields[c.key];
+    if (key.find(':') == std::string_view::npos)
+      return fail(make_error(error_code::bad_baseline_row, file_, record.line,
+                             fmt::format("the key '{}' has no ':' (keys are cluster:service)", key),
+                             header_[c.key]));
 
     baseline_entry<N> entry;
     for (std::size_t m = 0; m < N; ++m) {
@@ -171,12 +206,16 @@ result<baseline_table<N>> read_baseline_csv(std::string_view text, std::string_v
         cell->value = value;
         cell->text = std::string(raw);  // F3
       }
+      if (entry.stdev[m].value && *entry.stdev[m].value < 0)
+        return fail(make_error(error_code::bad_baseline_row, file_, record.line,
+                               fmt::format("negative stdev '{}' for key '{}' (every bucket "
+                                           "would be anomalous)",
+                                           entry.stdev[m].text, key),
+                               header_[c.stdev[m]]));
     }
     if (c.count != no_column && !record.fields[c.count].empty()) {
-      const std::string_view raw = record.fields[c.count];
       std::uint64_t count = 0;
-      const auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), count);
-      if (ec != std::errc{} || end != raw.data() + raw.size())
+      if (parse_integer(record.fields[c.count], count) != number_status::ok)
         return bad_cell(c.count, "a non-negative integer");
       entry.count = count;
     }
@@ -188,30 +227,77 @@ result<baseline_table<N>> read_baseline_csv(std::string_view text, std::string_v
       entry.last_seen = static_cast<std::int64_t>(std::floor(seconds));
     }
 
-    std::string key(record.fields[c.key]);
-    if (!table.insert(key, std::move(entry))) {
-      const auto& rows = table.rows();
-      const auto first = std::find_if(rows.begin(), rows.end(),
-                                      [&key](const auto& row) { return row.key == key; });
-      const auto first_line = row_lines[static_cast<std::size_t>(first - rows.begin())];
-      return make_error(
-          error_code::duplicate_key, file, record.line,
-          fmt::format("duplicate key '{}' (lines {} and {})", key, first_line, record.line),
-          header[c.key]);
+    std::string owned_key(key);
+    if (!table_.insert(owned_key, std::move(entry))) {
+      const auto& rows = table_.rows();
+      const auto first = std::find_if(
+          rows.begin(), rows.end(), [&owned_key](const auto& row) { return row.key == owned_key; });
+      const auto first_line = row_lines_[static_cast<std::size_t>(first - rows.begin())];
+      return fail(make_error(
+          error_code::duplicate_key, file_, record.line,
+          fmt::format("duplicate key '{}' (lines {} and {})", owned_key, first_line, record.line),
+          header_[c.key]));
     }
-    row_lines.push_back(record.line);
+    row_lines_.push_back(record.line);
+    return true;
   }
-  if (!columns) return make_error(error_code::bad_header, file, 0, "the input has no header row");
-  return table;
+
+  bool on_header(const csv_record& record) {
+    using detail::no_column;
+    auto c = detail::resolve_baseline_header<N>(record.fields, measures_);
+    if (c.key == no_column)
+      return fail(make_error(error_code::bad_header, file_, record.line,
+                             "the baseline table's header has no 'key' column", "key"));
+    const bool any_measure =
+        std::any_of(c.avg.begin(), c.avg.end(), [](std::size_t i) { return i != no_column; }) ||
+        std::any_of(c.stdev.begin(), c.stdev.end(), [](std::size_t i) { return i != no_column; });
+    if (!any_measure)
+      return fail(make_error(
+          error_code::no_baseline_columns, file_, record.line,
+          fmt::format("the baseline table has none of the rule's columns (avg_{0}, stdev_{0}, …)",
+                      measures_.names[measures_.column_order[0]])));
+    header_.assign(record.fields.begin(), record.fields.end());
+    table_.set_stdev_column_order(detail::stdev_order_of(c, measures_));
+    columns_ = c;
+    return true;
+  }
+
+  std::string file_;
+  measure_set<N> measures_;
+  baseline_table<N> table_;
+  csv_record_stream stream_;
+  std::vector<std::uint64_t> row_lines_;  ///< the line of each row, in insertion order
+  std::vector<std::string> header_;
+  std::optional<detail::baseline_columns<N>> columns_;
+  std::optional<input_error> error_;
+};
+
+/// Reads a whole baseline table held in `text` (see baseline_csv_reader).
+template <std::size_t N = 2>
+result<baseline_table<N>> read_baseline_csv(std::string_view text, std::string_view file,
+                                            const measure_set<N>& measures = network_io_measures) {
+  baseline_csv_reader<N> reader(std::string(file), measures);
+  if (auto r = reader.feed(text); !r) return tl::unexpected(r.error());
+  return reader.finish();
 }
 
-/// Reads a baseline table from a file ("-": standard input; gzip recognised from the content).
+/// Reads a baseline table from a file ("-": standard input; gzip or zstd recognised from the
+/// content), chunk by chunk. More than `max_bytes` of text (after decompression: a bomb, or a
+/// file of nothing but newlines) is input_too_large, found as soon as the limit is passed.
 template <std::size_t N = 2>
 result<baseline_table<N>> load_baseline_csv(std::string path,
-                                            const measure_set<N>& measures = network_io_measures) {
-  auto whole = read_whole_input(std::move(path));
-  if (!whole) return tl::unexpected(whole.error());
-  return read_baseline_csv<N>(whole->text, whole->name, measures);
+                                            const measure_set<N>& measures = network_io_measures,
+                                            std::uint64_t max_bytes = default_max_input_bytes) {
+  auto in = input_source::open(std::move(path));
+  if (!in) return tl::unexpected(in.error());
+  baseline_csv_reader<N> reader(in->name(), measures);
+  for (;;) {
+    auto chunk = in->next();
+    if (!chunk) return tl::unexpected(chunk.error());
+    if (chunk->empty()) return reader.finish();
+    if (in->bytes_out() > max_bytes) return input_too_large(*in, max_bytes);
+    if (auto r = reader.feed(*chunk); !r) return tl::unexpected(r.error());
+  }
 }
 
 /// Writes a baseline table as CSV (B6, R5): the header `key`, `avg_<m>` for each measure in

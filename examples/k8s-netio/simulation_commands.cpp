@@ -1,10 +1,7 @@
-// `k8s-netio simulate` (synthetic metrics as metrics_csv, HEC events or OTLP JSON) and
-// `k8s-netio demo` (a day of traffic → baseline → the next hour with incidents → findings).
-//
-// The three formats carry the same samples: CSV and HEC the per-interval byte counts as they
-// are, OTLP the cumulative counters whose consecutive differences are those counts (with one
-// priming scrape before the first interval, since the first point of a counter yields no
-// delta). So `detect` finds the same things in all three.
+// `k8s-netio simulate` (synthetic metrics as metrics_csv, HEC events or OTLP JSON in the
+// shape a real collector writes: simulated_formats.hpp) and `k8s-netio demo` (a day of
+// traffic → baseline → the next hour with incidents → findings). Every format and shape
+// carries the same samples, so `detect` finds the same things in all of them.
 
 #include <algorithm>
 #include <chrono>
@@ -15,19 +12,21 @@
 
 #include <fmt/format.h>
 
-#include <k8snetio/io/output/findings_writer.hpp>
-#include <k8snetio/k8snetio.hpp>
 #include <k8snetio/engine/baseline_runner.hpp>
 #include <k8snetio/engine/detector.hpp>
+#include <k8snetio/io/output/findings_writer.hpp>
+#include <k8snetio/k8snetio.hpp>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "simulated_formats.hpp"
 #include "simulator.hpp"
 
 namespace k8snetio_cli {
 namespace {
 
 constexpr std::string_view metric_name = k8snetio::default_metric_name;
+static_assert(metric_name == simulated_metric);
 
 /// Buffers text and hands it to the output in large writes.
 class buffered_output {
@@ -48,150 +47,13 @@ class buffered_output {
   std::string text_;
 };
 
-void append_seconds(std::string& out, std::int64_t time_ms) {
-  fmt::format_to(std::back_inserter(out), "{}.{:03}", time_ms / 1000, time_ms % 1000);
-}
-
-// ---- metrics_csv (I1) ------------------------------------------------------------------------
-
-void write_csv_header(std::string& out) {
-  out +=
-      "metric_timestamp,metric_name,_value,k8s.cluster.name,k8s.node.name,k8s.pod.name,"
-      "k8s.namespace.name,direction,interface\n";
-}
-
-void append_csv_sample(std::string& out, const simulated_pod& pod, const simulated_sample& s) {
-  append_seconds(out, s.time_ms);
-  fmt::format_to(std::back_inserter(out), ",{},{},{},{},{},{},{},{}\n", metric_name, s.bytes,
-                 pod.cluster, pod.node, pod.name, pod.namespace_name,
-                 simulated_directions[s.direction], simulated_interfaces[s.interface]);
-}
-
-// ---- HEC metric events (I2) ------------------------------------------------------------------
-// Daemonset pods use the multi-measurement form, the others the single-measurement form, so
-// both reach the reader.
-
-void append_hec_sample(std::string& out, const simulated_pod& pod, const simulated_sample& s) {
-  out += "{\"time\":";
-  append_seconds(out, s.time_ms);
-  fmt::format_to(std::back_inserter(out), ",\"event\":\"metric\",\"host\":\"{}\",\"fields\":{{",
-                 pod.node);
-  const bool multi = pod.kind == workload_kind::daemonset;
-  if (!multi)
-    fmt::format_to(std::back_inserter(out), "\"metric_name\":\"{}\",\"_value\":{},", metric_name,
-                   s.bytes);
-  fmt::format_to(std::back_inserter(out),
-                 "\"k8s.cluster.name\":\"{}\",\"k8s.node.name\":\"{}\",\"k8s.pod.name\":\"{}\","
-                 "\"k8s.namespace.name\":\"{}\",\"direction\":\"{}\",\"interface\":\"{}\"",
-                 pod.cluster, pod.node, pod.name, pod.namespace_name,
-                 simulated_directions[s.direction], simulated_interfaces[s.interface]);
-  if (multi) fmt::format_to(std::back_inserter(out), ",\"metric_name:{}\":{}", metric_name, s.bytes);
-  out += "}}\n";
-}
-
-// ---- OTLP JSON (I3) --------------------------------------------------------------------------
-// One line per scrape of a node (as the collector's file exporter batches it): a resource per
-// pod, one cumulative monotonic Sum with a data point per interface and direction. The staging
-// cluster speaks the newer semantic conventions (network.interface.name, network.io.direction).
-
-class otlp_writer {
- public:
-  explicit otlp_writer(const simulator& sim) : sim_(sim) {
-    portable_random r(sim.options().seed ^ 0x636f756e746572ull);  // "counter"
-    const auto& pods = sim.pods();
-    counters_.resize(pods.size() * 4);
-    for (auto& c : counters_) c = r.below(std::uint64_t{10'000'000'000});
-    pod_start_ns_.resize(pods.size());
-    for (auto& t : pod_start_ns_) {
-      const auto start = sim.options().start - 600 - static_cast<std::int64_t>(r.below(7 * 86400));
-      t = static_cast<std::uint64_t>(std::max<std::int64_t>(start, 0)) * 1'000'000'000ull;
-    }
-  }
-
-  /// The scrape before the first interval: the counters as they stand.
-  void prime(std::string& out) {
-    const std::int64_t base_ms = (sim_.options().start - 10) * 1000;
-    for (std::size_t p : sim_.pod_order()) {
-      const std::size_t node = sim_.pods()[p].node_index;
-      const std::int64_t time_ms = base_ms + sim_.node_phase_ms(node);
-      if (!group_.empty() && (time_ms != group_time_ms_ || node != group_node_)) flush(out);
-      group_time_ms_ = time_ms;
-      group_node_ = node;
-      if (group_.empty() || group_.back() != p) group_.push_back(p);
-    }
-    flush(out);
-  }
-
-  void add(std::string& out, const simulated_sample& s) {
-    const std::size_t node = sim_.pods()[s.pod].node_index;
-    if (!group_.empty() && (s.time_ms != group_time_ms_ || node != group_node_)) flush(out);
-    group_time_ms_ = s.time_ms;
-    group_node_ = node;
-    counters_[s.pod * 4 + s.interface * 2 + s.direction] += s.bytes;
-    if (group_.empty() || group_.back() != s.pod) group_.push_back(s.pod);
-  }
-
-  /// Writes the line of the node scrape gathered so far.
-  void flush(std::string& out) {
-    if (group_.empty()) return;
-    const auto time_ns = static_cast<std::uint64_t>(group_time_ms_) * 1'000'000ull;
-    out += "{\"resourceMetrics\":[";
-    for (std::size_t i = 0; i < group_.size(); ++i) {
-      const std::size_t p = group_[i];
-      const simulated_pod& pod = sim_.pods()[p];
-      const bool new_conventions = pod.cluster == "staging";
-      if (i) out += ',';
-      out += "{\"resource\":{\"attributes\":[";
-      attribute(out, "k8s.cluster.name", pod.cluster, false);
-      attribute(out, "k8s.node.name", pod.node, true);
-      attribute(out, "k8s.namespace.name", pod.namespace_name, true);
-      attribute(out, "k8s.pod.name", pod.name, true);
-      out +=
-          "]},\"scopeMetrics\":[{\"scope\":{\"name\":\"github.com/open-telemetry/"
-          "opentelemetry-collector-contrib/receiver/kubeletstatsreceiver\",\"version\":"
-          "\"0.88.0\"},\"metrics\":[{\"name\":\"";
-      out += metric_name;
-      out += "\",\"description\":\"Network bytes\",\"unit\":\"By\",\"sum\":{\"dataPoints\":[";
-      bool first = true;
-      for (std::size_t f = 0; f < pod.interfaces; ++f)
-        for (std::size_t d = 0; d < 2; ++d) {
-          if (!first) out += ',';
-          first = false;
-          out += "{\"attributes\":[";
-          attribute(out, new_conventions ? "network.interface.name" : "interface",
-                    simulated_interfaces[f], false);
-          attribute(out, new_conventions ? "network.io.direction" : "direction",
-                    simulated_directions[d], true);
-          fmt::format_to(std::back_inserter(out),
-                         "],\"startTimeUnixNano\":\"{}\",\"timeUnixNano\":\"{}\",\"asInt\":\"{}\"}}",
-                         pod_start_ns_[p], time_ns, counters_[p * 4 + f * 2 + d]);
-        }
-      out += "],\"aggregationTemporality\":2,\"isMonotonic\":true}}]}]}";
-    }
-    out += "]}\n";
-    group_.clear();
-  }
-
- private:
-  static void attribute(std::string& out, std::string_view key, std::string_view value,
-                        bool comma) {
-    fmt::format_to(std::back_inserter(out), "{}{{\"key\":\"{}\",\"value\":{{\"stringValue\":\"{}\"}}}}",
-                   comma ? "," : "", key, value);
-  }
-
-  const simulator& sim_;
-  std::vector<std::uint64_t> counters_;  ///< [pod][interface][direction]
-  std::vector<std::uint64_t> pod_start_ns_;
-  std::vector<std::size_t> group_;
-  std::int64_t group_time_ms_ = 0;
-  std::size_t group_node_ = 0;
-};
-
 std::vector<incident_kind> incident_kinds(const std::vector<std::string>& names) {
   std::vector<incident_kind> kinds;
   for (const auto& n : names) {
-    if (n == "exfil") kinds.push_back(incident_kind::exfiltration);
-    else if (n == "blip") kinds.push_back(incident_kind::blip);
+    if (n == "exfil")
+      kinds.push_back(incident_kind::exfiltration);
+    else if (n == "blip")
+      kinds.push_back(incident_kind::blip);
   }
   return kinds;
 }
@@ -208,8 +70,8 @@ std::size_t count_clusters(const simulator& sim) {
 std::string describe_incident(const simulator& sim, const injected_incident& in) {
   const simulated_pod& pod = sim.pods()[in.pod];
   return fmt::format("{}: cluster {}, node {}, pod {}, direction {} ×{}, {} buckets [{}, {})",
-                     to_string(in.kind), pod.cluster, pod.node, pod.name, in.direction,
-                     in.factor, in.buckets, in.first_bucket, in.end());
+                     to_string(in.kind), pod.cluster, pod.node, pod.name, in.direction, in.factor,
+                     in.buckets, in.first_bucket, in.end());
 }
 
 }  // namespace
@@ -252,7 +114,7 @@ int run_simulate(const simulate_command_options& o) {
       tick();
     });
   } else {
-    otlp_writer otlp(sim);
+    otlp_writer otlp(sim, parse_otlp_shape(o.otlp_shape).value_or(otlp_shape::processed));
     otlp.prime(buffer.text());
     sim.run([&](const simulated_sample& s) {
       otlp.add(buffer.text(), s);
@@ -271,11 +133,26 @@ int run_simulate(const simulate_command_options& o) {
              "k8s-netio: simulated {} pods on {} nodes in {} cluster{}, {} intervals of 10 s "
              "[{}, {}): {} samples ({}, seed {})\n",
              sim.pods().size(), sim.nodes(), count_clusters(sim),
-             count_clusters(sim) == 1 ? "" : "s", with_commas(static_cast<std::uint64_t>(sim.intervals())),
-             so.start, sim.end(), with_commas(samples), o.format, so.seed);
+             count_clusters(sim) == 1 ? "" : "s",
+             with_commas(static_cast<std::uint64_t>(sim.intervals())), so.start, sim.end(),
+             with_commas(samples), o.format, so.seed);
   if (sim.incidents().empty()) fmt::print(stderr, "k8s-netio: injected no incidents\n");
   for (const auto& in : sim.incidents())
     fmt::print(stderr, "k8s-netio: injected {}\n", describe_incident(sim, in));
+  if (o.format == "otlp" && o.otlp_shape == "raw-kubeletstats") {
+    // I3.1: the plain receiver knows its node (from the node resource) but not its cluster.
+    if (count_clusters(sim) == 1)
+      fmt::print(stderr,
+                 "k8s-netio: the raw kubeletstats shape names no cluster: read it with "
+                 "--default-cluster {}\n",
+                 sim.pods().front().cluster);
+    else
+      fmt::print(stderr,
+                 "k8s-netio: the raw kubeletstats shape names no cluster, and this fleet spans {} "
+                 "clusters whose node names repeat: a real collector runs per cluster, so "
+                 "simulate at most 7 pods (one cluster) and read with --default-cluster {}\n",
+                 count_clusters(sim), sim.pods().front().cluster);
+  }
   return exit_ok;
 }
 
@@ -307,8 +184,10 @@ int run_demo() {
   std::vector<simulated_sample> next_hour;
   next_hour.reserve(360 * sim.samples_per_interval());
   sim.run([&](const simulated_sample& s) {
-    if (s.time_ms < split_ms) runner.add(point_of(s));
-    else next_hour.push_back(s);
+    if (s.time_ms < split_ms)
+      runner.add(point_of(s));
+    else
+      next_hour.push_back(s);
   });
   const auto baseline = runner.finish();
 

@@ -3,10 +3,14 @@
 // interfaces, a daily rhythm and bounded noise, with injected incidents (a persistent
 // exfiltration burst that must alert, a short blip that must not).
 //
-// The same seed gives the same bytes on every platform: std::mt19937_64 is fully specified by
-// the standard, and everything drawn from it uses explicit arithmetic here (no
-// std::uniform_*_distribution, whose output differs between standard libraries, and no libm
-// sin, whose last bit may). Values are whole bytes, so CSV, HEC and OTLP carry them exactly.
+// The fleet (clusters, nodes, pod names, services, traffic levels, scrape phases) comes from
+// `fleet_seed` alone, never from `seed`: the seed varies only the traffic's noise and where the
+// incidents fall, so a day simulated with one seed is a baseline for an hour simulated with
+// another (the README's quick start). The same seeds give the same bytes on every platform:
+// std::mt19937_64 is fully specified by the standard, and everything drawn from it uses explicit
+// arithmetic here (no std::uniform_*_distribution, whose output differs between standard libraries,
+// and no libm sin, whose last bit may). Values are whole bytes, so CSV, HEC and OTLP carry them
+// exactly.
 #pragma once
 
 #include <algorithm>
@@ -91,7 +95,8 @@ constexpr std::string_view to_string(incident_kind k) noexcept {
 struct simulation_options {
   std::size_t pods = 60;
   double hours = 1;                       ///< whole intervals are simulated: ceil(hours·360)
-  std::uint64_t seed = 1;
+  std::uint64_t seed = 1;                 ///< the noise and the incidents' places
+  std::uint64_t fleet_seed = 2023;        ///< the fleet: the same for every `seed`
   std::int64_t start = 1699920000;        ///< 2023-11-14T00:00:00Z, a midnight
   std::int64_t interval_seconds = 10;     ///< the collector's reporting interval
   std::vector<incident_kind> incidents;   ///< injected into the last hour, in this order
@@ -106,10 +111,11 @@ struct simulated_pod {
   std::string node;
   std::string name;
   std::string namespace_name;
+  std::string uid;  ///< k8s.pod.uid, a UUID as the API server writes it
   std::string workload;
   workload_kind kind{};
-  std::size_t interfaces = 1;  ///< eth0, and eth1 when 2
-  double eth1_share = 0;       ///< the part of the traffic on eth1
+  std::size_t interfaces = 1;    ///< eth0, and eth1 when 2
+  double eth1_share = 0;         ///< the part of the traffic on eth1
   std::array<double, 2> base{};  ///< bytes per interval at the rhythm's mean: [receive, transmit]
   double rhythm_amplitude = 0;   ///< relative swing of the daily sinusoid
   double rhythm_peak = 0;        ///< second of the day of the peak
@@ -118,9 +124,9 @@ struct simulated_pod {
 
 struct injected_incident {
   incident_kind kind{};
-  std::size_t pod = 0;             ///< index into simulator::pods()
+  std::size_t pod = 0;  ///< index into simulator::pods()
   std::string_view direction = "transmit";
-  std::int64_t first_bucket = 0;   ///< epoch seconds of the first interval
+  std::int64_t first_bucket = 0;  ///< epoch seconds of the first interval
   std::size_t buckets = 0;
   double factor = 1;
 
@@ -131,8 +137,8 @@ struct injected_incident {
 struct simulated_sample {
   std::int64_t time_ms = 0;  ///< epoch milliseconds (interval start + the node's scrape phase)
   std::size_t pod = 0;
-  std::size_t interface = 0;   ///< 0 = eth0, 1 = eth1
-  std::size_t direction = 0;   ///< 0 = receive, 1 = transmit
+  std::size_t interface = 0;  ///< 0 = eth0, 1 = eth1
+  std::size_t direction = 0;  ///< 0 = receive, 1 = transmit
   std::uint64_t bytes = 0;
 };
 
@@ -183,11 +189,10 @@ class simulator {
         const simulated_pod& pod = pods_[p];
         s.pod = p;
         s.time_ms = bucket * 1000 + node_phase_ms_[pod.node_index];
-        const double rhythm =
-            1 + pod.rhythm_amplitude *
-                    portable_sin(2 * 3.14159265358979323846 * (second_of_day - pod.rhythm_peak) /
-                                     86400.0 +
-                                 3.14159265358979323846 / 2);
+        const double rhythm = 1 + pod.rhythm_amplitude *
+                                      portable_sin(2 * 3.14159265358979323846 *
+                                                       (second_of_day - pod.rhythm_peak) / 86400.0 +
+                                                   3.14159265358979323846 / 2);
         for (std::size_t d = 0; d < 2; ++d) {
           double value = pod.base[d] * rhythm * (1 + noise_amplitude * noise.bell());
           value *= incident_factor(p, d, bucket);
@@ -216,9 +221,9 @@ class simulator {
   /// from 1700006700)"
   std::string describe(const injected_incident& in) const {
     const simulated_pod& pod = pods_[in.pod];
-    return fmt::format("{} from {}/{}/{} ({} ×{}, {} intervals of 10 s from {})", to_string(in.kind),
-                       pod.cluster, pod.node, pod.name, in.direction, in.factor, in.buckets,
-                       in.first_bucket);
+    return fmt::format("{} from {}/{}/{} ({} ×{}, {} intervals of 10 s from {})",
+                       to_string(in.kind), pod.cluster, pod.node, pod.name, in.direction, in.factor,
+                       in.buckets, in.first_bucket);
   }
 
  private:
@@ -244,30 +249,48 @@ class simulator {
     return s;
   }
 
+  static std::string pick_uid(portable_random& r) {
+    std::string u = pick_hex(r, 32);
+    for (std::size_t at : {8u, 13u, 18u, 23u}) u.insert(at, 1, '-');
+    return u;
+  }
+
   void build_fleet() {
-    portable_random r(options_.seed);
+    portable_random r(options_.fleet_seed);
+    portable_random uids(options_.fleet_seed ^ 0x756964ull);  // "uid": the levels stay as they were
     const std::size_t pods = options_.pods;
     static constexpr std::array<std::string_view, 3> cluster_names = {"prod-eu", "prod-us",
                                                                       "staging"};
     const std::size_t clusters = pods >= 24 ? 3 : pods >= 8 ? 2 : 1;
-    const std::size_t nodes_per_cluster = std::max<std::size_t>(2, (pods + 8 * clusters - 1) /
-                                                                       (8 * clusters));
+    const std::size_t nodes_per_cluster =
+        std::max<std::size_t>(2, (pods + 8 * clusters - 1) / (8 * clusters));
     struct catalog_entry {
       std::string_view name, ns;
     };
     static constexpr std::array<catalog_entry, 16> deployments = {{
-        {"checkout", "shop"},       {"cart", "shop"},          {"payments", "shop"},
-        {"frontend", "web"},        {"catalog", "shop"},       {"search", "web"},
-        {"recommendations", "web"}, {"auth", "identity"},      {"orders", "shop"},
-        {"shipping", "shop"},       {"notifications", "comms"}, {"api-gateway", "edge"},
-        {"inventory", "shop"},      {"currency", "shop"},      {"ad-server", "web"},
+        {"checkout", "shop"},
+        {"cart", "shop"},
+        {"payments", "shop"},
+        {"frontend", "web"},
+        {"catalog", "shop"},
+        {"search", "web"},
+        {"recommendations", "web"},
+        {"auth", "identity"},
+        {"orders", "shop"},
+        {"shipping", "shop"},
+        {"notifications", "comms"},
+        {"api-gateway", "edge"},
+        {"inventory", "shop"},
+        {"currency", "shop"},
+        {"ad-server", "web"},
         {"email", "comms"},
     }};
-    static constexpr std::array<catalog_entry, 4> daemonsets = {{
-        {"kube-proxy", "kube-system"}, {"fluent-bit", "logging"},
-        {"node-exporter", "monitoring"}, {"calico-node", "kube-system"}}};
-    static constexpr std::array<catalog_entry, 4> statefulsets = {{
-        {"redis", "shop"}, {"postgres", "shop"}, {"kafka", "streaming"}, {"etcd", "infra"}}};
+    static constexpr std::array<catalog_entry, 4> daemonsets = {{{"kube-proxy", "kube-system"},
+                                                                 {"fluent-bit", "logging"},
+                                                                 {"node-exporter", "monitoring"},
+                                                                 {"calico-node", "kube-system"}}};
+    static constexpr std::array<catalog_entry, 4> statefulsets = {
+        {{"redis", "shop"}, {"postgres", "shop"}, {"kafka", "streaming"}, {"etcd", "infra"}}};
 
     // Nodes: a scrape phase each (whole milliseconds within 1–9 s of the interval), so the
     // timestamps look real yet never sit on a bucket edge.
@@ -277,7 +300,7 @@ class simulator {
 
     // Workloads round-robin over the clusters, kinds in a fixed cycle, until the pods run out.
     static constexpr std::array<workload_kind, 6> cycle = {
-        workload_kind::deployment, workload_kind::deployment, workload_kind::daemonset,
+        workload_kind::deployment, workload_kind::deployment,  workload_kind::daemonset,
         workload_kind::deployment, workload_kind::statefulset, workload_kind::deployment};
     std::array<std::array<std::size_t, 3>, 3> used{};  // [cluster][kind] catalog position
     std::size_t w = 0;
@@ -305,7 +328,7 @@ class simulator {
       const double eth1_share = interfaces == 2 ? r.uniform(0.1, 0.3) : 0;
       const std::string hash = pick_hex(r, 9 + r.below(2));
       const std::size_t node0 = c * nodes_per_cluster;
-      std::size_t replicas = kind == workload_kind::daemonset   ? nodes_per_cluster
+      std::size_t replicas = kind == workload_kind::daemonset     ? nodes_per_cluster
                              : kind == workload_kind::statefulset ? 2 + r.below(2)
                                                                   : 1 + r.below(4);
       replicas = std::min(replicas, pods - pods_.size());
@@ -313,18 +336,20 @@ class simulator {
       for (std::size_t i = 0; i < replicas; ++i) {
         simulated_pod p;
         p.cluster = std::string(cluster_names[c]);
-        p.node_index = node0 + (kind == workload_kind::daemonset
-                                    ? i
-                                    : (first_node + i) % nodes_per_cluster);
+        p.node_index =
+            node0 + (kind == workload_kind::daemonset ? i : (first_node + i) % nodes_per_cluster);
         p.node = fmt::format("node-{}", p.node_index - node0 + 1);
         p.kind = kind;
         p.workload = name;
         p.namespace_name = ns;
+        p.uid = pick_uid(uids);
         switch (kind) {
           case workload_kind::deployment:
             p.name = fmt::format("{}-{}-{}", name, hash, pick_suffix(r, 5));
             break;
-          case workload_kind::daemonset: p.name = fmt::format("{}-{}", name, pick_suffix(r, 5)); break;
+          case workload_kind::daemonset:
+            p.name = fmt::format("{}-{}", name, pick_suffix(r, 5));
+            break;
           case workload_kind::statefulset:
             p.name = fmt::format("{}-{}", name, i);  // a service of its own (D2.1)
             break;
@@ -360,9 +385,10 @@ class simulator {
       std::vector<std::size_t> candidates;
       for (std::size_t i = 0; i < pods_.size(); ++i) {
         if (std::find(taken.begin(), taken.end(), i) != taken.end()) continue;
-        const bool same_workload_taken = std::any_of(taken.begin(), taken.end(), [&](std::size_t t) {
-          return pods_[t].cluster == pods_[i].cluster && pods_[t].workload == pods_[i].workload;
-        });
+        const bool same_workload_taken =
+            std::any_of(taken.begin(), taken.end(), [&](std::size_t t) {
+              return pods_[t].cluster == pods_[i].cluster && pods_[t].workload == pods_[i].workload;
+            });
         if (same_workload_taken) continue;
         if (kind == incident_kind::exfiltration &&
             (pods_[i].kind != workload_kind::deployment || pods_[i].cluster != pods_[0].cluster))

@@ -89,11 +89,12 @@ TEST_CASE("D2.2 a custom pattern and a callable normalizer") {
     CHECK(k8snetio::regex_service_normalizer{"-"}("a-b-c") == "abc");
     CHECK(k8snetio::regex_service_normalizer{"x*"}("abc") == "abc");
   }
-  SECTION("the default pattern as a std::regex agrees with D2.1 away from newlines") {
+  SECTION("the default pattern as a user pattern (PCRE2, D2.4) agrees with D2.1") {
     const k8snetio::regex_service_normalizer regex{k8snetio::default_service_pattern};
     for (const auto& [pod, service] : spec_examples) CHECK(regex(pod) == service);
     CHECK(regex("x-abcdef12-abcde") == "x");
     CHECK(regex("web-abcd\xE9") == "web-abcd\xE9");
+    CHECK(regex("kube-proxy-x2k9p\n") == "kube-proxy\n");
   }
   SECTION("an invalid pattern is refused at construction, naming the pattern") {
     CHECK_THROWS_AS(k8snetio::regex_service_normalizer{"(-\\w{5}$"}, std::invalid_argument);

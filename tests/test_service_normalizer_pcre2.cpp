@@ -1,4 +1,5 @@
-// Proves the hand-written D2.1 equal to PCRE2 itself, which is what Splunk's replace() runs.
+// Proves the hand-written D2.1 equal to PCRE2 itself, which is what Splunk's replace() runs;
+// and D2.4: user patterns on PCRE2 with limits.
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -9,7 +10,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -236,4 +239,77 @@ TEST_CASE("D2.1 equals PCRE2 on 100000 generated pod names") {
   CHECK(first_alternative > 5'000);
   CHECK(unchanged > 5'000);
   CHECK(newline_kept > 1'000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// D2.4: user patterns run on PCRE2, with Splunk's match and depth limits
+
+TEST_CASE("D2.4 the default pattern as a user pattern equals D2.1 on 100000 generated names") {
+  const auto user = k8snetio::pcre2_service_normalizer::create(k8snetio::default_service_pattern);
+  REQUIRE(user.has_value());
+  pod_name_generator generate{20251201};
+  for (int i = 0; i < 100'000; ++i) {
+    const std::string pod = generate();
+    INFO("pod #" << i << ": " << pod);
+    const auto service = user->try_normalize(pod);
+    REQUIRE(service.has_value());
+    REQUIRE(*service == k8snetio::default_service_name(pod));
+  }
+  // PCRE2's `$` also matches before a final newline, as D2.1 (std::regex's did not).
+  CHECK((*user)("checkout-7d4b9c8f6d-x2k9p\n") == "checkout\n");
+}
+
+TEST_CASE("D2.4 catastrophic backtracking hits the match limit: no service, no stall") {
+  // Without a limit (a+)+$ takes 2^n steps on a's followed by a non-a: ~40 would be hours.
+  const auto user = k8snetio::pcre2_service_normalizer::create("(a+)+$");
+  REQUIRE(user.has_value());
+  const std::string pod = std::string(40, 'a') + "-x";
+  CHECK_FALSE(user->try_normalize(pod).has_value());
+  CHECK((*user)(pod) == pod);  // the plain callable keeps the name when the limit is hit
+  // The same pattern on a name it matches at once is fine.
+  CHECK(user->try_normalize("web-aaa") == std::optional<std::string>("web-"));
+  // A larger limit lets a shorter name through: the limit, not the pattern, refused it.
+  const std::string short_pod = std::string(18, 'a') + "-x";
+  CHECK_FALSE(user->try_normalize(short_pod).has_value());
+  k8snetio::service_pattern_limits generous;
+  generous.match_limit = 10'000'000;
+  const auto patient = k8snetio::pcre2_service_normalizer::create("(a+)+$", generous);
+  REQUIRE(patient.has_value());
+  CHECK(patient->try_normalize(short_pod) == std::optional<std::string>(short_pod));
+}
+
+TEST_CASE("D2.4 a 30 KB pod name does not exhaust the machine stack") {
+  const std::string pod(30'000, 'a');
+  const auto everything = k8snetio::pcre2_service_normalizer::create(".*");
+  REQUIRE(everything.has_value());
+  CHECK(everything->try_normalize(pod) == std::optional<std::string>(""));
+  // A group repeated once per character: std::regex recursed once per repetition and
+  // overflowed the stack; PCRE2 keeps its backtracking on the heap and stops at the depth limit.
+  const auto grouped = k8snetio::pcre2_service_normalizer::create("(a|b)*-x$");
+  REQUIRE(grouped.has_value());
+  CHECK_FALSE(grouped->try_normalize(pod + "-x").has_value());
+  CHECK(grouped->try_normalize("ab-x") == std::optional<std::string>(""));
+}
+
+TEST_CASE("D2.4 a bad pattern is refused when the normalizer is made, with PCRE2's reason") {
+  const auto bad = k8snetio::pcre2_service_normalizer::create("[a-");
+  REQUIRE_FALSE(bad.has_value());
+  CHECK_THAT(bad.error(), Catch::Contains("invalid service pattern \"[a-\"") &&
+                              Catch::Contains("missing terminating ]") &&
+                              Catch::Contains("at offset 3"));
+  CHECK_THROWS_AS(k8snetio::pcre2_service_normalizer("(-\\w{5}$"), std::invalid_argument);
+  // Names are bytes: a pattern cannot switch UTF mode on (invalid UTF-8 would then error).
+  CHECK_FALSE(k8snetio::pcre2_service_normalizer::create("(*UTF)-x").has_value());
+}
+
+TEST_CASE("D2.4 PCRE2 syntax that Splunk users write works") {
+  // Case-insensitive flag, possessive quantifier, lookbehind: none of them ECMAScript.
+  CHECK(k8snetio::pcre2_service_normalizer("(?i)-[a-f0-9]{8}$")("api-DEADBEEF") == "api");
+  CHECK(k8snetio::pcre2_service_normalizer("-\\w{5}+$")("web-x2k9p") == "web");
+  CHECK(k8snetio::pcre2_service_normalizer("(?<=-)[0-9]+$")("redis-12") == "redis-");
+  // Copies share the compiled pattern and give the same results.
+  const k8snetio::pcre2_service_normalizer original("-[0-9]+$");
+  const k8snetio::pcre2_service_normalizer copy = original;
+  CHECK(copy("redis-0") == "redis");
+  CHECK(copy.pattern() == "-[0-9]+$");
 }

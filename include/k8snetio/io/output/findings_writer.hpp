@@ -18,10 +18,10 @@
 
 #include <fmt/format.h>
 
-#include <k8snetio/model/finding.hpp>
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/error.hpp>
 #include <k8snetio/io/output/json_escape.hpp>
+#include <k8snetio/model/finding.hpp>
 #include <k8snetio/model/spl_values.hpp>
 #include <k8snetio/version.hpp>
 
@@ -62,6 +62,19 @@ inline result<output_format> parse_output_format(std::string_view name) {
                                 name),
                     "format");
 }
+
+/// O2's terminal table.
+struct table_options {
+  std::size_t width = 100;          ///< wrap anomaly texts to this many columns
+  std::size_t max_name_width = 64;  ///< longer cluster/host/pod/service names are cut with "…"
+};
+
+/// What the writers may be told besides the format.
+struct findings_write_options {
+  bool csv_formula_guard = true;  ///< O6.5: neutralise cells a spreadsheet would run
+  std::string hec_index;          ///< O3: the envelope's index (empty: none, HEC's default)
+  table_options table;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Anomaly texts read back (for O4)
@@ -282,17 +295,52 @@ inline void append_findings_csv_header(std::string& out) {
       "risk_message\n";
 }
 
+namespace detail {
+
+/// O6.5: whether a spreadsheet would take the cell for a formula (OWASP's list).
+constexpr bool starts_like_formula(std::string_view cell) noexcept {
+  if (cell.empty()) return false;
+  switch (cell.front()) {
+    case '=':
+    case '+':
+    case '-':
+    case '@':
+    case '\t':
+    case '\r': return true;
+    default: return false;
+  }
+}
+
+/// A text cell of the findings CSV: with the guard, a cell that starts like a formula gets a
+/// leading `'` and is quoted, as OWASP recommends, so a spreadsheet shows it as text.
+inline void append_text_cell(std::string& out, std::string_view cell, bool formula_guard) {
+  if (!formula_guard || !starts_like_formula(cell)) {
+    append_csv_field(out, cell);
+    return;
+  }
+  out += "\"'";
+  for (char ch : cell) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  out += '"';
+}
+
+}  // namespace detail
+
 /// O2: one finding as a CSV row (with its "\n"). Multivalue fields (anomalies,
-/// mitre_attack_id) are joined by "\n" inside one quoted cell, as Splunk exports them.
-inline void append_finding_csv(std::string& out, const finding& f) {
+/// mitre_attack_id) are joined by "\n" inside one quoted cell, as Splunk exports them. With
+/// `formula_guard` (O6.5, the default), text cells that start with =, +, -, @, tab or CR are
+/// written as '…, quoted; numbers are never changed.
+inline void append_finding_csv(std::string& out, const finding& f, bool formula_guard = true) {
   const rule_metadata& rule = detail::rule_of(f);
   std::string anomalies;
   for (std::size_t i = 0; i < f.anomalies.size(); ++i) {
     if (i) anomalies += '\n';
     anomalies += f.anomalies[i];
   }
-  const auto cell = [&out](std::string_view text) {
-    detail::append_csv_field(out, text);
+  const auto cell = [&out, formula_guard](std::string_view text) {
+    detail::append_text_cell(out, text, formula_guard);
     out += ',';
   };
   cell(f.cluster);
@@ -308,22 +356,20 @@ inline void append_finding_csv(std::string& out, const finding& f) {
   cell(f.host);
   cell(rule.risk_object_type);
   fmt::format_to(std::back_inserter(out), "{},", rule.risk_score);
-  detail::append_csv_field(out, f.risk_message());
+  detail::append_text_cell(out, f.risk_message(), formula_guard);
   out += '\n';
 }
 
-/// O2: the header, then one row per finding (the header alone when there are none).
-inline void write_findings_csv(std::string& out, std::span<const finding> findings) {
+/// O2: the header, then one row per finding (the header alone when there are none); O6.5's
+/// guard unless `formula_guard` is false (--csv-raw).
+inline void write_findings_csv(std::string& out, std::span<const finding> findings,
+                               bool formula_guard = true) {
   append_findings_csv_header(out);
-  for (const auto& f : findings) append_finding_csv(out, f);
+  for (const auto& f : findings) append_finding_csv(out, f, formula_guard);
 }
 
 // ---------------------------------------------------------------------------------------------
 // O2 — the terminal table
-
-struct table_options {
-  std::size_t width = 100;  ///< wrap anomaly texts to this many columns
-};
 
 namespace detail {
 
@@ -417,6 +463,14 @@ inline void append_wrapped(std::string& out, std::string_view text, std::string_
   out += '\n';
 }
 
+/// `text` cut to `columns` code points, the last one "…", when it is longer.
+inline std::string elided(std::string text, std::size_t columns) {
+  if (columns == 0 || display_width(text) <= columns) return text;
+  text.resize(offset_of_column(text, columns - 1));
+  text += "\xE2\x80\xA6";  // …
+  return text;
+}
+
 inline void append_padded(std::string& out, std::string_view text, std::size_t width) {
   out += text;
   const std::size_t w = display_width(text);
@@ -429,7 +483,8 @@ inline void append_padded(std::string& out, std::string_view text, std::size_t w
 /// aligned across the findings; an indented line with the count and the window in UTC; then
 /// each anomaly text as "  - …", wrapped at `options.width` columns — blocks separated by a
 /// blank line, and a last line counting them. "No findings." when there are none. Control
-/// characters in the data are shown escaped, never sent to the terminal.
+/// characters in the data are shown escaped, never sent to the terminal; names longer than
+/// `options.max_name_width` are cut with "…", so one long name cannot widen every row.
 inline void write_findings_table(std::string& out, std::span<const finding> findings,
                                  const table_options& options = {}) {
   if (findings.empty()) {
@@ -443,8 +498,10 @@ inline void write_findings_table(std::string& out, std::span<const finding> find
   rows.reserve(findings.size());
   std::array<std::size_t, 3> widths{};
   for (const auto& f : findings) {
-    rows.push_back({detail::terminal_safe(f.cluster), detail::terminal_safe(f.host),
-                    detail::terminal_safe(f.pod), "(" + detail::terminal_safe(f.service) + ")"});
+    const auto name = [&options](std::string_view text) {
+      return detail::elided(detail::terminal_safe(text), options.max_name_width);
+    };
+    rows.push_back({name(f.cluster), name(f.host), name(f.pod), "(" + name(f.service) + ")"});
     widths[0] = std::max(widths[0], detail::display_width(rows.back().cluster));
     widths[1] = std::max(widths[1], detail::display_width(rows.back().host));
     widths[2] = std::max(widths[2], detail::display_width(rows.back().pod));
@@ -471,19 +528,27 @@ inline void write_findings_table(std::string& out, std::span<const finding> find
 // O3 — Splunk HEC events
 
 /// Appends one HEC event: {"time":window_end,"event":{O1},"sourcetype":"k8snetio:finding",
-/// "source":<rule name>} (no line end).
-inline void append_finding_hec(std::string& out, const finding& f) {
+/// "source":<rule name>,"host":<the finding's host>} and "index" when `index` is not empty
+/// (no line end).
+inline void append_finding_hec(std::string& out, const finding& f, std::string_view index = {}) {
   fmt::format_to(std::back_inserter(out), "{{\"time\":{},\"event\":", f.window_end);
   append_finding_json(out, f);
   out += ",\"sourcetype\":\"k8snetio:finding\",\"source\":";
   append_json_string(out, detail::rule_of(f).name);
+  out += ",\"host\":";
+  append_json_string(out, f.host);
+  if (!index.empty()) {
+    out += ",\"index\":";
+    append_json_string(out, index);
+  }
   out += '}';
 }
 
 /// O3: one event per line, ready to POST to /services/collector/event.
-inline void write_findings_hec(std::string& out, std::span<const finding> findings) {
+inline void write_findings_hec(std::string& out, std::span<const finding> findings,
+                               std::string_view index = {}) {
   for (const auto& f : findings) {
-    append_finding_hec(out, f);
+    append_finding_hec(out, f, index);
     out += '\n';
   }
 }
@@ -660,14 +725,20 @@ inline void write_findings_ocsf(std::string& out, std::span<const finding> findi
 // Any format
 
 inline void write_findings(std::string& out, std::span<const finding> findings,
-                           output_format format) {
+                           output_format format, const findings_write_options& options) {
   switch (format) {
     case output_format::jsonl: write_findings_jsonl(out, findings); return;
-    case output_format::csv: write_findings_csv(out, findings); return;
-    case output_format::table: write_findings_table(out, findings); return;
-    case output_format::hec: write_findings_hec(out, findings); return;
+    case output_format::csv: write_findings_csv(out, findings, options.csv_formula_guard); return;
+    case output_format::table: write_findings_table(out, findings, options.table); return;
+    case output_format::hec: write_findings_hec(out, findings, options.hec_index); return;
     case output_format::ocsf: write_findings_ocsf(out, findings); return;
   }
+}
+
+/// The default options: O6.5's guard on, no HEC index.
+inline void write_findings(std::string& out, std::span<const finding> findings,
+                           output_format format) {
+  write_findings(out, findings, format, findings_write_options{});
 }
 
 inline std::string write_findings(std::span<const finding> findings, output_format format) {

@@ -4,20 +4,25 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <k8snetio/io/input/read_report.hpp>
+#include <k8snetio/io/output/atomic_file.hpp>
+#include <k8snetio/io/output/diagnostic_text.hpp>
 #include <k8snetio/stages/span_aggregator.hpp>
 
 namespace k8snetio_cli {
@@ -53,8 +58,10 @@ inline std::optional<std::int64_t> parse_duration(std::string_view text) {
     case 'w': unit = 7 * 86400; break;
     default: unit = 0;
   }
-  if (unit) text.remove_suffix(1);
-  else unit = 1;
+  if (unit)
+    text.remove_suffix(1);
+  else
+    unit = 1;
   if (text.empty() || text.size() > 12) return std::nullopt;
   std::int64_t n = 0;
   for (char c : text) {
@@ -84,7 +91,8 @@ inline std::string human_bytes(double bytes) {
     bytes /= 1000;
     ++u;
   }
-  return u == 0 ? fmt::format("{:.0f} {}", bytes, units[u]) : fmt::format("{:.1f} {}", bytes, units[u]);
+  return u == 0 ? fmt::format("{:.0f} {}", bytes, units[u])
+                : fmt::format("{:.1f} {}", bytes, units[u]);
 }
 
 /// One updating line on standard error, only when it is a terminal, at most ~4 times a second.
@@ -93,7 +101,9 @@ class progress_line {
   using clock = std::chrono::steady_clock;
 
   explicit progress_line(std::optional<std::uint64_t> total_bytes = std::nullopt)
-      : enabled_(::isatty(STDERR_FILENO) == 1), total_(total_bytes), start_(clock::now()),
+      : enabled_(::isatty(STDERR_FILENO) == 1),
+        total_(total_bytes),
+        start_(clock::now()),
         last_(start_) {}
 
   bool enabled() const noexcept { return enabled_; }
@@ -109,9 +119,10 @@ class progress_line {
     std::string text;
     if (total_ && *total_ > 0) {
       const double done = static_cast<double>(bytes) / static_cast<double>(*total_);
-      text = fmt::format("{} of {} ({:.0f}%), {} rows, {}/s", human_bytes(static_cast<double>(bytes)),
-                         human_bytes(static_cast<double>(*total_)), 100 * std::min(done, 1.0),
-                         with_commas(rows), human_bytes(rate));
+      text =
+          fmt::format("{} of {} ({:.0f}%), {} rows, {}/s", human_bytes(static_cast<double>(bytes)),
+                      human_bytes(static_cast<double>(*total_)), 100 * std::min(done, 1.0),
+                      with_commas(rows), human_bytes(rate));
       if (rate > 0 && bytes < *total_) {
         const auto left = static_cast<std::uint64_t>(static_cast<double>(*total_ - bytes) / rate);
         text += fmt::format(", about {}:{:02} left", left / 60, left % 60);
@@ -133,10 +144,10 @@ class progress_line {
     last_ = now;
     const double seconds = std::chrono::duration<double>(now - start_).count();
     const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
-    std::string text = fmt::format("{} of {} {} ({:.0f}%), {}/s", with_commas(done),
-                                   with_commas(total), noun,
-                                   total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 0.0,
-                                   with_commas(static_cast<std::uint64_t>(rate)));
+    std::string text =
+        fmt::format("{} of {} {} ({:.0f}%), {}/s", with_commas(done), with_commas(total), noun,
+                    total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 0.0,
+                    with_commas(static_cast<std::uint64_t>(rate)));
     if (rate > 0 && done < total) {
       const auto left = static_cast<std::uint64_t>(static_cast<double>(total - done) / rate);
       text += fmt::format(", about {}:{:02} left", left / 60, left % 60);
@@ -164,50 +175,152 @@ class progress_line {
   clock::time_point last_;
 };
 
-/// Where results go: standard output, or the file of -o. Write errors are noticed at close.
+/// Where results go: standard output, or the file of -o. A file is replaced only when close()
+/// succeeds (O6.1): an error, a refusal or a kill before that leaves it as it was.
 class output_file {
  public:
   output_file() = default;
   output_file(const output_file&) = delete;
   output_file& operator=(const output_file&) = delete;
-  ~output_file() {
-    if (file_ && file_ != stdout) std::fclose(file_);
-  }
+  ~output_file() = default;  // an uncommitted file's temporary is removed by its destructor
 
   /// Opens `path` for writing (empty or "-": standard output); false with `error` set if not.
   bool open(const std::string& path, std::string& error) {
     if (path.empty() || path == "-") {
-      file_ = stdout;
+      to_stdout_ = true;
       name_ = "<stdout>";
       return true;
     }
-    file_ = std::fopen(path.c_str(), "wb");
     name_ = path;
-    if (!file_) {
-      error = fmt::format("cannot write {}: {}", path, std::strerror(errno));
+    auto file = k8snetio::io::atomic_output_file::create(path);
+    if (!file) {
+      error = file.error().what();
       return false;
     }
+    file_.emplace(std::move(*file));
     return true;
   }
 
   void write(std::string_view text) {
-    if (!text.empty()) std::fwrite(text.data(), 1, text.size(), file_);
+    if (text.empty()) return;
+    if (file_)
+      file_->write(text);
+    else if (to_stdout_)
+      std::fwrite(text.data(), 1, text.size(), stdout);
   }
 
-  /// Flushes; false with `error` set when anything failed to be written.
+  /// Flushes (and puts the file in place); false with `error` set when anything failed.
   bool close(std::string& error) {
-    if (!file_) return true;
-    bool ok = std::fflush(file_) == 0 && !std::ferror(file_);
-    if (file_ != stdout) ok = std::fclose(file_) == 0 && ok;
-    file_ = nullptr;
-    if (!ok) error = fmt::format("cannot write {}: {}", name_, std::strerror(errno));
+    if (file_) {
+      auto done = file_->commit();
+      file_.reset();
+      if (!done) error = done.error().what();
+      return done.has_value();
+    }
+    if (!to_stdout_) return true;
+    to_stdout_ = false;
+    errno = 0;
+    const bool ok = std::fflush(stdout) == 0 && !std::ferror(stdout);
+    if (!ok) error = fmt::format("cannot write {}: {}", name_, std::strerror(errno ? errno : EIO));
     return ok;
   }
 
  private:
-  std::FILE* file_ = nullptr;
+  std::optional<k8snetio::io::atomic_output_file> file_;
+  bool to_stdout_ = false;
   std::string name_;
 };
+
+/// O6.3: text from the input, safe to echo in a message (see k8snetio::io::escape_diagnostic).
+inline std::string quoted_for_diagnostic(std::string_view text) {
+  return k8snetio::io::escape_diagnostic(text);
+}
+
+/// O6.4: one message on standard error, never throwing: a closed or full standard error loses
+/// the message and changes nothing else.
+template <class... Args>
+void print_diagnostic(fmt::format_string<Args...> format, Args&&... args) noexcept {
+  try {
+    const std::string text = fmt::format(format, std::forward<Args>(args)...);
+    (void)std::fwrite(text.data(), 1, text.size(), stderr);
+    std::clearerr(stderr);
+  } catch (...) {  // out of memory while formatting: the message is lost, nothing else
+  }
+}
+
+namespace detail {
+
+#if defined(__GLIBC__)
+// Writes to descriptor 2 and always reports success, so that a closed or full standard error
+// (2>&-, 2>/dev/full) can never make a print throw or fail.
+inline ssize_t write_ignoring_errors(void*, const char* data, std::size_t size) {
+  std::size_t left = size;
+  while (left > 0) {
+    const ssize_t n = ::write(STDERR_FILENO, data, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  return static_cast<ssize_t>(size);
+}
+#endif
+
+}  // namespace detail
+
+/// O6.4, called first in main(): standard error can no longer fail. Descriptors 0-2 that are
+/// closed are reserved (on /dev/null, opened so that reading 0 or writing 1 fails as before),
+/// so no file the program opens can become its standard error; and stderr is a stream that
+/// never reports a write error (messages to a full or closed stderr are lost, the run goes on).
+inline void make_standard_error_safe() noexcept {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    const int flags = fd == STDOUT_FILENO ? O_RDONLY : O_WRONLY;  // 1 unwritable, 0 unreadable
+    const int opened = ::open("/dev/null", flags | O_NOCTTY);
+    if (opened >= 0 && opened != fd) {
+      ::dup2(opened, fd);
+      ::close(opened);
+    }
+  }
+#if defined(__GLIBC__)
+  static const cookie_io_functions_t functions{nullptr, &detail::write_ignoring_errors, nullptr,
+                                               nullptr};
+  if (std::FILE* safe = ::fopencookie(nullptr, "w", functions)) {
+    std::setvbuf(safe, nullptr, _IONBF, 0);
+    stderr = safe;  // glibc: stderr is an assignable variable
+  }
+#endif
+}
+
+/// O6.2: an output that is one of the inputs (by device and inode, so also through symbolic
+/// and hard links) would be destroyed before it is read: a usage error, found before anything
+/// is opened for writing. The message holds the raw names: escape it when printing. `inputs` are
+/// (option, path) pairs; "-" is standard input. When the output is standard output, a regular file
+/// it was redirected to counts too.
+inline std::optional<std::string> output_collision(
+    const std::string& output, std::string_view output_option,
+    const std::vector<std::pair<std::string_view, std::string>>& inputs) {
+  struct stat out {};
+  const bool to_stdout = output.empty() || output == "-";
+  if (to_stdout ? ::fstat(STDOUT_FILENO, &out) != 0 || !S_ISREG(out.st_mode)
+                : ::stat(output.c_str(), &out) != 0)
+    return std::nullopt;  // a new file cannot be an input
+  for (const auto& [option, input] : inputs) {
+    struct stat in {};
+    const bool read =
+        input == "-" ? ::fstat(STDIN_FILENO, &in) == 0 : ::stat(input.c_str(), &in) == 0;
+    if (!read || in.st_dev != out.st_dev || in.st_ino != out.st_ino) continue;
+    if (!S_ISREG(in.st_mode)) continue;  // /dev/null in and out, a terminal: nothing to lose
+    const std::string what =
+        input == "-" ? std::string("standard input") : fmt::format("{} {}", option, input);
+    if (to_stdout)
+      return fmt::format("standard output is {}: it would be overwritten while it is read", what);
+    const bool same_name = input == output || input == "-";
+    return fmt::format("{} {} is {}{}: it would be overwritten before it is read", output_option,
+                       output, what, same_name ? "" : " (the same file through a link)");
+  }
+  return std::nullopt;
+}
 
 /// What a run read and skipped: the readers' reports, the points outside --earliest/--latest,
 /// and what the aggregator (D1) dropped.
@@ -249,14 +362,15 @@ struct run_summary {
     if (!reasons.empty()) {
       out += " (";
       for (std::size_t i = 0; i < reasons.size(); ++i)
-        out += fmt::format("{}{} {}", i ? ", " : "", with_commas(reasons[i].second), reasons[i].first);
+        out +=
+            fmt::format("{}{} {}", i ? ", " : "", with_commas(reasons[i].second), reasons[i].first);
       out += ")";
     }
     bool first = true;
     for (const auto& problem : report.examples) {
       if (!k8snetio::io::is_error(problem.reason)) continue;
       out += first ? "; first: " : "; ";
-      out += problem.to_string();
+      out += quoted_for_diagnostic(problem.to_string());
       first = false;
     }
     return out;

@@ -12,13 +12,18 @@
 // Standard output carries results only; messages, progress and the summary go to stderr.
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <limits>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <k8snetio/stages/service_normalizer.hpp>
 #include <k8snetio/version.hpp>
@@ -30,12 +35,16 @@ namespace {
 
 using namespace k8snetio_cli;
 
+/// More parsing threads than this only cost memory: the stages run on one.
+constexpr std::uint64_t max_threads = 64;
+
 /// A CLI11 check for durations: 3600, 60s, 10m, 1h, 1d.
 CLI::Validator duration_validator() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
-        return parse_duration(text) ? std::string()
-                                    : "'" + text + "' is not a duration (e.g. 10, 60s, 10m, 1h, 1d)";
+        return parse_duration(text)
+                   ? std::string()
+                   : "'" + text + "' is not a duration (e.g. 10, 60s, 10m, 1h, 1d)";
       },
       "DURATION", "duration");
 }
@@ -60,6 +69,40 @@ CLI::Validator positive_validator() {
         return {};
       },
       "POSITIVE", "positive");
+}
+
+/// A whole number in [min, max], written in digits only: "-1" is refused, not wrapped around.
+CLI::Validator whole_number_validator(std::uint64_t min, std::uint64_t max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        const std::string range = max == std::numeric_limits<std::uint64_t>::max()
+                                      ? fmt::format("a whole number, {} or more", min)
+                                      : fmt::format("a whole number from {} to {}", min, max);
+        if (text.empty() || text.size() > 20 ||
+            text.find_first_not_of("0123456789") != std::string::npos)
+          return fmt::format("'{}' is not {}", text, range);
+        std::uint64_t n = 0;
+        for (char c : text) {
+          if (n > (std::numeric_limits<std::uint64_t>::max() - (c - '0')) / 10)
+            return fmt::format("'{}' is not {}", text, range);
+          n = n * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        if (n < min || n > max) return fmt::format("'{}' is not {}", text, range);
+        return {};
+      },
+      "INTEGER", "whole number");
+}
+
+/// A finite number in [min, max]: nan and inf are refused with the range in the message.
+CLI::Validator finite_range_validator(double min, double max) {
+  return CLI::Validator(
+      [min, max](std::string& text) -> std::string {
+        double x = 0;
+        if (!CLI::detail::lexical_cast(text, x) || !std::isfinite(x) || x < min || x > max)
+          return fmt::format("'{}' is not a number from {} to {}", text, min, max);
+        return {};
+      },
+      "NUMBER", "finite range");
 }
 
 /// The options baseline and detect share. Durations are read as text and converted later.
@@ -99,14 +142,16 @@ void add_common_options(CLI::App& cmd, common_options& o, common_texts& texts) {
                  "k8s.node.name for points that have none after every other source (I3.1)");
   cmd.add_option("--metric", o.metric, "The metric to read")->capture_default_str();
   cmd.add_option("--service-pattern", o.service_pattern,
-                 "ECMAScript regex removed from pod names to make the service (D2.2); default: "
-                 "the rule's -\\w{5}$|-[abcdef0-9]{8,10}-\\w{5}$");
+                 "PCRE2 pattern (Splunk's regex syntax) whose matches are removed from pod names "
+                 "to make the service (D2.2); a name on which it exceeds Splunk's match or depth "
+                 "limit is skipped and counted (D2.4); default: the rule's "
+                 "-\\w{5}$|-[abcdef0-9]{8,10}-\\w{5}$");
   cmd.add_option("-o,--output", o.output, "Write to FILE instead of standard output")
       ->type_name("FILE");
   cmd.add_option("--threads", o.threads,
-                 "Threads parsing a metrics_csv file (0: one per core, up to 4); the stages "
-                 "run in input order on one, so the output does not depend on it")
-      ->check(CLI::Range(0u, 256u))
+                 "Threads parsing a metrics_csv file (0: one per core, up to 4; at most 64); the "
+                 "stages run in input order on one, so the output does not depend on it")
+      ->check(whole_number_validator(0, max_threads))
       ->capture_default_str();
 }
 
@@ -115,18 +160,28 @@ void finish_common(common_options& o, const common_texts& texts) {
   o.span = *parse_duration(texts.span);
   if (o.earliest && o.latest && !(*o.earliest < *o.latest))
     throw usage_error("--earliest must be before --latest");
-  if (o.service_pattern) {
-    try {
-      k8snetio::regex_service_normalizer check(*o.service_pattern);
-    } catch (const std::invalid_argument& e) {
-      throw usage_error(fmt::format("--service-pattern: {}", e.what()));
+  if (o.service_pattern) {  // D2.4: a bad pattern is a usage error, before any input is read
+    if (auto made = k8snetio::pcre2_service_normalizer::create(*o.service_pattern); !made) {
+      std::string_view why = made.error();
+      if (why.starts_with("k8snetio: ")) why.remove_prefix(10);
+      throw usage_error(fmt::format("--service-pattern: {}", why));
     }
   }
+}
+
+/// O6.2 for baseline and detect: -o must not be an input or the baseline.
+void check_output_is_no_input(const common_options& o, const std::string* baseline = nullptr) {
+  std::vector<std::pair<std::string_view, std::string>> inputs;
+  for (const auto& input : o.inputs) inputs.emplace_back("the input", input);
+  if (baseline) inputs.emplace_back("the --baseline", *baseline);
+  if (auto collision = output_collision(o.output, "-o", inputs)) throw usage_error(*collision);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  make_standard_error_safe();                          // O6.4
+  k8snetio::io::remove_temporary_outputs_on_signal();  // O6.1: SIGINT, SIGTERM, SIGHUP
   CLI::App app{
       "k8s-netio: the Splunk ES detection \"Kubernetes Anomalous Inbound Outbound Network IO\" "
       "over Splunk metrics_csv, HEC metric events or OTLP JSON, no Splunk needed.",
@@ -146,7 +201,7 @@ int main(int argc, char** argv) {
       ->add_option("--lateness", base.lateness,
                    "Seconds a point may arrive after a later bucket began (default 0: input in "
                    "time order; memory stays flat)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_number_validator(0, std::numeric_limits<std::int64_t>::max() / 2))
       ->capture_default_str();
   baseline_cmd->add_flag("--unordered", base.unordered,
                          "Accept input in any order (memory grows with the input)");
@@ -173,7 +228,7 @@ int main(int argc, char** argv) {
   detect_cmd
       ->add_option("--min-count", det.min_count,
                    "A pod is a finding with more than this many anomalous buckets (D7.2)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_number_validator(0, std::numeric_limits<std::uint64_t>::max()))
       ->capture_default_str();
   detect_cmd
       ->add_option("--window", window_text,
@@ -209,15 +264,16 @@ int main(int argc, char** argv) {
       "Write deterministic synthetic metrics (deployments, daemonsets, statefulsets; both "
       "directions; a daily rhythm) with injected incidents in the last hour");
   simulate_cmd->add_option("--pods", sim.pods, "Number of pods")
-      ->check(CLI::Range(1, 100000))
+      ->check(whole_number_validator(1, 100000))
       ->capture_default_str();
   simulate_cmd->add_option("--hours", sim.hours, "Hours of traffic (10 s intervals)")
-      ->check(CLI::Range(0.01, 24.0 * 366))
+      ->check(finite_range_validator(0.01, 24.0 * 366))
       ->capture_default_str();
   simulate_cmd->add_option("--seed", sim.seed, "Random seed: the same seed, the same output")
+      ->check(whole_number_validator(0, std::numeric_limits<std::uint64_t>::max()))
       ->capture_default_str();
   simulate_cmd->add_option("--start", sim.start, "Start time, epoch seconds")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{4102444800}))
+      ->check(whole_number_validator(0, 4102444800))
       ->capture_default_str();
   simulate_cmd
       ->add_option("--incident", sim.incidents,
@@ -255,6 +311,7 @@ int main(int argc, char** argv) {
   try {
     if (*baseline_cmd) {
       finish_common(base, base_texts);
+      check_output_is_no_input(base);
       return run_baseline(base);
     }
     if (*detect_cmd) {
@@ -265,15 +322,17 @@ int main(int argc, char** argv) {
           throw usage_error(fmt::format("--window ({} s) must be a multiple of --span ({} s)",
                                         *det.window, det.span));
       }
+      check_output_is_no_input(det, &det.baseline);
       return run_detect(det);
     }
     if (*simulate_cmd) return run_simulate(sim);
     if (*demo_cmd) return run_demo();
   } catch (const usage_error& e) {
-    fmt::print(stderr, "k8s-netio: error: {}\nRun with --help for more information.\n", e.what());
+    print_diagnostic("k8s-netio: error: {}\nRun with --help for more information.\n",
+                     quoted_for_diagnostic(e.what()));
     return exit_usage;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "k8s-netio: error: {}\n", e.what());
+    print_diagnostic("k8s-netio: error: {}\n", quoted_for_diagnostic(e.what()));
     return exit_failure;
   }
   return exit_usage;

@@ -371,6 +371,248 @@ case "$case_name" in
     [ -n "$pod" ] || fail "the demo did not name the injected pod"
     [ "$(grep -c -- "$pod" out)" -ge 2 ] || fail "the findings table does not show $pod"
     ;;
+  O6.1.atomic_output)
+    # A run that fails, stops or is refused leaves an existing -o file byte for byte as it was;
+    # a run that succeeds replaces it; no temporary file is left behind either way.
+    printf 'the previous good baseline\n' >target.csv
+    cp target.csv previous.csv
+    run baseline -o target.csv no-such-input.csv
+    expect_rc 1
+    same previous.csv target.csv
+    run baseline --strict -o target.csv "$data/cli_malformed.csv"
+    expect_rc 1
+    same previous.csv target.csv
+    run baseline --threads 65 -o target.csv "$data/cli_detect.csv"
+    expect_rc 2
+    same previous.csv target.csv
+    run detect --baseline no-such-baseline.csv -o target.csv "$data/cli_detect.csv"
+    expect_rc 1
+    same previous.csv target.csv
+    run detect --baseline "$data/cli_baseline.csv" -o target.csv "$data/cli_detect.csv" \
+      no-such-input.csv
+    expect_rc 1
+    same previous.csv target.csv
+    [ "$(ls -A | grep -c 'k8snetio-.*\.tmp$')" -eq 0 ] || fail "a temporary file was left: $(ls -A)"
+    run baseline -o target.csv "$data/cli_detect.csv"
+    expect_rc 0
+    expect_golden target.csv baseline.csv
+    # A symbolic link stays a link to the file it names, which is replaced.
+    cp previous.csv real.csv
+    ln -s real.csv link.csv
+    run baseline -o link.csv "$data/cli_detect.csv"
+    expect_rc 0
+    [ -L link.csv ] || fail "the link was replaced by a file"
+    expect_golden real.csv baseline.csv
+    # A device is written in place.
+    run baseline -o /dev/null "$data/cli_detect.csv"
+    expect_rc 0
+    [ -c /dev/null ] || fail "/dev/null is no longer a device"
+    [ "$(ls -A | grep -c 'k8snetio-.*\.tmp$')" -eq 0 ] || fail "a temporary file was left: $(ls -A)"
+    ;;
+  O6.1.signal)
+    # SIGTERM, SIGHUP or SIGINT while the program waits for input: it dies of the signal, the
+    # previous -o file is intact and the temporary file is removed.
+    set -m  # job control: background jobs keep SIGINT (else the shell ignores it for them)
+    for sig in TERM HUP INT; do
+      printf 'the previous good baseline\n' >target.csv
+      rm -f input.fifo
+      mkfifo input.fifo || fail "mkfifo failed"
+      "$bin" baseline -o target.csv input.fifo 2>err &
+      pid=$!
+      exec 7>input.fifo  # opens once the program opened its end
+      head -n 50 "$data/cli_detect.csv" >&7
+      for _ in $(seq 100); do  # at most 5 s for the temporary file to appear
+        ls -A | grep -q 'k8snetio-.*\.tmp$' && break
+        sleep 0.05
+      done
+      ls -A | grep -q 'k8snetio-.*\.tmp$' || fail "SIG$sig: no temporary file while writing"
+      kill -s $sig $pid
+      wait $pid
+      rc=$?
+      exec 7>&-
+      [ $rc -gt 128 ] || fail "SIG$sig: exit code $rc, expected death by the signal"
+      [ "$(cat target.csv)" = "the previous good baseline" ] || fail "SIG$sig changed target.csv"
+      [ "$(ls -A | grep -c 'k8snetio-.*\.tmp$')" -eq 0 ] || fail "SIG$sig left $(ls -A)"
+    done
+    ;;
+  O6.1.kill)
+    # SIGKILL at 20 points of runs that write -o over an existing file (baseline: one write at
+    # the end; simulate: written as it goes): afterwards the file is byte for byte the old one
+    # or the new one, never anything else. A temporary file may stay: no handler runs.
+    "$bin" simulate --pods 40 --hours 6 --seed 11 --start $sim_start >big.csv 2>/dev/null ||
+      fail "simulate failed"
+    "$bin" baseline --latest $((sim_start + 3600)) big.csv >old.csv 2>/dev/null ||
+      fail "baseline failed"
+    "$bin" baseline big.csv >new.csv 2>/dev/null || fail "baseline failed"
+    cmp -s old.csv new.csv && fail "the old and new tables should differ"
+    "$bin" simulate --pods 40 --hours 2 --seed 12 --start $sim_start >new_sim.csv 2>/dev/null ||
+      fail "simulate failed"
+    # The length of one run, in ms, spreads the kills over it (and a little past its end).
+    t0=$(date +%s%N)
+    "$bin" baseline -o timing.csv big.csv 2>/dev/null || fail "baseline -o failed"
+    baseline_ms=$((($(date +%s%N) - t0) / 1000000 + 1))
+    t0=$(date +%s%N)
+    "$bin" simulate --pods 40 --hours 2 --seed 12 --start $sim_start -o timing.csv 2>/dev/null ||
+      fail "simulate -o failed"
+    simulate_ms=$((($(date +%s%N) - t0) / 1000000 + 1))
+    old_seen=0
+    new_seen=0
+    for i in $(seq 0 19); do
+      for what in baseline simulate; do
+        if [ $what = baseline ]; then
+          cp old.csv target.csv
+          "$bin" baseline -o target.csv big.csv 2>/dev/null &
+          ms=$((baseline_ms * i * 6 / 100))
+          new=new.csv
+          old=old.csv
+        else
+          cp big.csv target.csv
+          "$bin" simulate --pods 40 --hours 2 --seed 12 --start $sim_start -o target.csv \
+            2>/dev/null &
+          ms=$((simulate_ms * i * 6 / 100))
+          new=new_sim.csv
+          old=big.csv
+        fi
+        pid=$!
+        sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+        kill -KILL $pid 2>/dev/null
+        wait $pid 2>/dev/null
+        if cmp -s target.csv $old; then
+          old_seen=$((old_seen + 1))
+        elif cmp -s target.csv $new; then
+          new_seen=$((new_seen + 1))
+        else
+          fail "$what killed after $ms ms: target.csv ($(wc -c <target.csv) bytes) is neither the old nor the new file"
+        fi
+        rm -f .target.csv.k8snetio-*.tmp
+      done
+    done
+    echo "killed 40 runs: $old_seen left the old file, $new_seen the new one" >&2
+    [ $old_seen -gt 0 ] || fail "no kill landed before the end of a run"
+    ;;
+  O6.2.output_is_input)
+    # -o naming an input or the baseline (also through links, or standard input) is a usage
+    # error before anything is opened for writing: the input is left as it was.
+    cp "$data/cli_detect.csv" in.csv
+    cp "$data/cli_baseline.csv" base.csv
+    ln -s in.csv link.csv
+    ln in.csv hard.csv
+    for o in in.csv ./in.csv link.csv hard.csv "$PWD/in.csv"; do
+      run baseline -o "$o" in.csv
+      expect_rc 2
+      expect_err "-o .* is the input in.csv"
+      expect_empty_out
+      same "$data/cli_detect.csv" in.csv
+    done
+    run detect --baseline base.csv -o base.csv in.csv
+    expect_rc 2
+    expect_err 'is the --baseline base.csv'
+    same "$data/cli_baseline.csv" base.csv
+    run detect --baseline base.csv -o link.csv in.csv
+    expect_rc 2
+    expect_err 'the same file through a link'
+    "$bin" baseline -o in.csv - <in.csv >out 2>err
+    rc=$?
+    expect_rc 2
+    expect_err 'is standard input'
+    same "$data/cli_detect.csv" in.csv
+    # Another file, or a new one, is fine.
+    run baseline -o other.csv in.csv
+    expect_rc 0
+    expect_golden other.csv baseline.csv
+    ;;
+  O6.2.usage_errors_people_can_read)
+    # Values out of range are usage errors (exit 2) that say what was wrong in a few words.
+    check_usage() {
+      local pattern=$1
+      shift
+      run "$@"
+      expect_rc 2
+      expect_err "$pattern"
+      [ "$(wc -c <err)" -lt 400 ] || fail "k8s-netio $*: the message is too long: $(cat err)"
+      expect_empty_out
+    }
+    b=("--baseline" "$data/cli_baseline.csv")
+    check_usage "--hours: 'nan' is not a number from 0.01 to 8784" simulate --hours nan
+    check_usage "--hours: 'inf' is not a number" simulate --hours inf
+    check_usage "--seed: '-1' is not a whole number" simulate --seed -1
+    check_usage "--seed: '18446744073709551616' is not a whole number" \
+      simulate --seed 18446744073709551616
+    check_usage "--pods: '0' is not a whole number from 1 to 100000" simulate --pods 0
+    check_usage "--min-count: '-5' is not a whole number" \
+      detect "${b[@]}" --min-count=-5 "$data/cli_detect.csv"
+    check_usage "--sigma: 'nan' is not a positive number" \
+      detect "${b[@]}" --sigma nan "$data/cli_detect.csv"
+    check_usage "--sigma: 'inf' is not a positive number" \
+      detect "${b[@]}" --sigma inf "$data/cli_detect.csv"
+    check_usage "--sigma: '-2' is not a positive number" \
+      detect "${b[@]}" --sigma=-2 "$data/cli_detect.csv"
+    check_usage "--threads: '65' is not a whole number from 0 to 64" \
+      baseline --threads 65 "$data/cli_detect.csv"
+    check_usage "--service-pattern: .*missing terminating \] .* at offset 3" \
+      baseline --service-pattern '[a-' "$data/cli_detect.csv"
+    run simulate --seed 18446744073709551615 --pods 2 --hours 0.01
+    expect_rc 0
+    ;;
+  O6.3.escaped_diagnostics)
+    # A cell and a file name that try to forge a log line and clear the terminal: the summary
+    # shows them escaped, on its own single line.
+    esc=$(printf '\033')
+    evil="evil${esc}[2J.csv"
+    {
+      head -n 1 "$data/cli_detect.csv"
+      printf '1700000000.5,k8s.pod.network.io,"1\n%s[2Jk8s-netio: FORGED",prod,n1,p-abcde,transmit,eth0\n' "$esc"
+      sed -n 2,5p "$data/cli_detect.csv"
+    } >"$evil"
+    run baseline "$evil"
+    expect_rc 0
+    if grep -q "$esc" err; then fail "an escape character reached standard error: $(cat -v err)"; fi
+    [ "$(grep -c 'FORGED' err)" -eq 1 ] || fail "the cell is not on the summary line: $(cat -v err)"
+    if grep -q '^k8s-netio: FORGED' err; then fail "the cell forged a log line"; fi
+    expect_err "evil\\\\x1b\\[2J\\.csv:2: bad number: _value='1\\\\n\\\\x1b\\[2Jk8s-netio: FORGED'"
+    ;;
+  O6.4.stderr_closed_or_full)
+    # Standard error closed or full: no crash, the same exit code and the same output.
+    cp "$data/cli_baseline.csv" base.csv
+    n=0
+    while IFS= read -r line; do
+      n=$((n + 1))
+      eval "set -- $line"
+      expected=$1
+      shift
+      "$bin" "$@" >out.ok 2>err.ok </dev/null
+      rc=$?
+      [ $rc -eq "$expected" ] || fail "k8s-netio $*: exit code $rc, expected $expected: $(cat err.ok)"
+      "$bin" "$@" >out.closed 2>&- </dev/null
+      rc=$?
+      [ $rc -eq "$expected" ] || fail "k8s-netio $* 2>&-: exit code $rc, expected $expected"
+      "$bin" "$@" >out.full 2>/dev/full </dev/null
+      rc=$?
+      [ $rc -eq "$expected" ] || fail "k8s-netio $* 2>/dev/full: exit code $rc, expected $expected"
+      same out.ok out.closed
+      same out.ok out.full
+    done <<COMMANDS
+0 baseline "$data/cli_detect.csv"
+0 baseline -o table.csv "$data/cli_detect.csv"
+0 detect --baseline base.csv "$data/cli_detect.csv"
+0 detect --baseline base.csv --format table "$data/cli_detect.csv"
+0 detect --baseline base.csv "$data/cli_malformed.csv"
+1 detect --strict --baseline base.csv "$data/cli_malformed.csv"
+1 detect --baseline no-such.csv "$data/cli_detect.csv"
+1 baseline no-such.csv
+2 baseline --no-such-option "$data/cli_detect.csv"
+2 baseline -o base.csv base.csv
+0 simulate --pods 3 --hours 0.02
+2 simulate --hours nan
+0 demo
+0 --help
+0 --version
+COMMANDS
+    [ $n -eq 15 ] || fail "ran $n commands, expected 15"
+    # With -o and standard error closed, no message can end up in the output file.
+    "$bin" baseline -o table.csv "$data/cli_detect.csv" 2>&-
+    expect_golden table.csv baseline.csv
+    ;;
   *)
     fail "unknown case"
     ;;

@@ -128,12 +128,10 @@ class baseline_csv_reader {
 
   result<void> feed(std::string_view chunk) {
     if (error_) return tl::unexpected(*error_);
-    if (columns_ && stream_.at_record_boundary() && only_line_ends(chunk)) {
+    if (columns_ && stream_.at_record_boundary() && !chunk.empty() && chunk.back() == '\n') {
       // A run of blank lines (a gzip of newlines, say) costs a count, not a parse per line.
-      const auto lines = static_cast<std::uint64_t>(std::count(chunk.begin(), chunk.end(), '\n'));
-      const bool cr_pending = chunk.back() == '\r';
-      if (!cr_pending) {
-        stream_.set_line(stream_.line() + lines);
+      if (const auto lines = detail::count_if_only_line_ends(chunk); lines >= 0) {
+        stream_.set_line(stream_.line() + static_cast<std::uint64_t>(lines));
         return {};
       }
     }
@@ -154,10 +152,6 @@ class baseline_csv_reader {
   }
 
  private:
-  static bool only_line_ends(std::string_view chunk) noexcept {
-    return !chunk.empty() && chunk.find_first_not_of("\r\n") == std::string_view::npos;
-  }
-
   bool fail(tl::unexpected<input_error> e) {
     error_ = std::move(e).value();
     return false;

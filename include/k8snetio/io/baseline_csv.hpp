@@ -248,8 +248,10 @@ class baseline_csv_reader {
     if (!any_measure)
       return fail(make_error(
           error_code::no_baseline_columns, file_, record.line,
-          fmt::format("the baseline table has none of the rule's columns (avg_{0}, stdev_{0}, …)",
-                      measures_.names[measures_.column_order[0]])));
+          fmt::format(
+              "the baseline table has none of the rule's columns (avg_{0}, stdev_{0}, …); was it "
+              "built with another --rule?",
+              measures_.names[measures_.column_order[0]])));
     header_.assign(record.fields.begin(), record.fields.end());
     table_.set_stdev_column_order(detail::stdev_order_of(c, measures_));
     columns_ = c;

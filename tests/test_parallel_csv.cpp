@@ -16,6 +16,7 @@
 
 #include <sys/stat.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <k8snetio/io/input/metrics_csv_reader.hpp>
 #include <k8snetio/io/input/parallel_csv.hpp>
@@ -241,7 +242,7 @@ TEST_CASE("I1 parallel: lines too long to cut at are read in order, in bounded m
   }
 }
 
-TEST_CASE("I1 parallel: a FIFO, gzip and small files are read in order") {
+TEST_CASE("I1 I3.4 parallel: a FIFO, gzip, zstd and small files are read in order") {
   const std::string text =
       "_time,_value,k8s.cluster.name,k8s.pod.name,k8s.node.name,direction\n"
       "1700000000,1,prod,p-1,node-1,transmit\n";
@@ -272,6 +273,20 @@ TEST_CASE("I1 parallel: a FIFO, gzip and small files are read in order") {
   REQUIRE(gzipped.read([&](const metric_point&) { ++points; }));
   CHECK(points == 20001);
   CHECK(gzipped.threads_used() == 1);
+
+  // zstd likewise (I3.4): compression_of() is the one check, shared with input_source.
+  const std::string zst = dir.file("big.csv");  // no extension: the content says what it is
+  {
+    std::string frame(ZSTD_compressBound(big.size()), '\0');
+    const std::size_t n = ZSTD_compress(frame.data(), frame.size(), big.data(), big.size(), 1);
+    REQUIRE_FALSE(ZSTD_isError(n));
+    std::ofstream(zst, std::ios::binary).write(frame.data(), static_cast<std::streamsize>(n));
+  }
+  parallel_metrics_csv_reader zstd_read(zst, {}, p);
+  points = 0;
+  REQUIRE(zstd_read.read([&](const metric_point&) { ++points; }));
+  CHECK(points == 20001);
+  CHECK(zstd_read.threads_used() == 1);
 
   // A FIFO is never opened twice: what the writer sends is all read.
   const std::string fifo = dir.file("fifo");

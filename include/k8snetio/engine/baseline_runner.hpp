@@ -1,7 +1,10 @@
 // The baseline search of a rule (B1–B6, R5) over a stream of points: D1 → D2 → (the rule's
-// pivot and step, for R5) → BaselineBuilder. With an allowed lateness (default 0: time-ordered
-// input), buckets are folded as soon as they are complete, so memory does not grow with the
-// input's length; without one, any order works and every group is held until `finish`.
+// pivot and step, for R5) → BaselineBuilder. By default the D1 groups close per series
+// (group_closing::by_series), so time-major and series-major input of any length stream in flat
+// memory. Any other order is never answered wrongly: a point whose group was already folded
+// makes `failure()` say so, and the caller reads the input again with every group held until
+// `finish` (group_closing::at_finish, under a memory limit). `build_baseline` over a forward
+// range, and io::read_metric_inputs over files and standard input, do that second pass.
 #pragma once
 
 #include <array>
@@ -9,11 +12,14 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <range/v3/range/concepts.hpp>
+
+#include "../model/drop_reason.hpp"
 
 #include "../stages/baseline_builder.hpp"
 #include "../stages/direction_pivot.hpp"
@@ -25,11 +31,11 @@
 namespace k8snetio {
 
 struct baseline_run_options {
-  /// D1; allowed_lateness 0 folds a bucket once a later one starts (time-ordered input).
-  /// Set it to std::nullopt for input in any order (memory then grows with the input).
+  /// D1. By default groups close per series (S1.1); group_closing::at_finish holds every
+  /// group (any order, memory grows); an allowed lateness is the live watermark (S1.3).
   span_options span = [] {
     span_options s;
-    s.allowed_lateness = 0;
+    s.closing = group_closing::by_series;
     return s;
   }();
   std::optional<std::string> service_pattern{};///< D2.2
@@ -40,6 +46,20 @@ template <std::size_t N>
 struct baseline_result {
   baseline_table<N> table;
   aggregation_stats stats;
+  std::vector<std::string> overflowed;  ///< B7: keys whose sums overflowed (empty cells)
+};
+
+/// `finish` on a runner whose answer would not be exact (see baseline_runner::failure).
+class incomplete_baseline : public std::runtime_error {
+ public:
+  explicit incomplete_baseline(drop_reason why)
+      : std::runtime_error(why == drop_reason::memory_limit
+                               ? "baseline: holding this input needs more groups than "
+                                 "span_options::max_open_groups allows"
+                               : "baseline: the input is neither time-major nor series-major; "
+                                 "read it again with group_closing::at_finish"),
+        reason(why) {}
+  drop_reason reason;
 };
 
 template <std::size_t N>
@@ -57,17 +77,28 @@ class baseline_runner {
   baseline_runner(baseline_runner&&) = default;
   baseline_runner& operator=(baseline_runner&&) = default;
 
-  /// D1 for one point, then folds whatever the lateness lets us close.
-  bool add(const metric_point& p) {
-    const bool used = aggregator_.add(p);
-    if (used && options_.span.allowed_lateness) {
-      aggregator_.emit_closed([this](const span_row& r, std::uint32_t series) { fold(r, series); });
-      if (rule_.baseline_per_service)
-        if (auto t = aggregator_.complete_through())
-          pivot_.flush_through(*t, [this](const measure_row<N>& r) { fold_pivoted(r); });
+  /// D1 for one point, then folds whatever the closing policy lets us close.
+  add_outcome add(const metric_point& p) {
+    const add_outcome used = aggregator_.add(p);
+    if (!used) {
+      if (!failure_ && (used.reason == drop_reason::out_of_order ||
+                        used.reason == drop_reason::memory_limit))
+        failure_ = used.reason;
+      return used;
     }
+    aggregator_.emit_closed([this](const span_row& r, std::uint32_t series) { fold(r, series); });
+    // R5 across pods: with the live watermark a (key, _time) row is complete once its bucket
+    // is; otherwise the pivot's rows wait for finish (one per key and bucket).
+    if (rule_.baseline_per_service && options_.span.allowed_lateness)
+      if (auto t = aggregator_.complete_through())
+        pivot_.flush_through(*t, [this](const measure_row<N>& r) { fold_pivoted(r); });
     return used;
   }
+
+  /// Set when the answer can no longer be exact: drop_reason::out_of_order (read the input
+  /// again with group_closing::at_finish) or drop_reason::memory_limit (the limit is too low
+  /// for this input's order). `finish` then throws incomplete_baseline.
+  std::optional<drop_reason> failure() const noexcept { return failure_; }
 
   const aggregation_stats& stats() const noexcept { return aggregator_.stats(); }
 
@@ -75,10 +106,11 @@ class baseline_runner {
   std::size_t open_groups() const noexcept { return aggregator_.open_groups() + pivot_.size(); }
 
   baseline_result<N> finish() {
+    if (failure_) throw incomplete_baseline(*failure_);
     flush();
     aggregation_stats stats = merged_stats_;
     stats += aggregator_.stats();
-    return {builder_.table(), stats};
+    return {builder_.table(), stats, builder_.overflowed_keys()};
   }
 
   /// Shards: appends a runner that read a later part of the input. Both are flushed first, so
@@ -87,6 +119,7 @@ class baseline_runner {
     flush();
     later.flush();
     builder_.merge(later.builder_);
+    if (!failure_) failure_ = later.failure_;
     merged_stats_ += later.merged_stats_;
     merged_stats_ += later.aggregator_.stats();
   }
@@ -130,6 +163,7 @@ class baseline_runner {
   direction_pivot<N, std::optional<std::size_t> (*)(std::string_view)> pivot_;
   baseline_builder<N> builder_;
   aggregation_stats merged_stats_;
+  std::optional<drop_reason> failure_;
   std::string key_;
   struct series_state {
     baseline_accumulator<N>* acc = nullptr;
@@ -138,10 +172,21 @@ class baseline_runner {
   std::vector<series_state> by_series_;
 };
 
-/// One call: the baseline table of `rule` over a range of metric points.
+/// One call: the baseline table of `rule` over a range of metric points, in any order (S1). A
+/// forward range is read once when it is time-major or series-major, and a second time with
+/// every group held when it is not; a single-pass range is held from the start. Throws
+/// incomplete_baseline when span.max_open_groups is too low for the input.
 template <std::size_t N, ranges::input_range Points>
 baseline_result<N> build_baseline(const rule_definition<N>& rule, Points&& points,
                                   baseline_run_options options = {}) {
+  if (!options.span.allowed_lateness && options.span.closing == group_closing::by_series) {
+    if constexpr (ranges::forward_range<Points>) {
+      baseline_runner<N> streaming(rule, options);
+      for (const metric_point& p : points) streaming.add(p);
+      if (!streaming.failure()) return streaming.finish();
+    }
+    options.span.closing = group_closing::at_finish;
+  }
   baseline_runner<N> runner(rule, std::move(options));
   for (const metric_point& p : points) runner.add(p);
   return runner.finish();

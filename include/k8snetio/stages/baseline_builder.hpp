@@ -63,6 +63,12 @@ class moments {
 
   std::uint64_t count() const noexcept { return n_; }
 
+  /// B7: false when finite values overflowed the sums (or the stable method's moments).
+  bool finite() const noexcept {
+    return std::isfinite(sum_) && std::isfinite(sumsq_) && std::isfinite(mean_) &&
+           std::isfinite(m2_);
+  }
+
   /// B2: the mean; null when there are no values.
   spl_number mean(baseline_numerics method) const noexcept {
     if (!n_) return std::nullopt;
@@ -148,6 +154,17 @@ class baseline_builder {
 
   std::size_t size() const noexcept { return keys_.size(); }
 
+  /// B7: the keys (sorted) with a measure whose sums overflowed: their cells are empty.
+  std::vector<std::string> overflowed_keys() const {
+    std::vector<std::string> out;
+    for (const auto& [key, acc] : keys_)
+      if (std::any_of(acc.measures.begin(), acc.measures.end(),
+                      [](const moments& m) { return !m.finite(); }))
+        out.push_back(key);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
   /// B6: the table, one row per key, sorted by key; numbers as F1 text.
   baseline_table<N> table() const {
     baseline_table<N> out(*measures_);
@@ -158,8 +175,10 @@ class baseline_builder {
     for (const auto* kv : sorted) {
       baseline_entry<N> e;
       for (std::size_t m = 0; m < N; ++m) {
-        e.avg[m] = baseline_cell::from_number(kv->second.measures[m].mean(options_.numerics));
-        e.stdev[m] = baseline_cell::from_number(kv->second.measures[m].stdev(options_.numerics));
+        const moments& mo = kv->second.measures[m];
+        if (!mo.finite()) continue;  // B7: empty cells, the key named by overflowed_keys()
+        e.avg[m] = baseline_cell::from_number(mo.mean(options_.numerics));
+        e.stdev[m] = baseline_cell::from_number(mo.stdev(options_.numerics));
       }
       e.count = kv->second.count;
       e.last_seen = kv->second.last_seen;

@@ -1,8 +1,11 @@
 // D1 — SpanAggregator: `mstats avg(k8s.pod.network.io) as io by cluster pod node direction
 // span=10s`. Points become one row per (cluster, pod, node, direction, bucket) whose `io` is the
-// plain mean of the group's points in input order (D1.1–D1.5). A group-by: by default it holds
-// every group until `finish`; with an allowed lateness it emits a bucket as soon as the input
-// has moved past it, so a time-ordered input of any length needs memory for one bucket only.
+// plain mean of the group's points in input order (D1.1–D1.5). A group-by that closes its groups
+// in one of three ways: at `finish` (any order; memory grows with the input, under a limit), per
+// series (a group closes when its series moves on: time-major and series-major input stream in
+// flat memory, and a point for a closed group is refused as out of order, never merged), or by
+// an event-time watermark with an allowed lateness (the live feed, S1.3). Groups are always
+// emitted in first-appearance order, so downstream sums keep input order (D1.4, B3).
 // The hot path: a series is found by comparing the point with the series that came next last
 // time (inputs repeat their order), else by one probe of a flat hash table; a time-ordered
 // input finds its group without any lookup (each series knows its newest group).
@@ -27,10 +30,19 @@
 #include "../detail/flat_hash.hpp"
 #include "../detail/pipe.hpp"
 #include "../detail/symbol_table.hpp"
+#include "../model/drop_reason.hpp"
 #include "../model/metric_point.hpp"
 #include "../model/rows.hpp"
 
 namespace k8snetio {
+
+/// When the aggregator may close a group and emit its row.
+enum class group_closing {
+  at_finish,  ///< hold every group until finish: any input order (S1), memory grows
+  by_series,  ///< when its series reaches a later bucket, or to stay within `series_window`:
+              ///< time-major and series-major input in flat memory (S1.1); a point for a
+              ///< group already closed is refused as drop_reason::out_of_order
+};
 
 struct span_options {
   std::int64_t span_seconds = 10;  ///< D1.3; whole seconds >= 1
@@ -40,7 +52,16 @@ struct span_options {
   /// Unset: hold every group until finish (input in any order). Set to L seconds: once the
   /// input has reached a bucket more than L seconds past a group's bucket end, that group is
   /// final and is emitted; a later point for it is counted as `late` and not aggregated.
+  /// Set, it takes precedence over `closing`: the live watermark of S1.3.
   std::optional<std::int64_t> allowed_lateness{};
+  group_closing closing = group_closing::at_finish;
+  /// by_series: groups waiting behind an open one before the oldest is closed anyway (at least
+  /// this many, and at least four per series seen), so a series that has ended (series-major
+  /// input) does not hold the rest back.
+  std::size_t series_window = std::size_t{1} << 16;
+  /// The most groups held open at once (0: no limit); a point that would open one more is
+  /// refused as drop_reason::memory_limit. About 64 bytes a group.
+  std::size_t max_open_groups = 0;
 };
 
 /// What the aggregator did with the points it was given (nothing is dropped silently).
@@ -51,12 +72,16 @@ struct aggregation_stats {
   std::uint64_t missing_dimension = 0;  ///< D1.1
   std::uint64_t non_finite = 0;         ///< D1.2 (value or time)
   std::uint64_t late = 0;               ///< past the allowed lateness
+  std::uint64_t time_out_of_range = 0;  ///< finite, but beyond ±9e15 s
+  std::uint64_t out_of_order = 0;       ///< group_closing::by_series: its group was closed
+  std::uint64_t memory_limit = 0;       ///< refused by max_open_groups
   std::uint64_t rows_out = 0;
   std::optional<std::int64_t> first_bucket;  ///< earliest bucket aggregated
   std::optional<std::int64_t> last_bucket;   ///< latest bucket aggregated
 
   std::uint64_t dropped() const noexcept {
-    return other_metric + missing_dimension + non_finite + late;
+    return other_metric + missing_dimension + non_finite + late + time_out_of_range +
+           out_of_order + memory_limit;
   }
   aggregation_stats& operator+=(const aggregation_stats& o) {
     points_in += o.points_in;
@@ -65,6 +90,9 @@ struct aggregation_stats {
     missing_dimension += o.missing_dimension;
     non_finite += o.non_finite;
     late += o.late;
+    time_out_of_range += o.time_out_of_range;
+    out_of_order += o.out_of_order;
+    memory_limit += o.memory_limit;
     rows_out += o.rows_out;
     auto lo = [](auto a, auto b) { return !a ? b : !b ? a : std::optional(std::min(*a, *b)); };
     auto hi = [](auto a, auto b) { return !a ? b : !b ? a : std::optional(std::max(*a, *b)); };
@@ -129,22 +157,27 @@ class span_aggregator {
   const span_options& options() const noexcept { return options_; }
   const aggregation_stats& stats() const noexcept { return stats_; }
 
-  /// Adds one point; returns whether it was aggregated. Never throws on bad data: it counts.
-  bool add(const metric_point& p) {
+  /// Adds one point; says whether it was aggregated, or why not. Never throws on bad data: it
+  /// counts.
+  add_outcome add(const metric_point& p) {
     ++stats_.points_in;
     if (!p.metric_name.empty() && !detail::same_bytes(p.metric_name, options_.metric_name)) {
       ++stats_.other_metric;
-      return false;
+      return {drop_reason::other_metric};
     }
     if (p.cluster.empty() || p.pod.empty() || p.node.empty() || p.direction.empty()) {
       ++stats_.missing_dimension;
-      return false;
+      return {drop_reason::missing_dimension};
     }
     // D1.2; a non-finite or out-of-range time has no bucket either.
-    constexpr double time_limit = 9.0e15;
-    if (!std::isfinite(p.value) || !std::isfinite(p.time) || std::abs(p.time) > time_limit) {
+    if (!std::isfinite(p.value) || !std::isfinite(p.time)) {
       ++stats_.non_finite;
-      return false;
+      return {drop_reason::non_finite};
+    }
+    constexpr double time_limit = 9.0e15;
+    if (std::abs(p.time) > time_limit) {
+      ++stats_.time_out_of_range;
+      return {drop_reason::time_out_of_range};
     }
     const std::int64_t bucket = bucket_of(p.time, options_.span_seconds);
     const std::uint32_t id = series_id(p);
@@ -163,7 +196,15 @@ class span_aggregator {
     } else {
       if (options_.allowed_lateness && (closed_through_ && bucket <= *closed_through_)) {
         ++stats_.late;
-        return false;
+        return {drop_reason::late};
+      }
+      if (by_series() && bucket <= s.closed_through) {
+        ++stats_.out_of_order;  // its group was emitted: merging it now would change the answer
+        return {drop_reason::out_of_order};
+      }
+      if (options_.max_open_groups && open_.size() >= options_.max_open_groups) {
+        ++stats_.memory_limit;
+        return {drop_reason::memory_limit};
       }
       const std::uint64_t position = popped_ + open_.size();
       open_.push_back(group{id, bucket, p.value, 1});
@@ -177,13 +218,22 @@ class span_aggregator {
     ++stats_.aggregated;
     if (!stats_.first_bucket || bucket < *stats_.first_bucket) stats_.first_bucket = bucket;
     if (!stats_.last_bucket || bucket > *stats_.last_bucket) stats_.last_bucket = bucket;
-    return true;
+    return {};
   }
 
-  /// Emits (in first-appearance order) the groups that the allowed lateness lets us close.
-  /// Does nothing when no lateness is set.
+  /// Emits (in first-appearance order) the groups that the closing policy lets us close: by
+  /// series, or by the allowed lateness. Does nothing when groups close at finish.
   template <span_row_sink Sink>
   void emit_closed(Sink&& sink) {
+    if (by_series()) {
+      // The oldest group is final once its series has moved to a later bucket; past the
+      // window it is closed anyway (a later point for it is then refused, never merged).
+      const std::size_t window = std::max(options_.series_window, 4 * series_.size());
+      while (!open_.empty() && (open_.front().bucket < series_[open_.front().series].newest_bucket ||
+                                open_.size() > window))
+        pop_front(sink);
+      return;
+    }
     if (!options_.allowed_lateness || !stats_.last_bucket) return;
     // A group is final once the newest bucket seen starts more than `lateness` after its end.
     const std::int64_t horizon =
@@ -231,7 +281,12 @@ class span_aggregator {
     std::int64_t newest_bucket = no_bucket;  ///< the latest bucket the series opened a group for
     std::uint64_t newest_group = 0;          ///< that group's position
     std::uint32_t next = no_series;          ///< the series that followed it last time
+    std::int64_t closed_through = no_bucket; ///< by_series: its latest group emitted
   };
+
+  bool by_series() const noexcept {
+    return !options_.allowed_lateness && options_.closing == group_closing::by_series;
+  }
 
   static std::uint64_t group_hash(std::uint32_t series, std::int64_t bucket) noexcept {
     return detail::hash_mix(series, static_cast<std::uint64_t>(bucket));
@@ -327,7 +382,8 @@ class span_aggregator {
       indexed_ = false;
     }
     if (!closed_through_ || g.bucket > *closed_through_) closed_through_ = g.bucket;
-    const series_info& s = series_[g.series];
+    series_info& s = series_[g.series];
+    if (g.bucket > s.closed_through) s.closed_through = g.bucket;
     ++stats_.rows_out;
     const span_row row{s.cluster,   s.pod,    s.node,
                        s.direction, g.bucket, g.sum / static_cast<double>(g.count)};

@@ -6,7 +6,10 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <limits>
+#include <unordered_map>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,7 +23,10 @@
 #include <range/v3/view/transform.hpp>
 
 #include "../stages/baseline_lookup.hpp"
+#include "../detail/flat_hash.hpp"
 #include "../detail/materialized.hpp"
+#include "../detail/symbol_table.hpp"
+#include "../model/drop_reason.hpp"
 #include "../stages/direction_pivot.hpp"
 #include "../model/finding.hpp"
 #include "../stages/persistence_filter.hpp"
@@ -33,7 +39,13 @@ namespace k8snetio {
 
 /// Every option the detection names, with the spec's defaults.
 struct detection_options {
-  span_options span{};                        ///< D1: span (10 s), metric name
+  /// D1: span (10 s), metric name; buckets close per series (S1.1, S2.2), or with an allowed
+  /// lateness by the live watermark (S1.3), or all at finish (group_closing::at_finish).
+  span_options span = [] {
+    span_options s;
+    s.closing = group_closing::by_series;
+    return s;
+  }();
   std::optional<std::string> service_pattern{}; ///< D2.2: unset = the hand-written D2.1 default
   scorer_options scoring{};                   ///< D6: sigma (4), measure order, zero stdev
   std::uint64_t min_count = 5;                ///< D7.2: count > min_count
@@ -72,82 +84,359 @@ auto derive_rows(void (*derive)(measure_row<N>&)) {
 
 }  // namespace detail
 
-/// Runs a rule. Holds the D1 rows of the search window(s) until `finish`.
+/// `finish` on a detector whose answer would not be exact (see detector::failure).
+class incomplete_detection : public std::runtime_error {
+ public:
+  explicit incomplete_detection(drop_reason why)
+      : std::runtime_error(why == drop_reason::memory_limit
+                               ? "detection: holding this input needs more groups than "
+                                 "span_options::max_open_groups allows"
+                               : "detection: the input is neither time-major nor series-major; "
+                                 "read it again with group_closing::at_finish"),
+        reason(why) {}
+  drop_reason reason;
+};
+
+/// Runs a rule as one streaming engine over the stages: D1 (span_aggregator) closes buckets per
+/// series; each closed row gets its service (D2) and baseline entry (D4, D5) once per series.
+/// D3 puts one D1 row per direction into a pivoted row, so the pivot's mean is that row:
+/// - a rule without a derived step (the main rule) scores each measure as its row comes (D6
+///   compares a measure only with its own baseline) and keeps only exceeding measures, joined
+///   per pod and bucket when the window closes: memory holds the open buckets and the
+///   anomalous measures, never a window's rows (S2.2), in time-major and series-major input;
+/// - a rule with one (R1: the ratios need both directions) joins the directions of a pod's
+///   bucket first; a half-joined row is scored once the pod has moved on, and a direction that
+///   comes later for it makes `failure()` say so.
+/// Complete rows are scored (D6) and counted in their window's persistence_filter (D7). With
+/// group_closing::at_finish every bucket is held (any order); with by_series a point or row for
+/// a bucket already closed sets `failure()`, and the caller reads the input again held.
 template <std::size_t N, baseline_source<N> Baseline>
 class detector {
  public:
   detector(const rule_definition<N>& rule, const Baseline& baseline, detection_options options)
       : rule_(rule), baseline_(&baseline), options_(std::move(options)),
-        aggregator_(options_.span) {
+        aggregator_(options_.span),
+        normalizer_(detail::make_service_normalizer(options_.service_pattern)),
+        lookup_(baseline),
+        scorer_(*rule.measures, options_.scoring) {
     if (options_.window_seconds &&
         (*options_.window_seconds < 1 || *options_.window_seconds % options_.span.span_seconds))
       throw std::invalid_argument(
           "detector: window_seconds must be a positive multiple of span_seconds");
+    if constexpr (requires { baseline.stdev_column_order(); })
+      scorer_.use_table_order(baseline.stdev_column_order());
   }
 
-  /// D1 for one point; bad points are counted in stats() (D1.1, D1.2), never thrown.
-  bool add(const metric_point& p) { return aggregator_.add(p); }
+  // The series state holds views of the aggregator's strings and of the normalizer's cache.
+  detector(const detector&) = delete;
+  detector& operator=(const detector&) = delete;
+  detector(detector&&) = default;
+  detector& operator=(detector&&) = default;
+
+  /// D1 for one point, then D2–D7 for every bucket this point lets the engine close. Bad
+  /// points are counted in stats() (D1.1, D1.2) and their reason returned, never thrown.
+  add_outcome add(const metric_point& p) {
+    const add_outcome used = aggregator_.add(p);
+    if (!used) {
+      note_failure(used.reason);
+      return used;
+    }
+    aggregator_.emit_closed([this](const span_row& r, std::uint32_t series) { join(r, series); });
+    if (options_.span.allowed_lateness)
+      if (auto t = aggregator_.complete_through()) close_through(*t);
+    return used;
+  }
 
   const aggregation_stats& stats() const noexcept { return aggregator_.stats(); }
 
-  /// D2–D9 over everything added: the findings of each window, windows in time order.
-  detection_result finish() {
-    std::map<std::int64_t, std::vector<span_row>> windows;
-    const auto window_of = [this](std::int64_t bucket) -> std::int64_t {
-      if (!options_.window_seconds) return 0;
-      const std::int64_t w = *options_.window_seconds;
-      return (bucket >= 0 ? bucket / w : (bucket - w + 1) / w) * w;
-    };
-    if (!options_.window_seconds)  // one window: its size is known, so no regrowth
-      windows[0].reserve(aggregator_.open_groups());
-    aggregator_.finish([&](const span_row& r) { windows[window_of(r.time)].push_back(r); });
+  /// Set when the answer can no longer be exact: drop_reason::out_of_order (read the input
+  /// again with group_closing::at_finish) or drop_reason::memory_limit. `finish` then throws
+  /// incomplete_detection.
+  std::optional<drop_reason> failure() const noexcept { return failure_; }
 
+  /// Rows held: open D1 groups plus half-joined pivot rows (for tests and progress).
+  std::size_t open_rows() const noexcept { return aggregator_.open_groups() + pending_.size(); }
+
+  /// Live use (an allowed lateness): the findings of the windows the watermark has closed
+  /// since the last call, windows in time order, D7.3 order within each (S2.1).
+  std::vector<finding> take_closed() {
+    std::vector<finding> out;
+    out.swap(closed_);
+    return out;
+  }
+
+  /// The input has ended: closes every bucket, so that failure() is final. finish() calls it.
+  void end_of_input() {
+    aggregator_.finish([this](const span_row& r, std::uint32_t series) { join(r, series); });
+  }
+
+  /// D2–D9 for everything still open: the findings of each window not yet taken by
+  /// take_closed, windows in time order. Throws incomplete_detection if failure() is set.
+  detection_result finish() {
+    end_of_input();
+    if (failure_) throw incomplete_detection(*failure_);
+    for (auto it = pending_.begin(); it != pending_.end();) it = complete(it);
+    close_measures_through(std::numeric_limits<std::int64_t>::max());
     detection_result result;
     result.stats = aggregator_.stats();
-    for (auto& [start, rows] : windows) {
-      persistence_options persist;
-      persist.min_count = options_.min_count;
-      persist.rule = rule_.metadata;
-      persist.span_seconds = options_.span.span_seconds;
-      persist.filter = options_.filter;
-      if (options_.window_seconds) {
-        persist.window_start = start;
-        persist.window_end = start + *options_.window_seconds;
-      } else {
-        persist.window_start = result.stats.first_bucket.value_or(0);
-        persist.window_end = result.stats.last_bucket.value_or(0) + options_.span.span_seconds;
-      }
-      auto found = run_window(std::move(rows), std::move(persist));
+    result.findings = take_closed();
+    for (auto& [start, filter] : windows_) {
+      if (!options_.window_seconds)
+        filter.set_window(result.stats.first_bucket.value_or(0),
+                          result.stats.last_bucket.value_or(0) + options_.span.span_seconds);
+      auto found = filter.findings();
       std::move(found.begin(), found.end(), std::back_inserter(result.findings));
     }
+    windows_.clear();
     return result;
   }
 
  private:
-  std::vector<finding> run_window(std::vector<span_row> rows, persistence_options persist) {
-    auto normalizer = detail::make_service_normalizer(options_.service_pattern);
-    std::optional<std::array<std::size_t, N>> table_order;
-    if constexpr (requires { baseline_->stdev_column_order(); })
-      table_order = baseline_->stdev_column_order();
-    return detail::materialized<span_row>(std::move(rows), nullptr)  //
-           | normalize_service(normalizer)                           // D2
-           | pivot_direction<N>(rule_.measure_of)                    // D3
-           | detail::derive_rows<N>(rule_.derive)                    // R1, if any
-           | lookup_baseline<N>(*baseline_)                          // D4, D5
-           | score_sigma<N>(options_.scoring, *rule_.measures, table_order)  // D6
-           | persist_over(std::move(persist));                       // D7, D8
+  struct series_state {
+    std::uint32_t pod = 0;              ///< dense id of (cluster, node, pod)
+    std::optional<std::size_t> measure; ///< D3: the measure its direction feeds, if any
+    std::string_view service;           ///< D2, resolved once
+    const baseline_entry<N>* baseline = nullptr;  ///< D4, D5, resolved once
+    bool resolved = false;
+  };
+  /// Main rule: the exceeding measures of one pod's bucket, joined when its window closes.
+  struct anomalous_measures {
+    std::string_view cluster, node, pod, service;
+    std::array<std::optional<double>, N> values{};  ///< the exceeding measures only
+  };
+  struct pod_state {
+    std::int64_t sealed_through = std::numeric_limits<std::int64_t>::min();
+    std::int64_t newest = std::numeric_limits<std::int64_t>::min();  ///< latest row's bucket
+    std::vector<std::int64_t> waiting;  ///< buckets of its half-joined rows (by_series)
+  };
+  struct pending_row {
+    measure_row<N> row;
+    std::size_t filled = 0;  ///< measures present: complete at N
+  };
+  struct pending_key {
+    std::uint32_t pod;
+    std::int64_t time;
+    friend bool operator==(const pending_key&, const pending_key&) = default;
+  };
+  struct pending_hash {
+    std::size_t operator()(const pending_key& k) const noexcept {
+      return static_cast<std::size_t>(detail::hash_mix(k.pod, static_cast<std::uint64_t>(k.time)));
+    }
+  };
+  using pending_map = std::unordered_map<pending_key, pending_row, pending_hash>;
+
+  void note_failure(drop_reason r) {
+    if (!failure_ && (r == drop_reason::out_of_order || r == drop_reason::memory_limit))
+      failure_ = r;
+  }
+
+  series_state& series(const span_row& r, std::uint32_t id) {
+    if (id >= series_.size()) series_.resize(aggregator_.series_count());
+    series_state& s = series_[id];
+    if (!s.resolved) {
+      s.resolved = true;
+      s.service = (*normalizer_)(r.pod);
+      s.measure = rule_.measure_of(r.direction);
+      make_key(key_, r.cluster, s.service);
+      s.baseline = baseline_->find(key_);
+      pod_key_.assign(r.cluster);
+      pod_key_ += '\0';
+      pod_key_ += r.node;
+      pod_key_ += '\0';
+      pod_key_ += r.pod;
+      auto [it, fresh] = pod_ids_.try_emplace(pod_key_, static_cast<std::uint32_t>(pods_.size()));
+      if (fresh) pods_.emplace_back();
+      s.pod = it->second;
+    }
+    return s;
+  }
+
+  /// D3: a D1 row joins its pod's bucket; the row is scored once every measure has come.
+  void join(const span_row& r, std::uint32_t id) {
+    const series_state& s = series(r, id);
+    if (!s.measure || *s.measure >= N) return;  // D3.2: a row of nulls alerts on nothing
+    if (!rule_.derive) {
+      // D6.2 per measure: v > a + k·s involves this measure alone. Keep it only if it exceeds.
+      if (!s.baseline) return;  // D5.2: no row, every comparison false (N1)
+      const std::size_t m = *s.measure;
+      if (!scorer_.exceeds(r.io, s.baseline->avg[m], s.baseline->stdev[m])) return;
+      auto [it, fresh] = anomalous_.try_emplace(pending_key{s.pod, r.time});
+      if (fresh) it->second = {r.cluster, r.node, r.pod, s.service, {}};
+      it->second.values[m] = r.io;
+      return;
+    }
+    const pending_key key{s.pod, r.time};
+    const bool sealing = seals();
+    auto it = pending_.find(key);
+    if (it == pending_.end()) {
+      if (r.time <= pods_[s.pod].sealed_through) {
+        // Its bucket was scored without this direction: the answer would change.
+        note_failure(drop_reason::out_of_order);
+        return;
+      }
+      it = pending_.emplace(key, pending_row{{r.cluster, r.node, r.pod, s.service, r.time, {}}, 0})
+               .first;
+      order_.push_back(key);
+      if (sealing) pods_[s.pod].waiting.push_back(r.time);
+    }
+    pending_row& p = it->second;
+    if (!p.row.values[*s.measure]) ++p.filled;
+    p.row.values[*s.measure] = r.io;
+    if (p.filled == N) {
+      complete(it);
+      if (sealing) std::erase(pods_[s.pod].waiting, r.time);
+    }
+    if (sealing) {
+      // A later bucket of the pod: its earlier half-joined rows are taken as complete (a
+      // direction that comes for them after all ends the streaming attempt: failure()).
+      pod_state& pod = pods_[s.pod];
+      if (r.time > pod.newest) {
+        pod.newest = r.time;
+        std::erase_if(pod.waiting, [&](std::int64_t t) {
+          if (t >= r.time) return false;
+          seal(s.pod, t);
+          return true;
+        });
+      }
+    }
+    seal_oldest();
+  }
+
+  bool seals() const noexcept {
+    return !options_.span.allowed_lateness && options_.span.closing == group_closing::by_series;
+  }
+
+  /// Scores a half-joined row as it is; a row for its bucket is refused from now on.
+  void seal(std::uint32_t pod, std::int64_t time) {
+    auto it = pending_.find(pending_key{pod, time});
+    if (it == pending_.end()) return;
+    pod_state& p = pods_[pod];
+    if (time > p.sealed_through) p.sealed_through = time;
+    complete(it);
+  }
+
+  /// Scores a pivoted row (R1, D4–D7) and forgets it.
+  typename pending_map::iterator complete(typename pending_map::iterator it) {
+    measure_row<N>& row = it->second.row;
+    if (rule_.derive) rule_.derive(row);
+    const looked_up_row<N> looked = lookup_(row);
+    if (looked.baseline) {
+      if (auto hit = scorer_.score(looked)) window_for(row.time).add(*hit);
+    }
+    return pending_.erase(it);
+  }
+
+  /// by_series: a row still waiting for a direction far behind the newest is scored as it is;
+  /// a later row for its bucket is then refused (failure). at_finish never seals: every row is
+  /// held, and all of them arrive before the pivot completes.
+  void seal_oldest() {
+    const bool sealing = seals();
+    while (!order_.empty()) {
+      const pending_key front = order_.front();
+      if (pending_.contains(front)) {
+        if (!sealing || order_.size() <= seal_window()) return;
+        seal(front.pod, front.time);
+        std::erase(pods_[front.pod].waiting, front.time);
+      }
+      order_.pop_front();
+    }
+  }
+
+  std::size_t seal_window() const noexcept {
+    return std::max(options_.span.series_window, 4 * series_.size());
+  }
+
+  /// Main rule: D6.3–D6.6 for the buckets through `t` that had an exceeding measure, through
+  /// the scorer's own decision and text (every other measure of such a bucket did not exceed).
+  void close_measures_through(std::int64_t t) {
+    for (auto it = anomalous_.begin(); it != anomalous_.end();) {
+      if (it->first.time > t) {
+        ++it;
+        continue;
+      }
+      const anomalous_measures& a = it->second;
+      measure_row<N> row{a.cluster, a.node, a.pod, a.service, it->first.time, a.values};
+      if (auto hit = scorer_.score(lookup_(row))) window_for(row.time).add(*hit);
+      it = anomalous_.erase(it);
+    }
+  }
+
+  /// Live: every bucket through `t` is complete, and so is every window that ends by then: its
+  /// findings move to `closed_` (S2.1). A sweep happens only when `t` crosses a window's end.
+  void close_through(std::int64_t t) {
+    if (!options_.window_seconds) return;  // one window: it closes with the input
+    const std::int64_t closing = window_of(t + options_.span.span_seconds);
+    if (closed_before_ && closing <= *closed_before_) return;
+    closed_before_ = closing;
+    for (auto it = pending_.begin(); it != pending_.end();)
+      it = it->second.row.time <= t ? complete(it) : std::next(it);
+    close_measures_through(t);
+    while (!windows_.empty() && windows_.begin()->first < closing) {
+      auto found = windows_.begin()->second.findings();
+      std::move(found.begin(), found.end(), std::back_inserter(closed_));
+      windows_.erase(windows_.begin());
+    }
+  }
+
+  std::int64_t window_of(std::int64_t bucket) const noexcept {
+    if (!options_.window_seconds) return 0;
+    const std::int64_t w = *options_.window_seconds;
+    return (bucket >= 0 ? bucket / w : (bucket - w + 1) / w) * w;
+  }
+
+  persistence_filter& window_for(std::int64_t bucket) {
+    // One window (no D9 split): its bounds, first to last bucket of the input, are set at finish.
+    const std::int64_t start = window_of(bucket);
+    auto it = windows_.find(start);
+    if (it != windows_.end()) return it->second;
+    persistence_options persist;
+    persist.min_count = options_.min_count;
+    persist.rule = rule_.metadata;
+    persist.span_seconds = options_.span.span_seconds;
+    persist.filter = options_.filter;
+    if (options_.window_seconds) {
+      persist.window_start = start;
+      persist.window_end = start + *options_.window_seconds;
+    }
+    return windows_.emplace(start, persistence_filter(std::move(persist))).first->second;
   }
 
   rule_definition<N> rule_;
   const Baseline* baseline_;
   detection_options options_;
   span_aggregator aggregator_;
+  std::shared_ptr<detail::any_service_normalizer> normalizer_;
+  baseline_lookup<N, Baseline> lookup_;
+  sigma_anomaly_scorer<N> scorer_;
+  std::vector<series_state> series_;
+  std::unordered_map<std::string, std::uint32_t, detail::string_hash, std::equal_to<>> pod_ids_;
+  std::vector<pod_state> pods_;
+  std::string pod_key_;
+  pending_map pending_;
+  std::deque<pending_key> order_;  // pending rows in the order they opened (lazily pruned)
+  std::unordered_map<pending_key, anomalous_measures, pending_hash> anomalous_;
+  std::optional<std::int64_t> closed_before_;  // live: windows before it were handed out
+  std::string key_;
+  std::map<std::int64_t, persistence_filter> windows_;
+  std::vector<finding> closed_;
+  std::optional<drop_reason> failure_;
 };
 
-/// One call: the findings of `rule` over a range of metric points.
+/// One call: the findings of `rule` over a range of metric points, in any order (S1): a forward
+/// range is streamed once when it is time-major or series-major and read a second time with
+/// every bucket held when it is not; a single-pass range is held from the start.
 template <std::size_t N, ranges::input_range Points, baseline_source<N> Baseline>
 detection_result detect(const rule_definition<N>& rule, Points&& points, const Baseline& baseline,
                         detection_options options = {}) {
+  if (!options.span.allowed_lateness && options.span.closing == group_closing::by_series) {
+    if constexpr (ranges::forward_range<Points>) {
+      detector<N, Baseline> streaming(rule, baseline, options);
+      for (const metric_point& p : points) streaming.add(p);
+      streaming.end_of_input();
+      if (!streaming.failure()) return streaming.finish();
+    }
+    options.span.closing = group_closing::at_finish;
+  }
   detector<N, Baseline> d(rule, baseline, std::move(options));
   for (const metric_point& p : points) d.add(p);
   return d.finish();

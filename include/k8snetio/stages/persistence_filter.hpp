@@ -49,6 +49,12 @@ class persistence_filter {
     if (!last_ || r.time > *last_) last_ = r.time;
   }
 
+  /// Sets the window's bounds once they are known (a whole-input window ends with the input).
+  void set_window(std::int64_t start, std::int64_t end) {
+    options_.window_start = start;
+    options_.window_end = end;
+  }
+
   /// D7.2, D7.3, D8: the findings, sorted by (cluster, node, pod, service), byte order.
   std::vector<finding> findings() const {
     std::vector<finding> out;

@@ -66,6 +66,9 @@ class sigma_anomaly_scorer {
 
   const scorer_options& options() const noexcept { return options_; }
 
+  /// The order in which measures are visited (D6.1).
+  const std::array<std::size_t, N>& order() const noexcept { return order_; }
+
   /// D6.2 for one measure: v > a + k * s, false when any operand is null (N1).
   bool exceeds(spl_number v, const baseline_cell& avg, const baseline_cell& stdev) const noexcept {
     return spl::greater(v, spl::add(avg.value, spl::mul(options_.sigma, stdev.value)));
@@ -106,8 +109,8 @@ class sigma_anomaly_scorer {
                          std::move(*text)};
   }
 
- private:
-  // "{m}<infix>{Z} Standard Deviations. {m}={V} avg_{m}={A} 'stdev_{m}'={S}, "
+ /// D6.3 for one exceeding measure: appends
+  /// "{m}<infix>{Z} Standard Deviations. {m}={V} avg_{m}={A} 'stdev_{m}'={S}, ".
   void append_measure_text(std::string& out, std::size_t m, double v, const baseline_cell& avg,
                            const baseline_cell& stdev) const {
     const std::string_view name = measures_->names[m];
@@ -133,6 +136,7 @@ class sigma_anomaly_scorer {
     out += ", ";
   }
 
+ private:
   const measure_set<N>* measures_;
   scorer_options options_;
   std::array<std::size_t, N> order_;

@@ -26,12 +26,12 @@ struct common_options {
   std::string metric = std::string(k8snetio::default_metric_name);
   std::optional<std::string> service_pattern;  ///< D2.2
   std::string output;                ///< empty or "-": standard output
+  bool unordered = false;            ///< hold every bucket from the start (no streaming attempt)
+  std::uint64_t max_memory = 4096;   ///< MiB for held buckets (S1.1); over it: a clear error
   unsigned threads = 0;              ///< parsing threads for metrics_csv files; 0: all cores
 };
 
 struct baseline_command_options : common_options {
-  std::int64_t lateness = 0;  ///< seconds a point may arrive after later buckets
-  bool unordered = false;     ///< any input order (memory grows with the input)
   std::string numerics = "splunk";
 };
 
@@ -45,6 +45,8 @@ struct detect_command_options : common_options {
   std::string zero_stdev = "drop";
   bool csv_raw = false;              ///< O6.5: no formula guard in --format csv
   std::string hec_index;             ///< O3: the HEC envelope's index (empty: none)
+  std::string allowlist;             ///< D8.1: suppress findings matching a line of FILE
+  std::string unbaselined;           ///< D5.4: write keys without a baseline row to FILE
 };
 
 struct simulate_command_options {

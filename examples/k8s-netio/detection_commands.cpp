@@ -2,13 +2,19 @@
 // push APIs (baseline_runner::add, detector::add), results to stdout or -o, one summary line on
 // stderr.
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <optional>
+#include <vector>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
+#include <stdlib.h>  // mkstemp
 
 #include <k8snetio/io/baseline_csv.hpp>
 #include <k8snetio/io/csv.hpp>
@@ -35,6 +41,7 @@ input_options make_input_options(const common_options& o) {
   in.reader.metric_name = o.metric;
   in.reader.strict = o.strict;
   in.reader.default_cluster = o.default_cluster;
+  in.reader.default_node = o.default_node;
   in.reader.otlp_counter = o.otlp_counter == "rate"  ? io::otlp_counter_mode::rate
                            : o.otlp_counter == "raw" ? io::otlp_counter_mode::raw
                                                      : io::otlp_counter_mode::delta;
@@ -46,51 +53,135 @@ input_options make_input_options(const common_options& o) {
 }
 
 int fail(const std::string& message) {
-  fmt::print(stderr, "k8s-netio: error: {}\n", message);
+  print_diagnostic("k8s-netio: error: {}\n", quoted_for_diagnostic(message));
   return exit_failure;
 }
 
 int fail(const io::input_error& error) { return fail(error.what()); }
 
-/// An aggregator's drop under --strict: the readers name file:line themselves; a point the
-/// aggregator refuses (late, or non-finite in a way the reader let through) is named here.
-std::optional<io::input_error> strict_drop(const k8snetio::aggregation_stats& before,
-                                           const k8snetio::aggregation_stats& after,
-                                           const std::string& file) {
-  std::string reason;
-  if (after.late != before.late)
-    reason =
-        "late point: its bucket was already folded (the input is not in time order; "
-        "use --lateness SECONDS or --unordered)";
-  else if (after.missing_dimension != before.missing_dimension)
-    reason = "missing dimension";
-  else if (after.non_finite != before.non_finite)
-    reason = "non-finite value";
-  if (reason.empty()) return std::nullopt;
-  return io::input_error{io::error_code::bad_row, file, 0, 0, {}, std::move(reason)};
+/// An engine's drop under --strict: the readers name file:line themselves; a point the engine
+/// refuses (missing dimension, non-finite, …) is named here by its reason. A point that only
+/// ends the streaming attempt (out of order: the second pass will take it) is not an error.
+std::optional<io::input_error> strict_drop(k8snetio::drop_reason reason, const std::string& file) {
+  if (reason == k8snetio::drop_reason::none || reason == k8snetio::drop_reason::out_of_order ||
+      reason == k8snetio::drop_reason::memory_limit)
+    return std::nullopt;
+  return io::input_error{
+      io::error_code::bad_row, file, 0, 0, {}, std::string(k8snetio::to_string(reason))};
 }
 
-/// Reads the inputs into a push API (baseline_runner or detector): every point goes to
+/// Reads `inputs` into a push API (baseline_runner or detector): every point goes to
 /// `engine.add`; under --strict the first point the engine refuses ends the read.
 template <class Engine>
-io::result<void> read_into(Engine& engine, const common_options& o, run_summary& summary) {
+io::result<void> read_into(Engine& engine, const common_options& o,
+                           const std::vector<std::string>& inputs, run_summary& summary,
+                           std::FILE* spool = nullptr) {
   std::optional<io::input_error> abort;
   const auto sink = [&](const k8snetio::metric_point& p) {
-    if (!o.strict) {
-      engine.add(p);
-      return;
-    }
-    const auto before = engine.stats();
-    if (!engine.add(p) && !abort)
-      abort = strict_drop(before, engine.stats(), summary.current_input);
+    const k8snetio::add_outcome used = engine.add(p);
+    if (o.strict && !used && !abort) abort = strict_drop(used.reason, summary.current_input);
   };
-  auto read = read_metric_inputs(o.inputs, make_input_options(o), summary, sink, abort);
+  input_options in = make_input_options(o);
+  in.spool = spool;
+  auto read = read_metric_inputs(inputs, in, summary, sink, abort);
   summary.aggregation = engine.stats();
   return read;
 }
 
+/// A temporary file that is removed when it goes out of scope (S1.2: standard input kept for
+/// a second pass).
+class spool_file {
+ public:
+  spool_file() {
+    const char* dir = std::getenv("TMPDIR");
+    path_ = std::string(dir && *dir ? dir : "/tmp") + "/k8s-netio-stdin-XXXXXX";
+    const int fd = ::mkstemp(path_.data());
+    if (fd >= 0) file_ = ::fdopen(fd, "w+b");
+    if (!file_) path_.clear();
+  }
+  spool_file(const spool_file&) = delete;
+  spool_file& operator=(const spool_file&) = delete;
+  ~spool_file() {
+    if (file_) std::fclose(file_);
+    if (!path_.empty()) std::remove(path_.c_str());
+  }
+  std::FILE* get() const noexcept { return file_; }
+  const std::string& path() const noexcept { return path_; }
+  bool flush() const noexcept { return file_ && std::fflush(file_) == 0; }
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+
+/// --max-memory MiB as a number of open D1 groups (about 64 bytes each, with their index).
+std::size_t max_open_groups(std::uint64_t mebibytes) {
+  return static_cast<std::size_t>(mebibytes * (std::uint64_t{1} << 20) / 64);
+}
+
+/// S1: the span options of a batch run: stream per series, or hold from the start.
+void set_batch_closing(k8snetio::span_options& span, const common_options& o) {
+  span.closing =
+      o.unordered ? k8snetio::group_closing::at_finish : k8snetio::group_closing::by_series;
+  span.max_open_groups = max_open_groups(o.max_memory);
+}
+
+/// S1, S1.2: reads the inputs into the engine `make(closing)` builds. When they are in neither
+/// time nor series order (the engine's failure() is out_of_order), reads them all again into
+/// a fresh engine that holds every bucket; standard input is kept in a temporary file for
+/// that. Sets `second_pass` when it took one.
+template <class Engine, class Make>
+io::result<std::unique_ptr<Engine>> read_exactly(const common_options& o, run_summary& summary,
+                                                 bool& second_pass, Make&& make) {
+  auto engine = make(o.unordered ? k8snetio::group_closing::at_finish
+                                  : k8snetio::group_closing::by_series);
+  const bool reads_stdin = std::find(o.inputs.begin(), o.inputs.end(), "-") != o.inputs.end();
+  std::optional<spool_file> spool;
+  if (reads_stdin && !o.unordered) {
+    spool.emplace();
+    if (!spool->get())
+      return io::make_error(io::error_code::read_failed, "standard input", 0,
+                            "cannot create a temporary file to keep it for a second pass");
+  }
+  if (auto read = read_into(*engine, o, o.inputs, summary, spool ? spool->get() : nullptr); !read)
+    return tl::unexpected(read.error());
+  if constexpr (requires { engine->end_of_input(); }) engine->end_of_input();
+  second_pass = engine->failure() == k8snetio::drop_reason::out_of_order;
+  if (second_pass) {
+    std::vector<std::string> again = o.inputs;
+    if (spool) {
+      if (!spool->flush())
+        return io::make_error(io::error_code::read_failed, "standard input", 0,
+                              "cannot keep a copy for a second pass (disk full?)");
+      std::replace(again.begin(), again.end(), std::string("-"), spool->path());
+    }
+    engine = make(k8snetio::group_closing::at_finish);
+    summary = run_summary{};
+    if (auto read = read_into(*engine, o, again, summary); !read)
+      return tl::unexpected(read.error());
+  }
+  if (engine->failure() == k8snetio::drop_reason::memory_limit)
+    return io::make_error(
+        io::error_code::input_too_large, o.inputs.front(), 0,
+        fmt::format("the input is in neither time nor series order, and holding it needs more "
+                    "than --max-memory {} MiB: sort it by time (for example sort -t, -k1,1n) "
+                    "or raise --max-memory",
+                    o.max_memory));
+  return engine;
+}
+
+void print_second_pass(bool second_pass) {
+  if (second_pass)
+    fmt::print(stderr,
+               "k8s-netio: the input is in neither time nor series order: it was read a second "
+               "time with every bucket held (the answer is exact; time- or series-ordered "
+               "input streams in less memory)\n");
+}
+
 void print_summary(const run_summary& summary) {
-  fmt::print(stderr, "k8s-netio: {}\n", summary.line());
+  print_diagnostic("k8s-netio: {}\n", summary.line());
+  for (const std::string& hint : summary.report.hints())  // I3.1: which option supplies it
+    print_diagnostic("k8s-netio: hint: {}\n", quoted_for_diagnostic(hint));
 }
 
 }  // namespace
@@ -100,73 +191,49 @@ int run_baseline(const baseline_command_options& o) {
   k8snetio::baseline_run_options options;
   options.span.span_seconds = o.span;
   options.span.metric_name = o.metric;
-  options.span.allowed_lateness =
-      o.unordered ? std::nullopt : std::optional<std::int64_t>(o.lateness);
+  set_batch_closing(options.span, o);
   options.service_pattern = o.service_pattern;
   options.numerics.numerics = o.numerics == "stable" ? k8snetio::baseline_numerics::stable
                                                      : k8snetio::baseline_numerics::splunk;
-  k8snetio::baseline_runner<2> runner(rule, options);
 
   output_file out;
   std::string error;
   if (!out.open(o.output, error)) return fail(error);
 
   run_summary summary;
-  if (auto read = read_into(runner, o, summary); !read) return fail(read.error());
+  bool second_pass = false;
+  auto runner = read_exactly<k8snetio::baseline_runner<2>>(
+      o, summary, second_pass, [&](k8snetio::group_closing closing) {
+        options.span.closing = closing;
+        return std::make_unique<k8snetio::baseline_runner<2>>(rule, options);
+      });
+  if (!runner) return fail(runner.error());
 
-  auto result = runner.finish();
+  auto result = (*runner)->finish();
   summary.aggregation = result.stats;
   std::string text;
   io::write_baseline_csv(text, result.table);
   out.write(text);
   if (!out.close(error)) return fail(error);
   print_summary(summary);
-  if (result.stats.late)
+  print_second_pass(second_pass);
+  if (!result.overflowed.empty())
     fmt::print(stderr,
-               "k8s-netio: warning: {} points came after their bucket was folded: the input is "
-               "not in time order; rerun with --lateness SECONDS or --unordered\n",
-               with_commas(result.stats.late));
-  fmt::print(stderr, "k8s-netio: wrote a baseline of {} key{} ({} rule)\n",
+               "k8s-netio: {} key{} whose sums overflowed have empty cells (B7), first: {}\n",
+               with_commas(result.overflowed.size()), result.overflowed.size() == 1 ? "" : "s",
+               result.overflowed.front());
+  print_diagnostic("k8s-netio: wrote a baseline of {} key{} ({} rule)\n",
              with_commas(result.table.size()), result.table.size() == 1 ? "" : "s", o.rule);
   return exit_ok;
 }
 
-namespace {
-
-/// Whether the baseline's header names any avg_/stdev_ column of the rule: a table built for
-/// the other rule would otherwise load as all nulls and silently find nothing.
-bool header_names_rule_columns(std::string_view text, const k8snetio::measure_set<2>& measures) {
-  io::csv_tokenizer tokenizer;
-  std::size_t pos = 0;
-  while (tokenizer.parse(text.substr(pos), true) == io::csv_tokenizer::status::record) {
-    const io::csv_record header = tokenizer.record();
-    pos += tokenizer.consumed();
-    if (header.blank) continue;
-    for (std::string_view name : header.fields) {
-      for (std::string_view prefix : {"avg_", "stdev_"})
-        if (name.starts_with(prefix) && measures.index_of(name.substr(prefix.size()))) return true;
-    }
-    return false;
-  }
-  return false;
-}
-
-}  // namespace
-
 int run_detect(const detect_command_options& o) {
   const auto& rule = rule_named(o.rule);
 
-  // The baseline first: a bad table ends the run before any input is read.
-  auto whole = io::read_whole_input(o.baseline);
-  if (!whole) return fail(whole.error());
-  const auto& [baseline_name, baseline_text] = *whole;
-  auto table = io::read_baseline_csv<2>(baseline_text, baseline_name, *rule.measures);
+  // The baseline first: a bad table ends the run before any input is read. It is read in
+  // chunks under a size cap (S5.2); a table without the rule's columns is refused.
+  auto table = io::load_baseline_csv<2>(o.baseline, *rule.measures);
   if (!table) return fail(table.error());
-  if (table->size() > 0 && !header_names_rule_columns(baseline_text, *rule.measures))
-    return fail(fmt::format(
-        "{}: the baseline table has none of the {} rule's columns (avg_{}, stdev_{}, …); was it "
-        "built with another --rule?",
-        baseline_name, o.rule, rule.measures->names[0], rule.measures->names[0]));
 
   k8snetio::detection_options options;
   options.span.span_seconds = o.span;
@@ -179,7 +246,8 @@ int run_detect(const detect_command_options& o) {
                                                      : k8snetio::zero_stdev_policy::drop_row;
   options.min_count = o.min_count;
   options.window_seconds = o.window;
-  k8snetio::detector<2, k8snetio::baseline_table<2>> detector(rule, *table, options);
+  set_batch_closing(options.span, o);
+  using detector_type = k8snetio::detector<2, k8snetio::baseline_table<2>>;
 
   const auto format = io::parse_output_format(o.format);
   if (!format) return fail(format.error());
@@ -189,16 +257,26 @@ int run_detect(const detect_command_options& o) {
   if (!out.open(o.output, error)) return fail(error);
 
   run_summary summary;
-  if (auto read = read_into(detector, o, summary); !read) return fail(read.error());
+  bool second_pass = false;
+  auto detector = read_exactly<detector_type>(
+      o, summary, second_pass, [&](k8snetio::group_closing closing) {
+        options.span.closing = closing;
+        return std::make_unique<detector_type>(rule, *table, options);
+      });
+  if (!detector) return fail(detector.error());
 
-  auto result = detector.finish();
+  auto result = (*detector)->finish();
   summary.aggregation = result.stats;
   std::string text;
-  io::write_findings(text, result.findings, *format);
+  io::findings_write_options write_options;
+  write_options.csv_formula_guard = !o.csv_raw;  // O6.5
+  write_options.hec_index = o.hec_index;         // O3
+  io::write_findings(text, result.findings, *format, write_options);
   out.write(text);
   if (!out.close(error)) return fail(error);
   print_summary(summary);
-  fmt::print(stderr, "k8s-netio: {} finding{} ({} rule, baseline of {} key{})\n",
+  print_second_pass(second_pass);
+  print_diagnostic("k8s-netio: {} finding{} ({} rule, baseline of {} key{})\n",
              with_commas(result.findings.size()), result.findings.size() == 1 ? "" : "s", o.rule,
              with_commas(table->size()), table->size() == 1 ? "" : "s");
   return exit_ok;

@@ -30,6 +30,7 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "serve_command.hpp"
 
 namespace {
 
@@ -146,6 +147,14 @@ void add_common_options(CLI::App& cmd, common_options& o, common_texts& texts) {
                  "to make the service (D2.2); a name on which it exceeds Splunk's match or depth "
                  "limit is skipped and counted (D2.4); default: the rule's "
                  "-\\w{5}$|-[abcdef0-9]{8,10}-\\w{5}$");
+  cmd.add_flag("--unordered", o.unordered,
+               "Hold every bucket from the start instead of streaming first (any order is "
+               "exact without it: an input in neither time nor series order is read twice)");
+  cmd.add_option("--max-memory", o.max_memory,
+                 "MiB that held buckets may take (S1.1); an input that needs more stops with an "
+                 "error, never a partial answer")
+      ->check(whole_number_validator(1, std::uint64_t{1} << 30))
+      ->capture_default_str();
   cmd.add_option("-o,--output", o.output, "Write to FILE instead of standard output")
       ->type_name("FILE");
   cmd.add_option("--threads", o.threads,
@@ -198,14 +207,6 @@ int main(int argc, char** argv) {
       "baseline", "Build the baseline lookup table (spec B6) from metrics; CSV to stdout or -o");
   add_common_options(*baseline_cmd, base, base_texts);
   baseline_cmd
-      ->add_option("--lateness", base.lateness,
-                   "Seconds a point may arrive after a later bucket began (default 0: input in "
-                   "time order; memory stays flat)")
-      ->check(whole_number_validator(0, std::numeric_limits<std::int64_t>::max() / 2))
-      ->capture_default_str();
-  baseline_cmd->add_flag("--unordered", base.unordered,
-                         "Accept input in any order (memory grows with the input)");
-  baseline_cmd
       ->add_option("--numerics", base.numerics,
                    "splunk (bit parity with Splunk's stdev) or stable (Welford)")
       ->check(CLI::IsMember({"splunk", "stable"}))
@@ -236,8 +237,9 @@ int main(int argc, char** argv) {
       ->check(duration_validator());
   detect_cmd
       ->add_option("--format", det.format,
-                   "Output: jsonl (default, for machines), csv, table (for people), hec, ocsf")
-      ->check(CLI::IsMember({"jsonl", "csv", "table", "hec", "ocsf"}))
+                   "Output: jsonl (default, for machines), csv, table (for people), hec, risk "
+                   "(Splunk ES risk events), ocsf, html (a report with a chart per finding)")
+      ->check(CLI::IsMember({"jsonl", "csv", "table", "hec", "risk", "ocsf", "html"}))
       ->capture_default_str();
   detect_cmd
       ->add_option("--measure-order", det.measure_order,
@@ -255,6 +257,12 @@ int main(int argc, char** argv) {
                        "spreadsheet formulas (O6.5)");
   detect_cmd->add_option("--hec-index", det.hec_index,
                          "--format hec/risk: the index field of each HEC envelope (O3)");
+  detect_cmd->add_option("--allowlist", det.allowlist,
+                         "Suppress findings that match a line of FILE: field=glob ... (D8.1)")
+      ->type_name("FILE");
+  detect_cmd->add_option("--unbaselined", det.unbaselined,
+                         "Write the keys seen with no baseline row (cold start, D5.4) to FILE")
+      ->type_name("FILE");
   detect_cmd->footer(std::string(exit_codes_help));
 
   // simulate
@@ -294,6 +302,9 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
   simulate_cmd->footer(std::string(exit_codes_help));
 
+  // serve (serve_command.cpp)
+  auto serve = add_serve_command(app);
+
   // demo
   CLI::App* demo_cmd = app.add_subcommand(
       "demo",
@@ -325,6 +336,7 @@ int main(int argc, char** argv) {
       check_output_is_no_input(det, &det.baseline);
       return run_detect(det);
     }
+    if (*serve.command) return serve.run();
     if (*simulate_cmd) return run_simulate(sim);
     if (*demo_cmd) return run_demo();
   } catch (const usage_error& e) {

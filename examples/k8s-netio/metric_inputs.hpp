@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +32,9 @@ struct input_options {
   std::optional<double> earliest;                           ///< inclusive
   std::optional<double> latest;                             ///< exclusive
   unsigned threads = 0;  ///< parsing threads for a metrics_csv file (0: one per core)
+  /// Set: standard input is also written here as it is read, so that a second pass (S1.2) can
+  /// read the same points again from this file.
+  std::FILE* spool = nullptr;
 };
 
 /// The sum of the inputs' sizes when every one is a regular file (for the progress line).
@@ -84,7 +88,12 @@ k8snetio::io::result<void> read_metric_inputs(const std::vector<std::string>& pa
 
     const auto read_all = [&](auto& reader, auto rows_so_far) -> io::result<void> {
       std::string_view chunk = *first;
+      const bool spooling = options.spool && path == "-";
       while (!chunk.empty()) {
+        if (spooling && std::fwrite(chunk.data(), 1, chunk.size(), options.spool) != chunk.size())
+          return io::make_error(io::error_code::read_failed, "standard input", 0,
+                                "cannot keep a copy of standard input for a second pass (disk "
+                                "full?)");
         if (auto fed = reader.feed(chunk, in_range); !fed) return fed;
         if (abort) return tl::unexpected(*abort);
         progress.update(bytes_before + in->bytes_read(), rows_before + rows_so_far());
@@ -102,7 +111,7 @@ k8snetio::io::result<void> read_metric_inputs(const std::vector<std::string>& pa
     std::uint64_t input_bytes = 0;  // of the file as stored
     switch (format) {
       case io::input_format::metrics_csv: {
-        if (path != "-" && in->total_bytes() && !in->gzipped() && options.threads != 1) {
+        if (path != "-" && in->total_bytes() && in->compression() == io::compression::none && options.threads != 1) {
           // A regular file (opened again by path): parsed on several threads, the points
           // still in file order.
           io::parallel_read_options parallel;

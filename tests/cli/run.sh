@@ -71,14 +71,16 @@ detect_fixture() {
   run detect --baseline "$data/cli_baseline.csv" "$@" "$data/cli_detect.csv"
 }
 
-# The simulated data of formats.same_findings and rule.ratio: 8 pods, 3 hours from 02:00 UTC
-# (the quiet hours of the daily rhythm); the baseline takes the first two hours, the detection
-# the last, where an exfiltration and a blip are injected.
-sim_start=1699927200
-sim_split=$((sim_start + 7200))
+# The simulated data of formats.same_findings and rule.ratio, as the README's quick start: a day
+# of 8 pods to train on (csv), then the next hour, with an exfiltration and a blip injected, in
+# each format (the same fleet whatever the seed).
+sim_start=1699920000
+sim_split=$((sim_start + 86400))
 simulate_formats() {
+  "$bin" simulate --pods 8 --hours 24 --seed 7 --start $sim_start >train.csv 2>/dev/null ||
+    fail "simulate the training day failed"
   for f in csv hec otlp; do
-    "$bin" simulate --pods 8 --hours 3 --seed 7 --start $sim_start --incident exfil \
+    "$bin" simulate --pods 8 --hours 1 --seed 8 --start $sim_split --incident exfil \
       --incident blip --format $f >sim.$f 2>sim.$f.err || fail "simulate --format $f failed"
   done
 }
@@ -291,11 +293,14 @@ case "$case_name" in
     # The same simulated samples as metrics_csv, HEC events and OTLP cumulative counters give
     # the same baseline and the same findings.
     simulate_formats
+    run baseline train.csv
+    expect_rc 0
+    cp out train_baseline.csv
     for f in csv hec otlp; do
-      run baseline --latest $sim_split sim.$f
+      run baseline sim.$f
       expect_rc 0
       cp out baseline.$f
-      run detect --baseline baseline.csv --earliest $sim_split sim.$f
+      run detect --baseline train_baseline.csv sim.$f
       expect_rc 0
       cp out findings.$f
     done
@@ -313,14 +318,14 @@ case "$case_name" in
     ;;
   rule.ratio)
     simulate_formats
-    run baseline --rule ratio --latest $sim_split sim.csv
+    run baseline --rule ratio train.csv
     expect_rc 0
     expect_out '^key,avg_inbound:outbound,avg_outbound:inbound,'
     cp out ratio_baseline.csv
-    run detect --rule ratio --baseline ratio_baseline.csv --earliest $sim_split sim.otlp
+    run detect --rule ratio --baseline ratio_baseline.csv sim.otlp
     expect_rc 0
     cp out ratio.otlp
-    run detect --rule ratio --baseline ratio_baseline.csv --earliest $sim_split sim.csv
+    run detect --rule ratio --baseline ratio_baseline.csv sim.csv
     expect_rc 0
     same out ratio.otlp
     expect_golden out simulated_ratio_findings.jsonl

@@ -197,3 +197,61 @@ TEST_CASE("S2.1 live: a window's findings come out once the watermark passes its
   batch.window_seconds = 600;
   CHECK(early == k8snetio::detect_anomalous_network_io(points, trained(), batch).findings);
 }
+
+TEST_CASE("D5.4 keys seen without a baseline row are counted with their pods and buckets") {
+  const auto input = traffic(30, 8);
+  std::vector<owned> more = input;
+  for (int b = 0; b < 30; ++b)  // a service the baseline has never seen, in a new cluster
+    more.push_back({static_cast<double>(t0 + 10 * b) + 5, 10, "staging", "new-svc-abcde", "n-9",
+                    "transmit"});
+  const auto result = k8snetio::detect_anomalous_network_io(views(more), trained());
+  REQUIRE(result.unbaselined.size() == 1);
+  CHECK(result.unbaselined[0] == k8snetio::unbaselined_key{"staging:new-svc", 1, 30});
+}
+
+TEST_CASE("D2.4 the engines drop and count rows whose pod name hits the user pattern's limit") {
+  std::vector<owned> input = traffic(12, 9);
+  const std::string hostile(40, 'a');  // (a+)+$ backtracks exponentially on "aaa…ab"
+  for (int b = 0; b < 12; ++b)
+    input.push_back({static_cast<double>(t0 + 10 * b) + 5, 10, "prod", hostile + "b", "node-1",
+                     "transmit"});
+  k8snetio::detection_options options;
+  options.service_pattern = "(a+)+$";
+  const auto found = k8snetio::detect_anomalous_network_io(views(input), trained(), options);
+  CHECK(found.service_pattern_limit == 12);
+  k8snetio::baseline_run_options baseline_options;
+  baseline_options.service_pattern = "(a+)+$";
+  const auto table = k8snetio::build_network_io_baseline(views(input), baseline_options);
+  CHECK(table.service_pattern_limit == 12);
+  CHECK_FALSE(table.table.find("prod:" + hostile + "b"));
+  CHECK(table.table.find("prod:db-0"));  // every other name still flows
+}
+
+TEST_CASE("D6.3 a finding carries its anomalous measures as data, the text's own numbers") {
+  const auto input = traffic(120, 10, 100);
+  const auto result = k8snetio::detect_anomalous_network_io(views(input), trained());
+  REQUIRE_FALSE(result.findings.empty());
+  for (const finding& f : result.findings) {
+    INFO(f.pod);
+    REQUIRE(f.measures.size() >= f.count);  // at least one exceeding measure per bucket
+    CHECK(std::is_sorted(f.measures.begin(), f.measures.end(),
+                         [](const auto& a, const auto& b) { return a.time < b.time; }));
+    for (const auto& m : f.measures) {
+      REQUIRE(m.avg);
+      REQUIRE(m.stdev);
+      REQUIRE(m.z);
+      CHECK(m.value > *m.avg + 4 * *m.stdev);
+      CHECK(*m.z == (m.value - *m.avg) / *m.stdev);
+      // The same numbers are in one of the finding's texts, rendered by D6.3.
+      std::string z_text;
+      k8snetio::spl::append_round2(z_text, *m.z);
+      const std::string needle = m.measure + " higher than average by " + z_text;
+      CHECK(std::any_of(f.anomalies.begin(), f.anomalies.end(),
+                        [&](const std::string& t) { return t.find(needle) != std::string::npos; }));
+    }
+    CHECK(f.largest_z() ==
+          std::max_element(f.measures.begin(), f.measures.end(), [](const auto& a, const auto& b) {
+            return *a.z < *b.z;
+          })->z);
+  }
+}

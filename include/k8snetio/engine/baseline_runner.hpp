@@ -47,6 +47,7 @@ struct baseline_result {
   baseline_table<N> table;
   aggregation_stats stats;
   std::vector<std::string> overflowed;  ///< B7: keys whose sums overflowed (empty cells)
+  std::uint64_t service_pattern_limit = 0;  ///< D2.4: D1 rows whose pod name hit the limit
 };
 
 /// `finish` on a runner whose answer would not be exact (see baseline_runner::failure).
@@ -67,7 +68,7 @@ class baseline_runner {
  public:
   baseline_runner(const rule_definition<N>& rule, baseline_run_options options = {})
       : rule_(rule), options_(std::move(options)), aggregator_(options_.span),
-        normalizer_(detail::make_service_normalizer(options_.service_pattern)),
+        services_(options_.service_pattern),
         pivot_(rule.measure_of, pivot_grouping::per_service),
         builder_(*rule.measures, options_.numerics) {}
 
@@ -110,7 +111,7 @@ class baseline_runner {
     flush();
     aggregation_stats stats = merged_stats_;
     stats += aggregator_.stats();
-    return {builder_.table(), stats, builder_.overflowed_keys()};
+    return {builder_.table(), stats, builder_.overflowed_keys(), pattern_limit_rows_};
   }
 
   /// Shards: appends a runner that read a later part of the input. Both are flushed first, so
@@ -122,6 +123,7 @@ class baseline_runner {
     if (!failure_) failure_ = later.failure_;
     merged_stats_ += later.merged_stats_;
     merged_stats_ += later.aggregator_.stats();
+    pattern_limit_rows_ += later.pattern_limit_rows_;
   }
 
  private:
@@ -132,19 +134,28 @@ class baseline_runner {
   }
 
   void fold(const span_row& r, std::uint32_t series) {
-    if (rule_.baseline_per_service) {
-      pivot_.add(service_row{r, (*normalizer_)(r.pod)});  // R5: per (key, _time) across pods
-      return;
-    }
-    // B1–B4: the D1 rows themselves, each feeding the measure its direction names. A series
-    // has one cluster, pod and direction, so its accumulator and measure are resolved once.
+    // A series has one cluster, pod and direction: its service, accumulator and measure are
+    // resolved once.
     if (series >= by_series_.size()) by_series_.resize(aggregator_.series_count());
     series_state& st = by_series_[series];
-    if (!st.acc) {
-      make_key(key_, r.cluster, (*normalizer_)(r.pod));
-      st.acc = &builder_.accumulator_for(key_);  // stable: the builder's map is node-based
+    if (!st.resolved) {
+      st.resolved = true;
+      st.service = services_(r.pod);
       st.measure = rule_.measure_of(r.direction);
+      if (st.service && !rule_.baseline_per_service) {
+        make_key(key_, r.cluster, *st.service);
+        st.acc = &builder_.accumulator_for(key_);  // stable: the builder's map is node-based
+      }
     }
+    if (!st.service) {
+      ++pattern_limit_rows_;  // D2.4: dropped and counted
+      return;
+    }
+    if (rule_.baseline_per_service) {
+      pivot_.add(service_row{r, *st.service});  // R5: per (key, _time) across pods
+      return;
+    }
+    // B1–B4: the D1 rows themselves, each feeding the measure its direction names.
     std::array<spl_number, N> values{};
     if (st.measure && *st.measure < N) values[*st.measure] = r.io;
     builder_.add_to(*st.acc, r.time, values);
@@ -159,13 +170,16 @@ class baseline_runner {
   rule_definition<N> rule_;
   baseline_run_options options_;
   span_aggregator aggregator_;
-  std::shared_ptr<detail::any_service_normalizer> normalizer_;
+  detail::service_resolver services_;
+  std::uint64_t pattern_limit_rows_ = 0;
   direction_pivot<N, std::optional<std::size_t> (*)(std::string_view)> pivot_;
   baseline_builder<N> builder_;
   aggregation_stats merged_stats_;
   std::optional<drop_reason> failure_;
   std::string key_;
   struct series_state {
+    bool resolved = false;
+    std::optional<std::string_view> service;  ///< D2; null: the pattern's limit (D2.4)
     baseline_accumulator<N>* acc = nullptr;
     std::optional<std::size_t> measure;
   };

@@ -10,6 +10,7 @@
 #include <functional>
 #include <limits>
 #include <unordered_map>
+#include <unordered_set>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,22 +54,50 @@ struct detection_options {
   std::function<bool(const finding&)> filter{};///< D8: the `…_filter` macro
 };
 
+/// D5.4: a key seen in the input with no row in the baseline table (it cannot alert).
+struct unbaselined_key {
+  std::string key;
+  std::uint64_t pods = 0;     ///< distinct (cluster, node, pod)
+  std::uint64_t buckets = 0;  ///< distinct bucket starts
+  friend bool operator==(const unbaselined_key&, const unbaselined_key&) = default;
+};
+
 struct detection_result {
   std::vector<finding> findings;
   aggregation_stats stats;
+  std::vector<unbaselined_key> unbaselined;  ///< D5.4, sorted by key
+  std::uint64_t service_pattern_limit = 0;   ///< D2.4: D1 rows whose pod name hit the limit
 };
 
 namespace detail {
 
-using any_service_normalizer =
-    caching_service_normalizer<std::function<std::string(std::string_view)>>;
+/// D2 for the engines: the hand-written default (D2.1) or a user pattern on PCRE2 (D2.2, D2.4),
+/// each pod name resolved once. A name on which the user pattern hits its limit has no service
+/// (nullopt): the engines drop its rows and count them.
+class service_resolver {
+ public:
+  /// Throws std::invalid_argument naming the pattern's error when it does not compile.
+  explicit service_resolver(const std::optional<std::string>& pattern) {
+    if (pattern && *pattern != default_service_pattern) user_.emplace(*pattern);
+  }
 
-inline std::shared_ptr<any_service_normalizer> make_service_normalizer(
-    const std::optional<std::string>& pattern) {
-  if (!pattern || *pattern == default_service_pattern)
-    return std::make_shared<any_service_normalizer>(default_service_normalizer{});
-  return std::make_shared<any_service_normalizer>(regex_service_normalizer(*pattern));
-}
+  /// The service of `pod`; the view lives as long as the resolver.
+  std::optional<std::string_view> operator()(std::string_view pod) {
+    auto it = cache_.find(pod);
+    if (it == cache_.end()) {
+      std::optional<std::string> service =
+          user_ ? user_->try_normalize(pod) : std::optional(default_service_normalizer{}(pod));
+      it = cache_.emplace(std::string(pod), std::move(service)).first;
+    }
+    if (!it->second) return std::nullopt;
+    return std::string_view(*it->second);
+  }
+
+ private:
+  std::optional<pcre2_service_normalizer> user_;
+  std::unordered_map<std::string, std::optional<std::string>, string_hash, std::equal_to<>>
+      cache_;  // node-based: the views stay valid
+};
 
 /// Applies a rule's per-row step (R1), or nothing.
 template <std::size_t N>
@@ -116,7 +145,7 @@ class detector {
   detector(const rule_definition<N>& rule, const Baseline& baseline, detection_options options)
       : rule_(rule), baseline_(&baseline), options_(std::move(options)),
         aggregator_(options_.span),
-        normalizer_(detail::make_service_normalizer(options_.service_pattern)),
+        services_(options_.service_pattern),
         lookup_(baseline),
         scorer_(*rule.measures, options_.scoring) {
     if (options_.window_seconds &&
@@ -180,6 +209,11 @@ class detector {
     detection_result result;
     result.stats = aggregator_.stats();
     result.findings = take_closed();
+    result.service_pattern_limit = pattern_limit_rows_;
+    for (const auto& [key, u] : unbaselined_)
+      result.unbaselined.push_back({key, u.pods.size(), u.buckets.size()});
+    std::sort(result.unbaselined.begin(), result.unbaselined.end(),
+              [](const unbaselined_key& a, const unbaselined_key& b) { return a.key < b.key; });
     for (auto& [start, filter] : windows_) {
       if (!options_.window_seconds)
         filter.set_window(result.stats.first_bucket.value_or(0),
@@ -192,12 +226,18 @@ class detector {
   }
 
  private:
+  struct unbaselined_state {
+    std::unordered_set<std::uint32_t> pods;
+    std::unordered_set<std::int64_t> buckets;
+  };
   struct series_state {
     std::uint32_t pod = 0;              ///< dense id of (cluster, node, pod)
     std::optional<std::size_t> measure; ///< D3: the measure its direction feeds, if any
     std::string_view service;           ///< D2, resolved once
     const baseline_entry<N>* baseline = nullptr;  ///< D4, D5, resolved once
+    unbaselined_state* unbaselined = nullptr;     ///< D5.4: its key has no baseline row
     bool resolved = false;
+    bool pattern_limit = false;  ///< D2.4: its pod name hit the user pattern's limit
   };
   /// Main rule: the exceeding measures of one pod's bucket, joined when its window closes.
   struct anomalous_measures {
@@ -235,10 +275,14 @@ class detector {
     series_state& s = series_[id];
     if (!s.resolved) {
       s.resolved = true;
-      s.service = (*normalizer_)(r.pod);
+      const auto service = services_(r.pod);
+      s.pattern_limit = !service;
+      s.service = service.value_or(std::string_view());
       s.measure = rule_.measure_of(r.direction);
       make_key(key_, r.cluster, s.service);
       s.baseline = baseline_->find(key_);
+      if (!s.baseline && !s.pattern_limit)
+        s.unbaselined = &unbaselined_.try_emplace(key_).first->second;
       pod_key_.assign(r.cluster);
       pod_key_ += '\0';
       pod_key_ += r.node;
@@ -254,6 +298,14 @@ class detector {
   /// D3: a D1 row joins its pod's bucket; the row is scored once every measure has come.
   void join(const span_row& r, std::uint32_t id) {
     const series_state& s = series(r, id);
+    if (s.pattern_limit) {
+      ++pattern_limit_rows_;  // D2.4: dropped and counted
+      return;
+    }
+    if (s.unbaselined) {  // D5.4
+      s.unbaselined->pods.insert(s.pod);
+      s.unbaselined->buckets.insert(r.time);
+    }
     if (!s.measure || *s.measure >= N) return;  // D3.2: a row of nulls alerts on nothing
     if (!rule_.derive) {
       // D6.2 per measure: v > a + k·s involves this measure alone. Keep it only if it exceeds.
@@ -405,7 +457,7 @@ class detector {
   const Baseline* baseline_;
   detection_options options_;
   span_aggregator aggregator_;
-  std::shared_ptr<detail::any_service_normalizer> normalizer_;
+  detail::service_resolver services_;
   baseline_lookup<N, Baseline> lookup_;
   sigma_anomaly_scorer<N> scorer_;
   std::vector<series_state> series_;
@@ -420,6 +472,8 @@ class detector {
   std::map<std::int64_t, persistence_filter> windows_;
   std::vector<finding> closed_;
   std::optional<drop_reason> failure_;
+  std::unordered_map<std::string, unbaselined_state> unbaselined_;  // node-based: stable
+  std::uint64_t pattern_limit_rows_ = 0;
 };
 
 /// One call: the findings of `rule` over a range of metric points, in any order (S1): a forward

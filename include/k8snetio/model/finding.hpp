@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,18 @@ inline constexpr rule_metadata network_io_ratio_rule{
     20,
     "Kubernetes Anomalous Inbound to Outbound Network IO Ratio from Container on host "};
 
+/// One anomalous measure of one bucket: D6.3's numbers as data (the anomaly text is rendered
+/// from the same values). The baseline cells keep their own text (F3).
+struct anomalous_measure {
+  std::int64_t time = 0;        ///< bucket start, epoch seconds
+  std::string measure;          ///< e.g. "outbound_network_io"
+  double value = 0;             ///< the pivoted (or derived) value
+  std::optional<double> avg, stdev;
+  std::string avg_text, stdev_text;
+  std::optional<double> z;      ///< (value − avg) / stdev; null when stdev is 0 (D6.4)
+  friend bool operator==(const anomalous_measure&, const anomalous_measure&) = default;
+};
+
 /// One finding: a (cluster, node, pod, service) group whose anomalous-bucket count passed the
 /// persistence threshold (D7.2), with fields named as the SPL renames them (D8).
 struct finding {
@@ -55,6 +68,17 @@ struct finding {
   std::int64_t window_start = 0;       ///< epoch seconds, inclusive
   std::int64_t window_end = 0;         ///< epoch seconds, exclusive
   const rule_metadata* rule = &anomalous_network_io_rule;
+  /// Every anomalous measure of the counted buckets, by time then visiting order (D6.1): what
+  /// charts and risk scores are drawn from. Not part of ==, which compares what SPL returns.
+  std::vector<anomalous_measure> measures{};
+
+  /// The largest z-score of the finding's anomalous measures (null when none is finite).
+  std::optional<double> largest_z() const {
+    std::optional<double> best;
+    for (const auto& m : measures)
+      if (m.z && (!best || *m.z > *best)) best = m.z;
+    return best;
+  }
 
   std::string risk_message() const { return rule->risk_message(host); }
   friend bool operator==(const finding& a, const finding& b) {

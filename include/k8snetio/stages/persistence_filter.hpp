@@ -45,6 +45,7 @@ class persistence_filter {
                                  std::string(r.service)}];
     ++g.count;
     g.texts.insert(r.anomalies);
+    g.measures.insert(g.measures.end(), r.measures.begin(), r.measures.end());
     if (!first_ || r.time < *first_) first_ = r.time;
     if (!last_ || r.time > *last_) last_ = r.time;
   }
@@ -65,7 +66,11 @@ class persistence_filter {
       if (g.count <= options_.min_count) continue;
       finding f{key.cluster, key.node, key.pod, key.service, g.count,
                 std::vector<std::string>(g.texts.begin(), g.texts.end()),
-                start, end, options_.rule};
+                start, end, options_.rule, g.measures};
+      std::stable_sort(f.measures.begin(), f.measures.end(),
+                       [](const anomalous_measure& a, const anomalous_measure& b) {
+                         return a.time < b.time;
+                       });
       if (!options_.filter || options_.filter(f)) out.push_back(std::move(f));
     }
     return out;  // std::map order is the (cluster, node, pod, service) byte order
@@ -79,6 +84,7 @@ class persistence_filter {
   struct group {
     std::uint64_t count = 0;
     std::set<std::string> texts;  // D7.1: distinct, byte order
+    std::vector<anomalous_measure> measures;
   };
   persistence_options options_;
   std::map<group_key, group> groups_;

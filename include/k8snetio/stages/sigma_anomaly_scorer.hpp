@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include <range/v3/view/all.hpp>
@@ -18,6 +19,7 @@
 #include <range/v3/view/transform.hpp>
 
 #include "../model/baseline_table.hpp"
+#include "../model/finding.hpp"
 #include "../detail/pipe.hpp"
 #include "../model/measure_set.hpp"
 #include "../model/rows.hpp"
@@ -51,6 +53,7 @@ struct anomalous_row {
   std::string_view service;
   std::int64_t time = 0;
   std::string anomalies;
+  std::vector<anomalous_measure> measures{};  ///< the same, as data, in visiting order
 };
 
 template <std::size_t N>
@@ -105,8 +108,19 @@ class sigma_anomaly_scorer {
   std::optional<anomalous_row> score(const looked_up_row<N>& r) const {
     auto text = describe(r.row, r.baseline);
     if (!text || text->empty()) return std::nullopt;  // D6.6, N4
-    return anomalous_row{r.row.cluster, r.row.node, r.row.pod, r.row.service, r.row.time,
-                         std::move(*text)};
+    anomalous_row out{r.row.cluster, r.row.node, r.row.pod, r.row.service, r.row.time,
+                      std::move(*text), {}};
+    for (std::size_t m : order_) {
+      const baseline_cell& avg = r.baseline->avg[m];
+      const baseline_cell& stdev = r.baseline->stdev[m];
+      if (!exceeds(r.row.values[m], avg, stdev)) continue;
+      const double v = *r.row.values[m];
+      out.measures.push_back({r.row.time, std::string(measures_->names[m]), v, avg.value,
+                              stdev.value, avg.text, stdev.text,
+                              *stdev.value == 0 ? std::nullopt
+                                                : std::optional((v - *avg.value) / *stdev.value)});
+    }
+    return out;
   }
 
  /// D6.3 for one exceeding measure: appends

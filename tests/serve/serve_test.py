@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `k8s-netio serve` (service.md L1-L6), on loopback only.
+
+Each case starts the service on 127.0.0.1:0, reads the port from its first standard error line,
+pushes a simulated hour, and compares the findings with `k8s-netio detect --window 1h` over the
+same data. Every wait is bounded; the service is always killed at the end.
+
+    serve_test.py --k8s-netio BIN --work DIR CASE
+"""
+import argparse
+import gzip
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+BIN = None
+WORK = None
+SERVERS = []
+START_TIMEOUT = 20  # seconds
+
+
+def run(*args, **kw):
+    return subprocess.run([BIN, *args], check=True, capture_output=True, timeout=120, **kw)
+
+
+class Server:
+    def __init__(self, *args, expect_exit=False):
+        self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        SERVERS.append(self)
+        self.stderr = b""
+        self.port = None
+        if expect_exit:
+            return
+        line = self._read_line(START_TIMEOUT)
+        m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", line)
+        if not m:
+            self.kill()
+            raise AssertionError(f"no 'listening on' first line: {line!r}")
+        self.port = int(m.group(1))
+        self.wait_healthy()
+
+    def _read_line(self, timeout):
+        deadline = time.monotonic() + timeout
+        out = b""
+        fd = self.proc.stderr.fileno()
+        while not out.endswith(b"\n") and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(fd, 1)
+            if not chunk:
+                break
+            out += chunk
+        return out
+
+    def wait_healthy(self):
+        for _ in range(200):  # bounded: 200 x 50 ms
+            try:
+                status, _, _ = self.request("GET", "/healthz")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("the service never answered /healthz")
+
+    def request(self, method, path, body=None, headers=None, gzip_body=False):
+        headers = dict(headers or {})
+        if body is not None and gzip_body:
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body,
+                                     headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), dict(e.headers)
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=60)
+        return self.proc.returncode, out, err
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+def prepare():
+    """The 24-hour training day, its baseline, the incident hour in OTLP and HEC."""
+    paths = {k: os.path.join(WORK, k) for k in ("train.csv", "base.csv", "hour.otlp", "hour.hec")}
+    if not os.path.exists(paths["base.csv"]):
+        run("simulate", "--pods", "8", "--hours", "24", "--seed", "7", "--start", "1699920000",
+            "-o", paths["train.csv"])
+        run("baseline", paths["train.csv"], "-o", paths["base.csv"])
+    for fmt in ("otlp", "hec"):
+        if not os.path.exists(paths[f"hour.{fmt}"]):
+            run("simulate", "--pods", "8", "--hours", "1", "--seed", "8", "--start", "1700006400",
+                "--incident", "exfil", "--incident", "blip", "--format", fmt, "-o",
+                paths[f"hour.{fmt}"])
+    return paths
+
+
+def detect(paths, fmt):
+    out = os.path.join(WORK, f"detect.{fmt}.jsonl")
+    run("detect", "--baseline", paths["base.csv"], "--window", "1h", paths[f"hour.{fmt}"],
+        "-o", out)
+    return sorted_lines(out)
+
+
+def sorted_lines(path):
+    with open(path, "rb") as f:
+        return sorted(line for line in f.read().splitlines() if line.strip())
+
+
+def otlp_requests(path, points_per_request=1000):
+    """Lines of `simulate --format otlp` merged into requests of about 1,000 points."""
+    requests, batch, points = [], [], 0
+    with open(path) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            doc = json.loads(line)
+            for rm in doc["resourceMetrics"]:
+                batch.append(rm)
+                for sm in rm.get("scopeMetrics", []):
+                    for m in sm.get("metrics", []):
+                        for kind in ("sum", "gauge"):
+                            points += len(m.get(kind, {}).get("dataPoints", []))
+            if points >= points_per_request:
+                requests.append(json.dumps({"resourceMetrics": batch}, indent=1).encode())
+                batch, points = [], 0
+    if batch:
+        requests.append(json.dumps({"resourceMetrics": batch}, indent=1).encode())
+    return requests
+
+
+def hec_requests(path, events_per_request=1000):
+    with open(path, "rb") as f:
+        lines = [l for l in f.read().splitlines() if l.strip()]
+    return [b"\n".join(lines[i:i + events_per_request]) + b"\n"
+            for i in range(0, len(lines), events_per_request)]
+
+
+def push_otlp(server, requests):
+    for i, body in enumerate(requests):
+        status, reply, _ = server.request("POST", "/v1/metrics", body,
+                                          {"Content-Type": "application/json"},
+                                          gzip_body=i % 2 == 1)
+        check(status == 200, f"OTLP request {i}: {status} {reply!r}")
+        check(json.loads(reply) == {}, f"OTLP request {i}: {reply!r}")
+
+
+HEC_TOKEN = "00000000-0000-0000-0000-000000000001"
+
+
+def push_hec(server, requests):
+    for i, body in enumerate(requests):
+        status, reply, _ = server.request("POST", "/services/collector" if i % 3 else
+                                          "/services/collector/event", body,
+                                          {"Authorization": f"Splunk {HEC_TOKEN}"},
+                                          gzip_body=i % 2 == 1)
+        check(status == 200, f"HEC request {i}: {status} {reply!r}")
+        check(json.loads(reply) == {"text": "Success", "code": 0}, f"HEC request {i}: {reply!r}")
+
+
+# A point one window and the lateness later, for a pod no baseline knows: time moves on, so the
+# watermark closes the hour live (S2.1) rather than at shutdown.
+TICK = (b'{"event":"metric","time":1700010100,"fields":{"metric_name:k8s.pod.network.io":1,'
+        b'"k8s.cluster.name":"tick","k8s.node.name":"tick","k8s.pod.name":"tick-0",'
+        b'"direction":"transmit"}}\n')
+
+
+# ---- cases -----------------------------------------------------------------------------------
+
+def case_otlp_same_findings():
+    """L2: a simulated hour over OTLP/HTTP JSON (some gzip) = detect --window 1h."""
+    paths = prepare()
+    expected = detect(paths, "otlp")
+    check(expected, "detect found nothing: the fixture lost its incident")
+    out = os.path.join(WORK, "serve.otlp.jsonl")
+    if os.path.exists(out):
+        os.remove(out)
+    server = Server("--baseline", paths["base.csv"], "-o", out)
+    push_otlp(server, otlp_requests(paths["hour.otlp"]))
+    status, metrics, _ = server.request("GET", "/metrics")
+    check(b"k8snetio_points_accepted_total 5776" in metrics, metrics.decode()[:2000])
+    code, _, err = server.stop()
+    check(code == 0, f"exit {code}: {err!r}")
+    got = sorted_lines(out)
+    check(got == expected, f"serve found {got!r}\ndetect found {expected!r}")
+
+
+def case_hec_same_findings():
+    """L3: the same hour over HEC with a token (some gzip), findings to standard output."""
+    paths = prepare()
+    expected = detect(paths, "hec")
+    server = Server("--baseline", paths["base.csv"], "--hec-token", HEC_TOKEN)
+    push_hec(server, hec_requests(paths["hour.hec"]))
+    code, out, err = server.stop()
+    check(code == 0, f"exit {code}: {err!r}")
+    got = sorted(l for l in out.splitlines() if l.strip())
+    check(got == expected, f"serve found {got!r}\ndetect found {expected!r}")
+
+
+def case_restart_same_findings():
+    """L6: SIGTERM and restart with the same --state at several cut points: same findings, each
+    written once, and the hour closed live by a later point."""
+    paths = prepare()
+    expected = detect(paths, "hec")
+    requests = hec_requests(paths["hour.hec"])
+    for cuts in ([2], [1, 4], [3, 5]):
+        state_dir = os.path.join(WORK, f"state-{'-'.join(map(str, cuts))}")
+        shutil.rmtree(state_dir, ignore_errors=True)
+        os.makedirs(state_dir)
+        state = os.path.join(state_dir, "serve.state")
+        out = os.path.join(state_dir, "findings.jsonl")
+        args = ("--baseline", paths["base.csv"], "--hec-token", HEC_TOKEN, "--state", state,
+                "-o", out)
+        bounds = [0, *cuts, len(requests)]
+        for part in range(len(bounds) - 1):
+            server = Server(*args)
+            push_hec(server, requests[bounds[part]:bounds[part + 1]])
+            if part == len(bounds) - 2:
+                push_hec(server, [TICK])
+            code, _, err = server.stop(signal.SIGINT if part % 2 else signal.SIGTERM)
+            check(code == 0, f"cuts {cuts}, part {part}: exit {code}: {err!r}")
+        got = sorted_lines(out)
+        check(got == expected, f"cuts {cuts}: serve found {got!r}\ndetect found {expected!r}")
+        # Once more with nothing new: nothing is written twice.
+        server = Server(*args)
+        code, _, err = server.stop()
+        check(code == 0 and sorted_lines(out) == expected, f"cuts {cuts}: a restart re-emitted")
+
+
+def case_state_refused():
+    """L6: a state written for another rule is refused with a clear error and exit 1."""
+    paths = prepare()
+    state = os.path.join(WORK, "refused.state")
+    for p in (state,):
+        if os.path.exists(p):
+            os.remove(p)
+    server = Server("--baseline", paths["base.csv"], "--state", state)
+    code, _, err = server.stop()
+    check(code == 0, f"exit {code}: {err!r}")
+    ratio_base = os.path.join(WORK, "base.ratio.csv")
+    run("baseline", "--rule", "ratio", paths["train.csv"], "-o", ratio_base)
+    server = Server("--baseline", ratio_base, "--rule", "ratio", "--state", state,
+                    expect_exit=True)
+    _, err = server.proc.communicate(timeout=60)
+    check(server.proc.returncode == 1, f"exit {server.proc.returncode}: {err!r}")
+    check(b"was written for rule io" in err, err.decode())
+
+
+def case_error_paths():
+    """L2, L3, L5: every error path answers with the right status and body, and the service
+    still serves afterwards."""
+    paths = prepare()
+    server = Server("--baseline", paths["base.csv"], "--hec-token", HEC_TOKEN, "--max-body",
+                    "100000", "--read-timeout", "1s")
+    json_type = {"Content-Type": "application/json"}
+    cases = [
+        ("malformed OTLP JSON", "POST", "/v1/metrics", b'{"resourceMetrics": [', json_type, 400,
+         lambda r: json.loads(r)["code"] == 3 and "bad syntax" in json.loads(r)["message"]),
+        ("protobuf", "POST", "/v1/metrics", b"\x0a\x00", {"Content-Type": "application/x-protobuf"},
+         415, lambda r: b"encoding: json" in r),
+        ("oversize", "POST", "/v1/metrics", b" " * 200000, json_type, 413, lambda r: True),
+        ("oversize after gzip", "GZIP", "/v1/metrics", b" " * 400000, json_type, 413,
+         lambda r: True),
+        ("rejected points", "POST", "/v1/metrics",
+         json.dumps({"resourceMetrics": [{"resource": {"attributes": []}, "scopeMetrics": [
+             {"metrics": [{"name": "k8s.pod.network.io", "gauge": {"dataPoints": [
+                 {"timeUnixNano": "1700006400000000000", "asDouble": 1}]}}]}]}]}).encode(),
+         json_type, 200,
+         lambda r: json.loads(r)["partialSuccess"]["rejectedDataPoints"] in ("1", 1)),
+        ("missing token", "POST", "/services/collector", TICK, {}, 401,
+         lambda r: json.loads(r) == {"text": "Token is required", "code": 2}),
+        ("wrong token", "POST", "/services/collector", TICK, {"Authorization": "Splunk nope"},
+         403, lambda r: json.loads(r) == {"text": "Invalid token", "code": 4}),
+        ("bad HEC event", "POST", "/services/collector/event", TICK + b'{"event": \n',
+         {"Authorization": f"Splunk {HEC_TOKEN}"}, 400,
+         lambda r: json.loads(r)["code"] == 6 and json.loads(r)["invalid-event-number"] == 1),
+        ("unknown path", "GET", "/nope", None, {}, 404, lambda r: b"no such path" in r),
+        ("wrong method", "GET", "/v1/metrics", None, {}, 405, lambda r: b"not allowed" in r),
+    ]
+    for name, method, path, body, headers, status, body_ok in cases:
+        gz = method == "GZIP"
+        got, reply, _ = server.request("POST" if gz else method, path, body, headers, gzip_body=gz)
+        check(got == status, f"{name}: status {got}, expected {status}: {reply!r}")
+        check(body_ok(reply), f"{name}: body {reply!r}")
+        ok, _, _ = server.request("GET", "/healthz")
+        check(ok == 200, f"after {name}: /healthz {ok}")
+    # A client that stalls mid-request is cut off after the read timeout (1 s here).
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        started = time.monotonic()
+        data = s.recv(4096)
+        check(time.monotonic() - started < 8, "a stalled client was not cut off")
+        check(not data.startswith(b"HTTP/1.1 200"), f"a stalled request succeeded: {data!r}")
+    status, metrics, _ = server.request("GET", "/metrics")
+    text = metrics.decode()
+    for name in ("k8snetio_points_accepted_total", 'k8snetio_points_rejected_total{reason=',
+                 'k8snetio_requests_total{path="/v1/metrics",status="415"}',
+                 "k8snetio_request_duration_seconds_bucket", "k8snetio_findings_emitted_total",
+                 "k8snetio_open_rows", "k8snetio_late_points_total"):
+        check(name in text, f"/metrics lacks {name}:\n{text}")
+    code, _, err = server.stop()
+    check(code == 0, f"exit {code}: {err!r}")
+
+
+def main():
+    global BIN, WORK
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--k8s-netio", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("case")
+    args = parser.parse_args()
+    BIN = args.k8s_netio
+    WORK = args.work
+    os.makedirs(WORK, exist_ok=True)
+    try:
+        globals()[f"case_{args.case}"]()
+    finally:
+        for s in SERVERS:
+            s.kill()
+    print(f"serve {args.case}: ok")
+
+
+if __name__ == "__main__":
+    main()

@@ -20,5 +20,7 @@ int main(int argc, char** argv) {
   });
   if (read) read = reader.finish(add);
   if (!read) return std::cerr << read.error().what() << '\n', 1;
+  detect.end_of_input();  // S1: a file in neither time nor series order cannot stream exactly
+  if (detect.failure()) return std::cerr << "not in time order: use detect_anomalous_network_io\n", 1;
   k::io::write_findings(std::cout, detect.finish().findings, k::io::output_format::table);
 }

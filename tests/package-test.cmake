@@ -53,3 +53,16 @@ execute_process(COMMAND ${CMAKE_COMMAND} --build ${BINARY_DIR} --config ${CONFIG
 find_program(consumer NAMES consumer PATHS ${BINARY_DIR} ${BINARY_DIR}/${CONFIG}
              NO_DEFAULT_PATH NO_CACHE REQUIRED)
 execute_process(COMMAND ${consumer} COMMAND_ERROR_IS_FATAL ANY)
+
+# find_package: the README's quickstart, built against the installed package, runs as documented.
+if(MODE STREQUAL "find_package")
+  find_program(quickstart NAMES quickstart PATHS ${BINARY_DIR} ${BINARY_DIR}/${CONFIG}
+               NO_DEFAULT_PATH NO_CACHE REQUIRED)
+  execute_process(
+    COMMAND ${quickstart} ${K8SNETIO_SOURCE_DIR}/tests/data/cli_baseline.csv
+            ${K8SNETIO_SOURCE_DIR}/tests/data/cli_detect.csv
+    OUTPUT_VARIABLE quickstart_out COMMAND_ERROR_IS_FATAL ANY)
+  if(NOT quickstart_out MATCHES "checkout-7d4b9c8f6d-x2k9p")
+    message(FATAL_ERROR "the installed quickstart printed no finding:\n${quickstart_out}")
+  endif()
+endif()

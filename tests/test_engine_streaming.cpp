@@ -255,3 +255,42 @@ TEST_CASE("D6.3 a finding carries its anomalous measures as data, the text's own
           })->z);
   }
 }
+
+TEST_CASE("S3 early alert: a provisional finding after the 6th anomalous bucket, the final one "
+          "when the window closes") {
+  k8snetio::detection_options live;
+  live.span.allowed_lateness = 0;
+  live.window_seconds = 600;
+  live.early_alerts = true;
+  const auto input = traffic(180, 7, 40);  // the spike starts at t0+400, a window's start
+  const auto points = views(input);
+  k8snetio::detector<2, k8snetio::baseline_table<2>> d(k8snetio::anomalous_network_io, trained(),
+                                                        live);
+  std::vector<std::pair<double, finding>> out;  // (time of the point after which it came, …)
+  for (const auto& p : points) {
+    d.add(p);
+    for (auto& f : d.take_closed()) out.emplace_back(p.time, std::move(f));
+  }
+  const std::int64_t spiked_window = t0 - t0 % 600 + 600;
+  REQUIRE(out.size() >= 2);
+  const auto& [first_time, first] = out.front();
+  CHECK(first.status == k8snetio::finding_status::provisional);
+  CHECK(first.count == 6);  // the moment count > min_count (5)
+  // The 6th anomalous bucket is t0+450; it is complete once bucket t0+460 begins.
+  CHECK(first_time >= static_cast<double>(t0 + 460));
+  CHECK(first_time < static_cast<double>(t0 + 470));
+  CHECK(first.window_start == spiked_window);
+  // The final finding of the same pod follows when the window closes, with the full count.
+  const auto final_one =
+      std::find_if(out.begin(), out.end(), [&](const auto& e) {
+        return e.second.pod == first.pod && e.second.status == k8snetio::finding_status::final;
+      });
+  REQUIRE(final_one != out.end());
+  CHECK(final_one->second.count == 60);
+  CHECK(final_one->first >= static_cast<double>(spiked_window + 600));
+  // Without early alerts, no status and no provisional findings: the batch output.
+  k8snetio::detection_options batch;
+  batch.window_seconds = 600;
+  for (const auto& f : k8snetio::detect_anomalous_network_io(points, trained(), batch).findings)
+    CHECK(f.status == k8snetio::finding_status::none);
+}

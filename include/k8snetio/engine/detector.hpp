@@ -52,6 +52,9 @@ struct detection_options {
   std::uint64_t min_count = 5;                ///< D7.2: count > min_count
   std::optional<std::int64_t> window_seconds{};///< D9: epoch-aligned tumbling windows
   std::function<bool(const finding&)> filter{};///< D8: the `…_filter` macro
+  /// S3 (live): a provisional finding the moment a pod's count passes min_count, the final one
+  /// when its window closes; every finding then has a status. Off: exactly the batch output.
+  bool early_alerts = false;
 };
 
 /// D5.4: a key seen in the input with no row in the baseline table (it cannot alert).
@@ -172,7 +175,10 @@ class detector {
     }
     aggregator_.emit_closed([this](const span_row& r, std::uint32_t series) { join(r, series); });
     if (options_.span.allowed_lateness)
-      if (auto t = aggregator_.complete_through()) close_through(*t);
+      if (auto t = aggregator_.complete_through()) {
+        if (options_.early_alerts) score_through(*t);
+        close_through(*t);
+      }
     return used;
   }
 
@@ -218,8 +224,7 @@ class detector {
       if (!options_.window_seconds)
         filter.set_window(result.stats.first_bucket.value_or(0),
                           result.stats.last_bucket.value_or(0) + options_.span.span_seconds);
-      auto found = filter.findings();
-      std::move(found.begin(), found.end(), std::back_inserter(result.findings));
+      hand_out(filter.findings(), result.findings);
     }
     windows_.clear();
     return result;
@@ -373,7 +378,7 @@ class detector {
     if (rule_.derive) rule_.derive(row);
     const looked_up_row<N> looked = lookup_(row);
     if (looked.baseline) {
-      if (auto hit = scorer_.score(looked)) window_for(row.time).add(*hit);
+      if (auto hit = scorer_.score(looked)) count(*hit);
     }
     return pending_.erase(it);
   }
@@ -408,7 +413,7 @@ class detector {
       }
       const anomalous_measures& a = it->second;
       measure_row<N> row{a.cluster, a.node, a.pod, a.service, it->first.time, a.values};
-      if (auto hit = scorer_.score(lookup_(row))) window_for(row.time).add(*hit);
+      if (auto hit = scorer_.score(lookup_(row))) count(*hit);
       it = anomalous_.erase(it);
     }
   }
@@ -424,8 +429,7 @@ class detector {
       it = it->second.row.time <= t ? complete(it) : std::next(it);
     close_measures_through(t);
     while (!windows_.empty() && windows_.begin()->first < closing) {
-      auto found = windows_.begin()->second.findings();
-      std::move(found.begin(), found.end(), std::back_inserter(closed_));
+      hand_out(windows_.begin()->second.findings(), closed_);
       windows_.erase(windows_.begin());
     }
   }
@@ -434,6 +438,31 @@ class detector {
     if (!options_.window_seconds) return 0;
     const std::int64_t w = *options_.window_seconds;
     return (bucket >= 0 ? bucket / w : (bucket - w + 1) / w) * w;
+  }
+
+  /// D7 for one anomalous bucket; S3: the moment a pod passes the threshold, a provisional
+  /// finding goes out at once.
+  void count(const anomalous_row& hit) {
+    auto provisional = window_for(hit.time).add(hit);
+    if (provisional && options_.early_alerts) closed_.push_back(std::move(*provisional));
+  }
+
+  /// Findings of a closed window; final ones when early alerts are on (S3).
+  void hand_out(std::vector<finding>&& found, std::vector<finding>& to) {
+    for (finding& f : found) {
+      if (options_.early_alerts) f.status = finding_status::final;
+      to.push_back(std::move(f));
+    }
+  }
+
+  /// Live with early alerts: scores every bucket through `t` as soon as it is complete, so
+  /// that counts are current (S3), not only at a window's end.
+  void score_through(std::int64_t t) {
+    if (swept_through_ && t <= *swept_through_) return;
+    swept_through_ = t;
+    for (auto it = pending_.begin(); it != pending_.end();)
+      it = it->second.row.time <= t ? complete(it) : std::next(it);
+    close_measures_through(t);
   }
 
   persistence_filter& window_for(std::int64_t bucket) {
@@ -468,6 +497,7 @@ class detector {
   std::deque<pending_key> order_;  // pending rows in the order they opened (lazily pruned)
   std::unordered_map<pending_key, anomalous_measures, pending_hash> anomalous_;
   std::optional<std::int64_t> closed_before_;  // live: windows before it were handed out
+  std::optional<std::int64_t> swept_through_;  // live, early alerts: buckets scored so far
   std::string key_;
   std::map<std::int64_t, persistence_filter> windows_;
   std::vector<finding> closed_;

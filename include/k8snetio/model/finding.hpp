@@ -56,6 +56,10 @@ struct anomalous_measure {
   friend bool operator==(const anomalous_measure&, const anomalous_measure&) = default;
 };
 
+/// S3: with early alerts a pod's finding is first provisional (the moment its count passes the
+/// threshold), then final (when its window closes). Without them a finding has no status.
+enum class finding_status { none, provisional, final };
+
 /// One finding: a (cluster, node, pod, service) group whose anomalous-bucket count passed the
 /// persistence threshold (D7.2), with fields named as the SPL renames them (D8).
 struct finding {
@@ -71,6 +75,7 @@ struct finding {
   /// Every anomalous measure of the counted buckets, by time then visiting order (D6.1): what
   /// charts and risk scores are drawn from. Not part of ==, which compares what SPL returns.
   std::vector<anomalous_measure> measures{};
+  finding_status status = finding_status::none;  ///< S3; not part of ==
 
   /// The largest z-score of the finding's anomalous measures (null when none is finite).
   std::optional<double> largest_z() const {

@@ -40,14 +40,22 @@ class persistence_filter {
  public:
   explicit persistence_filter(persistence_options options = {}) : options_(std::move(options)) {}
 
-  void add(const anomalous_row& r) {
-    group& g = groups_[group_key{std::string(r.cluster), std::string(r.node), std::string(r.pod),
-                                 std::string(r.service)}];
+  /// Counts one anomalous bucket. Returns the pod's finding so far, provisional (S3), when this
+  /// bucket is the one that passes the threshold (count = min_count + 1), else nothing.
+  std::optional<finding> add(const anomalous_row& r) {
+    auto [it, fresh] = groups_.try_emplace(group_key{std::string(r.cluster), std::string(r.node),
+                                                     std::string(r.pod), std::string(r.service)});
+    group& g = it->second;
     ++g.count;
     g.texts.insert(r.anomalies);
     g.measures.insert(g.measures.end(), r.measures.begin(), r.measures.end());
     if (!first_ || r.time < *first_) first_ = r.time;
     if (!last_ || r.time > *last_) last_ = r.time;
+    if (g.count != options_.min_count + 1) return std::nullopt;
+    finding f = make_finding(it->first, g);
+    f.status = finding_status::provisional;
+    if (options_.filter && !options_.filter(f)) return std::nullopt;
+    return f;
   }
 
   /// Sets the window's bounds once they are known (a whole-input window ends with the input).
@@ -59,24 +67,31 @@ class persistence_filter {
   /// D7.2, D7.3, D8: the findings, sorted by (cluster, node, pod, service), byte order.
   std::vector<finding> findings() const {
     std::vector<finding> out;
-    const std::int64_t start = options_.window_start.value_or(first_.value_or(0));
-    const std::int64_t end =
-        options_.window_end.value_or(last_ ? *last_ + options_.span_seconds : start);
     for (const auto& [key, g] : groups_) {
       if (g.count <= options_.min_count) continue;
-      finding f{key.cluster, key.node, key.pod, key.service, g.count,
-                std::vector<std::string>(g.texts.begin(), g.texts.end()),
-                start, end, options_.rule, g.measures};
-      std::stable_sort(f.measures.begin(), f.measures.end(),
-                       [](const anomalous_measure& a, const anomalous_measure& b) {
-                         return a.time < b.time;
-                       });
+      finding f = make_finding(key, g);
       if (!options_.filter || options_.filter(f)) out.push_back(std::move(f));
     }
     return out;  // std::map order is the (cluster, node, pod, service) byte order
   }
 
  private:
+  struct group_key;
+  struct group;
+  finding make_finding(const group_key& key, const group& g) const {
+    const std::int64_t start = options_.window_start.value_or(first_.value_or(0));
+    const std::int64_t end =
+        options_.window_end.value_or(last_ ? *last_ + options_.span_seconds : start);
+    finding f{key.cluster, key.node, key.pod, key.service, g.count,
+              std::vector<std::string>(g.texts.begin(), g.texts.end()),
+              start, end, options_.rule, g.measures};
+    std::stable_sort(f.measures.begin(), f.measures.end(),
+                     [](const anomalous_measure& a, const anomalous_measure& b) {
+                       return a.time < b.time;
+                     });
+    return f;
+  }
+
   struct group_key {
     std::string cluster, node, pod, service;
     friend auto operator<=>(const group_key&, const group_key&) = default;

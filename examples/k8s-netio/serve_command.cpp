@@ -543,6 +543,11 @@ int run_serve(const serve_options& o) {
 
   request_metrics metrics;
   server.set_payload_max_length(o.max_body);
+  // A reply is written as headers, then body: without TCP_NODELAY, Nagle's algorithm holds the
+  // body until the client's delayed ACK (40 ms a request on Linux).
+  server.set_tcp_nodelay(true);
+  // Collectors keep their connections; httplib's default closes one after 5 requests.
+  server.set_keep_alive_max_count(100000);
   server.set_read_timeout(static_cast<time_t>(*read_timeout), 0);
   server.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
     request_start = std::chrono::steady_clock::now();

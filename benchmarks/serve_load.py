@@ -81,16 +81,22 @@ def main():
         line = server.stderr.readline() if ready else b""
         port = int(re.search(rb":(\d+)\s*$", line).group(1))
         latencies, errors, lock = [], [], threading.Lock()
-        next_item = iter(range(len(work_items)))
+        per_scrape = -(-pods // (args.points_per_request // 2))
 
-        def client():
+        barrier = threading.Barrier(args.clients)
+
+        def client(me):
             conn = NoDelayConnection("127.0.0.1", port, timeout=60)
             mine = []
-            while True:
-                with lock:
-                    i = next(next_item, None)
-                if i is None:
-                    break
+            # A client owns some of the pods, as a collector's exporter owns its own series: a
+            # series' points arrive in order (another order would make them late, I3).
+            # The clients move from one scrape to the next together, as collectors scraping every
+            # 10 s do; one far ahead would make the others' points late (S1.3).
+            for i in range(len(work_items)):
+                if i % per_scrape == 0 and i:
+                    barrier.wait()
+                if (i % per_scrape) % args.clients != me:
+                    continue
                 started = time.perf_counter()
                 conn.request("POST", "/v1/metrics", work_items[i][0],
                              {"Content-Type": "application/json"})
@@ -104,7 +110,7 @@ def main():
                 latencies.extend(mine)
 
         started = time.perf_counter()
-        threads = [threading.Thread(target=client) for _ in range(args.clients)]
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(args.clients)]
         for t in threads:
             t.start()
         for t in threads:
@@ -117,6 +123,8 @@ def main():
         accepted = metric(text, "k8snetio_points_accepted_total")
         rejected = sum(float(v) for v in
                        re.findall(r"^k8snetio_points_rejected_total\{[^}]*\} (\S+)$", text, re.M))
+        for line in re.findall(r"^k8snetio_points_rejected_total.*$", text, re.M):
+            print(line)
         with open(f"/proc/{server.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
             cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -19,8 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -529,6 +532,14 @@ int run_serve(const serve_options& o) {
   if (!service.open_output(error)) return fail(error);
 
   httplib::Server server;
+  // A reply is written as headers, then body: without TCP_NODELAY, Nagle's algorithm holds the
+  // body until the client's delayed ACK (40 ms a request on a kept-alive connection). This
+  // httplib sets no option on accepted sockets; Linux gives them the listening socket's.
+  server.set_socket_options([](socket_t sock) {
+    const int on = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  });
   const int bound =
       port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
   if (bound < 0) return fail(fmt::format("cannot listen on {}", o.listen));
@@ -543,9 +554,6 @@ int run_serve(const serve_options& o) {
 
   request_metrics metrics;
   server.set_payload_max_length(o.max_body);
-  // A reply is written as headers, then body: without TCP_NODELAY, Nagle's algorithm holds the
-  // body until the client's delayed ACK (40 ms a request on Linux).
-  server.set_tcp_nodelay(true);
   // Collectors keep their connections; httplib's default closes one after 5 requests.
   server.set_keep_alive_max_count(100000);
   server.set_read_timeout(static_cast<time_t>(*read_timeout), 0);

@@ -569,11 +569,11 @@ int run_serve(const serve_options& o) {
                        req.path == "/metrics";
     metrics.record(known ? req.path : "other", res.status, seconds);
   });
-  server.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req,
-                                                                   httplib::Response& res) {
+  server.set_error_handler(httplib::Server::HandlerWithResponse([&o](const httplib::Request& req,
+                                                                     httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     if (res.status == 413) {
-      reply_too_large(res, 0, req.path.rfind("/services/collector", 0) == 0);
+      reply_too_large(res, o.max_body, req.path.rfind("/services/collector", 0) == 0);
       return httplib::Server::HandlerResponse::Handled;
     }
     res.set_content(

@@ -656,9 +656,9 @@ TEST_CASE("O4 the spec's worked example (§8) end to end") {
 // ---------------------------------------------------------------------------------------------
 // Any format
 
-TEST_CASE("O1-O4 output formats by name, and the stream writer") {
+TEST_CASE("O1-O5 output formats by name, and the stream writer") {
   for (auto f : {output_format::jsonl, output_format::csv, output_format::table, output_format::hec,
-                 output_format::ocsf}) {
+                 output_format::ocsf, output_format::risk, output_format::html}) {
     const auto parsed = parse_output_format(to_string(f));
     REQUIRE(parsed.has_value());
     CHECK(*parsed == f);
@@ -672,7 +672,7 @@ TEST_CASE("O1-O4 output formats by name, and the stream writer") {
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().code == error_code::bad_option);
   CHECK(bad.error().message ==
-        "unknown output format 'xml' (expected jsonl, csv, table, hec or ocsf)");
+        "unknown output format 'xml' (expected jsonl, csv, table, hec, risk, ocsf or html)");
   CHECK_FALSE(parse_output_format("JSONL").has_value());
 }
 

@@ -7,21 +7,23 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
-#include <vector>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <stdlib.h>  // mkstemp
 
-#include <k8snetio/io/baseline_csv.hpp>
-#include <k8snetio/io/csv.hpp>
-#include <k8snetio/io/output/findings_writer.hpp>
-#include <k8snetio/k8snetio.hpp>
 #include <k8snetio/engine/baseline_runner.hpp>
 #include <k8snetio/engine/detector.hpp>
+#include <k8snetio/io/baseline_csv.hpp>
+#include <k8snetio/io/csv.hpp>
+#include <k8snetio/io/input/allowlist.hpp>
+#include <k8snetio/io/output/findings_writer.hpp>
+#include <k8snetio/io/output/unbaselined_csv.hpp>
+#include <k8snetio/k8snetio.hpp>
 
 #include "cli_support.hpp"
 #include "commands.hpp"
@@ -133,8 +135,8 @@ void set_batch_closing(k8snetio::span_options& span, const common_options& o) {
 template <class Engine, class Make>
 io::result<std::unique_ptr<Engine>> read_exactly(const common_options& o, run_summary& summary,
                                                  bool& second_pass, Make&& make) {
-  auto engine = make(o.unordered ? k8snetio::group_closing::at_finish
-                                  : k8snetio::group_closing::by_series);
+  auto engine =
+      make(o.unordered ? k8snetio::group_closing::at_finish : k8snetio::group_closing::by_series);
   const bool reads_stdin = std::find(o.inputs.begin(), o.inputs.end(), "-") != o.inputs.end();
   std::optional<spool_file> spool;
   if (reads_stdin && !o.unordered) {
@@ -184,6 +186,27 @@ void print_summary(const run_summary& summary) {
     print_diagnostic("k8s-netio: hint: {}\n", quoted_for_diagnostic(hint));
 }
 
+/// D5.4: how many keys the summary names.
+constexpr std::size_t max_named_unbaselined = 5;
+
+/// D5.4: "3 keys have no baseline row and cannot alert (new services or clusters): prod:a,
+/// prod:b, …; all of them in FILE" — nothing when every key has one.
+void print_unbaselined(const std::vector<k8snetio::unbaselined_key>& keys,
+                       const std::string& file) {
+  if (keys.empty()) return;
+  std::string names;
+  for (std::size_t i = 0; i < keys.size() && i < max_named_unbaselined; ++i)
+    names += fmt::format("{}'{}'", i ? ", " : "", keys[i].key);
+  if (keys.size() > max_named_unbaselined) names += ", …";
+  const std::string where = file.empty() ? std::string("; --unbaselined FILE lists them all")
+                                         : fmt::format("; all of them in {}", file);
+  print_diagnostic(
+      "k8s-netio: {} key{} {} no baseline row and cannot alert (new services or "
+      "clusters: cold start, D5.4): {}{}\n",
+      with_commas(keys.size()), keys.size() == 1 ? "" : "s", keys.size() == 1 ? "has" : "have",
+      quoted_for_diagnostic(names), quoted_for_diagnostic(where));
+}
+
 }  // namespace
 
 int run_baseline(const baseline_command_options& o) {
@@ -223,7 +246,7 @@ int run_baseline(const baseline_command_options& o) {
                with_commas(result.overflowed.size()), result.overflowed.size() == 1 ? "" : "s",
                result.overflowed.front());
   print_diagnostic("k8s-netio: wrote a baseline of {} key{} ({} rule)\n",
-             with_commas(result.table.size()), result.table.size() == 1 ? "" : "s", o.rule);
+                   with_commas(result.table.size()), result.table.size() == 1 ? "" : "s", o.rule);
   return exit_ok;
 }
 
@@ -252,15 +275,27 @@ int run_detect(const detect_command_options& o) {
   const auto format = io::parse_output_format(o.format);
   if (!format) return fail(format.error());
 
+  // D8.1: the allowlist, like the baseline, before any input is read; a bad line ends the run.
+  auto suppressed = std::make_shared<std::uint64_t>(0);
+  if (!o.allowlist.empty()) {
+    auto list = io::load_allowlist(o.allowlist);
+    if (!list) return fail(list.error());
+    options.filter =
+        io::allowlist_filter(std::make_shared<const io::allowlist>(std::move(*list)), suppressed);
+  }
+
   output_file out;
   std::string error;
   if (!out.open(o.output, error)) return fail(error);
+  output_file unbaselined_out;  // D5.4, replaced only when the run succeeds (O6.1)
+  if (!o.unbaselined.empty() && !unbaselined_out.open(o.unbaselined, error)) return fail(error);
 
   run_summary summary;
   bool second_pass = false;
-  auto detector = read_exactly<detector_type>(
-      o, summary, second_pass, [&](k8snetio::group_closing closing) {
+  auto detector =
+      read_exactly<detector_type>(o, summary, second_pass, [&](k8snetio::group_closing closing) {
         options.span.closing = closing;
+        *suppressed = 0;  // a second pass counts afresh
         return std::make_unique<detector_type>(rule, *table, options);
       });
   if (!detector) return fail(detector.error());
@@ -270,15 +305,40 @@ int run_detect(const detect_command_options& o) {
   std::string text;
   io::findings_write_options write_options;
   write_options.csv_formula_guard = !o.csv_raw;  // O6.5
-  write_options.hec_index = o.hec_index;         // O3
+  write_options.hec_index = o.hec_index;         // O3, O3.1
+  if (*format == io::output_format::html) {      // O5: the run's summary on the page
+    auto& report = write_options.report;
+    report.input_summary = summary.line();
+    if (result.stats.first_bucket && result.stats.last_bucket) {
+      report.window_start = *result.stats.first_bucket;
+      report.window_end = *result.stats.last_bucket + o.span;
+    }
+    report.unbaselined = result.unbaselined.size();
+    for (std::size_t i = 0; i < result.unbaselined.size() && i < max_named_unbaselined; ++i)
+      report.unbaselined_first.push_back(result.unbaselined[i].key);
+    report.suppressed = *suppressed;
+    report.sigma = o.sigma;
+    report.span_seconds = o.span;
+  }
   io::write_findings(text, result.findings, *format, write_options);
   out.write(text);
   if (!out.close(error)) return fail(error);
+  if (!o.unbaselined.empty()) {
+    std::string keys;
+    io::write_unbaselined_csv(keys, result.unbaselined, !o.csv_raw);
+    unbaselined_out.write(keys);
+    if (!unbaselined_out.close(error)) return fail(error);
+  }
   print_summary(summary);
   print_second_pass(second_pass);
-  print_diagnostic("k8s-netio: {} finding{} ({} rule, baseline of {} key{})\n",
-             with_commas(result.findings.size()), result.findings.size() == 1 ? "" : "s", o.rule,
-             with_commas(table->size()), table->size() == 1 ? "" : "s");
+  print_unbaselined(result.unbaselined, o.unbaselined);
+  std::string suppressed_note;
+  if (!o.allowlist.empty())
+    suppressed_note = fmt::format(", {} suppressed by the allowlist", with_commas(*suppressed));
+  print_diagnostic("k8s-netio: {} finding{}{} ({} rule, baseline of {} key{})\n",
+                   with_commas(result.findings.size()), result.findings.size() == 1 ? "" : "s",
+                   suppressed_note, o.rule, with_commas(table->size()),
+                   table->size() == 1 ? "" : "s");
   return exit_ok;
 }
 

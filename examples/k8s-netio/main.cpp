@@ -178,12 +178,19 @@ void finish_common(common_options& o, const common_texts& texts) {
   }
 }
 
-/// O6.2 for baseline and detect: -o must not be an input or the baseline.
-void check_output_is_no_input(const common_options& o, const std::string* baseline = nullptr) {
+/// O6.2 for baseline and detect: -o (and detect's --unbaselined) must not be an input, the
+/// baseline or the allowlist.
+void check_output_is_no_input(const common_options& o, const std::string* baseline = nullptr,
+                              const std::string* allowlist = nullptr,
+                              const std::string* unbaselined = nullptr) {
   std::vector<std::pair<std::string_view, std::string>> inputs;
   for (const auto& input : o.inputs) inputs.emplace_back("the input", input);
   if (baseline) inputs.emplace_back("the --baseline", *baseline);
+  if (allowlist && !allowlist->empty()) inputs.emplace_back("the --allowlist", *allowlist);
   if (auto collision = output_collision(o.output, "-o", inputs)) throw usage_error(*collision);
+  if (unbaselined && !unbaselined->empty() && *unbaselined != "-")
+    if (auto collision = output_collision(*unbaselined, "--unbaselined", inputs))
+      throw usage_error(*collision);
 }
 
 }  // namespace
@@ -255,13 +262,17 @@ int main(int argc, char** argv) {
   detect_cmd->add_flag("--csv-raw", det.csv_raw,
                        "--format csv: write cells as they are, without the guard against "
                        "spreadsheet formulas (O6.5)");
-  detect_cmd->add_option("--hec-index", det.hec_index,
-                         "--format hec/risk: the index field of each HEC envelope (O3)");
-  detect_cmd->add_option("--allowlist", det.allowlist,
-                         "Suppress findings that match a line of FILE: field=glob ... (D8.1)")
+  detect_cmd->add_option(
+      "--hec-index", det.hec_index,
+      "--format hec/risk: the index field of each HEC envelope (O3; risk events go to risk "
+      "without it, O3.1)");
+  detect_cmd
+      ->add_option("--allowlist", det.allowlist,
+                   "Suppress findings that match a line of FILE: field=glob ... (D8.1)")
       ->type_name("FILE");
-  detect_cmd->add_option("--unbaselined", det.unbaselined,
-                         "Write the keys seen with no baseline row (cold start, D5.4) to FILE")
+  detect_cmd
+      ->add_option("--unbaselined", det.unbaselined,
+                   "Write the keys seen with no baseline row (cold start, D5.4) to FILE")
       ->type_name("FILE");
   detect_cmd->footer(std::string(exit_codes_help));
 
@@ -333,7 +344,9 @@ int main(int argc, char** argv) {
           throw usage_error(fmt::format("--window ({} s) must be a multiple of --span ({} s)",
                                         *det.window, det.span));
       }
-      check_output_is_no_input(det, &det.baseline);
+      check_output_is_no_input(det, &det.baseline, &det.allowlist, &det.unbaselined);
+      if (!det.unbaselined.empty() && det.unbaselined == det.output && det.output != "-")
+        throw usage_error("--unbaselined and -o name the same file");
       return run_detect(det);
     }
     if (*serve.command) return serve.run();

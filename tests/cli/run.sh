@@ -618,6 +618,128 @@ COMMANDS
     "$bin" baseline -o table.csv "$data/cli_detect.csv" 2>&-
     expect_golden table.csv baseline.csv
     ;;
+  O3.1.risk_events)
+    detect_fixture --format risk
+    expect_rc 0
+    expect_golden out findings.risk.json
+    # --hec-index replaces the risk index
+    detect_fixture --format risk --hec-index risk_k8s
+    expect_rc 0
+    [ "$(grep -c '"index":"risk_k8s"' out)" -eq 3 ] || fail "--hec-index not on every event"
+    ;;
+  D8.1.allowlist)
+    printf '%s\n' '# the cart service is known to burst' '' \
+      'k8s.service=cart   k8s.cluster.name=pr?d  # both must hold' \
+      'k8s.service=checkout host=node-9' \
+      'k8s.namespace.name=*' >allow.txt
+    detect_fixture --allowlist allow.txt
+    expect_rc 0
+    [ "$(wc -l <out)" -eq 2 ] || fail "expected 2 findings after the allowlist, got $(wc -l <out)"
+    grep -q '"k8s.service":"cart"' out && fail "the cart finding was not suppressed"
+    expect_err '2 findings, 1 suppressed by the allowlist'
+    # Without the file, nothing is suppressed and the summary does not mention it.
+    detect_fixture
+    expect_rc 0
+    [ "$(wc -l <out)" -eq 3 ] || fail "expected 3 findings without the allowlist"
+    grep -q suppressed err && fail "the summary mentions an allowlist that was not given"
+    ;;
+  D8.1.allowlist_malformed)
+    printf '%s\n' '# ok' 'host=node-1' 'k8s.service cart' >allow.txt
+    # The allowlist is checked before any input is read: the missing input is never reached.
+    run detect --baseline "$data/cli_baseline.csv" --allowlist allow.txt missing-input.csv
+    expect_rc 1
+    expect_empty_out
+    expect_err 'allow.txt:3:1: .k8s.service. is not a field=glob condition'
+    grep -q missing-input err && fail "an input was read before the allowlist was checked"
+    printf '%s\n' 'k8s.node.name=node-1' >unknown.txt
+    detect_fixture --allowlist unknown.txt
+    expect_rc 1
+    expect_err "unknown.txt:1:1: unknown field 'k8s.node.name'"
+    detect_fixture --allowlist no-such-allowlist.txt
+    expect_rc 1
+    expect_err 'no-such-allowlist.txt'
+    ;;
+  D5.4.unbaselined)
+    detect_fixture --unbaselined keys.csv
+    expect_rc 0
+    expect_golden keys.csv unbaselined.csv
+    expect_err "1 key has no baseline row and cannot alert .*'staging:newcomer'; all of them in keys.csv"
+    # Without the option the summary still names it, and says how to get them all.
+    detect_fixture
+    expect_rc 0
+    expect_err "'staging:newcomer'; --unbaselined FILE lists them all"
+    # O6.1: a failing run leaves the previous file as it was.
+    echo previous >keys.csv
+    run detect --baseline "$data/cli_baseline.csv" --unbaselined keys.csv missing-input.csv
+    expect_rc 1
+    [ "$(cat keys.csv)" = previous ] || fail "a failed run replaced --unbaselined's file"
+    # O6.2: it must not name an input.
+    cp "$data/cli_detect.csv" in.csv
+    run detect --baseline "$data/cli_baseline.csv" --unbaselined in.csv in.csv
+    expect_rc 2
+    expect_err '--unbaselined in.csv is the input in.csv'
+    ;;
+  O5.html_report)
+    detect_fixture --format html -o report.html
+    expect_rc 0
+    [ "$(grep -o '<svg' report.html | wc -l)" -eq 3 ] || fail "expected one chart per finding"
+    grep -qi '<script' report.html && fail "the report has a script"
+    grep -q 'staging:newcomer' report.html || fail "the report does not name the unbaselined key"
+    grep -q 'bytes per 10 s span' report.html || fail "the y axis has no unit"
+    grep -q 'time (UTC)' report.html || fail "the x axis has no label"
+    # Ordered by largest z: the pod with z 7 first.
+    first=$(grep -o '<section id="finding-1"><h2>1\. [^<]*' report.html)
+    case $first in *checkout-7d4b9c8f6d-k2lpx*) ;; *) fail "finding 1 is not the largest z: $first" ;; esac
+    ;;
+  O5.html_report_browser)
+    browser=$(command -v chromium || command -v chromium-browser || true)
+    if [ -z "$browser" ]; then
+      echo "SKIP: no chromium (apt-get install chromium to run this case)"
+      exit 77
+    fi
+    # Three pods with hostile names (markup, quotes, an escape character) above their baseline
+    # in 8 buckets, and one calm pod.
+    esc=$(printf '\033')
+    {
+      echo 'metric_timestamp,metric_name,_value,k8s.cluster.name,k8s.node.name,k8s.pod.name,direction,interface'
+      for i in 0 1 2 3 4 5 6 7 8 9; do
+        t=$((1700000000 + 10 * i))
+        v=$((1500 + 100 * i))
+        echo "$t,k8s.pod.network.io,$v,prod,node-1,<script>alert(1)</script>-abcde,transmit,eth0"
+        echo "$t,k8s.pod.network.io,$((v * 2)),prod,node-1,<script>alert(1)</script>-abcde,receive,eth0"
+        echo "$t,k8s.pod.network.io,$((v + 300)),prod,\"node-\"\"2\"\"\",\"q\"\"x'-abcde\",transmit,eth0"
+        echo "$t,k8s.pod.network.io,$((v + 600)),prod,node-3,esc${esc}[31m-abcde,transmit,eth0"
+        echo "$t,k8s.pod.network.io,1000,prod,node-3,calm-abcde,transmit,eth0"
+      done
+    } >hostile.csv
+    {
+      echo 'key,avg_outbound_network_io,avg_inbound_network_io,stdev_outbound_network_io,stdev_inbound_network_io,count,last_seen'
+      echo 'prod:<script>alert(1)</script>,1000,2000,100,200,100,1699999990'
+      echo "\"prod:q\"\"x'\",1000,2000,100,200,100,1699999990"
+      echo "prod:esc${esc}[31m,1000,2000,100,200,100,1699999990"
+      echo 'prod:calm,1000,2000,100,200,100,1699999990'
+    } >hostile_baseline.csv
+    run detect --baseline hostile_baseline.csv --format html -o report.html hostile.csv
+    expect_rc 0
+    [ "$(grep -o '<svg' report.html | wc -l)" -eq 3 ] || fail "expected 3 charts"
+    grep -q '<script>' report.html && fail "a pod name reached the page unescaped"
+    "$browser" --headless --disable-gpu --no-sandbox --no-first-run --disable-extensions \
+      --user-data-dir="$PWD/profile" --enable-logging=stderr --v=0 --window-size=1280,2400 \
+      --screenshot="$PWD/report.png" "file://$PWD/report.html" >browser.out 2>browser.err
+    [ -s report.png ] || { cat browser.err >&2; fail "chromium took no screenshot"; }
+    if grep -E 'CONSOLE|Uncaught|Refused to' browser.err >&2; then
+      fail "the page logged console errors"
+    fi
+    "$browser" --headless --disable-gpu --no-sandbox --no-first-run --disable-extensions \
+      --user-data-dir="$PWD/profile" --dump-dom "file://$PWD/report.html" >dom.html 2>/dev/null
+    # As the browser parsed it: one chart per finding, no script element, the names as text.
+    [ "$(grep -o '<svg' dom.html | wc -l)" -eq 3 ] || fail "the browser sees $(grep -o '<svg' dom.html | wc -l) charts, expected 3"
+    grep -qi '<script' dom.html && fail "the browser built a script element"
+    grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' dom.html || fail "the hostile name is not shown as text"
+    if command -v python3 >/dev/null; then
+      python3 "$(dirname "$0")/png_not_blank.py" report.png 8 || fail "the screenshot is blank"
+    fi
+    ;;
   *)
     fail "unknown case"
     ;;

@@ -1,6 +1,7 @@
-// Writers of findings (spec §7, O1–O4): JSON Lines for machines, CSV and an aligned terminal
-// table for people, Splunk HEC events, and OCSF Detection Findings (class 2004). Keys come out
-// in a fixed order, so the same findings always give the same bytes.
+// Writers of findings (spec §7, O1–O5): JSON Lines for machines, CSV and an aligned terminal
+// table for people, Splunk HEC events and ES risk events (risk_event_writer.hpp), OCSF Detection
+// Findings (class 2004), and an HTML report (html_report_writer.hpp). Keys come out in a fixed
+// order, so the same findings always give the same bytes. This header is the entry point.
 #pragma once
 
 #include <algorithm>
@@ -20,7 +21,10 @@
 
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/error.hpp>
+#include <k8snetio/io/output/html_report_writer.hpp>
 #include <k8snetio/io/output/json_escape.hpp>
+#include <k8snetio/io/output/risk_event_writer.hpp>
+#include <k8snetio/io/output/utc_time.hpp>
 #include <k8snetio/model/finding.hpp>
 #include <k8snetio/model/spl_values.hpp>
 #include <k8snetio/version.hpp>
@@ -36,6 +40,8 @@ enum class output_format {
   table,  ///< O2: aligned blocks for a terminal, at most 100 columns where it can
   hec,    ///< O3: Splunk HEC event envelopes, one per line
   ocsf,   ///< O4: OCSF 1.5.0 Detection Findings, one per line
+  risk,   ///< O3.1: Splunk ES risk events as HEC envelopes, one per line
+  html,   ///< O5: one self-contained HTML report
 };
 
 constexpr std::string_view to_string(output_format f) noexcept {
@@ -45,20 +51,25 @@ constexpr std::string_view to_string(output_format f) noexcept {
     case output_format::table: return "table";
     case output_format::hec: return "hec";
     case output_format::ocsf: return "ocsf";
+    case output_format::risk: return "risk";
+    case output_format::html: return "html";
   }
   return "unknown";
 }
 
-/// "jsonl" (or "json", "ndjson"), "csv", "table", "hec", "ocsf"; anything else is bad_option.
+/// "jsonl" (or "json", "ndjson"), "csv", "table", "hec", "ocsf", "risk", "html"; anything
+/// else is bad_option.
 inline result<output_format> parse_output_format(std::string_view name) {
   if (name == "jsonl" || name == "json" || name == "ndjson") return output_format::jsonl;
   if (name == "csv") return output_format::csv;
   if (name == "table") return output_format::table;
   if (name == "hec") return output_format::hec;
   if (name == "ocsf") return output_format::ocsf;
+  if (name == "risk") return output_format::risk;
+  if (name == "html") return output_format::html;
   return make_error(error_code::bad_option, "", 0,
-                    fmt::format("unknown output format '{}' (expected jsonl, csv, table, hec or "
-                                "ocsf)",
+                    fmt::format("unknown output format '{}' (expected jsonl, csv, table, hec, "
+                                "risk, ocsf or html)",
                                 name),
                     "format");
 }
@@ -72,8 +83,9 @@ struct table_options {
 /// What the writers may be told besides the format.
 struct findings_write_options {
   bool csv_formula_guard = true;  ///< O6.5: neutralise cells a spreadsheet would run
-  std::string hec_index;          ///< O3: the envelope's index (empty: none, HEC's default)
+  std::string hec_index;  ///< O3, O3.1: the envelope's index (empty: none for hec, risk for risk)
   table_options table;
+  html_report_context report;  ///< O5: the run's summary for the HTML report
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -164,27 +176,6 @@ namespace detail {
 
 inline const rule_metadata& rule_of(const finding& f) noexcept {
   return f.rule ? *f.rule : anomalous_network_io_rule;
-}
-
-/// "2023-11-14T22:13:20Z" (proleptic Gregorian, UTC; Howard Hinnant's civil_from_days).
-inline std::string format_utc(std::int64_t seconds) {
-  std::int64_t days = seconds / 86400;
-  std::int64_t rest = seconds % 86400;
-  if (rest < 0) {
-    rest += 86400;
-    --days;
-  }
-  const std::int64_t z = days + 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const std::int64_t doe = z - era * 146097;
-  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const std::int64_t mp = (5 * doy + 2) / 153;
-  const std::int64_t day = doy - (153 * mp + 2) / 5 + 1;
-  const std::int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const std::int64_t year = yoe + era * 400 + (month <= 2);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", year, month, day, rest / 3600,
-                     rest / 60 % 60, rest % 60);
 }
 
 /// 64-bit FNV-1a.
@@ -481,7 +472,10 @@ inline void append_padded(std::string& out, std::string_view text, std::size_t w
 
 /// O2 for people: per finding a block — a header line with cluster, host, pod and (service)
 /// aligned across the findings; an indented line with the count and the window in UTC; then
-/// each anomaly text as "  - …", wrapped at `options.width` columns — blocks separated by a
+/// per anomalous measure "  - m: largest z Z at HH:MM:SS (value V, avg A, stdev S); n
+/// anomalous buckets at HH:MM:SS …" (UTC)
+/// (a finding without structured measures lists its anomaly texts instead), wrapped at
+/// `options.width` columns — blocks separated by a
 /// blank line, and a last line counting them. "No findings." when there are none. Control
 /// characters in the data are shown escaped, never sent to the terminal; names longer than
 /// `options.max_name_width` are cut with "…", so one long name cannot widen every row.
@@ -517,8 +511,32 @@ inline void write_findings_table(std::string& out, std::span<const finding> find
     fmt::format_to(std::back_inserter(out), "  {} anomalous bucket{}, window {} \xE2\x80\x93 {}\n",
                    f.count, f.count == 1 ? "" : "s", detail::format_utc(f.window_start),
                    detail::format_utc(f.window_end));
-    for (const auto& text : f.anomalies)
-      detail::append_wrapped(out, detail::terminal_safe(text), "  - ", "    ", options.width);
+    if (f.measures.empty()) {  // no structured data (findings built by hand): the texts
+      for (const auto& text : f.anomalies)
+        detail::append_wrapped(out, detail::terminal_safe(text), "  - ", "    ", options.width);
+      continue;
+    }
+    // Per measure, at a glance: its largest z (with that bucket's value and the baseline) and
+    // the UTC times of its anomalous buckets; the texts stay in the other formats.
+    for (const auto& m : detail::chart_measures(f)) {
+      const anomalous_measure* top = nullptr;
+      for (const auto* p : m.points)
+        if (p->z && (!top || !top->z || *p->z > *top->z)) top = p;
+      if (!top) top = m.points.front();
+      std::string line = fmt::format(
+          "{}: largest z {} at {} (value {}, avg {}, stdev {}); {} anomalous bucket{} at",
+          detail::terminal_safe(m.name),
+          top->z ? fmt::format("{:.2f}", *top->z) : std::string("null"),
+          detail::clock_utc(top->time), top->value,
+          top->avg_text.empty() ? std::string("null") : detail::terminal_safe(top->avg_text),
+          top->stdev_text.empty() ? std::string("null") : detail::terminal_safe(top->stdev_text),
+          m.points.size(), m.points.size() == 1 ? "" : "s");
+      for (const auto* p : m.points) {
+        line += ' ';
+        line += detail::clock_utc(p->time);
+      }
+      detail::append_wrapped(out, line, "  - ", "    ", options.width);
+    }
   }
   fmt::format_to(std::back_inserter(out), "\n{} finding{}.\n", findings.size(),
                  findings.size() == 1 ? "" : "s");
@@ -732,6 +750,8 @@ inline void write_findings(std::string& out, std::span<const finding> findings,
     case output_format::table: write_findings_table(out, findings, options.table); return;
     case output_format::hec: write_findings_hec(out, findings, options.hec_index); return;
     case output_format::ocsf: write_findings_ocsf(out, findings); return;
+    case output_format::risk: write_findings_risk(out, findings, options.hec_index); return;
+    case output_format::html: write_html_report(out, findings, options.report); return;
   }
 }
 

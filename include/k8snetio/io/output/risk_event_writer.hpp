@@ -1,0 +1,127 @@
+// Splunk Enterprise Security risk events (spec O3.1): what ES's risk action writes to the risk
+// index for this rule, as HEC event envelopes, so findings join the Risk data model and the
+// risk-based correlation searches that group on risk_object, source and the MITRE annotations.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <iterator>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include <k8snetio/io/output/json_escape.hpp>
+#include <k8snetio/model/finding.hpp>
+
+namespace k8snetio::io {
+
+/// The index ES's risk action writes to; --hec-index replaces it.
+inline constexpr std::string_view default_risk_index = "risk";
+
+namespace detail {
+
+/// What splunk/security_content's detection YAML gives each rule besides what rule_metadata
+/// holds: its analytic story, and the ATT&CK names ES's risk action enriches the id with.
+struct risk_annotations {
+  std::string_view rule_id;
+  std::string_view analytic_story;
+  std::string_view technique_name, tactic_id, tactic_name;
+};
+inline constexpr std::array<risk_annotations, 2> known_risk_annotations{{
+    {"4f3b0c97-657e-4547-a89a-9a50c656e3cd",
+     "Abnormal Kubernetes Behavior using Splunk Infrastructure Monitoring", "User Execution",
+     "TA0002", "Execution"},
+    {"9d8f6e3f-39df-46d8-a9d4-96173edc501f",
+     "Abnormal Kubernetes Behavior using Splunk Infrastructure Monitoring", "User Execution",
+     "TA0002", "Execution"},
+}};
+
+inline const risk_annotations* annotations_of(const rule_metadata& rule) noexcept {
+  const auto it = std::find_if(known_risk_annotations.begin(), known_risk_annotations.end(),
+                               [&rule](const risk_annotations& a) { return a.rule_id == rule.id; });
+  return it == known_risk_annotations.end() ? nullptr : &*it;
+}
+
+/// `"key":["value"]`, or `"key":[]` when the value is empty (a multivalue field in ES).
+inline void append_multivalue(std::string& out, std::string_view key, std::string_view value) {
+  append_json_string(out, key);
+  out += ":[";
+  if (!value.empty()) append_json_string(out, value);
+  out += ']';
+}
+
+}  // namespace detail
+
+/// "ESCU - <rule name> - Rule": the saved search name ES gives an ESCU correlation search, and
+/// so the search_name and source of every risk event it writes.
+inline std::string escu_search_name(const rule_metadata& rule) {
+  return fmt::format("ESCU - {} - Rule", rule.name);
+}
+
+/// Appends one risk event (no line end):
+/// {"time":window_end,"host":host,"source":"ESCU - <name> - Rule","sourcetype":"stash",
+///  "index":<index or "risk">,"event":{search_name, risk_object (host), risk_object_type
+///  ("system"), risk_score, risk_message, rule_id, annotations.mitre_attack,
+///  annotations.mitre_attack.mitre_technique_id, …mitre_technique, …mitre_tactic_id,
+///  …mitre_tactic, analyticstories, then the finding's own fields: k8s.cluster.name,
+///  k8s.pod.name, k8s.service, count, anomalies, window_start, window_end}}.
+/// Multivalue fields (the annotations, analyticstories, anomalies) are arrays. A rule that is
+/// not one of the two Splunk rules gets its technique id and empty enrichments.
+inline void append_finding_risk_event(std::string& out, const finding& f,
+                                      std::string_view index = {}) {
+  const rule_metadata& rule = f.rule ? *f.rule : anomalous_network_io_rule;
+  const detail::risk_annotations* known = detail::annotations_of(rule);
+  const std::string search_name = escu_search_name(rule);
+  const auto string_field = [&out](std::string_view key, std::string_view value) {
+    append_json_string(out, key);
+    out += ':';
+    append_json_string(out, value);
+    out += ',';
+  };
+  const auto multivalue = [&out](std::string_view key, std::string_view value) {
+    detail::append_multivalue(out, key, value);
+    out += ',';
+  };
+  fmt::format_to(std::back_inserter(out), "{{\"time\":{},", f.window_end);
+  string_field("host", f.host);
+  string_field("source", search_name);
+  string_field("sourcetype", "stash");
+  string_field("index", index.empty() ? default_risk_index : index);
+  out += "\"event\":{";
+  string_field("search_name", search_name);
+  string_field("risk_object", f.host);
+  string_field("risk_object_type", rule.risk_object_type);
+  fmt::format_to(std::back_inserter(out), "\"risk_score\":{},", rule.risk_score);
+  string_field("risk_message", f.risk_message());
+  string_field("rule_id", rule.id);
+  multivalue("annotations.mitre_attack", rule.mitre_attack_id);
+  multivalue("annotations.mitre_attack.mitre_technique_id", rule.mitre_attack_id);
+  multivalue("annotations.mitre_attack.mitre_technique", known ? known->technique_name : "");
+  multivalue("annotations.mitre_attack.mitre_tactic_id", known ? known->tactic_id : "");
+  multivalue("annotations.mitre_attack.mitre_tactic", known ? known->tactic_name : "");
+  multivalue("analyticstories", known ? known->analytic_story : "");
+  string_field("k8s.cluster.name", f.cluster);
+  string_field("k8s.pod.name", f.pod);
+  string_field("k8s.service", f.service);
+  fmt::format_to(std::back_inserter(out), "\"count\":{},\"anomalies\":[", f.count);
+  for (std::size_t i = 0; i < f.anomalies.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, f.anomalies[i]);
+  }
+  fmt::format_to(std::back_inserter(out), "],\"window_start\":{},\"window_end\":{}}}}}",
+                 f.window_start, f.window_end);
+}
+
+/// O3.1: one risk event per line, ready to POST to /services/collector/event with a token
+/// allowed to write to the risk index.
+inline void write_findings_risk(std::string& out, std::span<const finding> findings,
+                                std::string_view index = {}) {
+  for (const auto& f : findings) {
+    append_finding_risk_event(out, f, index);
+    out += '\n';
+  }
+}
+
+}  // namespace k8snetio::io

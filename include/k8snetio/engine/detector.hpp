@@ -444,7 +444,8 @@ class detector {
   /// finding goes out at once.
   void count(const anomalous_row& hit) {
     auto provisional = window_for(hit.time).add(hit);
-    if (provisional && options_.early_alerts) closed_.push_back(std::move(*provisional));
+    if (provisional && options_.early_alerts && (!options_.filter || options_.filter(*provisional)))
+      closed_.push_back(std::move(*provisional));
   }
 
   /// Findings of a closed window; final ones when early alerts are on (S3).

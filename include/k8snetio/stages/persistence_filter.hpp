@@ -41,7 +41,8 @@ class persistence_filter {
   explicit persistence_filter(persistence_options options = {}) : options_(std::move(options)) {}
 
   /// Counts one anomalous bucket. Returns the pod's finding so far, provisional (S3), when this
-  /// bucket is the one that passes the threshold (count = min_count + 1), else nothing.
+  /// bucket is the one that passes the threshold (count = min_count + 1), else nothing. The D8
+  /// filter is not applied to it here (it runs once per finding, in findings()).
   std::optional<finding> add(const anomalous_row& r) {
     auto [it, fresh] = groups_.try_emplace(group_key{std::string(r.cluster), std::string(r.node),
                                                      std::string(r.pod), std::string(r.service)});
@@ -54,7 +55,6 @@ class persistence_filter {
     if (g.count != options_.min_count + 1) return std::nullopt;
     finding f = make_finding(it->first, g);
     f.status = finding_status::provisional;
-    if (options_.filter && !options_.filter(f)) return std::nullopt;
     return f;
   }
 

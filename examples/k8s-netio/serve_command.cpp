@@ -68,6 +68,7 @@ struct serve_options {
   std::uint64_t min_count = 5;
   std::string default_cluster;
   std::string default_node;
+  bool early_alerts = false;
 };
 
 std::string metric_label(std::string_view reason) {
@@ -294,7 +295,10 @@ class live_service {
     out +=
         "# HELP k8snetio_findings_emitted_total Findings written.\n"
         "# TYPE k8snetio_findings_emitted_total counter\n";
-    out += fmt::format("k8snetio_findings_emitted_total{{status=\"final\"}} {}\n", findings_);
+    out += fmt::format("k8snetio_findings_emitted_total{{status=\"final\"}} {}\n",
+                       findings_ - provisional_);
+    out +=
+        fmt::format("k8snetio_findings_emitted_total{{status=\"provisional\"}} {}\n", provisional_);
     out +=
         "# HELP k8snetio_open_rows Buckets and half-joined rows held by the engine.\n"
         "# TYPE k8snetio_open_rows gauge\n";
@@ -390,8 +394,14 @@ class live_service {
     bool ok = true;
     if (!closed.empty()) {
       ok = write_findings(closed, error);
-      for (const auto& f : closed)
+      for (const auto& f : closed) {
+        // S3: a provisional finding's window is still open; only a final one closes it here.
+        if (f.status == k8snetio::finding_status::provisional) {
+          ++provisional_;
+          continue;
+        }
         header_.emitted_through = std::max(header_.emitted_through, f.window_end);
+      }
       if (ok && wal_) ok = write_state(error);
     }
     if (wal_ && latest_) {
@@ -442,6 +452,7 @@ class live_service {
   std::int64_t dropped_before_ = std::numeric_limits<std::int64_t>::min();
   std::uint64_t accepted_ = 0;
   std::uint64_t findings_ = 0;
+  std::uint64_t provisional_ = 0;
   std::int64_t last_state_write_ = 0;
   std::map<std::string, std::uint64_t> rejected_;
   std::map<std::string, std::uint64_t> ignored_;
@@ -519,6 +530,7 @@ int run_serve(const serve_options& o) {
   options.scoring.sigma = o.sigma;
   options.min_count = o.min_count;
   options.window_seconds = *window;
+  options.early_alerts = o.early_alerts;  // S3
 
   // Signals are taken by one thread (sigwait); every other thread inherits them blocked.
   sigset_t signals;
@@ -745,6 +757,9 @@ serve_command add_serve_command(CLI::App& app) {
   cmd->add_option("--min-count", o->min_count, "Persistence: count > N (D7.2)");
   cmd->add_option("--default-cluster", o->default_cluster, "k8s.cluster.name for points without");
   cmd->add_option("--default-node", o->default_node, "k8s.node.name for points without");
+  cmd->add_flag("--early-alerts", o->early_alerts,
+                "S3: a provisional finding as soon as a pod passes the threshold, the final one "
+                "when its window closes");
   serve.run = [o] { return run_serve(*o); };
   return serve;
 }

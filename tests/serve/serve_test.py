@@ -252,6 +252,34 @@ def case_restart_same_findings():
         check(code == 0 and sorted_lines(out) == expected, f"cuts {cuts}: a restart re-emitted")
 
 
+def case_early_alerts():
+    """S3: with --early-alerts, a finding is written while its window is still open (the
+    provisional one, once the pod has passed the threshold), and again when the window closes
+    (the final one); the final findings equal detect's."""
+    paths = prepare()
+    expected = detect(paths, "hec")
+    out = os.path.join(WORK, "early.jsonl")
+    if os.path.exists(out):
+        os.remove(out)
+    server = Server("--baseline", paths["base.csv"], "--early-alerts", "-o", out)
+    push_hec(server, hec_requests(paths["hour.hec"]))
+    early = sorted_lines(out)  # the hour is still open: only provisional findings so far
+    check(len(early) == len(expected), f"before the window closed: {early!r}")
+    _, metrics, _ = server.request("GET", "/metrics")
+    check(f'k8snetio_findings_emitted_total{{status="provisional"}} {len(expected)}'.encode()
+          in metrics, metrics.decode())
+    push_hec(server, [TICK])
+    code, _, err = server.stop()
+    check(code == 0, f"exit {code}: {err!r}")
+    final = sorted_lines(out)
+    check(len(final) == 2 * len(expected), f"after the window closed: {final!r}")
+    strip = lambda line: json.dumps({k: v for k, v in json.loads(line).items()
+                                     if k not in ("status", "finding_status")}, sort_keys=True)
+    closing = [line for line in final if line not in early]
+    check(sorted(map(strip, expected)) == sorted(map(strip, closing)),
+          f"final findings {closing!r} differ from detect's {expected!r}")
+
+
 def case_state_refused():
     """L6: a state written for another rule is refused with a clear error and exit 1."""
     paths = prepare()

@@ -273,7 +273,8 @@ TEST_CASE("S3 early alert: a provisional finding after the 6th anomalous bucket,
   }
   const std::int64_t spiked_window = t0 - t0 % 600 + 600;
   REQUIRE(out.size() >= 2);
-  const auto& [first_time, first] = out.front();
+  const double first_time = out.front().first;
+  const finding& first = out.front().second;
   CHECK(first.status == k8snetio::finding_status::provisional);
   CHECK(first.count == 6);  // the moment count > min_count (5)
   // The 6th anomalous bucket is t0+450; it is complete once bucket t0+460 begins.

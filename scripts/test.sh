@@ -17,7 +17,12 @@ cmake --version | head -n 1
 
 # Warnings are errors here (not in a user's build); ccache, when present, makes a rebuild cheap.
 common=(-G Ninja -DK8SNETIO_WERROR=ON)
-if command -v ccache >/dev/null; then common+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+if command -v ccache >/dev/null; then
+  common+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Paths relative to the checkout in ccache's hashes, so that a fresh clone elsewhere hits the
+  # cache that an earlier build of the same sources filled.
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
+fi
 
 section "1/3 release build: g++, RelWithDebInfo (build/ci-release)"
 cmake -S . -B build/ci-release "${common[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

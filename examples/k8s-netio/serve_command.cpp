@@ -503,7 +503,8 @@ int run_serve(const serve_options& o) {
   if (!read_timeout) return fail("--read-timeout must be a duration such as 10s");
   const auto format = io::parse_output_format(o.format);
   if (!format) return fail(format.error().what());
-  if (*format == io::output_format::csv || *format == io::output_format::table)
+  if (*format != io::output_format::jsonl && *format != io::output_format::hec &&
+      *format != io::output_format::ocsf && *format != io::output_format::risk)
     return fail("serve writes one line per finding: use --format jsonl, hec, ocsf or risk");
   const auto colon = o.listen.rfind(':');
   if (colon == std::string::npos) return fail("--listen must be HOST:PORT");

@@ -139,6 +139,11 @@ TEST_CASE("D8.1 the allowlist as the rule's filter: suppressed findings are coun
   CHECK(filter(make_finding("c", "h", "web-abcde", "web")));
   CHECK_FALSE(filter(make_finding("c", "h", "backup-abcde", "backup")));
   CHECK(*suppressed == 1);
+  // S3: a provisional finding is suppressed but not counted; its final one will be.
+  auto provisional = make_finding("c", "h", "backup-abcde", "backup");
+  provisional.status = finding_status::provisional;
+  CHECK_FALSE(filter(provisional));
+  CHECK(*suppressed == 1);
 
   // Through D7/D8's persistence_filter: the finding that matches is not returned.
   persistence_options options;

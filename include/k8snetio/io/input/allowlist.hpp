@@ -15,7 +15,6 @@
 #include <sstream>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -185,28 +184,15 @@ inline result<allowlist> load_allowlist(const std::string& path) {
   return parse_allowlist(text.str(), path);
 }
 
-namespace detail {
-
-/// S3: the engine also asks the filter about a pod's provisional finding (the moment its count
-/// passes the threshold); only the final one is a suppressed finding to count.
-template <class Finding>
-constexpr bool is_provisional(const Finding& f) noexcept {
-  if constexpr (requires { f.status; })
-    return f.status == std::remove_cvref_t<decltype(f.status)>::provisional;
-  else
-    return false;
-}
-
-}  // namespace detail
-
 /// The allowlist as detection_options::filter (D8: true keeps the finding). Each suppressed
-/// finding is counted in `*suppressed` when it is given (a provisional one is not: its final
-/// finding will be).
+/// finding is counted in `*suppressed` when it is given. The engine also asks about a pod's
+/// provisional finding (S3, the moment its count passes the threshold): that one is not
+/// counted, its final finding will be.
 inline std::function<bool(const finding&)> allowlist_filter(
     std::shared_ptr<const allowlist> list, std::shared_ptr<std::uint64_t> suppressed = nullptr) {
   return [list = std::move(list), suppressed = std::move(suppressed)](const finding& f) {
     if (!list->suppresses(f)) return true;
-    if (suppressed && !detail::is_provisional(f)) ++*suppressed;
+    if (suppressed && f.status != finding_status::provisional) ++*suppressed;
     return false;
   };
 }

@@ -105,7 +105,9 @@ namespace detail {
 
 inline spl_number parse_finite(std::string_view text) noexcept {
   double value = 0;
-  if (parse_number(text, value) != number_status::ok || !std::isfinite(value)) return std::nullopt;
+  if (::k8snetio::io::parse_number(text, value) != ::k8snetio::io::number_status::ok ||
+      !std::isfinite(value))
+    return std::nullopt;
   return value;
 }
 

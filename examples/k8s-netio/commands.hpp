@@ -23,6 +23,7 @@ struct common_options {
   std::string otlp_counter = "delta";
   std::string default_cluster;
   std::string default_node;          ///< I3.1: k8s.node.name when no other source has it
+  std::string time_unit = "s";       ///< I1.4: the unit of epoch times (s, ms, us, ns)
   std::string metric = std::string(k8snetio::default_metric_name);
   std::optional<std::string> service_pattern;  ///< D2.2
   std::string output;                ///< empty or "-": standard output

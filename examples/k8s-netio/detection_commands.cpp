@@ -44,6 +44,7 @@ input_options make_input_options(const common_options& o) {
   in.reader.strict = o.strict;
   in.reader.default_cluster = o.default_cluster;
   in.reader.default_node = o.default_node;
+  in.reader.epoch_unit = io::parse_time_unit(o.time_unit).value_or(io::time_unit::seconds);
   in.reader.otlp_counter = o.otlp_counter == "rate"  ? io::otlp_counter_mode::rate
                            : o.otlp_counter == "raw" ? io::otlp_counter_mode::raw
                                                      : io::otlp_counter_mode::delta;

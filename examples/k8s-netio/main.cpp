@@ -139,6 +139,11 @@ void add_common_options(CLI::App& cmd, common_options& o, common_texts& texts) {
       ->capture_default_str();
   cmd.add_option("--default-cluster", o.default_cluster,
                  "k8s.cluster.name for points that have none (OTLP from kubeletstats)");
+  cmd.add_option("--time-unit", o.time_unit,
+                 "Unit of epoch times in CSV and HEC input: s, ms, us or ns (I1.4); a time "
+                 "that looks like another unit than this is refused, never misread")
+      ->check(CLI::IsMember({"s", "ms", "us", "ns"}))
+      ->capture_default_str();
   cmd.add_option("--default-node", o.default_node,
                  "k8s.node.name for points that have none after every other source (I3.1)");
   cmd.add_option("--metric", o.metric, "The metric to read")->capture_default_str();

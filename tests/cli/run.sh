@@ -316,6 +316,21 @@ case "$case_name" in
     grep -q "\"k8s.pod.name\":\"$exfil_pod\"" findings.csv || fail "exfiltration not found"
     if grep -q "\"k8s.pod.name\":\"$blip_pod\"" findings.csv; then fail "the blip alerted"; fi
     ;;
+  I1.4.time_unit)
+    # Epoch milliseconds are refused with the unit named, never read as seconds; --time-unit ms
+    # reads them.
+    awk -F, -v OFS=, 'NR > 1 { $1 = sprintf("%.0f", $1 * 1000) } { print }' \
+      "$data/cli_detect.csv" >ms.csv
+    run baseline --strict ms.csv
+    expect_rc 1
+    expect_err 'time-unit ms'
+    run baseline --time-unit ms ms.csv
+    expect_rc 0
+    cp out ms.base
+    run baseline "$data/cli_detect.csv"
+    expect_rc 0
+    cmp -s out ms.base || fail "--time-unit ms did not give the table of the same times in seconds"
+    ;;
   rule.ratio)
     simulate_formats
     run baseline --rule ratio train.csv

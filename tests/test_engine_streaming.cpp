@@ -295,3 +295,22 @@ TEST_CASE("S3 early alert: a provisional finding after the 6th anomalous bucket,
   for (const auto& f : k8snetio::detect_anomalous_network_io(points, trained(), batch).findings)
     CHECK(f.status == k8snetio::finding_status::none);
 }
+
+TEST_CASE("S1.3 live: a point for a bucket the watermark has completed is late: refused and "
+          "counted, never merged") {
+  k8snetio::detection_options live;
+  live.span.allowed_lateness = 0;
+  live.window_seconds = 600;
+  k8snetio::detector<2, k8snetio::baseline_table<2>> d(k8snetio::anomalous_network_io, trained(),
+                                                        live);
+  const auto at = [](double t) {
+    return metric_point{t, 1000, "", "prod", "db-0", "node-2", "transmit"};
+  };
+  CHECK(d.add(at(static_cast<double>(t0 + 1))));
+  // Bucket t0+20 begins: with lateness 0 the watermark is at t0+10, so bucket t0 is complete.
+  CHECK(d.add(at(static_cast<double>(t0 + 21))));
+  const k8snetio::add_outcome late = d.add(at(static_cast<double>(t0 + 2)));
+  CHECK(late.reason == k8snetio::drop_reason::late);
+  CHECK(d.stats().late == 1);
+  CHECK_FALSE(d.failure());  // live lateness is not a failure of the engine
+}

@@ -30,6 +30,7 @@
 #include "../detail/flat_hash.hpp"
 #include "../detail/pipe.hpp"
 #include "../detail/symbol_table.hpp"
+#include "../engine/snapshot.hpp"
 #include "../model/drop_reason.hpp"
 #include "../model/metric_point.hpp"
 #include "../model/rows.hpp"
@@ -64,6 +65,13 @@ struct span_options {
   std::size_t max_open_groups = 0;
 };
 
+/// S4: the options a saved state depends on, as the text a snapshot records.
+inline std::string snapshot_settings(const span_options& o) {
+  return fmt::format("span={};metric={};lateness={};closing={}", o.span_seconds, o.metric_name,
+                     o.allowed_lateness ? fmt::format("{}", *o.allowed_lateness) : "none",
+                     o.closing == group_closing::at_finish ? "at_finish" : "by_series");
+}
+
 /// What the aggregator did with the points it was given (nothing is dropped silently).
 struct aggregation_stats {
   std::uint64_t points_in = 0;
@@ -78,6 +86,22 @@ struct aggregation_stats {
   std::uint64_t rows_out = 0;
   std::optional<std::int64_t> first_bucket;  ///< earliest bucket aggregated
   std::optional<std::int64_t> last_bucket;   ///< latest bucket aggregated
+
+  void save(detail::snapshot_writer& w) const {
+    for (std::uint64_t v : {points_in, aggregated, other_metric, missing_dimension, non_finite,
+                            late, time_out_of_range, out_of_order, memory_limit, rows_out})
+      w.u64(v);
+    w.opt_i64(first_bucket);
+    w.opt_i64(last_bucket);
+  }
+  void restore(detail::snapshot_reader& r) {
+    for (std::uint64_t* v : {&points_in, &aggregated, &other_metric, &missing_dimension,
+                             &non_finite, &late, &time_out_of_range, &out_of_order,
+                             &memory_limit, &rows_out})
+      *v = r.u64();
+    first_bucket = r.opt_i64();
+    last_bucket = r.opt_i64();
+  }
 
   std::uint64_t dropped() const noexcept {
     return other_metric + missing_dimension + non_finite + late + time_out_of_range +
@@ -194,7 +218,10 @@ class span_aggregator {
       g->sum += p.value;
       ++g->count;
     } else {
-      if (options_.allowed_lateness && (closed_through_ && bucket <= *closed_through_)) {
+      // S1.3: late once the watermark has passed its bucket, whether or not a group of that
+      // bucket was ever opened (complete_through() has already reported it complete).
+      if (options_.allowed_lateness && stats_.last_bucket &&
+          bucket <= *stats_.last_bucket - *options_.allowed_lateness - options_.span_seconds) {
         ++stats_.late;
         return {drop_reason::late};
       }
@@ -251,6 +278,89 @@ class span_aggregator {
 
   /// The number of distinct series seen: the series ids given to sinks are below it.
   std::size_t series_count() const noexcept { return series_.size(); }
+
+  /// S4: writes the whole state (series, open groups, statistics, watermark); `restore` on an
+  /// aggregator with the same options continues exactly where this one was.
+  void save(detail::snapshot_writer& w) const {
+    stats_.save(w);
+    w.u64(series_.size());
+    for (const series_info& s : series_) {
+      w.str(s.cluster);
+      w.str(s.pod);
+      w.str(s.node);
+      w.str(s.direction);
+      w.i64(s.newest_bucket);
+      w.u64(s.newest_group);
+      w.u32(s.next);
+      w.i64(s.closed_through);
+    }
+    w.u32(last_series_);
+    w.u32(missed_guesses_);
+    w.u64(popped_);
+    w.u64(open_.size());
+    for (const group& g : open_) {
+      w.u32(g.series);
+      w.i64(g.bucket);
+      w.f64(g.sum);
+      w.u64(g.count);
+    }
+    w.opt_i64(closed_through_);
+    w.u64(open_minimum_.size());
+    for (const bucket_mark& m : open_minimum_) {
+      w.i64(m.bucket);
+      w.u64(m.position);
+    }
+  }
+
+  /// Replaces this aggregator's state with a saved one; throws snapshot_error (and keeps its
+  /// own state) when the saved one does not hold together.
+  void restore(detail::snapshot_reader& r) {
+    span_aggregator a(options_);
+    a.stats_.restore(r);
+    const std::size_t n = r.count(4 * 8 + 28);
+    if (n >= no_series) r.fail("too many series");
+    a.series_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      series_info s;
+      s.cluster = a.symbols_.view(a.symbols_.intern(r.str()));
+      s.pod = a.symbols_.view(a.symbols_.intern(r.str()));
+      s.node = a.symbols_.view(a.symbols_.intern(r.str()));
+      s.direction = a.symbols_.view(a.symbols_.intern(r.str()));
+      s.newest_bucket = r.i64();
+      s.newest_group = r.u64();
+      s.next = r.u32();
+      s.closed_through = r.i64();
+      if (s.next != no_series && s.next >= n) r.fail("a series follows one that does not exist");
+      a.series_index_.insert(series_hash(s.cluster, s.pod, s.node, s.direction),
+                             static_cast<std::uint32_t>(i));
+      a.series_.push_back(s);
+    }
+    a.last_series_ = r.u32();
+    a.missed_guesses_ = r.u32();
+    if (a.last_series_ != no_series && a.last_series_ >= n) r.fail("the last series is unknown");
+    a.popped_ = r.u64();
+    const std::size_t groups = r.count(28);
+    for (std::size_t i = 0; i < groups; ++i) {
+      group g{r.u32(), r.i64(), r.f64(), r.u64()};
+      if (g.series >= n) r.fail("an open group of a series that does not exist");
+      if (g.count == 0) r.fail("an open group without points");
+      a.open_.push_back(g);
+    }
+    const std::uint64_t end = a.popped_ + a.open_.size();
+    if (end < a.popped_) r.fail("group positions overflow");
+    for (const series_info& s : a.series_)
+      if (s.newest_bucket != no_bucket && s.newest_group >= end)
+        r.fail("a series' newest group lies beyond the groups opened");
+    a.closed_through_ = r.opt_i64();
+    const std::size_t marks = r.count(16);
+    for (std::size_t i = 0; i < marks; ++i) {
+      bucket_mark m{r.i64(), r.u64()};
+      if (m.position < a.popped_ || m.position >= end)
+        r.fail("a watermark mark outside the open groups");
+      a.open_minimum_.push_back(m);
+    }
+    *this = std::move(a);
+  }
 
   /// The latest bucket all of whose rows have been emitted, when the lateness allows emitting:
   /// no later point can add to it, and no open group is at or before it.

@@ -30,6 +30,7 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
+#include "consume_command.hpp"
 #include "serve_command.hpp"
 
 namespace {
@@ -321,6 +322,9 @@ int main(int argc, char** argv) {
   // serve (serve_command.cpp)
   auto serve = add_serve_command(app);
 
+  // consume (consume_command.cpp)
+  auto consume = add_consume_command(app);
+
   // demo
   CLI::App* demo_cmd = app.add_subcommand(
       "demo",
@@ -355,6 +359,7 @@ int main(int argc, char** argv) {
       return run_detect(det);
     }
     if (*serve.command) return serve.run();
+    if (*consume.command) return consume.run();
     if (*simulate_cmd) return run_simulate(sim);
     if (*demo_cmd) return run_demo();
   } catch (const usage_error& e) {

@@ -27,6 +27,7 @@
 #include "../detail/flat_hash.hpp"
 #include "../detail/materialized.hpp"
 #include "../detail/symbol_table.hpp"
+#include "snapshot.hpp"
 #include "../model/drop_reason.hpp"
 #include "../stages/direction_pivot.hpp"
 #include "../model/finding.hpp"
@@ -198,6 +199,174 @@ class detector {
     std::vector<finding> out;
     out.swap(closed_);
     return out;
+  }
+
+  /// S4: the whole state as a checked snapshot (engine/snapshot.hpp): open buckets, half-joined
+  /// and anomalous rows, per-window counts, findings not yet taken, statistics. A detector made
+  /// with the same rule and options that restores it and reads the rest of the input gives
+  /// byte for byte the output of one uninterrupted run. The baseline and the D8 filter are not
+  /// in it: they are the restoring caller's (a refreshed baseline applies from then on).
+  std::string save_state() const {
+    detail::snapshot_writer w;
+    aggregator_.save(w);
+    std::vector<std::string_view> pod_keys(pods_.size());
+    for (const auto& [key, id] : pod_ids_) pod_keys[id] = key;
+    w.u64(pods_.size());
+    for (std::size_t i = 0; i < pods_.size(); ++i) {
+      w.str(pod_keys[i]);
+      w.i64(pods_[i].sealed_through);
+      w.i64(pods_[i].newest);
+      w.u64(pods_[i].waiting.size());
+      for (std::int64_t t : pods_[i].waiting) w.i64(t);
+    }
+    const auto save_row = [&w](const pending_key& k, std::string_view cluster,
+                               std::string_view node, std::string_view pod,
+                               std::string_view service,
+                               const std::array<std::optional<double>, N>& values) {
+      w.u32(k.pod);
+      w.i64(k.time);
+      for (std::string_view v : {cluster, node, pod, service}) w.str(v);
+      for (const auto& v : values) w.opt_f64(v);
+    };
+    w.u64(pending_.size());
+    for (const auto& [k, p] : pending_) {
+      save_row(k, p.row.cluster, p.row.node, p.row.pod, p.row.service, p.row.values);
+      w.u64(p.filled);
+    }
+    w.u64(order_.size());
+    for (const pending_key& k : order_) {
+      w.u32(k.pod);
+      w.i64(k.time);
+    }
+    w.u64(anomalous_.size());
+    for (const auto& [k, a] : anomalous_) save_row(k, a.cluster, a.node, a.pod, a.service, a.values);
+    w.opt_i64(closed_before_);
+    w.opt_i64(swept_through_);
+    w.u64(windows_.size());
+    for (const auto& [start, filter] : windows_) {
+      w.i64(start);
+      filter.save(w);
+    }
+    w.u64(closed_.size());
+    for (const finding& f : closed_) detail::save_finding(w, f);
+    w.u8(failure_ ? static_cast<std::uint8_t>(*failure_) + 1 : 0);
+    w.u64(unbaselined_.size());
+    for (const auto& [key, u] : unbaselined_) {
+      w.str(key);
+      std::vector<std::uint32_t> pods(u.pods.begin(), u.pods.end());
+      std::sort(pods.begin(), pods.end());
+      w.u64(pods.size());
+      for (std::uint32_t id : pods) w.u32(id);
+      std::vector<std::int64_t> buckets(u.buckets.begin(), u.buckets.end());
+      std::sort(buckets.begin(), buckets.end());
+      w.u64(buckets.size());
+      for (std::int64_t t : buckets) w.i64(t);
+    }
+    w.u64(pattern_limit_rows_);
+    return seal_snapshot("detector", settings(), w.bytes());
+  }
+
+  /// S4: continues from a snapshot of save_state. Throws snapshot_error, and keeps this
+  /// detector as it was, when the snapshot is truncated, corrupt, of another kind or version,
+  /// or was taken under other settings (the message names both).
+  void restore_state(std::string_view snapshot) {
+    detail::snapshot_reader r(open_snapshot(snapshot, "detector", settings()), "detector state");
+    detector d(rule_, *baseline_, options_);
+    d.aggregator_.restore(r);
+    const std::size_t pods = r.count(8 + 24);
+    if (pods >= std::numeric_limits<std::uint32_t>::max()) r.fail("too many pods");
+    d.pods_.resize(pods);
+    for (std::size_t i = 0; i < pods; ++i) {
+      if (!d.pod_ids_.try_emplace(std::string(r.str()), static_cast<std::uint32_t>(i)).second)
+        r.fail("a pod named twice");
+      pod_state& p = d.pods_[i];
+      p.sealed_through = r.i64();
+      p.newest = r.i64();
+      p.waiting.resize(r.count(8));
+      for (std::int64_t& t : p.waiting) t = r.i64();
+    }
+    const auto restore_row = [&r, &d, pods](pending_key& k, std::string_view& cluster,
+                                            std::string_view& node, std::string_view& pod,
+                                            std::string_view& service,
+                                            std::array<std::optional<double>, N>& values) {
+      k.pod = r.u32();
+      k.time = r.i64();
+      if (k.pod >= pods) r.fail("a row of a pod that does not exist");
+      for (std::string_view* v : {&cluster, &node, &pod, &service})
+        *v = d.restored_.view(d.restored_.intern(r.str()));
+      for (auto& v : values) v = r.opt_f64();
+    };
+    const std::size_t pending = r.count(12 + 32 + N + 8);
+    for (std::size_t i = 0; i < pending; ++i) {
+      pending_key k{};
+      pending_row p{};
+      restore_row(k, p.row.cluster, p.row.node, p.row.pod, p.row.service, p.row.values);
+      p.row.time = k.time;
+      p.filled = r.u64();
+      if (p.filled > N) r.fail("a half-joined row with more measures than the rule has");
+      if (!d.pending_.emplace(k, std::move(p)).second) r.fail("a half-joined row twice");
+    }
+    const std::size_t order = r.count(12);
+    for (std::size_t i = 0; i < order; ++i) {
+      pending_key k{r.u32(), 0};
+      k.time = r.i64();
+      d.order_.push_back(k);
+    }
+    const std::size_t anomalous = r.count(12 + 32 + N);
+    for (std::size_t i = 0; i < anomalous; ++i) {
+      pending_key k{};
+      anomalous_measures a{};
+      restore_row(k, a.cluster, a.node, a.pod, a.service, a.values);
+      if (!d.anomalous_.emplace(k, a).second) r.fail("an anomalous bucket twice");
+    }
+    d.closed_before_ = r.opt_i64();
+    d.swept_through_ = r.opt_i64();
+    const std::size_t windows = r.count(8 + 4 + 8);
+    for (std::size_t i = 0; i < windows; ++i) {
+      const std::int64_t start = r.i64();
+      if (d.windows_.contains(start)) r.fail("a window twice");
+      d.window_for(start).restore(r);
+      if (d.window_of(start) != start) r.fail("a window that does not start on its boundary");
+    }
+    d.closed_.resize(r.count(4 * 8 + 8 + 8 + 16 + 8 + 1));
+    for (finding& f : d.closed_) f = detail::restore_finding(r, rule_.metadata);
+    if (const std::uint8_t failure = r.choice(static_cast<std::uint8_t>(drop_reason::memory_limit) + 1,
+                                              "the failure"))
+      d.failure_ = static_cast<drop_reason>(failure - 1);
+    const std::size_t keys = r.count(8 + 16);
+    for (std::size_t i = 0; i < keys; ++i) {
+      auto [it, fresh] = d.unbaselined_.try_emplace(std::string(r.str()));
+      if (!fresh) r.fail("an unbaselined key twice");
+      const std::size_t n = r.count(4);
+      for (std::size_t j = 0; j < n; ++j) {
+        const std::uint32_t pod = r.u32();
+        if (pod >= pods) r.fail("an unbaselined pod that does not exist");
+        it->second.pods.insert(pod);
+      }
+      const std::size_t b = r.count(8);
+      for (std::size_t j = 0; j < b; ++j) it->second.buckets.insert(r.i64());
+    }
+    d.pattern_limit_rows_ = r.u64();
+    r.expect_end();
+    *this = std::move(d);
+  }
+
+  /// S4: the rule and every option a saved state depends on, as the snapshot records them.
+  std::string settings() const {
+    std::string measures;
+    for (std::string_view m : rule_.measures->names) {
+      if (!measures.empty()) measures += ',';
+      measures += m;
+    }
+    return fmt::format(
+        "rule={};measures={};{};service_pattern={};sigma={};order={};zero_stdev={};"
+        "min_count={};window={};early_alerts={}",
+        rule_.metadata->name, measures, snapshot_settings(options_.span),
+        options_.service_pattern.value_or("(default)"), options_.scoring.sigma,
+        static_cast<int>(options_.scoring.order), static_cast<int>(options_.scoring.zero_stdev),
+        options_.min_count,
+        options_.window_seconds ? fmt::format("{}", *options_.window_seconds) : "input",
+        options_.early_alerts);
   }
 
   /// The input has ended: closes every bucket, so that failure() is final. finish() calls it.
@@ -411,11 +580,16 @@ class detector {
         ++it;
         continue;
       }
-      const anomalous_measures& a = it->second;
-      measure_row<N> row{a.cluster, a.node, a.pod, a.service, it->first.time, a.values};
-      if (auto hit = scorer_.score(lookup_(row))) count(*hit);
-      it = anomalous_.erase(it);
+      it = score_anomalous(it);
     }
+  }
+
+  using anomalous_map = std::unordered_map<pending_key, anomalous_measures, pending_hash>;
+  typename anomalous_map::iterator score_anomalous(typename anomalous_map::iterator it) {
+    const anomalous_measures& a = it->second;
+    measure_row<N> row{a.cluster, a.node, a.pod, a.service, it->first.time, a.values};
+    if (auto hit = scorer_.score(lookup_(row))) count(*hit);
+    return anomalous_.erase(it);
   }
 
   /// Live: every bucket through `t` is complete, and so is every window that ends by then: its
@@ -461,9 +635,29 @@ class detector {
   void score_through(std::int64_t t) {
     if (swept_through_ && t <= *swept_through_) return;
     swept_through_ = t;
-    for (auto it = pending_.begin(); it != pending_.end();)
-      it = it->second.row.time <= t ? complete(it) : std::next(it);
-    close_measures_through(t);
+    // Provisional findings go out in the order buckets are counted: (time, pod), whatever
+    // the hash tables' order (which differs after a restore, S4).
+    std::vector<pending_key> due;
+    for (const auto& [k, p] : pending_)
+      if (k.time <= t) due.push_back(k);
+    for (const auto& [k, a] : anomalous_)
+      if (k.time <= t) due.push_back(k);
+    std::sort(due.begin(), due.end(), [this](const pending_key& a, const pending_key& b) {
+      return a.time != b.time ? a.time < b.time : pod_name(a.pod) < pod_name(b.pod);
+    });
+    for (const pending_key& k : due) {
+      if (auto it = pending_.find(k); it != pending_.end()) complete(it);
+      if (auto it = anomalous_.find(k); it != anomalous_.end()) score_anomalous(it);
+    }
+  }
+
+  /// The (cluster, node, pod) of a pod id, for ordering.
+  std::string_view pod_name(std::uint32_t pod) {
+    if (pod_names_.size() != pods_.size()) {
+      pod_names_.assign(pods_.size(), std::string_view());
+      for (const auto& [key, id] : pod_ids_) pod_names_[id] = key;
+    }
+    return pod_names_[pod];
   }
 
   persistence_filter& window_for(std::int64_t bucket) {
@@ -505,6 +699,8 @@ class detector {
   std::optional<drop_reason> failure_;
   std::unordered_map<std::string, unbaselined_state> unbaselined_;  // node-based: stable
   std::uint64_t pattern_limit_rows_ = 0;
+  detail::symbol_table restored_;           // S4: the strings of restored rows
+  std::vector<std::string_view> pod_names_;  // pod id → key, built when early alerts sort
 };
 
 /// One call: the findings of `rule` over a range of metric points, in any order (S1): a forward

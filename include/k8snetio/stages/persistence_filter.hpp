@@ -20,10 +20,67 @@
 #include <range/v3/range/concepts.hpp>
 
 #include "../detail/pipe.hpp"
+#include "../engine/snapshot.hpp"
 #include "../model/finding.hpp"
 #include "sigma_anomaly_scorer.hpp"
 
 namespace k8snetio {
+
+namespace detail {
+
+/// S4: an anomalous measure and a finding in a snapshot.
+inline void save_measure(snapshot_writer& w, const anomalous_measure& m) {
+  w.i64(m.time);
+  w.str(m.measure);
+  w.f64(m.value);
+  w.opt_f64(m.avg);
+  w.opt_f64(m.stdev);
+  w.str(m.avg_text);
+  w.str(m.stdev_text);
+  w.opt_f64(m.z);
+}
+inline anomalous_measure restore_measure(snapshot_reader& r) {
+  anomalous_measure m;
+  m.time = r.i64();
+  m.measure = r.str();
+  m.value = r.f64();
+  m.avg = r.opt_f64();
+  m.stdev = r.opt_f64();
+  m.avg_text = r.str();
+  m.stdev_text = r.str();
+  m.z = r.opt_f64();
+  return m;
+}
+inline constexpr std::size_t saved_measure_min_bytes = 8 + 8 + 8 + 3 + 16;
+
+inline void save_finding(snapshot_writer& w, const finding& f) {
+  for (const std::string* s : {&f.cluster, &f.host, &f.pod, &f.service}) w.str(*s);
+  w.u64(f.count);
+  w.u64(f.anomalies.size());
+  for (const std::string& a : f.anomalies) w.str(a);
+  w.i64(f.window_start);
+  w.i64(f.window_end);
+  w.u64(f.measures.size());
+  for (const anomalous_measure& m : f.measures) save_measure(w, m);
+  w.u8(static_cast<std::uint8_t>(f.status));
+}
+/// The rule is the restoring engine's own (its settings name it).
+inline finding restore_finding(snapshot_reader& r, const rule_metadata* rule) {
+  finding f;
+  for (std::string* s : {&f.cluster, &f.host, &f.pod, &f.service}) *s = r.str();
+  f.count = r.u64();
+  f.anomalies.resize(r.count(8));
+  for (std::string& a : f.anomalies) a = r.str();
+  f.window_start = r.i64();
+  f.window_end = r.i64();
+  f.measures.resize(r.count(saved_measure_min_bytes));
+  for (anomalous_measure& m : f.measures) m = restore_measure(r);
+  f.status = static_cast<finding_status>(r.choice(2, "a finding's status"));
+  f.rule = rule;
+  return f;
+}
+
+}  // namespace detail
 
 struct persistence_options {
   std::uint64_t min_count = 5;  ///< D7.2: a finding needs count > min_count
@@ -62,6 +119,44 @@ class persistence_filter {
   void set_window(std::int64_t start, std::int64_t end) {
     options_.window_start = start;
     options_.window_end = end;
+  }
+
+  /// S4: the counts so far (the options are the owner's: it makes them again on restore).
+  void save(detail::snapshot_writer& w) const {
+    w.opt_i64(options_.window_start);
+    w.opt_i64(options_.window_end);
+    w.opt_i64(first_);
+    w.opt_i64(last_);
+    w.u64(groups_.size());
+    for (const auto& [key, g] : groups_) {
+      for (const std::string* s : {&key.cluster, &key.node, &key.pod, &key.service}) w.str(*s);
+      w.u64(g.count);
+      w.u64(g.texts.size());
+      for (const std::string& t : g.texts) w.str(t);
+      w.u64(g.measures.size());
+      for (const anomalous_measure& m : g.measures) detail::save_measure(w, m);
+    }
+  }
+  void restore(detail::snapshot_reader& r) {
+    persistence_filter f(options_);
+    f.options_.window_start = r.opt_i64();
+    f.options_.window_end = r.opt_i64();
+    f.first_ = r.opt_i64();
+    f.last_ = r.opt_i64();
+    const std::size_t n = r.count(4 * 8 + 24);
+    for (std::size_t i = 0; i < n; ++i) {
+      group_key key;
+      for (std::string* s : {&key.cluster, &key.node, &key.pod, &key.service}) *s = r.str();
+      group g;
+      g.count = r.u64();
+      const std::size_t texts = r.count(8);
+      for (std::size_t t = 0; t < texts; ++t) g.texts.emplace(r.str());
+      g.measures.resize(r.count(detail::saved_measure_min_bytes));
+      for (anomalous_measure& m : g.measures) m = detail::restore_measure(r);
+      if (!f.groups_.emplace(std::move(key), std::move(g)).second)
+        r.fail("a pod counted twice in one window");
+    }
+    *this = std::move(f);
   }
 
   /// D7.2, D7.3, D8: the findings, sorted by (cluster, node, pod, service), byte order.

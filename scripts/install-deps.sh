@@ -9,6 +9,7 @@ packages=(
   catch2                                       # tests
   libsimdjson-dev zlib1g-dev libzstd-dev      # readers (k8snetio::io)
   libcli11-dev libcpp-httplib-dev            # the k8s-netio program
+  librdkafka-dev                               # k8s-netio consume and its mock-cluster tests
   libbenchmark-dev                             # benchmarks
   clang-14 libclang-rt-14-dev                  # sanitizer and fuzz builds in scripts/test.sh
   ccache clang-format-14                       # faster rebuilds; the format check

@@ -1,6 +1,889 @@
-// `k8s-netio consume` (service.md K1–K7): placeholder registration while the consumer is built;
-// it refuses to run rather than pretend.
+// `k8s-netio consume` (service.md K1–K5): a Kafka consumer-group member on librdkafka. Each
+// assigned partition has its own readers and detector (K2, partitioned_engines); its state goes
+// to a compacted state topic on revoke, at checkpoints and at shutdown, and comes back on
+// assign before any message (K3); offsets are committed only after the state covering them is
+// stored. Findings go to an output topic keyed by finding id, or to a file (K4).
 #include "consume_command.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli_support.hpp"
+
+#if K8SNETIO_HAVE_RDKAFKA
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <span>
+#include <string_view>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+
+#include "consume_partition.hpp"
+#include "serve_state.hpp"
+
+#include <k8snetio/engine/partitioned.hpp>
+#include <k8snetio/io/baseline_csv.hpp>
+
+namespace k8snetio_cli {
+namespace {
+
+namespace io = k8snetio::io;
+using consume::partition_pipeline;
+using k8snetio::partition_id;
+using engine_set = k8snetio::partitioned_engines<partition_pipeline>;
+
+struct consume_options {
+  std::string brokers;
+  std::string topic;
+  std::string group = "k8s-netio";
+  std::string baseline;
+  std::string input_format = "otlp";
+  std::string state_topic;
+  std::string output_topic;
+  std::string output;
+  std::string format = "jsonl";
+  std::vector<std::string> properties;  // -X name=value
+  std::string rule = "io";
+  std::string window = "1h";
+  std::string lateness = "30s";
+  std::string checkpoint = "5s";
+  std::string metric = std::string(k8snetio::default_metric_name);
+  std::int64_t span = 10;
+  double sigma = 4;
+  std::uint64_t min_count = 5;
+  std::size_t max_open_groups = std::size_t{1} << 22;
+  std::string default_cluster;
+  std::string default_node;
+  std::string hec_index;
+};
+
+std::atomic<bool> stop_requested{false};
+extern "C" void request_stop(int) { stop_requested = true; }
+
+/// The largest value of one state message; larger states are chunked (K3).
+constexpr std::size_t state_chunk_bytes = 512 * 1024;
+constexpr std::string_view manifest_magic = "k8snetio-state-manifest 1";
+
+std::uint64_t fnv1a(std::string_view s) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+/// A -X property only consumers read: not given to the producer, which would warn about it.
+bool is_consumer_property(std::string_view name) {
+  for (std::string_view prefix :
+       {"session.", "heartbeat.", "group.", "partition.assignment", "auto.", "enable.auto",
+        "max.poll", "fetch.", "isolation.", "check.crcs", "queued.", "enable.partition.eof"})
+    if (name.substr(0, prefix.size()) == prefix) return true;
+  return false;
+}
+
+/// A librdkafka handle that is destroyed once.
+struct kafka_handle {
+  rd_kafka_t* rk = nullptr;
+  kafka_handle() = default;
+  kafka_handle(const kafka_handle&) = delete;
+  kafka_handle& operator=(const kafka_handle&) = delete;
+  ~kafka_handle() {
+    if (rk) rd_kafka_destroy(rk);
+  }
+};
+
+struct partition_list {
+  rd_kafka_topic_partition_list_t* list;
+  explicit partition_list(int size = 8) : list(rd_kafka_topic_partition_list_new(size)) {}
+  partition_list(const partition_list&) = delete;
+  partition_list& operator=(const partition_list&) = delete;
+  ~partition_list() { rd_kafka_topic_partition_list_destroy(list); }
+};
+
+/// A malformed message, named by where it is (K1: never fatal).
+struct malformed_message {
+  std::string where;
+  std::string why;
+};
+
+class consumer {
+ public:
+  consumer(const consume_options& o, const k8snetio::rule_definition<2>& rule,
+           const k8snetio::baseline_table<2>& table, k8snetio::detection_options options,
+           io::reader_options reader, io::output_format format, std::string settings)
+      : o_(o),
+        format_(format),
+        engines_(
+            [&rule, &table, options, reader](const partition_id&) {
+              return std::make_unique<partition_pipeline>(rule, table, options, reader);
+            },
+            std::move(settings)) {
+    state_topic_ = o.state_topic.empty() ? o.group + ".k8snetio-state" : o.state_topic;
+    line_format_ = format == io::output_format::jsonl || format == io::output_format::hec ||
+                   format == io::output_format::ocsf || format == io::output_format::risk;
+  }
+
+  /// Creates the consumer and the producer; false with `error` set when librdkafka refuses.
+  bool start(std::string& error) {
+    char why[512];
+    const auto configure = [&](rd_kafka_conf_t* conf, bool for_consumer) {
+      const auto set = [&](const std::string& name, const std::string& value) {
+        if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), why, sizeof why) !=
+            RD_KAFKA_CONF_OK) {
+          error = fmt::format("-X {}={}: {}", name, value, why);
+          return false;
+        }
+        return true;
+      };
+      if (!set("bootstrap.servers", o_.brokers)) return false;
+      if (for_consumer) {
+        if (!set("group.id", o_.group) || !set("enable.auto.commit", "false") ||
+            !set("enable.auto.offset.store", "false") || !set("auto.offset.reset", "earliest"))
+          return false;
+      } else {
+        if (!set("linger.ms", "5")) return false;
+      }
+      for (const auto& property : o_.properties) {
+        const auto eq = property.find('=');
+        if (eq == std::string::npos) {
+          error = fmt::format("-X {}: expected name=value", property);
+          return false;
+        }
+        const std::string name = property.substr(0, eq), value = property.substr(eq + 1);
+        if (!for_consumer && is_consumer_property(name)) continue;
+        if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), why, sizeof why) !=
+                RD_KAFKA_CONF_OK &&
+            for_consumer) {
+          error = fmt::format("-X {}: {}", property, why);
+          return false;
+        }
+      }
+      return true;
+    };
+
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    if (!configure(conf, true)) return rd_kafka_conf_destroy(conf), false;
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_rebalance_cb(conf, &consumer::on_rebalance);
+    consumer_.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
+    if (!consumer_.rk) return error = why, false;
+    rd_kafka_poll_set_consumer(consumer_.rk);
+
+    conf = rd_kafka_conf_new();
+    if (!configure(conf, false)) return rd_kafka_conf_destroy(conf), false;
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, &consumer::on_delivery);
+    producer_.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof why);
+    if (!producer_.rk) return error = why, false;
+
+    // The state topic's partition count fixes where each partition's state lives.
+    const rd_kafka_metadata_t* metadata = nullptr;
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(producer_.rk, state_topic_.c_str(), nullptr);
+    const auto err = rd_kafka_metadata(producer_.rk, 0, handle, &metadata, 10000);
+    rd_kafka_topic_destroy(handle);
+    if (err)
+      return error = fmt::format("cannot read the metadata of the state topic {}: {}", state_topic_,
+                                 rd_kafka_err2str(err)),
+             false;
+    if (metadata->topic_cnt == 1 && !metadata->topics[0].err)
+      state_partitions_ = metadata->topics[0].partition_cnt;
+    const auto topic_err =
+        metadata->topic_cnt ? metadata->topics[0].err : RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_metadata_destroy(metadata);
+    if (state_partitions_ <= 0)
+      return error = fmt::format(
+                 "the state topic {} does not exist ({}): create it with cleanup.policy=compact, "
+                 "or name another with --state-topic",
+                 state_topic_, rd_kafka_err2str(topic_err)),
+             false;
+
+    partition_list topics;
+    rd_kafka_topic_partition_list_add(topics.list, o_.topic.c_str(), RD_KAFKA_PARTITION_UA);
+    if (const auto e = rd_kafka_subscribe(consumer_.rk, topics.list))
+      return error = fmt::format("cannot subscribe to {}: {}", o_.topic, rd_kafka_err2str(e)),
+             false;
+    print_diagnostic("k8s-netio: consuming {} as group {} (state in {}, {} partition{})\n",
+                     o_.topic, o_.group, state_topic_, state_partitions_,
+                     state_partitions_ == 1 ? "" : "s");
+    return true;
+  }
+
+  /// Polls until SIGTERM/SIGINT or a fatal error; then shuts down as L6 says.
+  bool run(std::string& error) {
+    const auto interval = std::chrono::seconds(*parse_duration(o_.checkpoint));
+    auto next_checkpoint = std::chrono::steady_clock::now() + interval;
+    while (!stop_requested && fatal_.empty()) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.rk, 100);
+      if (m) {
+        handle(*m);
+        rd_kafka_message_destroy(m);
+      }
+      rd_kafka_poll(producer_.rk, 0);
+      if (std::chrono::steady_clock::now() >= next_checkpoint && fatal_.empty()) {
+        checkpoint(false);
+        next_checkpoint = std::chrono::steady_clock::now() + interval;
+      }
+    }
+    if (fatal_.empty()) {
+      // L6: complete windows were flushed as they closed; open ones stay in the state.
+      checkpoint(true);
+      shutting_down_ = true;
+    }
+    rd_kafka_consumer_close(consumer_.rk);  // revokes (and saves, unless fatal) what is left
+    rd_kafka_flush(producer_.rk, 10000);
+    if (!fatal_.empty()) return error = fatal_, false;
+    return true;
+  }
+
+  bool write_output(std::string& error) {
+    if (!o_.output_topic.empty()) return true;
+    if (line_format_ && (o_.output.empty() || o_.output == "-")) return true;  // written live
+    output_file out;
+    if (!out.open(o_.output, error)) return false;
+    io::findings_write_options options;
+    options.hec_index = o_.hec_index;
+    std::string text;
+    io::write_findings(text, findings_, format_, options);
+    out.write(text);
+    return out.close(error);
+  }
+
+  void print_summary() const {
+    std::string reasons;
+    for (const auto& [reason, n] : rejected_reasons_)
+      reasons += fmt::format("{}{} {}", reasons.empty() ? " (" : ", ", with_commas(n), reason);
+    if (!reasons.empty()) reasons += ")";
+    print_diagnostic(
+        "k8s-netio: {} message{} from {}: points {} accepted, {} rejected{}; {} malformed "
+        "message{}; {} replayed message{} skipped; {} finding{} written\n",
+        with_commas(messages_), messages_ == 1 ? "" : "s", o_.topic, with_commas(accepted_),
+        with_commas(rejected_), reasons, with_commas(malformed_.size() + malformed_more_),
+        malformed_.size() + malformed_more_ == 1 ? "" : "s", with_commas(replayed_),
+        replayed_ == 1 ? "" : "s", with_commas(findings_written_),
+        findings_written_ == 1 ? "" : "s");
+    for (const auto& m : malformed_)
+      print_diagnostic("k8s-netio: malformed message {}: {}\n", m.where,
+                       quoted_for_diagnostic(m.why));
+    if (malformed_more_)
+      print_diagnostic("k8s-netio: … and {} more malformed messages\n", malformed_more_);
+    for (const auto& [pod, where] : split_pods_)
+      print_diagnostic(
+          "k8s-netio: warning: pod {} is on partitions {}: its series are split, so its buckets "
+          "are incomplete (key the collector's kafka exporter by pod)\n",
+          quoted_for_diagnostic(pod), where);
+  }
+
+ private:
+  // ---- messages ------------------------------------------------------------------------------
+
+  void note_malformed(const partition_id& id, std::int64_t offset, std::string why) {
+    auto& pipeline = engines_.engine(id);
+    ++pipeline.malformed;
+    if (malformed_.size() < 10)
+      malformed_.push_back({fmt::format("{}@{}", id.to_string(), offset), std::move(why)});
+    else
+      ++malformed_more_;
+  }
+
+  void handle(const rd_kafka_message_t& m) {
+    if (m.err) {
+      if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+      print_diagnostic("k8s-netio: kafka: {}\n", rd_kafka_message_errstr(&m));
+      return;
+    }
+    const partition_id id{rd_kafka_topic_name(m.rkt), m.partition};
+    if (!engines_.assigned(id)) return;  // a message fetched before a revoke
+    if (!engines_.is_new(id, m.offset)) {
+      ++replayed_;  // K3: the restored state already holds it
+      return;
+    }
+    ++messages_;
+    auto& pipeline = engines_.engine(id);
+    ++pipeline.messages;
+    const std::string_view payload(static_cast<const char*>(m.payload), m.len);
+    decode(id, m.offset, payload, pipeline);
+    engines_.processed(id, m.offset);
+    emit(pipeline);
+  }
+
+  void decode(const partition_id& id, std::int64_t offset, std::string_view payload,
+              partition_pipeline& pipeline) {
+    const auto first = payload.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos) return note_malformed(id, offset, "empty message");
+    if (payload[first] != '{' && payload[first] != '[')
+      return note_malformed(
+          id, offset,
+          o_.input_format == "otlp"
+              ? "not JSON (a protobuf payload? set `encoding: otlp_json` on the collector's "
+                "kafka exporter)"
+              : "not JSON");
+    std::uint64_t accepted = 0, rejected = 0;
+    const auto sink = [&](const k8snetio::metric_point& p) {
+      const k8snetio::add_outcome used = pipeline.detector.add(p);
+      if (used) {
+        ++accepted;
+        note_pod(p, id);
+      } else {
+        ++rejected;
+        ++rejected_reasons_[std::string(k8snetio::to_string(used.reason))];
+      }
+    };
+    const std::string name = fmt::format("{}@{}", id.to_string(), offset);
+    io::read_report report;
+    if (o_.input_format == "hec") {
+      pipeline.hec.start_file(name);
+      (void)pipeline.hec.feed(payload, sink);
+      (void)pipeline.hec.finish(sink);
+      report = pipeline.hec.take_report();
+    } else {
+      // One OTLP request per message: the body is one JSON document that may span lines, and
+      // JSON strings hold no raw line breaks, so it is read as one line (as serve does).
+      body_.assign(payload);
+      std::replace(body_.begin(), body_.end(), '\n', ' ');
+      std::replace(body_.begin(), body_.end(), '\r', ' ');
+      body_ += '\n';
+      pipeline.otlp.start_file(name);
+      (void)pipeline.otlp.feed(body_, sink);
+      report = pipeline.otlp.take_report();
+    }
+    for (std::size_t i = 0; i < io::skip_reason_count; ++i) {
+      const auto reason = static_cast<io::skip_reason>(i);
+      const std::uint64_t n = report.skipped[i];
+      if (!n || reason == io::skip_reason::bad_syntax) continue;
+      if (io::is_error(reason)) {
+        rejected += n;
+        rejected_reasons_[std::string(io::to_string(reason))] += n;
+      } else {
+        accepted += n;
+      }
+    }
+    if (report.count(io::skip_reason::bad_syntax)) {
+      std::string why = "bad JSON";
+      for (const auto& e : report.examples)
+        if (e.reason == io::skip_reason::bad_syntax) {
+          why = e.to_string();
+          break;
+        }
+      note_malformed(id, offset, why);
+    }
+    pipeline.accepted += accepted;
+    pipeline.rejected += rejected;
+    accepted_ += accepted;
+    rejected_ += rejected;
+  }
+
+  /// K2: the same pod on two partitions is a configuration error, reported, not split silently.
+  void note_pod(const k8snetio::metric_point& p, const partition_id& id) {
+    pod_key_.assign(p.cluster);
+    pod_key_ += '/';
+    pod_key_ += p.pod;
+    auto it = pod_partition_.find(pod_key_);
+    if (it == pod_partition_.end()) {
+      pod_partition_.emplace(pod_key_, id.partition);
+    } else if (it->second != id.partition && !split_pods_.count(pod_key_) &&
+               split_pods_.size() < 20) {
+      split_pods_.emplace(pod_key_, fmt::format("{} and {}", it->second, id.partition));
+    }
+  }
+
+  /// S2.1: the findings of the windows this partition's watermark closed.
+  void emit(partition_pipeline& pipeline) {
+    auto closed = pipeline.detector.take_closed();
+    if (closed.empty()) return;
+    pipeline.findings += closed.size();
+    findings_written_ += closed.size();
+    if (!o_.output_topic.empty()) {
+      io::findings_write_options options;
+      options.hec_index = o_.hec_index;
+      for (const auto& f : closed) {
+        std::string value;
+        io::write_findings(value, std::span(&f, 1), format_, options);
+        const std::string key = io::finding_uid(f);
+        const auto err = rd_kafka_producev(
+            producer_.rk, RD_KAFKA_V_TOPIC(o_.output_topic.c_str()),
+            RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(value.data(), value.size()),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (err)
+          fatal_ = fmt::format("cannot produce a finding to {}: {}", o_.output_topic,
+                               rd_kafka_err2str(err));
+      }
+      return;
+    }
+    if (line_format_ && (o_.output.empty() || o_.output == "-")) {
+      std::string text;
+      io::findings_write_options options;
+      options.hec_index = o_.hec_index;
+      io::write_findings(text, closed, format_, options);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      std::fflush(stdout);
+      return;
+    }
+    std::move(closed.begin(), closed.end(), std::back_inserter(findings_));
+  }
+
+  // ---- state (K3) ----------------------------------------------------------------------------
+
+  std::string state_key(const partition_id& id) const {
+    return fmt::format("{}/{}/{}", o_.group, id.topic, id.partition);
+  }
+  std::int32_t state_partition(const std::string& key) const {
+    return static_cast<std::int32_t>(fnv1a(key) % static_cast<std::uint64_t>(state_partitions_));
+  }
+
+  bool produce_state_message(std::int32_t partition, const std::string& key,
+                             std::optional<std::string_view> value) {
+    char* data = value ? const_cast<char*>(value->data()) : nullptr;
+    const std::size_t size = value ? value->size() : 0;
+    const auto err = rd_kafka_producev(
+        producer_.rk, RD_KAFKA_V_TOPIC(state_topic_.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(data, size),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_BLOCK), RD_KAFKA_V_END);
+    if (err) {
+      print_diagnostic("k8s-netio: error: cannot produce to {}: {}\n", state_topic_,
+                       rd_kafka_err2str(err));
+      return false;
+    }
+    return true;
+  }
+
+  /// Writes the partition's state as chunks, then the manifest that names them (K3); the old
+  /// generation's chunks get tombstones once the manifest is written. Not yet durable: call
+  /// flush_producer().
+  bool write_state(const partition_id& id) {
+    const std::string bytes = engines_.save(id);
+    const std::string key = state_key(id);
+    const std::int32_t partition = state_partition(key);
+    std::random_device random;
+    const std::string generation =
+        fmt::format("{:08x}{:08x}", random(), static_cast<std::uint32_t>(std::time(nullptr)));
+    const std::size_t chunks = (bytes.size() + state_chunk_bytes - 1) / state_chunk_bytes;
+    for (std::size_t i = 0; i < chunks; ++i)
+      if (!produce_state_message(
+              partition, fmt::format("{}/chunk/{}/{}", key, generation, i),
+              std::string_view(bytes).substr(i * state_chunk_bytes, state_chunk_bytes)))
+        return false;
+    const std::string manifest = fmt::format("{} {} {} {} {}\n", manifest_magic, generation, chunks,
+                                             bytes.size(), engines_.next_offset(id).value_or(-1));
+    if (!produce_state_message(partition, key, manifest)) return false;
+    if (auto old = generations_.find(key); old != generations_.end())
+      for (std::size_t i = 0; i < old->second.second; ++i)
+        produce_state_message(partition, fmt::format("{}/chunk/{}/{}", key, old->second.first, i),
+                              std::nullopt);
+    generations_[key] = {generation, chunks};
+    return true;
+  }
+
+  bool flush_producer() {
+    const auto err = rd_kafka_flush(producer_.rk, 30000);
+    if (err || delivery_failures_) {
+      print_diagnostic("k8s-netio: error: {} message{} not delivered{}\n", delivery_failures_,
+                       delivery_failures_ == 1 ? "" : "s",
+                       err ? fmt::format(" ({})", rd_kafka_err2str(err)) : std::string());
+      delivery_failures_ = 0;
+      return false;
+    }
+    return true;
+  }
+
+  /// Saves the state of every partition with new records (all of `ids` when given), then
+  /// commits the offsets the stored states cover. A refused commit is retried next time.
+  void save_and_commit(const std::vector<partition_id>& ids, bool all, const char* why) {
+    if constexpr (!consume::can_save_state<consume::detector_type>) {
+      if (!warned_no_state_) {
+        print_diagnostic(
+            "k8s-netio: warning: this build's detector cannot save its state (engine.md S4): "
+            "no state is kept and no offset committed\n");
+        warned_no_state_ = true;
+      }
+      return;
+    } else {
+      std::vector<partition_id> saved;
+      for (const auto& id : ids)
+        if (engines_.assigned(id) && (all || engines_.dirty(id)) && engines_.next_offset(id)) {
+          if (!write_state(id)) return;
+          saved.push_back(id);
+        }
+      // Findings first and states second, both durable before the commit (K3).
+      if (!saved.empty() && !flush_producer()) return;
+      for (const auto& id : saved) {
+        const auto& p = engines_.engine(id);
+        if (verbose_states_)
+          print_diagnostic(
+              "k8s-netio: state of {} saved ({}) at offset {}: {} points accepted, {} rejected, "
+              "{} malformed messages since the group began\n",
+              id.to_string(), why, *engines_.next_offset(id), p.accepted, p.rejected, p.malformed);
+        uncommitted_.insert(id);
+      }
+      // Every offset a stored state covers and the group has not confirmed: those just saved,
+      // those restored on assign (the previous owner's commit may have been refused during the
+      // rebalance), and those a refused commit left.
+      partition_list offsets;
+      std::vector<partition_id> committing;
+      for (const auto& id : uncommitted_)
+        if (std::find(ids.begin(), ids.end(), id) != ids.end() && engines_.assigned(id) &&
+            engines_.next_offset(id)) {
+          rd_kafka_topic_partition_list_add(offsets.list, id.topic.c_str(), id.partition)
+              ->offset = *engines_.next_offset(id);
+          committing.push_back(id);
+        }
+      if (committing.empty()) return;
+      for (int attempt = 0; attempt < 3; ++attempt) {
+        const auto err = rd_kafka_commit(consumer_.rk, offsets.list, 0);
+        if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+          for (const auto& id : committing) uncommitted_.erase(id);
+          return;
+        }
+        print_diagnostic("k8s-netio: offset commit refused ({}); {}\n", rd_kafka_err2str(err),
+                         attempt < 2 ? "retrying" : "the next checkpoint retries");
+        rd_kafka_poll(producer_.rk, 100);
+      }
+    }
+  }
+
+  void checkpoint(bool all) {
+    save_and_commit(engines_.partitions(), all, all ? "shutdown" : "checkpoint");
+  }
+
+  struct stored_state {
+    std::string manifest;
+    std::int64_t offset = -1;
+    std::map<std::string, std::string> chunks;  // key -> value (latest)
+  };
+
+  /// Reads the state topic's partitions that hold `ids`' states, up to their ends; the last
+  /// manifest of each key wins (a compacted topic keeps only it).
+  bool read_states(const std::vector<partition_id>& ids, std::map<std::string, stored_state>& out,
+                   std::string& error) {
+    std::set<std::int32_t> partitions;
+    std::set<std::string> keys;
+    for (const auto& id : ids) {
+      keys.insert(state_key(id));
+      partitions.insert(state_partition(state_key(id)));
+    }
+    char why[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    for (const auto& property : o_.properties) {
+      const auto eq = property.find('=');
+      if (eq != std::string::npos)
+        rd_kafka_conf_set(conf, property.substr(0, eq).c_str(), property.substr(eq + 1).c_str(),
+                          why, sizeof why);
+    }
+    // A manual assignment that never joins the group; rd_kafka_consumer_poll needs a group id.
+    rd_kafka_conf_set(conf, "bootstrap.servers", o_.brokers.c_str(), why, sizeof why);
+    rd_kafka_conf_set(conf, "group.id", (o_.group + ".k8snetio-state-reader").c_str(), why,
+                      sizeof why);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", why, sizeof why);
+    kafka_handle reader;
+    reader.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why, sizeof why);
+    if (!reader.rk) return error = why, false;
+    partition_list assignment;
+    std::map<std::int32_t, std::int64_t> ends;
+    for (const auto p : partitions) {
+      std::int64_t low = 0, high = 0;
+      const auto err =
+          rd_kafka_query_watermark_offsets(reader.rk, state_topic_.c_str(), p, &low, &high, 10000);
+      if (err)
+        return error = fmt::format("cannot read the state topic {} partition {}: {}", state_topic_,
+                                   p, rd_kafka_err2str(err)),
+               false;
+      if (high > low) {
+        ends[p] = high;
+        rd_kafka_topic_partition_list_add(assignment.list, state_topic_.c_str(), p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+      }
+    }
+    if (ends.empty()) return true;
+    rd_kafka_assign(reader.rk, assignment.list);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    std::map<std::int32_t, std::int64_t> reached;
+    while (reached.size() < ends.size()) {
+      if (std::chrono::steady_clock::now() > deadline)
+        return error = fmt::format("reading the state topic {} took over 60 s", state_topic_),
+               false;
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(reader.rk, 200);
+      if (!m) continue;
+      if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+          print_diagnostic("k8s-netio: reading {}: {}\n", state_topic_, rd_kafka_message_errstr(m));
+      } else {
+        const std::string key =
+            m->key ? std::string(static_cast<const char*>(m->key), m->key_len) : std::string();
+        const std::string_view value(static_cast<const char*>(m->payload), m->len);
+        for (const auto& wanted : keys) {
+          if (key == wanted) {
+            auto& s = out[wanted];
+            s.manifest.assign(value);
+            s.offset = m->offset;
+          } else if (key.rfind(wanted + "/chunk/", 0) == 0) {
+            if (m->payload)
+              out[wanted].chunks[key].assign(value);
+            else
+              out[wanted].chunks.erase(key);
+          }
+        }
+        if (m->offset + 1 >= ends[m->partition]) reached[m->partition] = m->offset;
+      }
+      rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(reader.rk, nullptr);
+    return true;
+  }
+
+  /// The state bytes a manifest names, or an error naming what is wrong with it.
+  std::optional<std::string> assemble(const std::string& key, const stored_state& s,
+                                      std::string& error) {
+    const auto where = fmt::format("{} (partition {}, offset {}, key {})", state_topic_,
+                                   state_partition(key), s.offset, key);
+    char generation[64] = {};
+    unsigned long long chunks = 0, size = 0;
+    long long offset = 0;
+    if (s.manifest.rfind(manifest_magic, 0) != 0 ||
+        std::sscanf(s.manifest.c_str() + manifest_magic.size(), " %63s %llu %llu %lld", generation,
+                    &chunks, &size, &offset) != 4 ||
+        chunks > (size / state_chunk_bytes) + 1) {
+      error = fmt::format("the state message in {} is not a k8snetio state manifest", where);
+      return std::nullopt;
+    }
+    std::string bytes;
+    for (unsigned long long i = 0; i < chunks; ++i) {
+      auto it = s.chunks.find(fmt::format("{}/chunk/{}/{}", key, generation, i));
+      if (it == s.chunks.end()) {
+        error = fmt::format("the state in {} lacks its chunk {} of {}", where, i + 1, chunks);
+        return std::nullopt;
+      }
+      bytes += it->second;
+    }
+    if (bytes.size() != size) {
+      error = fmt::format("the state in {} has {} bytes where its manifest says {}", where,
+                          bytes.size(), size);
+      return std::nullopt;
+    }
+    generations_[key] = {generation, static_cast<std::size_t>(chunks)};
+    return bytes;
+  }
+
+  void assign(rd_kafka_topic_partition_list_t* partitions) {
+    std::vector<partition_id> ids;
+    for (int i = 0; i < partitions->cnt; ++i)
+      ids.push_back({partitions->elems[i].topic, partitions->elems[i].partition});
+    std::map<std::string, stored_state> stored;
+    std::string error;
+    if (!read_states(ids, stored, error)) {
+      fatal_ = error;
+      rd_kafka_assign(consumer_.rk, nullptr);
+      return;
+    }
+    for (int i = 0; i < partitions->cnt; ++i) {
+      const partition_id& id = ids[static_cast<std::size_t>(i)];
+      const std::string key = state_key(id);
+      std::optional<std::int64_t> resume;
+      auto it = stored.find(key);
+      try {
+        if (it != stored.end() && !it->second.manifest.empty()) {
+          auto bytes = assemble(key, it->second, error);
+          if (!bytes) throw k8snetio::snapshot_error(error);
+          resume = engines_.assign(id, *bytes);
+        } else {
+          engines_.assign(id);
+        }
+      } catch (const k8snetio::snapshot_error& e) {
+        // K3: refused whole; nothing of it was loaded, nothing is consumed or committed.
+        fatal_ = fmt::format(
+            "the state of {} in {} is refused: {}; remove it (a tombstone for key {}) to start "
+            "that partition afresh, or run with the options that wrote it",
+            id.to_string(), state_topic_, e.what(), key);
+        for (const auto& assigned : engines_.partitions()) engines_.revoke(assigned);
+        rd_kafka_assign(consumer_.rk, nullptr);
+        return;
+      }
+      partitions->elems[i].offset = resume ? *resume : RD_KAFKA_OFFSET_INVALID;
+      if (resume) uncommitted_.insert(id);
+      print_diagnostic("k8s-netio: assigned {}{}\n", id.to_string(),
+                       resume ? fmt::format(", state restored at offset {}", *resume)
+                              : std::string(", no state"));
+    }
+    rd_kafka_assign(consumer_.rk, partitions);
+  }
+
+  void revoke(rd_kafka_topic_partition_list_t* partitions) {
+    std::vector<partition_id> ids;
+    for (int i = 0; i < partitions->cnt; ++i)
+      ids.push_back({partitions->elems[i].topic, partitions->elems[i].partition});
+    if (fatal_.empty()) save_and_commit(ids, false, "revoke");
+    for (const auto& id : ids) {
+      if (engines_.assigned(id)) engines_.revoke(id);
+      uncommitted_.erase(id);
+      if (!shutting_down_) print_diagnostic("k8s-netio: revoked {}\n", id.to_string());
+    }
+    rd_kafka_assign(consumer_.rk, nullptr);
+  }
+
+  static void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    auto* self = static_cast<consumer*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+      self->assign(partitions);
+    else
+      self->revoke(partitions);
+  }
+
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    if (m->err) {
+      auto* self = static_cast<consumer*>(opaque);
+      ++self->delivery_failures_;
+      print_diagnostic("k8s-netio: delivery to {} failed: {}\n", rd_kafka_topic_name(m->rkt),
+                       rd_kafka_err2str(m->err));
+    }
+  }
+
+  const consume_options& o_;
+  io::output_format format_;
+  bool line_format_ = false;
+  engine_set engines_;
+  std::string state_topic_;
+  std::int32_t state_partitions_ = 0;
+  kafka_handle producer_;  // destroyed after the consumer (members go in reverse order)
+  kafka_handle consumer_;
+  std::string body_;
+  std::string fatal_;
+  bool shutting_down_ = false;
+  bool warned_no_state_ = false;
+  bool verbose_states_ = true;
+  std::uint64_t delivery_failures_ = 0;
+  std::uint64_t messages_ = 0, replayed_ = 0, accepted_ = 0, rejected_ = 0;
+  std::uint64_t findings_written_ = 0;
+  std::map<std::string, std::uint64_t> rejected_reasons_;
+  std::vector<malformed_message> malformed_;
+  std::uint64_t malformed_more_ = 0;
+  std::vector<k8snetio::finding> findings_;
+  std::map<std::string, std::pair<std::string, std::size_t>> generations_;
+  std::set<partition_id> uncommitted_;  // states stored whose offsets the group has not taken
+  std::string pod_key_;
+  std::unordered_map<std::string, std::int32_t> pod_partition_;
+  std::map<std::string, std::string> split_pods_;
+};
+
+int run_consume(const consume_options& o) {
+  const auto fail = [](const std::string& message) {
+    print_diagnostic("k8s-netio: error: {}\n", quoted_for_diagnostic(message));
+    return exit_failure;
+  };
+  const auto window = parse_duration(o.window);
+  const auto lateness =
+      o.lateness == "0" ? std::optional<std::int64_t>(0) : parse_duration(o.lateness);
+  if (!window || *window % o.span) return fail("--window must be a positive multiple of --span");
+  if (!lateness) return fail("--lateness must be a duration such as 30s");
+  if (!parse_duration(o.checkpoint))
+    return fail("--checkpoint-interval must be a duration such as 5s");
+  const auto format = io::parse_output_format(o.format);
+  if (!format) return fail(format.error().what());
+  if (!o.output_topic.empty() && !o.output.empty())
+    return fail("give --output-topic or -o, not both");
+  if (!o.output_topic.empty() && *format != io::output_format::jsonl &&
+      *format != io::output_format::hec && *format != io::output_format::ocsf &&
+      *format != io::output_format::risk)
+    return fail(
+        "--output-topic takes one message per finding: use --format jsonl, hec, ocsf or risk");
+
+  const auto& rule =
+      o.rule == "ratio" ? k8snetio::network_io_ratio : k8snetio::anomalous_network_io;
+  auto table = io::load_baseline_csv<2>(o.baseline, *rule.measures);
+  if (!table) return fail(table.error().what());
+  const auto baseline_hash = serve::hash_file(o.baseline);
+  if (!baseline_hash) return fail("cannot read " + o.baseline);
+
+  k8snetio::detection_options options;
+  options.span.span_seconds = o.span;
+  options.span.metric_name = o.metric;
+  options.span.allowed_lateness = *lateness;
+  options.span.max_open_groups = o.max_open_groups;
+  options.scoring.sigma = o.sigma;
+  options.min_count = o.min_count;
+  options.window_seconds = *window;
+  io::reader_options reader;
+  reader.metric_name = o.metric;
+  reader.default_cluster = o.default_cluster;
+  reader.default_node = o.default_node;
+  // A state taken under another rule, baseline, window, lateness or input is refused (K3).
+  const std::string settings = fmt::format(
+      "rule={};baseline={:016x};window={};lateness={};span={};sigma={};min_count={};"
+      "metric={};input={}",
+      o.rule, *baseline_hash, *window, *lateness, o.span, o.sigma, o.min_count, o.metric,
+      o.input_format);
+
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+
+  consumer c(o, rule, *table, options, reader, *format, settings);
+  std::string error;
+  if (!c.start(error)) return fail(error);
+  const bool ok = c.run(error);
+  c.print_summary();
+  if (!ok) return fail(error);
+  if (!c.write_output(error)) return fail(error);
+  return exit_ok;
+}
+
+}  // namespace
+
+consume_command add_consume_command(CLI::App& app) {
+  auto o = std::make_shared<consume_options>();
+  consume_command c;
+  auto* cmd = app.add_subcommand(
+      "consume", "Detect as a member of a Kafka consumer group, state following the partitions");
+  c.command = cmd;
+  cmd->add_option("--brokers", o->brokers, "Bootstrap brokers, HOST:PORT[,…]")->required();
+  cmd->add_option("--topic", o->topic, "Topic of OTLP JSON (or HEC) messages")->required();
+  cmd->add_option("--group", o->group, "Consumer group id");
+  cmd->add_option("--baseline", o->baseline, "Baseline table (from `k8s-netio baseline`)")
+      ->required();
+  cmd->add_option("--input-format", o->input_format, "otlp or hec")
+      ->check(CLI::IsMember({"otlp", "hec"}));
+  cmd->add_option("--state-topic", o->state_topic,
+                  "Compacted topic of partition states (default <group>.k8snetio-state)");
+  cmd->add_option("--output-topic", o->output_topic, "Topic for findings, keyed by finding id");
+  cmd->add_option("-o,--output", o->output,
+                  "Findings file, written atomically at exit (default: standard output)");
+  cmd->add_option("--format", o->format, "jsonl, csv, table, hec, risk, ocsf or html");
+  cmd->add_option("-X", o->properties, "A librdkafka property, name=value (repeatable)");
+  cmd->add_option("--rule", o->rule, "io or ratio")->check(CLI::IsMember({"io", "ratio"}));
+  cmd->add_option("--window", o->window, "Window length (D9), e.g. 1h");
+  cmd->add_option("--lateness", o->lateness, "Allowed lateness of points (S1.3), e.g. 30s");
+  cmd->add_option("--checkpoint-interval", o->checkpoint,
+                  "Save states and commit offsets this often, e.g. 5s");
+  cmd->add_option("--max-open-groups", o->max_open_groups,
+                  "Cardinality cap per partition: buckets held open at once");
+  cmd->add_option("--metric", o->metric, "Metric name read");
+  cmd->add_option("--span", o->span, "Bucket span in seconds (D1.3)")->check(CLI::PositiveNumber);
+  cmd->add_option("--sigma", o->sigma, "Sigma threshold (D6)");
+  cmd->add_option("--min-count", o->min_count, "Persistence: count > N (D7.2)");
+  cmd->add_option("--default-cluster", o->default_cluster, "k8s.cluster.name for points without");
+  cmd->add_option("--default-node", o->default_node, "k8s.node.name for points without");
+  cmd->add_option("--hec-index", o->hec_index, "index of --format hec and risk events");
+  c.run = [o] { return run_consume(*o); };
+  return c;
+}
+
+}  // namespace k8snetio_cli
+
+#else  // librdkafka was not found when this program was configured
 
 #include <cstdio>
 
@@ -8,12 +891,18 @@ namespace k8snetio_cli {
 
 consume_command add_consume_command(CLI::App& app) {
   consume_command c;
-  c.command = app.add_subcommand("consume", "Detect on a Kafka consumer group (not built yet)");
+  c.command = app.add_subcommand("consume",
+                                 "Detect on a Kafka consumer group (this build has no librdkafka)");
+  c.command->allow_extras();
   c.run = [] {
-    std::fputs("k8s-netio: error: consume is not built yet\n", stderr);
-    return 1;
+    print_diagnostic(
+        "k8s-netio: error: this k8s-netio was built without librdkafka; install librdkafka-dev "
+        "(or your system's librdkafka development package) and build it again\n");
+    return exit_failure;
   };
   return c;
 }
 
 }  // namespace k8snetio_cli
+
+#endif

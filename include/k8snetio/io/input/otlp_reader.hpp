@@ -57,6 +57,7 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <k8snetio/engine/snapshot.hpp>
 #include <k8snetio/io/error.hpp>
 #include <k8snetio/io/input/detail/json_input.hpp>
 #include <k8snetio/io/input/read_report.hpp>
@@ -94,6 +95,47 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   std::size_t series_count() const noexcept { return series_.size(); }
   /// Forgets every cumulative series: the next point of each is a first point again.
   void clear_series() noexcept { series_.clear(); }
+
+  /// S4: the cumulative series' last points as a checked snapshot (kind "otlp_reader"), in
+  /// key order, so an engine's state can carry its reader's (service.md K3).
+  std::string save_series() const {
+    std::vector<const series_map::value_type*> sorted;
+    sorted.reserve(series_.size());
+    for (const auto& entry : series_) sorted.push_back(&entry);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
+    k8snetio::detail::snapshot_writer w;
+    w.u64(sorted.size());
+    for (const auto* entry : sorted) {
+      w.str(entry->first);
+      w.u64(entry->second.start_ns);
+      w.u64(entry->second.time_ns);
+      w.f64(entry->second.value);
+      w.i64(entry->second.int_value);
+      w.boolean(entry->second.is_int);
+    }
+    return seal_snapshot("otlp_reader", series_settings(), w.bytes());
+  }
+  /// Replaces the series by a save_series() snapshot; throws snapshot_error (and keeps the
+  /// series as they were) on a corrupt, foreign or other-mode snapshot.
+  void restore_series(std::string_view snapshot) {
+    k8snetio::detail::snapshot_reader in(
+        open_snapshot(snapshot, "otlp_reader", series_settings()), "otlp_reader state");
+    series_map loaded;
+    const std::size_t n = in.count(8 + 8 + 8 + 8 + 8 + 1);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string key(in.str());
+      series_state s;
+      s.start_ns = in.u64();
+      s.time_ns = in.u64();
+      s.value = in.f64();
+      s.int_value = in.i64();
+      s.is_int = in.boolean();
+      if (!loaded.emplace(std::move(key), s).second) in.fail("a series twice");
+    }
+    in.expect_end();
+    series_ = std::move(loaded);
+  }
 
   /// A line longer than this is skipped as bad_syntax without being held in memory.
   static constexpr std::size_t default_max_line_bytes = std::size_t{256} << 20;
@@ -146,6 +188,13 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     const std::string* inserted_key;  // set when the line created the series
   };
   enum class kind : std::uint8_t { gauge, sum, no_single_value };
+
+  // What a saved series state depends on: deltas and rates come from the same last points,
+  // but raw mode keeps none, and the metric name selects which series exist.
+  std::string series_settings() const {
+    return fmt::format("metric={};otlp_counter={}", input_.options().metric_name,
+                       static_cast<int>(input_.options().otlp_counter));
+  }
 
   // ---- input buffering -------------------------------------------------------------------
 

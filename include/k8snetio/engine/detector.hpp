@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -46,6 +47,7 @@ struct detection_options {
   span_options span = [] {
     span_options s;
     s.closing = group_closing::by_series;
+    s.idle_seconds = 3600;  // S5: a pod gone for an hour releases its series
     return s;
   }();
   std::optional<std::string> service_pattern{}; ///< D2.2: unset = the hand-written D2.1 default
@@ -75,9 +77,11 @@ struct detection_result {
 
 namespace detail {
 
-/// D2 for the engines: the hand-written default (D2.1) or a user pattern on PCRE2 (D2.2, D2.4),
-/// each pod name resolved once. A name on which the user pattern hits its limit has no service
-/// (nullopt): the engines drop its rows and count them.
+/// D2 for the engines: the hand-written default (D2.1) or a user pattern on PCRE2 (D2.2, D2.4).
+/// A name on which the user pattern hits its limit has no service (nullopt): the engines drop
+/// its rows and count them. Services are kept for the resolver's lifetime (they are the keys);
+/// the cache of pod names is cleared when it grows past `cache_limit`, so that pods replaced
+/// every rollout do not grow memory (S5).
 class service_resolver {
  public:
   /// Throws std::invalid_argument naming the pattern's error when it does not compile.
@@ -89,18 +93,25 @@ class service_resolver {
   std::optional<std::string_view> operator()(std::string_view pod) {
     auto it = cache_.find(pod);
     if (it == cache_.end()) {
-      std::optional<std::string> service =
+      const std::optional<std::string> service =
           user_ ? user_->try_normalize(pod) : std::optional(default_service_normalizer{}(pod));
-      it = cache_.emplace(std::string(pod), std::move(service)).first;
+      if (cache_.size() >= cache_limit) cache_.clear();
+      it = cache_
+               .emplace(std::string(pod),
+                        service ? std::optional(services_.intern(*service)) : std::nullopt)
+               .first;
     }
     if (!it->second) return std::nullopt;
-    return std::string_view(*it->second);
+    return services_.view(*it->second);
   }
+
+  static constexpr std::size_t cache_limit = std::size_t{1} << 16;
 
  private:
   std::optional<pcre2_service_normalizer> user_;
-  std::unordered_map<std::string, std::optional<std::string>, string_hash, std::equal_to<>>
-      cache_;  // node-based: the views stay valid
+  symbol_table services_;  // stable views
+  std::unordered_map<std::string, std::optional<std::uint32_t>, string_hash, std::equal_to<>>
+      cache_;
 };
 
 /// Applies a rule's per-row step (R1), or nothing.
@@ -209,11 +220,9 @@ class detector {
   std::string save_state() const {
     detail::snapshot_writer w;
     aggregator_.save(w);
-    std::vector<std::string_view> pod_keys(pods_.size());
-    for (const auto& [key, id] : pod_ids_) pod_keys[id] = key;
     w.u64(pods_.size());
     for (std::size_t i = 0; i < pods_.size(); ++i) {
-      w.str(pod_keys[i]);
+      w.str(pod_names_[i]);
       w.i64(pods_[i].sealed_through);
       w.i64(pods_[i].newest);
       w.u64(pods_[i].waiting.size());
@@ -277,8 +286,12 @@ class detector {
     if (pods >= std::numeric_limits<std::uint32_t>::max()) r.fail("too many pods");
     d.pods_.resize(pods);
     for (std::size_t i = 0; i < pods; ++i) {
-      if (!d.pod_ids_.try_emplace(std::string(r.str()), static_cast<std::uint32_t>(i)).second)
-        r.fail("a pod named twice");
+      const auto [it, fresh] =
+          d.pod_ids_.try_emplace(std::string(r.str()), static_cast<std::uint32_t>(i));
+      if (!fresh) r.fail("a pod named twice");
+      if (std::count(it->first.begin(), it->first.end(), '\0') != 2)
+        r.fail("a pod key that is not cluster, node and pod");
+      d.pod_names_.push_back(it->first);
       pod_state& p = d.pods_[i];
       p.sealed_through = r.i64();
       p.newest = r.i64();
@@ -412,6 +425,7 @@ class detector {
     unbaselined_state* unbaselined = nullptr;     ///< D5.4: its key has no baseline row
     bool resolved = false;
     bool pattern_limit = false;  ///< D2.4: its pod name hit the user pattern's limit
+    std::uint32_t epoch = 0;     ///< S5: the aggregator's epoch of the id when resolved
   };
   /// Main rule: the exceeding measures of one pod's bucket, joined when its window closes.
   struct anomalous_measures {
@@ -447,8 +461,10 @@ class detector {
   series_state& series(const span_row& r, std::uint32_t id) {
     if (id >= series_.size()) series_.resize(aggregator_.series_count());
     series_state& s = series_[id];
-    if (!s.resolved) {
+    if (!s.resolved || s.epoch != aggregator_.series_epoch(id)) {  // S5: a new series' id
+      s = series_state{};
       s.resolved = true;
+      s.epoch = aggregator_.series_epoch(id);
       const auto service = services_(r.pod);
       s.pattern_limit = !service;
       s.service = service.value_or(std::string_view());
@@ -463,7 +479,10 @@ class detector {
       pod_key_ += '\0';
       pod_key_ += r.pod;
       auto [it, fresh] = pod_ids_.try_emplace(pod_key_, static_cast<std::uint32_t>(pods_.size()));
-      if (fresh) pods_.emplace_back();
+      if (fresh) {
+        pods_.emplace_back();
+        pod_names_.push_back(it->first);
+      }
       s.pod = it->second;
     }
     return s;
@@ -487,7 +506,10 @@ class detector {
       const std::size_t m = *s.measure;
       if (!scorer_.exceeds(r.io, s.baseline->avg[m], s.baseline->stdev[m])) return;
       auto [it, fresh] = anomalous_.try_emplace(pending_key{s.pod, r.time});
-      if (fresh) it->second = {r.cluster, r.node, r.pod, s.service, {}};
+      if (fresh) {
+        const auto [cluster, node, pod] = pod_parts(s.pod);
+        it->second = {cluster, node, pod, s.service, {}};
+      }
       it->second.values[m] = r.io;
       return;
     }
@@ -500,7 +522,8 @@ class detector {
         note_failure(drop_reason::out_of_order);
         return;
       }
-      it = pending_.emplace(key, pending_row{{r.cluster, r.node, r.pod, s.service, r.time, {}}, 0})
+      const auto [cluster, node, pod] = pod_parts(s.pod);
+      it = pending_.emplace(key, pending_row{{cluster, node, pod, s.service, r.time, {}}, 0})
                .first;
       order_.push_back(key);
       if (sealing) pods_[s.pod].waiting.push_back(r.time);
@@ -651,13 +674,18 @@ class detector {
     }
   }
 
-  /// The (cluster, node, pod) of a pod id, for ordering.
-  std::string_view pod_name(std::uint32_t pod) {
-    if (pod_names_.size() != pods_.size()) {
-      pod_names_.assign(pods_.size(), std::string_view());
-      for (const auto& [key, id] : pod_ids_) pod_names_[id] = key;
-    }
-    return pod_names_[pod];
+  /// The key (cluster NUL node NUL pod) of a pod id.
+  std::string_view pod_name(std::uint32_t pod) const { return pod_names_[pod]; }
+
+  /// The cluster, node and pod of a pod id, as views that live as long as the detector: rows
+  /// held across buckets point here, not at the aggregator's names of a series, which go when
+  /// the series is released (S5).
+  std::tuple<std::string_view, std::string_view, std::string_view> pod_parts(
+      std::uint32_t pod) const {
+    const std::string_view key = pod_names_[pod];
+    const std::size_t a = key.find('\0');
+    const std::size_t b = key.find('\0', a + 1);
+    return {key.substr(0, a), key.substr(a + 1, b - a - 1), key.substr(b + 1)};
   }
 
   persistence_filter& window_for(std::int64_t bucket) {
@@ -700,7 +728,7 @@ class detector {
   std::unordered_map<std::string, unbaselined_state> unbaselined_;  // node-based: stable
   std::uint64_t pattern_limit_rows_ = 0;
   detail::symbol_table restored_;           // S4: the strings of restored rows
-  std::vector<std::string_view> pod_names_;  // pod id → key, built when early alerts sort
+  std::vector<std::string_view> pod_names_;  // pod id → its key in pod_ids_ (node-based: stable)
 };
 
 /// One call: the findings of `rule` over a range of metric points, in any order (S1): a forward

@@ -11,7 +11,10 @@
 // input finds its group without any lookup (each series knows its newest group).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <concepts>
 #include <cstdint>
 #include <deque>
@@ -63,13 +66,26 @@ struct span_options {
   /// The most groups held open at once (0: no limit); a point that would open one more is
   /// refused as drop_reason::memory_limit. About 64 bytes a group.
   std::size_t max_open_groups = 0;
+  /// S5 (by_series and live): a series with no open group whose newest bucket is more than
+  /// this many seconds of event time behind the newest bucket seen releases its state, and its
+  /// id may go to a new series (series_epoch tells them apart). by_series then refuses, as out
+  /// of order, a point of a series it does not hold for a bucket at or before the newest one
+  /// it released (it may be a released series' emitted bucket): the caller reads the input
+  /// again held, as for any other disorder. Live, the watermark already refuses such points as
+  /// late. 0: never release. Consumers keeping per-series state must check series_epoch.
+  std::int64_t idle_seconds = 0;
+  /// S5.1: the most series held at once (0: no limit); a point of one more series is refused
+  /// as drop_reason::series_limit and counted, and every series already held goes on.
+  std::size_t max_series = std::size_t{1} << 22;
 };
 
 /// S4: the options a saved state depends on, as the text a snapshot records.
 inline std::string snapshot_settings(const span_options& o) {
-  return fmt::format("span={};metric={};lateness={};closing={}", o.span_seconds, o.metric_name,
+  return fmt::format("span={};metric={};lateness={};closing={};idle={}", o.span_seconds,
+                     o.metric_name,
                      o.allowed_lateness ? fmt::format("{}", *o.allowed_lateness) : "none",
-                     o.closing == group_closing::at_finish ? "at_finish" : "by_series");
+                     o.closing == group_closing::at_finish ? "at_finish" : "by_series",
+                     o.idle_seconds);
 }
 
 /// What the aggregator did with the points it was given (nothing is dropped silently).
@@ -83,13 +99,16 @@ struct aggregation_stats {
   std::uint64_t time_out_of_range = 0;  ///< finite, but beyond ±9e15 s
   std::uint64_t out_of_order = 0;       ///< group_closing::by_series: its group was closed
   std::uint64_t memory_limit = 0;       ///< refused by max_open_groups
+  std::uint64_t series_limit = 0;       ///< S5.1: a new series beyond max_series
+  std::uint64_t series_released = 0;    ///< S5: idle series whose state was released
   std::uint64_t rows_out = 0;
   std::optional<std::int64_t> first_bucket;  ///< earliest bucket aggregated
   std::optional<std::int64_t> last_bucket;   ///< latest bucket aggregated
 
   void save(detail::snapshot_writer& w) const {
     for (std::uint64_t v : {points_in, aggregated, other_metric, missing_dimension, non_finite,
-                            late, time_out_of_range, out_of_order, memory_limit, rows_out})
+                            late, time_out_of_range, out_of_order, memory_limit, series_limit,
+                            series_released, rows_out})
       w.u64(v);
     w.opt_i64(first_bucket);
     w.opt_i64(last_bucket);
@@ -97,7 +116,7 @@ struct aggregation_stats {
   void restore(detail::snapshot_reader& r) {
     for (std::uint64_t* v : {&points_in, &aggregated, &other_metric, &missing_dimension,
                              &non_finite, &late, &time_out_of_range, &out_of_order,
-                             &memory_limit, &rows_out})
+                             &memory_limit, &series_limit, &series_released, &rows_out})
       *v = r.u64();
     first_bucket = r.opt_i64();
     last_bucket = r.opt_i64();
@@ -105,7 +124,7 @@ struct aggregation_stats {
 
   std::uint64_t dropped() const noexcept {
     return other_metric + missing_dimension + non_finite + late + time_out_of_range +
-           out_of_order + memory_limit;
+           out_of_order + memory_limit + series_limit;
   }
   aggregation_stats& operator+=(const aggregation_stats& o) {
     points_in += o.points_in;
@@ -117,6 +136,8 @@ struct aggregation_stats {
     time_out_of_range += o.time_out_of_range;
     out_of_order += o.out_of_order;
     memory_limit += o.memory_limit;
+    series_limit += o.series_limit;
+    series_released += o.series_released;
     rows_out += o.rows_out;
     auto lo = [](auto a, auto b) { return !a ? b : !b ? a : std::optional(std::min(*a, *b)); };
     auto hi = [](auto a, auto b) { return !a ? b : !b ? a : std::optional(std::max(*a, *b)); };
@@ -147,33 +168,9 @@ class span_aggregator {
     if (options_.allowed_lateness && *options_.allowed_lateness < 0)
       throw std::invalid_argument("span_aggregator: allowed_lateness must be >= 0");
   }
-  // The series keep views of the symbol table's strings: a copy points them at its own.
-  span_aggregator(const span_aggregator& o)
-      : options_(o.options_),
-        stats_(o.stats_),
-        symbols_(o.symbols_),
-        series_(o.series_),
-        series_index_(o.series_index_),
-        last_series_(o.last_series_),
-        missed_guesses_(o.missed_guesses_),
-        open_(o.open_),
-        popped_(o.popped_),
-        group_index_(o.group_index_),
-        indexed_(o.indexed_),
-        closed_through_(o.closed_through_),
-        open_minimum_(o.open_minimum_) {
-    for (series_info& s : series_) {
-      s.cluster = symbols_.view(symbols_.intern(s.cluster));
-      s.pod = symbols_.view(symbols_.intern(s.pod));
-      s.node = symbols_.view(symbols_.intern(s.node));
-      s.direction = symbols_.view(symbols_.intern(s.direction));
-    }
-  }
-  span_aggregator& operator=(const span_aggregator& o) {
-    if (this != &o) *this = span_aggregator(o);
-    return *this;
-  }
-  // Moving keeps the strings where they are (std::deque's move), so the views stay valid.
+  // Each series owns its names on the heap: copies and moves keep them valid.
+  span_aggregator(const span_aggregator&) = default;
+  span_aggregator& operator=(const span_aggregator&) = default;
   span_aggregator(span_aggregator&&) = default;
   span_aggregator& operator=(span_aggregator&&) = default;
   ~span_aggregator() = default;
@@ -204,7 +201,16 @@ class span_aggregator {
       return {drop_reason::time_out_of_range};
     }
     const std::int64_t bucket = bucket_of(p.time, options_.span_seconds);
-    const std::uint32_t id = series_id(p);
+    const std::optional<std::uint32_t> known = series_id(p, bucket);
+    if (!known) {
+      if (series_refusal_ == drop_reason::out_of_order) {
+        ++stats_.out_of_order;
+        return {drop_reason::out_of_order};
+      }
+      ++stats_.series_limit;
+      return {drop_reason::series_limit};
+    }
+    const std::uint32_t id = *known;
     series_info& s = series_[id];
     // Time-ordered input finds its group without a lookup: each series remembers its newest
     // group, and no group of the series is newer. Only an older bucket needs the index.
@@ -235,6 +241,7 @@ class span_aggregator {
       }
       const std::uint64_t position = popped_ + open_.size();
       open_.push_back(group{id, bucket, p.value, 1});
+      s.last_group = position;
       if (bucket >= s.newest_bucket) {  // equal: the newest group was emitted (after finish)
         s.newest_bucket = bucket;
         s.newest_group = position;
@@ -255,10 +262,20 @@ class span_aggregator {
     if (by_series()) {
       // The oldest group is final once its series has moved to a later bucket; past the
       // window it is closed anyway (a later point for it is then refused, never merged).
-      const std::size_t window = std::max(options_.series_window, 4 * series_.size());
-      while (!open_.empty() && (open_.front().bucket < series_[open_.front().series].newest_bucket ||
-                                open_.size() > window))
-        pop_front(sink);
+      // S5: so is the group of a series idle for longer than idle_seconds (a pod that is gone
+      // has no later bucket to close its last one), so that the series can be released.
+      const std::size_t window = std::max(options_.series_window, 4 * live_series());
+      const std::int64_t idle_before =
+          options_.idle_seconds > 0 && !keep_all_ && stats_.last_bucket
+              ? *stats_.last_bucket - options_.idle_seconds
+              : no_bucket;
+      while (!open_.empty()) {
+        const std::int64_t newest = series_[open_.front().series].newest_bucket;
+        if (open_.front().bucket < newest || open_.size() > window || newest < idle_before)
+          pop_front(sink);
+        else
+          break;
+      }
       return;
     }
     if (!options_.allowed_lateness || !stats_.last_bucket) return;
@@ -276,8 +293,16 @@ class span_aggregator {
 
   std::size_t open_groups() const noexcept { return open_.size(); }
 
-  /// The number of distinct series seen: the series ids given to sinks are below it.
+  /// The series ids given to sinks are below it (ids are dense, 0, 1, … in order of first
+  /// appearance; with idle_seconds a released id may be given to a new series).
   std::size_t series_count() const noexcept { return series_.size(); }
+
+  /// S5: changes when the series of `id` is released, so that a consumer keeping per-series
+  /// state knows that the id now names another series.
+  std::uint32_t series_epoch(std::uint32_t id) const noexcept { return series_[id].epoch; }
+
+  /// Series held now (seen and not released).
+  std::size_t live_series() const noexcept { return series_.size() - free_.size(); }
 
   /// S4: writes the whole state (series, open groups, statistics, watermark); `restore` on an
   /// aggregator with the same options continues exactly where this one was.
@@ -285,15 +310,24 @@ class span_aggregator {
     stats_.save(w);
     w.u64(series_.size());
     for (const series_info& s : series_) {
-      w.str(s.cluster);
-      w.str(s.pod);
-      w.str(s.node);
-      w.str(s.direction);
+      w.boolean(s.live);
+      w.u32(s.epoch);
+      if (!s.live) continue;
+      w.str(s.names.cluster());
+      w.str(s.names.pod());
+      w.str(s.names.node());
+      w.str(s.names.direction());
       w.i64(s.newest_bucket);
       w.u64(s.newest_group);
+      w.u64(s.last_group);
       w.u32(s.next);
       w.i64(s.closed_through);
     }
+    w.u64(free_.size());
+    for (std::uint32_t id : free_) w.u32(id);
+    w.opt_i64(released_through_);
+    w.u64(next_sweep_);
+    w.boolean(keep_all_);
     w.u32(last_series_);
     w.u32(missed_guesses_);
     w.u64(popped_);
@@ -317,39 +351,59 @@ class span_aggregator {
   void restore(detail::snapshot_reader& r) {
     span_aggregator a(options_);
     a.stats_.restore(r);
-    const std::size_t n = r.count(4 * 8 + 28);
+    const std::size_t n = r.count(5);
     if (n >= no_series) r.fail("too many series");
     a.series_.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       series_info s;
-      s.cluster = a.symbols_.view(a.symbols_.intern(r.str()));
-      s.pod = a.symbols_.view(a.symbols_.intern(r.str()));
-      s.node = a.symbols_.view(a.symbols_.intern(r.str()));
-      s.direction = a.symbols_.view(a.symbols_.intern(r.str()));
-      s.newest_bucket = r.i64();
-      s.newest_group = r.u64();
-      s.next = r.u32();
-      s.closed_through = r.i64();
-      if (s.next != no_series && s.next >= n) r.fail("a series follows one that does not exist");
-      a.series_index_.insert(series_hash(s.cluster, s.pod, s.node, s.direction),
-                             static_cast<std::uint32_t>(i));
-      a.series_.push_back(s);
+      s.live = r.boolean();
+      s.epoch = r.u32();
+      if (s.live) {
+        const std::string_view cluster = r.str(), pod = r.str(), node = r.str(),
+                               direction = r.str();
+        s.names = series_names(cluster, pod, node, direction);
+        s.newest_bucket = r.i64();
+        s.newest_group = r.u64();
+        s.last_group = r.u64();
+        s.next = r.u32();
+        s.closed_through = r.i64();
+        if (s.next != no_series && s.next >= n)
+          r.fail("a series follows one that does not exist");
+        a.series_index_.insert(series_hash(cluster, pod, node, direction),
+                               static_cast<std::uint32_t>(i));
+      }
+      a.series_.push_back(std::move(s));
     }
+    const std::size_t freed = r.count(4);
+    for (std::size_t i = 0; i < freed; ++i) {
+      const std::uint32_t id = r.u32();
+      if (id >= n || a.series_[id].live) r.fail("a free series id that is not free");
+      a.free_.push_back(id);
+    }
+    if (a.live_series() + 0 != static_cast<std::size_t>(std::count_if(
+                                   a.series_.begin(), a.series_.end(),
+                                   [](const series_info& x) { return x.live; })))
+      r.fail("the free series ids do not match the released series");
+    a.released_through_ = r.opt_i64();
+    a.next_sweep_ = static_cast<std::size_t>(r.u64());
+    a.keep_all_ = r.boolean();
     a.last_series_ = r.u32();
     a.missed_guesses_ = r.u32();
-    if (a.last_series_ != no_series && a.last_series_ >= n) r.fail("the last series is unknown");
+    if (a.last_series_ != no_series && (a.last_series_ >= n || !a.series_[a.last_series_].live))
+      r.fail("the last series is unknown");
     a.popped_ = r.u64();
     const std::size_t groups = r.count(28);
     for (std::size_t i = 0; i < groups; ++i) {
       group g{r.u32(), r.i64(), r.f64(), r.u64()};
-      if (g.series >= n) r.fail("an open group of a series that does not exist");
+      if (g.series >= n || !a.series_[g.series].live)
+        r.fail("an open group of a series that does not exist");
       if (g.count == 0) r.fail("an open group without points");
       a.open_.push_back(g);
     }
     const std::uint64_t end = a.popped_ + a.open_.size();
     if (end < a.popped_) r.fail("group positions overflow");
     for (const series_info& s : a.series_)
-      if (s.newest_bucket != no_bucket && s.newest_group >= end)
+      if (s.newest_bucket != no_bucket && (s.newest_group >= end || s.last_group >= end))
         r.fail("a series' newest group lies beyond the groups opened");
     a.closed_through_ = r.opt_i64();
     const std::size_t marks = r.count(16);
@@ -386,12 +440,56 @@ class span_aggregator {
     std::int64_t bucket;
     std::uint64_t position;  ///< in the sequence of all groups ever opened
   };
+  /// A series' four names in one heap block (stable under moves of the series table).
+  class series_names {
+   public:
+    series_names() = default;
+    series_names(std::string_view cluster, std::string_view pod, std::string_view node,
+                 std::string_view direction)
+        : lengths_{static_cast<std::uint32_t>(cluster.size()),
+                   static_cast<std::uint32_t>(pod.size()), static_cast<std::uint32_t>(node.size()),
+                   static_cast<std::uint32_t>(direction.size())},
+          bytes_(std::make_unique<char[]>(cluster.size() + pod.size() + node.size() +
+                                          direction.size())) {
+      char* at = bytes_.get();
+      for (std::string_view v : {cluster, pod, node, direction}) {
+        if (!v.empty()) std::memcpy(at, v.data(), v.size());
+        at += v.size();
+      }
+    }
+    series_names(const series_names& o) : series_names(o.cluster(), o.pod(), o.node(), o.direction()) {}
+    series_names& operator=(const series_names& o) {
+      if (this != &o) *this = series_names(o);
+      return *this;
+    }
+    series_names(series_names&&) noexcept = default;
+    series_names& operator=(series_names&&) noexcept = default;
+    ~series_names() = default;
+
+    std::string_view cluster() const noexcept { return part(0); }
+    std::string_view pod() const noexcept { return part(1); }
+    std::string_view node() const noexcept { return part(2); }
+    std::string_view direction() const noexcept { return part(3); }
+
+   private:
+    std::string_view part(int i) const noexcept {
+      std::size_t offset = 0;
+      for (int k = 0; k < i; ++k) offset += lengths_[k];
+      return {bytes_.get() + offset, lengths_[i]};
+    }
+    std::array<std::uint32_t, 4> lengths_{};
+    std::unique_ptr<char[]> bytes_;
+  };
+
   struct series_info {
-    std::string_view cluster, pod, node, direction;
+    series_names names;
     std::int64_t newest_bucket = no_bucket;  ///< the latest bucket the series opened a group for
     std::uint64_t newest_group = 0;          ///< that group's position
+    std::uint64_t last_group = 0;            ///< the latest position of its groups (S5)
     std::uint32_t next = no_series;          ///< the series that followed it last time
+    std::uint32_t epoch = 0;                 ///< S5: bumped when the id is released
     std::int64_t closed_through = no_bucket; ///< by_series: its latest group emitted
+    bool live = false;                       ///< false: released (its id is free)
   };
 
   bool by_series() const noexcept {
@@ -410,13 +508,15 @@ class span_aggregator {
   }
 
   K8SNETIO_ALWAYS_INLINE bool same_series(std::uint32_t id, const metric_point& p) const noexcept {
-    const series_info& s = series_[id];
+    const series_names& s = series_[id].names;
     // Direction and pod first: they tell neighbouring series apart soonest.
-    return detail::same_bytes(s.direction, p.direction) && detail::same_bytes(s.pod, p.pod) &&
-           detail::same_bytes(s.node, p.node) && detail::same_bytes(s.cluster, p.cluster);
+    return detail::same_bytes(s.direction(), p.direction) && detail::same_bytes(s.pod(), p.pod) &&
+           detail::same_bytes(s.node(), p.node) && detail::same_bytes(s.cluster(), p.cluster);
   }
 
-  std::uint32_t series_id(const metric_point& p) {
+  /// The id of the point's series, made if new; nullopt when a new series is refused
+  /// (series_refusal_ says why).
+  std::optional<std::uint32_t> series_id(const metric_point& p, std::int64_t bucket) {
     // Inputs repeat their order: a pod's interfaces back to back, and the series of each
     // bucket in the order of the one before. So before hashing, try the last series and the
     // one that followed it last time: a comparison the lookup would make anyway.
@@ -439,14 +539,64 @@ class span_aggregator {
     if (const std::uint32_t* known = series_index_.find(h, same)) {
       id = *known;
     } else {
-      id = static_cast<std::uint32_t>(series_.size());
-      series_.push_back(
-          {symbols_.view(symbols_.intern(p.cluster)), symbols_.view(symbols_.intern(p.pod)),
-           symbols_.view(symbols_.intern(p.node)), symbols_.view(symbols_.intern(p.direction))});
+      if (by_series() && options_.idle_seconds > 0 && stats_.last_bucket &&
+          bucket < *stats_.last_bucket - options_.idle_seconds) {
+        // A new series far behind the newest bucket: the input is not time-major.
+        if (released_through_ && bucket <= *released_through_) {
+          series_refusal_ = drop_reason::out_of_order;  // S5: maybe a released series' bucket
+          return std::nullopt;
+        }
+        if (!released_through_) keep_all_ = true;  // series-major: releasing would refuse it
+      }
+      if (options_.idle_seconds > 0 && !keep_all_ && (by_series() || options_.allowed_lateness) &&
+          live_series() >= next_sweep_)
+        release_idle();
+      if (options_.max_series && live_series() >= options_.max_series) {
+        series_refusal_ = drop_reason::series_limit;
+        return std::nullopt;
+      }
+      series_info fresh;
+      fresh.names = series_names(p.cluster, p.pod, p.node, p.direction);
+      fresh.live = true;
+      if (!free_.empty()) {
+        id = free_.back();
+        free_.pop_back();
+        fresh.epoch = series_[id].epoch;
+        series_[id] = std::move(fresh);
+      } else {
+        id = static_cast<std::uint32_t>(series_.size());
+        series_.push_back(std::move(fresh));
+      }
       series_index_.insert(h, id);
     }
     if (last_series_ != no_series) series_[last_series_].next = id;
     return last_series_ = id;
+  }
+
+  /// S5: releases every series idle for longer than idle_seconds with no open group; next
+  /// time when the series held have doubled, so that the sweeps cost O(1) a series.
+  void release_idle() {
+    if (stats_.last_bucket) {
+      const std::int64_t idle_before = *stats_.last_bucket - options_.idle_seconds;
+      for (std::uint32_t id = 0; id < series_.size(); ++id) {
+        series_info& s = series_[id];
+        if (!s.live) continue;
+        const bool opened = s.newest_bucket != no_bucket;  // else: every point was refused
+        if (opened && (s.newest_bucket >= idle_before || s.last_group >= popped_)) continue;
+        series_index_.erase(
+            series_hash(s.names.cluster(), s.names.pod(), s.names.node(), s.names.direction()),
+            [id](std::uint32_t x) { return x == id; });
+        if (opened && (!released_through_ || s.newest_bucket > *released_through_))
+          released_through_ = s.newest_bucket;
+        const std::uint32_t epoch = s.epoch + 1;
+        s = series_info{};
+        s.epoch = epoch;
+        free_.push_back(id);
+        if (last_series_ == id) last_series_ = no_series;
+        ++stats_.series_released;
+      }
+    }
+    next_sweep_ = std::max<std::size_t>(4096, 2 * live_series());
   }
 
   /// The open group of (series, bucket), through the index of open groups, which is built on
@@ -495,8 +645,8 @@ class span_aggregator {
     series_info& s = series_[g.series];
     if (g.bucket > s.closed_through) s.closed_through = g.bucket;
     ++stats_.rows_out;
-    const span_row row{s.cluster,   s.pod,    s.node,
-                       s.direction, g.bucket, g.sum / static_cast<double>(g.count)};
+    const span_row row{s.names.cluster(),   s.names.pod(), s.names.node(),
+                       s.names.direction(), g.bucket,      g.sum / static_cast<double>(g.count)};
     if constexpr (std::invocable<Sink&, const span_row&, std::uint32_t>)
       sink(row, g.series);
     else
@@ -505,8 +655,12 @@ class span_aggregator {
 
   span_options options_;
   aggregation_stats stats_;
-  detail::symbol_table symbols_;
   std::vector<series_info> series_;
+  std::vector<std::uint32_t> free_;               // S5: released ids, reused last first
+  std::optional<std::int64_t> released_through_;  // S5: the newest bucket of a released series
+  std::size_t next_sweep_ = 4096;                 // S5: series held at the next sweep
+  bool keep_all_ = false;  // S5: the input went back in time before any release: none
+  drop_reason series_refusal_ = drop_reason::none;
   detail::flat_hash_slots<std::uint32_t> series_index_;  // series hash → id
   std::uint32_t last_series_ = no_series;
   std::uint32_t missed_guesses_ = 0;  // in a row

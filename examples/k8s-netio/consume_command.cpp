@@ -275,6 +275,16 @@ class consumer {
         malformed_.size() + malformed_more_ == 1 ? "" : "s", with_commas(replayed_),
         replayed_ == 1 ? "" : "s", with_commas(findings_written_),
         findings_written_ == 1 ? "" : "s");
+    if (messages_ > 1) {
+      const double seconds = std::chrono::duration<double>(last_message_ - first_message_).count();
+      print_diagnostic(
+          "k8s-netio: {:.2f} s from the first message to the last: {} points/s, {} messages/s\n",
+          seconds,
+          with_commas(static_cast<std::uint64_t>(static_cast<double>(accepted_ + rejected_) /
+                                                 std::max(seconds, 1e-9))),
+          with_commas(static_cast<std::uint64_t>(static_cast<double>(messages_) /
+                                                 std::max(seconds, 1e-9))));
+    }
     for (const auto& m : malformed_)
       print_diagnostic("k8s-netio: malformed message {}: {}\n", m.where,
                        quoted_for_diagnostic(m.why));
@@ -312,6 +322,8 @@ class consumer {
       return;
     }
     ++messages_;
+    last_message_ = std::chrono::steady_clock::now();
+    if (messages_ == 1) first_message_ = last_message_;
     auto& pipeline = engines_.engine(id);
     ++pipeline.messages;
     const std::string_view payload(static_cast<const char*>(m.payload), m.len);
@@ -465,6 +477,7 @@ class consumer {
   /// flush_producer().
   bool write_state(const partition_id& id) {
     const std::string bytes = engines_.save(id);
+    state_bytes_[id] = bytes.size();
     const std::string key = state_key(id);
     const std::int32_t partition = state_partition(key);
     std::random_device random;
@@ -524,8 +537,9 @@ class consumer {
         if (verbose_states_)
           print_diagnostic(
               "k8s-netio: state of {} saved ({}) at offset {}: {} points accepted, {} rejected, "
-              "{} malformed messages since the group began\n",
-              id.to_string(), why, *engines_.next_offset(id), p.accepted, p.rejected, p.malformed);
+              "{} malformed messages since the group began; {} bytes\n",
+              id.to_string(), why, *engines_.next_offset(id), p.accepted, p.rejected, p.malformed,
+              state_bytes_[id]);
         uncommitted_.insert(id);
       }
       // Every offset a stored state covers and the group has not confirmed: those just saved,
@@ -536,8 +550,8 @@ class consumer {
       for (const auto& id : uncommitted_)
         if (std::find(ids.begin(), ids.end(), id) != ids.end() && engines_.assigned(id) &&
             engines_.next_offset(id)) {
-          rd_kafka_topic_partition_list_add(offsets.list, id.topic.c_str(), id.partition)
-              ->offset = *engines_.next_offset(id);
+          rd_kafka_topic_partition_list_add(offsets.list, id.topic.c_str(), id.partition)->offset =
+              *engines_.next_offset(id);
           committing.push_back(id);
         }
       if (committing.empty()) return;
@@ -771,7 +785,10 @@ class consumer {
   std::uint64_t malformed_more_ = 0;
   std::vector<k8snetio::finding> findings_;
   std::map<std::string, std::pair<std::string, std::size_t>> generations_;
-  std::set<partition_id> uncommitted_;  // states stored whose offsets the group has not taken
+  std::chrono::steady_clock::time_point first_message_, last_message_;
+  std::set<partition_id> uncommitted_;
+  std::map<partition_id, std::size_t>
+      state_bytes_;  // states stored whose offsets the group has not taken
   std::string pod_key_;
   std::unordered_map<std::string, std::int32_t> pod_partition_;
   std::map<std::string, std::string> split_pods_;

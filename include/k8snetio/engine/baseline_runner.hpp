@@ -19,14 +19,17 @@
 
 #include <range/v3/range/concepts.hpp>
 
+#include <fmt/format.h>
+
 #include "../model/drop_reason.hpp"
 
+#include "../rules/rule_definition.hpp"
 #include "../stages/baseline_builder.hpp"
 #include "../stages/direction_pivot.hpp"
 #include "../stages/service_normalizer.hpp"
 #include "../stages/span_aggregator.hpp"
 #include "detector.hpp"
-#include "../rules/rule_definition.hpp"
+#include "snapshot.hpp"
 
 namespace k8snetio {
 
@@ -112,6 +115,81 @@ class baseline_runner {
     aggregation_stats stats = merged_stats_;
     stats += aggregator_.stats();
     return {builder_.table(), stats, builder_.overflowed_keys(), pattern_limit_rows_};
+  }
+
+  /// The end of this runner's input: folds every group still open and gives the per-key state
+  /// (the builder), e.g. one day's state of a rolling baseline (S6). Throws incomplete_baseline
+  /// as finish does.
+  const baseline_builder<N>& finish_state() {
+    if (failure_) throw incomplete_baseline(*failure_);
+    flush();
+    return builder_;
+  }
+
+  /// Every point counted so far, this runner's and those of the runners merged into it.
+  aggregation_stats total_stats() const {
+    aggregation_stats stats = merged_stats_;
+    stats += aggregator_.stats();
+    return stats;
+  }
+
+  /// D2.4: D1 rows dropped because their pod name hit the service pattern's limit.
+  std::uint64_t service_pattern_limit_rows() const noexcept { return pattern_limit_rows_; }
+
+  /// S4: the rule and every option a saved state depends on, as the snapshot records them.
+  std::string settings() const {
+    std::string measures;
+    for (std::string_view m : rule_.measures->names) {
+      if (!measures.empty()) measures += ',';
+      measures += m;
+    }
+    return fmt::format(
+        "rule={};measures={};per_service={};{};service_pattern={};numerics={}",
+        rule_.metadata->name, measures, rule_.baseline_per_service,
+        snapshot_settings(options_.span), options_.service_pattern.value_or("(default)"),
+        options_.numerics.numerics == baseline_numerics::splunk ? "splunk" : "stable");
+  }
+
+  /// S4: the whole state as a checked snapshot (engine/snapshot.hpp): the D1 groups still open,
+  /// the R5 pivot's partial rows, every key's sums and counts (B2–B5), the statistics. A runner
+  /// made with the same rule and options that restores it and reads the rest of the input
+  /// writes byte for byte the table of one uninterrupted run.
+  std::string save_state() const {
+    detail::snapshot_writer w;
+    aggregator_.save(w);
+    pivot_.save(w);
+    builder_.save(w);
+    merged_stats_.save(w);
+    w.u64(pattern_limit_rows_);
+    w.u8(failure_ ? static_cast<std::uint8_t>(*failure_) + 1 : 0);
+    return seal_snapshot("baseline_runner", settings(), w.bytes());
+  }
+
+  /// S4: continues from a snapshot of save_state. Throws snapshot_error, and keeps this runner
+  /// as it was, when the snapshot is truncated, corrupt, of another kind or version, or was
+  /// taken under other settings (the message names both).
+  void restore_state(std::string_view snapshot) {
+    detail::snapshot_reader r(open_snapshot(snapshot, "baseline_runner", settings()),
+                              "baseline_runner state");
+    baseline_runner b(rule_, options_);
+    b.aggregator_.restore(r);
+    b.pivot_.restore(r);
+    b.builder_.restore(r);
+    b.merged_stats_.restore(r);
+    b.pattern_limit_rows_ = r.u64();
+    if (const std::uint8_t failure =
+            r.choice(static_cast<std::uint8_t>(drop_reason::memory_limit) + 1, "the failure"))
+      b.failure_ = static_cast<drop_reason>(failure - 1);
+    r.expect_end();
+    *this = std::move(b);
+  }
+
+  /// S4.1: merges a saved state of a later part of the input (or of other series) into this
+  /// one, as merge does; the snapshot is checked as restore_state checks it.
+  void merge_state(std::string_view later_snapshot) {
+    baseline_runner later(rule_, options_);
+    later.restore_state(later_snapshot);
+    merge(std::move(later));
   }
 
   /// Shards: appends a runner that read a later part of the input. Both are flushed first, so

@@ -18,13 +18,14 @@
 
 #include <range/v3/range/concepts.hpp>
 
-#include "../model/baseline_table.hpp"
 #include "../detail/pipe.hpp"
 #include "../detail/symbol_table.hpp"
-#include "direction_pivot.hpp"
+#include "../engine/snapshot.hpp"
+#include "../model/baseline_table.hpp"
 #include "../model/measure_set.hpp"
 #include "../model/rows.hpp"
 #include "../model/spl_values.hpp"
+#include "direction_pivot.hpp"
 
 namespace k8snetio {
 
@@ -62,6 +63,17 @@ class moments {
   }
 
   std::uint64_t count() const noexcept { return n_; }
+
+  /// S4: the count and both methods' moments, as their IEEE-754 bits (restored bit for bit).
+  void save(detail::snapshot_writer& w) const {
+    w.u64(n_);
+    for (double v : {sum_, sumsq_, mean_, m2_}) w.f64(v);
+  }
+  static constexpr std::size_t saved_bytes = 8 + 4 * 8;
+  void restore(detail::snapshot_reader& r) {
+    n_ = r.u64();
+    for (double* v : {&sum_, &sumsq_, &mean_, &m2_}) *v = r.f64();
+  }
 
   /// B7: false when finite values overflowed the sums (or the stable method's moments).
   bool finite() const noexcept {
@@ -153,6 +165,49 @@ class baseline_builder {
   }
 
   std::size_t size() const noexcept { return keys_.size(); }
+  bool empty() const noexcept { return keys_.empty(); }
+  baseline_numerics numerics() const noexcept { return options_.numerics; }
+
+  /// S4: every key's state, keys in byte order (the same state gives the same bytes).
+  void save(detail::snapshot_writer& w) const {
+    std::vector<const std::pair<const std::string, baseline_accumulator<N>>*> sorted;
+    sorted.reserve(keys_.size());
+    for (const auto& kv : keys_) sorted.push_back(&kv);
+    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    w.u64(N);
+    w.u64(sorted.size());
+    for (const auto* kv : sorted) {
+      w.str(kv->first);
+      w.u64(kv->second.count);
+      w.opt_i64(kv->second.last_seen);
+      for (const moments& m : kv->second.measures) m.save(w);
+    }
+  }
+
+  /// S4: replaces this builder's keys with saved ones; throws snapshot_error (keeping its own)
+  /// when they do not hold together.
+  void restore(detail::snapshot_reader& r) {
+    if (r.u64() != N)
+      r.fail(fmt::format("the baseline state has another number of measures than {}", N));
+    decltype(keys_) keys;
+    const std::size_t n = r.count(8 + 8 + 1 + N * moments::saved_bytes);
+    keys.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto [it, fresh] = keys.try_emplace(std::string(r.str()));
+      if (!fresh) r.fail(fmt::format("the key '{}' twice", it->first));
+      baseline_accumulator<N>& acc = it->second;
+      acc.count = r.u64();
+      acc.last_seen = r.opt_i64();
+      if (acc.count && !acc.last_seen)
+        r.fail(fmt::format("the key '{}' has rows but no last_seen", it->first));
+      for (moments& m : acc.measures) {
+        m.restore(r);
+        if (m.count() > acc.count)
+          r.fail(fmt::format("the key '{}' has more values of a measure than rows", it->first));
+      }
+    }
+    keys_ = std::move(keys);
+  }
 
   /// B7: the keys (sorted) with a measure whose sums overflowed: their cells are empty.
   std::vector<std::string> overflowed_keys() const {

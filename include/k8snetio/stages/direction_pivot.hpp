@@ -22,6 +22,8 @@
 #include "../detail/flat_hash.hpp"
 #include "../detail/materialized.hpp"
 #include "../detail/pipe.hpp"
+#include "../detail/symbol_table.hpp"
+#include "../engine/snapshot.hpp"
 #include "../model/measure_set.hpp"
 #include "../model/rows.hpp"
 
@@ -115,6 +117,60 @@ class direction_pivot {
 
   std::size_t size() const noexcept { return groups_.size(); }
 
+  /// S4: the open groups with their partial sums, in first-appearance order, and where the
+  /// index stands; `restore` on a pivot of the same grouping continues exactly from there.
+  void save(detail::snapshot_writer& w) const {
+    w.u8(grouping_ == pivot_grouping::per_pod ? 0 : 1);
+    w.u64(N);
+    w.u64(popped_);
+    w.boolean(full_index_);
+    w.i64(index_time_);
+    w.u64(groups_.size());
+    for (const group& g : groups_) {
+      for (std::string_view v : {g.key.cluster, g.key.node, g.key.pod, g.key.service}) w.str(v);
+      w.i64(g.key.time);
+      for (std::size_t m = 0; m < N; ++m) {
+        w.f64(g.sum[m]);
+        w.u64(g.count[m]);
+      }
+    }
+  }
+
+  /// Replaces this pivot's groups with saved ones (their strings owned by the pivot); throws
+  /// snapshot_error, keeping its own, when they do not hold together.
+  void restore(detail::snapshot_reader& r) {
+    direction_pivot p(measure_of_, grouping_);
+    if (r.choice(1, "the pivot's grouping") != (grouping_ == pivot_grouping::per_pod ? 0 : 1))
+      r.fail("the pivot's grouping is not this rule's");
+    if (r.u64() != N) r.fail("the pivot has another number of measures than the rule");
+    p.popped_ = r.u64();
+    p.full_index_ = r.boolean();
+    p.index_time_ = r.i64();
+    const std::size_t n = r.count(4 * 8 + 8 + N * 16);
+    for (std::size_t i = 0; i < n; ++i) {
+      group g{};
+      for (std::string_view* v : {&g.key.cluster, &g.key.node, &g.key.pod, &g.key.service})
+        *v = p.restored_.view(p.restored_.intern(r.str()));
+      g.key.time = r.i64();
+      for (std::size_t m = 0; m < N; ++m) {
+        g.sum[m] = r.f64();
+        g.count[m] = r.u64();
+      }
+      if (!p.full_index_ && g.key.time > p.index_time_)
+        r.fail("a pivot group later than the time its index holds");
+      if (p.full_index_ || g.key.time == p.index_time_) {
+        const std::uint64_t h = hash_of(g.key);
+        if (p.index_.find(h,
+                          [&](std::size_t at) { return p.groups_[at - p.popped_].key == g.key; }))
+          r.fail("a pivot group twice");
+        p.index_.insert(h, p.popped_ + i);
+      }
+      p.groups_.push_back(g);
+    }
+    if (p.popped_ + p.groups_.size() < p.popped_) r.fail("pivot group positions overflow");
+    *this = std::move(p);
+  }
+
  private:
   struct group_key {
     std::string_view cluster, node, pod, service;
@@ -149,6 +205,7 @@ class direction_pivot {
 
   MeasureOf measure_of_;
   pivot_grouping grouping_;
+  detail::symbol_table restored_;  ///< the strings of restored groups (S4)
   std::deque<group> groups_;
   std::uint64_t popped_ = 0;
   detail::flat_hash_slots<std::size_t> index_;

@@ -1,0 +1,496 @@
+// engine.md S4, S4.1 and S6 for the baseline engine: a saved and restored baseline_runner reads
+// the rest of its input to the table of one uninterrupted run, byte for byte; a bad snapshot is
+// refused whole; states of disjoint shards merge into the state of the union; a rolling
+// baseline of per-day states gives the table of a recompute over its days (B3, B7 kept).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <k8snetio/engine/rolling_baseline.hpp>
+#include <k8snetio/io/baseline_csv.hpp>
+#include <k8snetio/k8snetio.hpp>
+
+#include "support.hpp"
+
+namespace {
+
+using k8snetio::metric_point;
+using k8snetio::test::owned_point;
+
+constexpr std::int64_t t0 = 1700006400;  // 2023-11-15T00:00:00Z, a day's start
+
+/// Fractional values (so that the order of additions shows in the last bits), two clusters,
+/// three services of several pods, both directions, two interfaces now and then; `buckets`
+/// 10-second buckets from `start`.
+std::vector<owned_point> time_major_points(int buckets, std::uint32_t seed,
+                                           std::int64_t start = t0) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> noise(0.0, 1.0);
+  const std::vector<std::string> pods = {
+      "web-7d4b9c8f6d-x2k9p", "web-7d4b9c8f6d-q8w2e", "api-5f6d7c8b9a-z9y8x", "db-0", "db-1",
+      "kube-proxy-a1b2c"};
+  std::vector<owned_point> points;
+  for (int b = 0; b < buckets; ++b) {
+    const double t = static_cast<double>(start + 10 * b);
+    for (const char* cluster : {"prod", "dev"}) {
+      for (std::size_t p = 0; p < pods.size(); ++p) {
+        const std::string node = p % 2 ? "node-2" : "node-1";
+        const double base = 1000.0 * static_cast<double>(p + 1);
+        const auto add = [&](double time, double value, const char* direction) {
+          points.push_back({time, value, "k8s.pod.network.io", cluster, pods[p], node, direction});
+        };
+        add(t + 1.5, base * (1 + noise(rng)), "transmit");
+        if (b % 3 == 0) add(t + 2.5, base * (1.1 + noise(rng)), "transmit");
+        add(t + 3.25, 3 * base * (1 + noise(rng)), "receive");
+      }
+    }
+  }
+  return points;
+}
+
+std::vector<owned_point> series_major(std::vector<owned_point> points) {
+  std::stable_sort(points.begin(), points.end(), [](const owned_point& a, const owned_point& b) {
+    return std::tie(a.cluster, a.pod, a.node, a.direction) <
+           std::tie(b.cluster, b.pod, b.node, b.direction);
+  });
+  return points;
+}
+
+std::vector<metric_point> views(const std::vector<owned_point>& points) {
+  std::vector<metric_point> out;
+  for (const auto& p : points)
+    out.push_back({p.time, p.value, p.metric_name, p.cluster, p.pod, p.node, p.direction});
+  return out;
+}
+
+template <std::size_t N>
+std::string csv(const k8snetio::baseline_table<N>& table) {
+  return k8snetio::io::write_baseline_csv(table);
+}
+
+k8snetio::baseline_run_options streaming() { return {}; }  // by_series: the CLI's first pass
+
+template <std::size_t N>
+std::string one_run(const k8snetio::rule_definition<N>& rule,
+                    const std::vector<metric_point>& points,
+                    k8snetio::baseline_run_options options = streaming()) {
+  k8snetio::baseline_runner<N> runner(rule, options);
+  for (const auto& p : points) REQUIRE(runner.add(p));
+  return csv(runner.finish().table);
+}
+
+/// Same keys, counts and last_seen; every number within `tolerance` relative.
+template <std::size_t N>
+void check_close(const k8snetio::baseline_table<N>& a, const k8snetio::baseline_table<N>& b,
+                 double tolerance) {
+  REQUIRE(a.size() == b.size());
+  REQUIRE(a.size() > 0);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto& x = a.rows()[i];
+    const auto& y = b.rows()[i];
+    INFO("key " << x.key);
+    REQUIRE(x.key == y.key);
+    CHECK(x.entry.count == y.entry.count);
+    CHECK(x.entry.last_seen == y.entry.last_seen);
+    const auto close = [tolerance](const k8snetio::baseline_cell& u,
+                                   const k8snetio::baseline_cell& v) {
+      if (!u.value || !v.value) return !u.value && !v.value;
+      return std::abs(*u.value - *v.value) <= tolerance * std::max(std::abs(*u.value), 1e-300);
+    };
+    for (std::size_t m = 0; m < N; ++m) {
+      CHECK(close(x.entry.avg[m], y.entry.avg[m]));
+      CHECK(close(x.entry.stdev[m], y.entry.stdev[m]));
+    }
+  }
+}
+
+struct named_rule {
+  const char* name;
+  const k8snetio::rule_definition<2>* rule;
+};
+const named_rule rules[] = {{"io", &k8snetio::anomalous_network_io},
+                            {"ratio", &k8snetio::network_io_ratio}};
+
+}  // namespace
+
+TEST_CASE("S4 baseline_runner: save, restore, rest of input = one run, both rules and orders") {
+  const auto owned = time_major_points(40, 11);
+  for (const auto& [order, points_owned] :
+       {std::pair{"time-major", owned}, std::pair{"series-major", series_major(owned)}}) {
+    const auto points = views(points_owned);
+    for (const named_rule& r : rules) {
+      INFO(r.name << " rule, " << order);
+      const std::string expected = one_run(*r.rule, points);
+      REQUIRE(expected.find('\n') != expected.size() - 1);  // rows, not a bare header
+      std::size_t cuts = 0;
+      for (std::size_t cut = 0; cut <= points.size(); cut += 1 + points.size() / 37) {
+        INFO("cut after " << cut << " of " << points.size() << " points");
+        k8snetio::baseline_runner<2> first(*r.rule, streaming());
+        for (std::size_t i = 0; i < cut; ++i) REQUIRE(first.add(points[i]));
+        const std::string state = first.save_state();
+        k8snetio::baseline_runner<2> second(*r.rule, streaming());
+        second.restore_state(state);
+        CHECK(second.save_state() == state);  // restored exactly, bit for bit
+        for (std::size_t i = cut; i < points.size(); ++i) REQUIRE(second.add(points[i]));
+        CHECK(csv(second.finish().table) == expected);
+        ++cuts;
+      }
+      CHECK(cuts > 30);
+    }
+  }
+}
+
+TEST_CASE("S4 baseline_runner: the live watermark's R5 pivot and at_finish groups resume too") {
+  const auto owned = time_major_points(30, 5);  // owns what the views point into
+  const auto points = views(owned);
+  for (const named_rule& r : rules) {
+    INFO(r.name);
+    k8snetio::baseline_run_options live;
+    live.span.allowed_lateness = 20;
+    k8snetio::baseline_run_options held;
+    held.span.closing = k8snetio::group_closing::at_finish;
+    for (const auto& options : {live, held}) {
+      const std::string expected = one_run(*r.rule, points, options);
+      for (std::size_t cut : {std::size_t{1}, points.size() / 3, points.size() / 2 + 7}) {
+        k8snetio::baseline_runner<2> first(*r.rule, options);
+        for (std::size_t i = 0; i < cut; ++i) REQUIRE(first.add(points[i]));
+        k8snetio::baseline_runner<2> second(*r.rule, options);
+        second.restore_state(first.save_state());
+        for (std::size_t i = cut; i < points.size(); ++i) REQUIRE(second.add(points[i]));
+        CHECK(csv(second.finish().table) == expected);
+      }
+    }
+  }
+}
+
+TEST_CASE(
+    "S4 baseline_runner: a truncated, corrupt, foreign or other-settings snapshot is "
+    "refused, naming what is wrong, and the runner is left as it was") {
+  const auto owned = time_major_points(20, 3);  // owns what the views point into
+  const auto points = views(owned);
+  const std::size_t cut = points.size() / 2;
+  const std::string expected = one_run(k8snetio::anomalous_network_io, points);
+  k8snetio::baseline_runner<2> saved(k8snetio::anomalous_network_io, streaming());
+  for (std::size_t i = 0; i < cut; ++i) saved.add(points[i]);
+  const std::string state = saved.save_state();
+
+  // A runner with its own state: every refused restore must leave it untouched.
+  k8snetio::baseline_runner<2> victim(k8snetio::anomalous_network_io, streaming());
+  for (std::size_t i = 0; i < cut; ++i) victim.add(points[i]);
+  const auto refused = [&](std::string_view bytes, std::string_view says,
+                           std::string_view or_says = "") {
+    try {
+      victim.restore_state(bytes);
+      FAIL("restored a bad snapshot");
+    } catch (const k8snetio::snapshot_error& e) {
+      INFO(e.what());
+      const std::string what = e.what();
+      CHECK((what.find(says) != std::string::npos ||
+             (!or_says.empty() && what.find(or_says) != std::string::npos)));
+    }
+  };
+  // Cut inside a length-prefixed string, the envelope says how long it should have been.
+  for (std::size_t n = 0; n < state.size(); n += 1 + state.size() / 61)
+    refused(std::string_view(state).substr(0, n), n < 8 ? "magic" : "truncated", "bytes with");
+  refused(std::string_view(state).substr(0, state.size() - 1), "truncated");
+  std::string flipped = state;
+  flipped[flipped.size() / 2] ^= 0x10;
+  refused(flipped, "CRC-32");
+  refused("PK\x03\x04 a zip file", "not a k8snetio state snapshot");
+  refused(state + "x", "left over");
+
+  k8snetio::rolling_baseline<2> other_kind(k8snetio::anomalous_network_io);
+  other_kind.add_day(0, k8snetio::baseline_builder<2>(k8snetio::network_io_measures));
+  refused(other_kind.save_day(0), "not of a baseline_runner");
+
+  k8snetio::baseline_runner<2> ratio(k8snetio::network_io_ratio, streaming());
+  refused(ratio.save_state(), "other settings");
+  k8snetio::baseline_run_options stable;
+  stable.numerics.numerics = k8snetio::baseline_numerics::stable;
+  refused(k8snetio::baseline_runner<2>(k8snetio::anomalous_network_io, stable).save_state(),
+          "numerics=stable");
+  k8snetio::baseline_run_options pattern;
+  pattern.service_pattern = "-\\d+$";
+  refused(k8snetio::baseline_runner<2>(k8snetio::anomalous_network_io, pattern).save_state(),
+          "service_pattern=-\\d+$");
+  k8snetio::baseline_run_options minute;
+  minute.span.span_seconds = 60;
+  refused(k8snetio::baseline_runner<2>(k8snetio::anomalous_network_io, minute).save_state(),
+          "span=60");
+
+  // A forged count, sealed with a valid CRC: refused before anything is allocated for it.
+  k8snetio::detail::snapshot_writer forged;
+  k8snetio::aggregation_stats{}.save(forged);
+  forged.u64(std::uint64_t{1} << 60);  // series
+  refused(k8snetio::seal_snapshot("baseline_runner", victim.settings(), forged.bytes()),
+          "a count of 1152921504606846976");
+
+  for (std::size_t i = cut; i < points.size(); ++i) REQUIRE(victim.add(points[i]));
+  CHECK(csv(victim.finish().table) == expected);
+}
+
+TEST_CASE(
+    "S4.1 baseline states of disjoint time ranges merge into the state of the union, "
+    "within 1e-12 relative (a key's sums are added shard by shard)") {
+  const auto owned = time_major_points(40, 21);
+  const auto points = views(owned);
+  // The cut at a bucket boundary: every D1 group (and every R5 (key, _time) row) is whole.
+  const auto boundary = std::find_if(points.begin(), points.end(), [](const metric_point& p) {
+    return p.time >= static_cast<double>(t0 + 10 * 17);
+  });
+  const std::vector<metric_point> early(points.begin(), boundary), late(boundary, points.end());
+  REQUIRE(!early.empty());
+  REQUIRE(!late.empty());
+  for (const named_rule& r : rules) {
+    INFO(r.name);
+    k8snetio::baseline_runner<2> a(*r.rule, streaming()), b(*r.rule, streaming());
+    for (const auto& p : early) a.add(p);
+    for (const auto& p : late) b.add(p);
+    k8snetio::baseline_runner<2> merged(*r.rule, streaming());
+    merged.restore_state(a.save_state());
+    merged.merge_state(b.save_state());
+    // The merged state saves and restores like any other.
+    k8snetio::baseline_runner<2> again(*r.rule, streaming());
+    again.restore_state(merged.save_state());
+    const auto result = again.finish();
+    k8snetio::baseline_runner<2> whole(*r.rule, streaming());
+    for (const auto& p : points) whole.add(p);
+    check_close(result.table, whole.finish().table, 1e-12);
+    CHECK(result.stats.points_in == points.size());
+    // A shard that holds its keys whole keeps bit parity: b's keys, merged into nothing.
+    k8snetio::baseline_runner<2> alone(*r.rule, streaming());
+    alone.merge_state(b.save_state());
+    CHECK(csv(alone.finish().table) == one_run(*r.rule, late));
+  }
+}
+TEST_CASE(
+    "S4.1 baseline states of disjoint series merge into the state of the union: bit for "
+    "bit by cluster, within 1e-12 relative when a key's pods are split") {
+  const auto owned = time_major_points(40, 23);  // owns what the views point into
+  const auto points = views(owned);
+  for (const named_rule& r : rules) {
+    INFO(r.name);
+    k8snetio::baseline_runner<2> prod(*r.rule, streaming()), dev(*r.rule, streaming());
+    for (const auto& p : points) (p.cluster == "prod" ? prod : dev).add(p);
+    k8snetio::baseline_runner<2> merged(*r.rule, streaming());
+    merged.restore_state(prod.save_state());
+    merged.merge_state(dev.save_state());
+    CHECK(csv(merged.finish().table) == one_run(*r.rule, points));
+  }
+  // B1–B4 take the D1 rows one by one: pods of one key may be in different shards (R5 means
+  // across pods, so its shards must hold whole services).
+  k8snetio::baseline_runner<2> odd(k8snetio::anomalous_network_io, streaming()),
+      even(k8snetio::anomalous_network_io, streaming());
+  for (const auto& p : points) (p.pod.back() % 2 ? odd : even).add(p);
+  k8snetio::baseline_runner<2> merged(k8snetio::anomalous_network_io, streaming());
+  merged.restore_state(odd.save_state());
+  merged.merge_state(even.save_state());
+  k8snetio::baseline_runner<2> whole(k8snetio::anomalous_network_io, streaming());
+  for (const auto& p : points) whole.add(p);
+  check_close(merged.finish().table, whole.finish().table, 1e-12);
+}
+
+namespace {
+
+/// `days` days of `per_day` buckets each, starting at the day of t0.
+std::vector<owned_point> days_of_points(int days, int per_day, std::uint32_t seed) {
+  std::vector<owned_point> all;
+  for (int d = 0; d < days; ++d) {
+    auto day = time_major_points(per_day, seed + static_cast<std::uint32_t>(d),
+                                 t0 + d * k8snetio::seconds_per_day + 3600 * (d % 5));
+    all.insert(all.end(), day.begin(), day.end());
+  }
+  return all;
+}
+
+/// One day's state, as a daily runner reads it.
+template <std::size_t N>
+std::map<std::int64_t, k8snetio::baseline_builder<N>> day_states(
+    const k8snetio::rule_definition<N>& rule, const std::vector<metric_point>& points,
+    k8snetio::baseline_run_options options = {}) {
+  k8snetio::daily_baseline_runner<N> daily(rule, options);
+  for (const auto& p : points) REQUIRE(daily.add(p));
+  return daily.finish();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "S6 rolling baseline: add a day, drop past the horizon, the table of a recompute "
+    "within 1e-12, from saved day states only") {
+  const int days = 7;
+  const auto owned = days_of_points(days, 25, 31);
+  const auto points = views(owned);
+  const std::int64_t first_day = k8snetio::utc_day_of(t0);
+  for (const named_rule& r : rules) {
+    INFO(r.name);
+    k8snetio::rolling_baseline_options horizon;
+    horizon.horizon_days = 3;
+    std::vector<std::string> saved;  // the state on disk: one snapshot per day
+    for (int d = 0; d < days; ++d) {
+      const std::int64_t day = first_day + d;
+      INFO("day " << k8snetio::utc_day_text(day));
+      std::vector<metric_point> today;
+      for (const auto& p : points)
+        if (k8snetio::utc_day_of(static_cast<std::int64_t>(p.time)) == day) today.push_back(p);
+      // A new process: the old days come from their snapshots, never from their points.
+      k8snetio::rolling_baseline<2> rolling(*r.rule, {}, horizon);
+      for (const std::string& s : saved) rolling.restore_day(s);
+      const auto states = day_states(*r.rule, today);
+      REQUIRE(states.size() == 1);
+      REQUIRE(states.begin()->first == day);
+      rolling.add_day(day, states.begin()->second);
+      const auto dropped = rolling.drop_past_horizon();
+      CHECK(dropped.size() == (d >= 3 ? 1u : 0u));
+      CHECK(rolling.size() == static_cast<std::size_t>(std::min(d + 1, 3)));
+      saved.clear();
+      for (std::int64_t kept : rolling.days()) saved.push_back(rolling.save_day(kept));
+
+      std::vector<metric_point> window;  // the recompute: every point of the kept days
+      for (const auto& p : points) {
+        const std::int64_t pd = k8snetio::utc_day_of(static_cast<std::int64_t>(p.time));
+        if (pd > day - 3 && pd <= day) window.push_back(p);
+      }
+      const auto recompute = k8snetio::build_baseline(*r.rule, window);
+      check_close(rolling.result().table, recompute.table, 1e-12);
+      if (d == 0) CHECK(csv(rolling.result().table) == csv(recompute.table));  // one day: exact
+    }
+  }
+}
+
+TEST_CASE("S6 an input of several days splits into the states of its days, in any order") {
+  const auto owned = days_of_points(3, 20, 41);
+  const auto points = views(owned);
+  for (const named_rule& r : rules) {
+    INFO(r.name);
+    const auto together = day_states(*r.rule, points);
+    REQUIRE(together.size() == 3);
+    k8snetio::rolling_baseline<2> a(*r.rule), b(*r.rule);
+    for (const auto& [day, state] : together) a.add_day(day, state);
+    for (std::int64_t day : a.days()) {
+      std::vector<metric_point> one;
+      for (const auto& p : points)
+        if (k8snetio::utc_day_of(static_cast<std::int64_t>(p.time)) == day) one.push_back(p);
+      b.add_day(day, day_states(*r.rule, one).at(day));
+      CHECK(a.save_day(day) == b.save_day(day));
+    }
+    // Series-major input of several days: each day's runner sees its series in order.
+    const auto sorted_owned = series_major(owned);
+    const auto sorted = views(sorted_owned);
+    const auto again = day_states(*r.rule, sorted);
+    k8snetio::rolling_baseline<2> c(*r.rule);
+    for (const auto& [day, state] : again) c.add_day(day, state);
+    check_close(c.result().table, a.result().table, 1e-12);
+  }
+}
+
+TEST_CASE("S6 the horizon counts back from the newest day held: 30 by default") {
+  k8snetio::rolling_baseline<2> rolling(k8snetio::anomalous_network_io);
+  const std::int64_t start = k8snetio::utc_day_of(t0);
+  for (int d = 0; d < 35; ++d) {
+    std::vector<metric_point> one = {{static_cast<double>((start + d) * 86400 + 5), 1.0 + d, "",
+                                      "prod", "web-0", "node-1", "transmit"}};
+    rolling.add_day(start + d, day_states(k8snetio::anomalous_network_io, one).at(start + d));
+  }
+  CHECK(rolling.rolling_options().horizon_days == 30);
+  const auto dropped = rolling.drop_past_horizon();
+  CHECK(dropped == std::vector<std::int64_t>{start, start + 1, start + 2, start + 3, start + 4});
+  CHECK(rolling.days().front() == start + 5);
+  const auto table = rolling.result().table;
+  REQUIRE(table.size() == 1);
+  CHECK(table.rows()[0].entry.count == std::optional<std::uint64_t>(30));
+  CHECK(table.rows()[0].entry.last_seen == (start + 34) * 86400);
+}
+
+TEST_CASE("S6 B3 Splunk's numerics across days: the stdev test vector to the last digit") {
+  // {65, 42, 40, 31, 47, 53, 64} over three days: integer sums are exact in any grouping.
+  const double values[] = {65, 42, 40, 31, 47, 53, 64};
+  const std::int64_t start = k8snetio::utc_day_of(t0);
+  k8snetio::rolling_baseline<2> rolling(k8snetio::anomalous_network_io);
+  std::vector<std::string> saved;
+  for (int d = 0; d < 3; ++d) {
+    std::vector<metric_point> points;
+    for (int i = 0; i < 7; ++i)
+      if (i % 3 == d)
+        points.push_back({static_cast<double>((start + d) * 86400 + 10 * i), values[i], "", "prod",
+                          "web-0", "node-1", "transmit"});
+    rolling.add_day(start + d, day_states(k8snetio::anomalous_network_io, points).at(start + d));
+  }
+  k8snetio::rolling_baseline<2> restored(k8snetio::anomalous_network_io);
+  for (std::int64_t day : rolling.days()) restored.restore_day(rolling.save_day(day));
+  const auto table = restored.result().table;
+  const std::size_t out = *k8snetio::network_io_measures.index_of("outbound_network_io");
+  REQUIRE(table.size() == 1);
+  CHECK(table.rows()[0].entry.stdev[out].text == "12.615183595289349");
+  CHECK(table.rows()[0].entry.count == std::optional<std::uint64_t>(7));
+}
+
+TEST_CASE(
+    "S6 B7 a day whose sums overflow gives empty cells, named, until it leaves the "
+    "horizon") {
+  const std::int64_t start = k8snetio::utc_day_of(t0);
+  k8snetio::rolling_baseline_options two;
+  two.horizon_days = 2;
+  k8snetio::rolling_baseline<2> rolling(k8snetio::anomalous_network_io, {}, two);
+  const auto day_of_values = [&](std::int64_t day, double value) {
+    std::vector<metric_point> points;
+    for (int i = 0; i < 3; ++i)
+      points.push_back({static_cast<double>(day * 86400 + 10 * i), value, "", "prod", "huge-0",
+                        "node-1", "transmit"});
+    return day_states(k8snetio::anomalous_network_io, points).at(day);
+  };
+  rolling.add_day(start, day_of_values(start, 1e308));
+  rolling.add_day(start + 1, day_of_values(start + 1, 5));
+  const std::size_t out = *k8snetio::network_io_measures.index_of("outbound_network_io");
+  auto result = rolling.result();
+  CHECK(result.overflowed == std::vector<std::string>{"prod:huge-0"});
+  REQUIRE(result.table.size() == 1);
+  CHECK_FALSE(result.table.rows()[0].entry.avg[out].value);
+  CHECK(csv(result.table).find("inf") == std::string::npos);
+  // A saved overflowed day restores as it was (the inf sums are bits, not text).
+  k8snetio::rolling_baseline<2> restored(k8snetio::anomalous_network_io, {}, two);
+  for (std::int64_t day : rolling.days()) restored.restore_day(rolling.save_day(day));
+  CHECK(restored.result().overflowed == std::vector<std::string>{"prod:huge-0"});
+
+  rolling.add_day(start + 2, day_of_values(start + 2, 7));
+  CHECK(rolling.drop_past_horizon() == std::vector<std::int64_t>{start});
+  result = rolling.result();
+  CHECK(result.overflowed.empty());
+  CHECK(result.table.rows()[0].entry.avg[out] == k8snetio::baseline_cell{6.0, "6"});
+}
+
+TEST_CASE("S6 S4 a day state of another rule or settings, or a corrupt one, is refused") {
+  const std::int64_t start = k8snetio::utc_day_of(t0);
+  std::vector<metric_point> points = {
+      {static_cast<double>(start * 86400 + 5), 3.0, "", "prod", "web-0", "node-1", "transmit"}};
+  k8snetio::rolling_baseline<2> io(k8snetio::anomalous_network_io);
+  io.add_day(start, day_states(k8snetio::anomalous_network_io, points).at(start));
+  const std::string day = io.save_day(start);
+  k8snetio::rolling_baseline<2> ratio(k8snetio::network_io_ratio);
+  CHECK_THROWS_WITH(ratio.restore_day(day), Catch::Contains("other settings"));
+  CHECK(ratio.size() == 0);
+  std::string flipped = day;
+  flipped[flipped.size() - 10] ^= 1;
+  CHECK_THROWS_WITH(io.restore_day(flipped), Catch::Contains("CRC-32"));
+  k8snetio::baseline_runner<2> runner(k8snetio::anomalous_network_io);
+  CHECK_THROWS_WITH(io.restore_day(runner.save_state()), Catch::Contains("not of a baseline_day"));
+  CHECK(io.result().table.rows()[0].entry.count == std::optional<std::uint64_t>(1));
+}
+
+TEST_CASE("S6 UTC days: epoch days to YYYY-MM-DD and back") {
+  CHECK(k8snetio::utc_day_text(0) == "1970-01-01");
+  CHECK(k8snetio::utc_day_text(k8snetio::utc_day_of(t0)) == "2023-11-15");
+  CHECK(k8snetio::utc_day_of(-1) == -1);
+  CHECK(k8snetio::utc_day_text(-1) == "1969-12-31");
+  for (std::int64_t d : {0, 59, 60, 11016, 19676, 2932000})
+    CHECK(k8snetio::parse_utc_day(k8snetio::utc_day_text(d)) == std::optional<std::int64_t>(d));
+  CHECK_FALSE(k8snetio::parse_utc_day("2026-02-30"));
+  CHECK_FALSE(k8snetio::parse_utc_day("2026-1-01x"));
+  CHECK(k8snetio::parse_utc_day("2024-02-29") == std::optional<std::int64_t>(19782));
+}

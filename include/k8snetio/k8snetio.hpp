@@ -19,3 +19,4 @@
 // The rules: the stages configured and run end to end.
 #include "rules/anomalous_network_io.hpp"
 #include "rules/network_io_ratio.hpp"
+#include "engine/rolling_baseline.hpp"  // S6: per-day baseline state

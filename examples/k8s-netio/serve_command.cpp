@@ -59,6 +59,7 @@ struct serve_options {
   std::vector<std::string> hec_tokens;
   std::string otlp_token;
   std::size_t max_body = std::size_t{8} << 20;
+  std::size_t max_in_flight = 16;  ///< L5: data requests read or queued for the engine at once
   std::string read_timeout = "10s";
   std::size_t max_open_groups = std::size_t{1} << 22;
   std::string state;
@@ -70,6 +71,33 @@ struct serve_options {
   std::string default_node;
   bool early_alerts = false;
 };
+
+/// L5: admits a data request while fewer than `limit` are being read or wait for the engine;
+/// beyond that the sender is told to come back (503 + Retry-After), so that a burst costs at
+/// most `limit` bodies of memory, never a growing queue.
+class admission {
+ public:
+  admission(std::atomic<std::size_t>& in_flight, std::size_t limit)
+      : in_flight_(in_flight), admitted_(in_flight.fetch_add(1) < limit) {}
+  admission(const admission&) = delete;
+  admission& operator=(const admission&) = delete;
+  ~admission() { in_flight_.fetch_sub(1); }
+  explicit operator bool() const noexcept { return admitted_; }
+
+ private:
+  std::atomic<std::size_t>& in_flight_;
+  bool admitted_;
+};
+
+/// L5: the reply to a request beyond the in-flight limit, in the endpoint's own dialect.
+void reply_busy(httplib::Response& res, bool hec) {
+  res.status = 503;
+  res.set_header("Retry-After", "1");
+  res.set_header("Connection", "close");  // its body was not read
+  res.set_content(hec ? R"({"text":"Server is busy","code":9})"
+                      : R"({"code":14,"message":"the service is busy: retry after 1 s"})",
+                  "application/json");
+}
 
 std::string metric_label(std::string_view reason) {
   std::string out(reason);
@@ -596,8 +624,11 @@ int run_serve(const serve_options& o) {
     return httplib::Server::HandlerResponse::Handled;
   }));
 
+  std::atomic<std::size_t> in_flight{0};
   server.Post("/v1/metrics", [&](const httplib::Request& req, httplib::Response& res,
                                  const httplib::ContentReader& content) {
+    const admission admitted(in_flight, o.max_in_flight);
+    if (!admitted) return reply_busy(res, false);
     auto body = read_body(content, o.max_body);
     if (!body) return reply_too_large(res, o.max_body, false);
     if (!o.otlp_token.empty() &&
@@ -636,6 +667,8 @@ int run_serve(const serve_options& o) {
 
   const auto hec = [&](const httplib::Request& req, httplib::Response& res,
                        const httplib::ContentReader& content) {
+    const admission admitted(in_flight, o.max_in_flight);
+    if (!admitted) return reply_busy(res, true);
     auto body = read_body(content, o.max_body);
     if (!body) return reply_too_large(res, o.max_body, true);
     if (!o.hec_tokens.empty()) {
@@ -748,6 +781,11 @@ serve_command add_serve_command(CLI::App& app) {
   cmd->add_option("--otlp-token", o->otlp_token,
                   "Require Authorization: Bearer TOKEN on /v1/metrics");
   cmd->add_option("--max-body", o->max_body, "Largest request body in bytes, after decompression");
+  cmd->add_option("--max-in-flight", o->max_in_flight,
+                  "Data requests read or waiting for the engine at once; beyond it a request "
+                  "gets 503 with Retry-After (L5)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->capture_default_str();
   cmd->add_option("--read-timeout", o->read_timeout, "Cut off a client that stalls this long");
   cmd->add_option("--max-open-groups", o->max_open_groups,
                   "Cardinality cap: buckets held open at once (about 64 bytes each)");

@@ -355,6 +355,62 @@ def case_error_paths():
     check(code == 0, f"exit {code}: {err!r}")
 
 
+def case_busy_retry_after():
+    """L5: a burst beyond --max-in-flight gets 503 with Retry-After (HEC's code 9 on HEC), not a
+    growing queue; senders that retry as OTLP and HEC senders do get every point in, and the
+    findings equal detect's."""
+    import threading
+    paths = prepare()
+    expected = detect(paths, "hec")
+    out = os.path.join(WORK, "serve.busy.jsonl")
+    if os.path.exists(out):
+        os.remove(out)
+    # A lateness of 10 minutes: requests sent together arrive in any order within a round.
+    server = Server("--baseline", paths["base.csv"], "--hec-token", HEC_TOKEN,
+                    "--max-in-flight", "1", "--lateness", "10m", "-o", out)
+    requests = hec_requests(paths["hour.hec"], events_per_request=20)
+    busy, results, lock = [], [], threading.Lock()
+    senders = 6
+    rounds = threading.Barrier(senders, timeout=120)
+
+    def sender(index):
+        # Round k: the six senders post requests 6k … 6k+5 at once, then wait for each other.
+        for start in range(0, len(requests), senders):
+            if start + index < len(requests):
+                body = requests[start + index]
+                for _ in range(600):  # bounded retries
+                    status, reply, headers = server.request(
+                        "POST", "/services/collector", body,
+                        {"Authorization": f"Splunk {HEC_TOKEN}"})
+                    if status != 503:
+                        break
+                    with lock:
+                        busy.append((reply, headers.get("Retry-After")))
+                    time.sleep(0.01)  # sooner than Retry-After: the test need not wait
+                with lock:
+                    results.append((status, reply))
+            rounds.wait()
+
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    check(len(results) == len(requests), f"{len(results)} of {len(requests)} requests answered")
+    check(all(s == 200 for s, _ in results), f"not all accepted: {results[:3]!r}")
+    check(busy, "six senders at once against --max-in-flight 1 never got a 503")
+    for reply, retry_after in busy:
+        check(json.loads(reply) == {"text": "Server is busy", "code": 9}, f"503 body {reply!r}")
+        check(retry_after == "1", f"503 without Retry-After: {retry_after!r}")
+    status, metrics, _ = server.request("GET", "/metrics")
+    check(re.search(rb'status="503"', metrics), "the 503s are not in /metrics")
+    push_hec(server, [TICK.replace(b"1700010100", b"1700010700")])  # past the hour + lateness
+    code, _, err = server.stop()
+    check(code == 0, f"exit {code}: {err!r}")
+    got = sorted_lines(out)
+    check(got == expected, f"serve found {got!r}\ndetect found {expected!r}")
+
+
 def main():
     global BIN, WORK
     parser = argparse.ArgumentParser()

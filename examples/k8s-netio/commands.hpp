@@ -34,6 +34,11 @@ struct common_options {
 
 struct baseline_command_options : common_options {
   std::string numerics = "splunk";
+  std::string state;               ///< S6: the directory of per-day states (empty: none)
+  std::vector<std::string> add;    ///< S6: inputs whose days are added to --state
+  bool replace = false;            ///< S6: a day already in --state is replaced, not refused
+  std::int64_t horizon = 30;       ///< S6: days kept, back from the newest day held
+  std::vector<std::string> merge;  ///< S4.1, K6: state directories or day files to combine
 };
 
 struct detect_command_options : common_options {

@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -18,9 +22,11 @@
 
 #include <k8snetio/engine/baseline_runner.hpp>
 #include <k8snetio/engine/detector.hpp>
+#include <k8snetio/engine/rolling_baseline.hpp>
 #include <k8snetio/io/baseline_csv.hpp>
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/input/allowlist.hpp>
+#include <k8snetio/io/output/atomic_file.hpp>
 #include <k8snetio/io/output/findings_writer.hpp>
 #include <k8snetio/io/output/unbaselined_csv.hpp>
 #include <k8snetio/k8snetio.hpp>
@@ -208,10 +214,7 @@ void print_unbaselined(const std::vector<k8snetio::unbaselined_key>& keys,
       quoted_for_diagnostic(names), quoted_for_diagnostic(where));
 }
 
-}  // namespace
-
-int run_baseline(const baseline_command_options& o) {
-  const auto& rule = rule_named(o.rule);
+k8snetio::baseline_run_options baseline_options_of(const baseline_command_options& o) {
   k8snetio::baseline_run_options options;
   options.span.span_seconds = o.span;
   options.span.metric_name = o.metric;
@@ -219,6 +222,273 @@ int run_baseline(const baseline_command_options& o) {
   options.service_pattern = o.service_pattern;
   options.numerics.numerics = o.numerics == "stable" ? k8snetio::baseline_numerics::stable
                                                      : k8snetio::baseline_numerics::splunk;
+  return options;
+}
+
+/// B7 and the closing line of every baseline mode.
+void print_baseline_written(const k8snetio::baseline_result<2>& result, const std::string& rule) {
+  if (!result.overflowed.empty())
+    print_diagnostic("k8s-netio: {} key{} whose sums overflowed have empty cells (B7), first: {}\n",
+                     with_commas(result.overflowed.size()),
+                     result.overflowed.size() == 1 ? "" : "s",
+                     quoted_for_diagnostic(result.overflowed.front()));
+  print_diagnostic("k8s-netio: wrote a baseline of {} key{} ({} rule)\n",
+                   with_commas(result.table.size()), result.table.size() == 1 ? "" : "s", rule);
+}
+
+// ---- S6: the state directory, one snapshot file per UTC day -------------------------------
+
+constexpr std::string_view day_file_suffix = ".k8snetio-day";
+/// A state file is the keys' sums: far smaller than this unless it is not one.
+constexpr std::uintmax_t max_state_file_bytes = std::uintmax_t{4} << 30;
+
+std::string day_file_name(std::int64_t day) {
+  return k8snetio::utc_day_text(day) + std::string(day_file_suffix);
+}
+
+/// The day files of a state directory, by day. A file that ends in the suffix but is not named
+/// for a day is an error; any other file (a temporary one, a README) is not ours.
+io::result<std::map<std::int64_t, std::string>> list_day_files(const std::string& dir) {
+  std::map<std::int64_t, std::string> out;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec)
+    return io::make_error(io::error_code::cannot_open, dir, 0,
+                          fmt::format("cannot list the state directory: {}", ec.message()));
+  for (const auto& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (!name.ends_with(day_file_suffix)) continue;
+    const auto day = k8snetio::parse_utc_day(
+        std::string_view(name).substr(0, name.size() - day_file_suffix.size()));
+    if (!day)
+      return io::make_error(
+          io::error_code::unknown_format, entry.path().string(), 0,
+          fmt::format("a state file must be named YYYY-MM-DD{}", day_file_suffix));
+    out.emplace(*day, entry.path().string());
+  }
+  return out;
+}
+
+io::result<std::string> read_state_file(const std::string& path) {
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec)
+    return io::make_error(io::error_code::cannot_open, path, 0,
+                          fmt::format("cannot read the state: {}", ec.message()));
+  if (size > max_state_file_bytes)
+    return io::make_error(io::error_code::input_too_large, path, 0,
+                          fmt::format("{} bytes: larger than any state file", size));
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(size)))
+    return io::make_error(io::error_code::read_failed, path, 0, "cannot read the state");
+  return bytes;
+}
+
+/// Opens one day file, checking it (S4) and that it holds the day its name says.
+io::result<std::pair<std::int64_t, k8snetio::baseline_builder<2>>> open_day_file(
+    const k8snetio::rolling_baseline<2>& rolling, const std::string& path,
+    std::optional<std::int64_t> named_day) {
+  auto bytes = read_state_file(path);
+  if (!bytes) return tl::unexpected(bytes.error());
+  try {
+    auto day = rolling.open_day(*bytes);
+    if (named_day && day.first != *named_day)
+      return io::make_error(io::error_code::read_failed, path, 0,
+                            fmt::format("holds the day {}, not the one its name says",
+                                        k8snetio::utc_day_text(day.first)));
+    return day;
+  } catch (const k8snetio::snapshot_error& e) {
+    return io::make_error(io::error_code::read_failed, path, 0, e.what());
+  }
+}
+
+/// Writes one day's state atomically (O6.1): a temporary file beside it, renamed over it.
+std::optional<std::string> write_day_file(const k8snetio::rolling_baseline<2>& rolling,
+                                          std::int64_t day, const std::string& path) {
+  auto file = io::atomic_output_file::create(path);
+  if (!file) return file.error().what();
+  file->write(rolling.save_day(day));
+  if (auto done = file->commit(); !done) return done.error().what();
+  return std::nullopt;
+}
+
+std::string day_range(const std::vector<std::int64_t>& days) {
+  if (days.empty()) return "no day";
+  if (days.size() == 1) return k8snetio::utc_day_text(days.front());
+  return fmt::format("{} days, {} to {}", days.size(), k8snetio::utc_day_text(days.front()),
+                     k8snetio::utc_day_text(days.back()));
+}
+
+/// Writes the table of `rolling` to -o (or standard output) atomically.
+int write_rolling_table(const baseline_command_options& o,
+                        const k8snetio::rolling_baseline<2>& rolling, output_file& out) {
+  const auto result = rolling.result();
+  std::string text;
+  io::write_baseline_csv(text, result.table);
+  out.write(text);
+  std::string error;
+  if (!out.close(error)) return fail(error);
+  print_baseline_written(result, o.rule);
+  return exit_ok;
+}
+
+/// `baseline --state DIR [--add FILE...]`: S6.
+int run_baseline_state(const baseline_command_options& o) {
+  const auto& rule = rule_named(o.rule);
+  const auto options = baseline_options_of(o);
+  k8snetio::rolling_baseline_options horizon;
+  horizon.horizon_days = o.horizon;
+  k8snetio::rolling_baseline<2> rolling(rule, options, horizon);
+
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(o.state, ec);
+  if (exists && !std::filesystem::is_directory(o.state, ec))
+    return fail(fmt::format("{}: --state must name a directory", o.state));
+  if (!exists && o.add.empty())
+    return fail(fmt::format("{}: no such state directory (the first --add creates it)", o.state));
+
+  output_file out;
+  std::string error;
+  if (!out.open(o.output, error)) return fail(error);
+
+  // The new days first: nothing is written before the whole input has been read.
+  std::map<std::int64_t, k8snetio::baseline_builder<2>> added;
+  run_summary summary;
+  bool second_pass = false;
+  if (!o.add.empty()) {
+    auto runner = read_exactly<k8snetio::daily_baseline_runner<2>>(
+        o, summary, second_pass, [&](k8snetio::group_closing closing) {
+          auto run = options;
+          run.span.closing = closing;
+          return std::make_unique<k8snetio::daily_baseline_runner<2>>(rule, run);
+        });
+    if (!runner) return fail(runner.error());
+    added = (*runner)->finish();
+    summary.aggregation = (*runner)->stats();
+  }
+
+  std::map<std::int64_t, std::string> files;
+  if (exists) {
+    auto listed = list_day_files(o.state);
+    if (!listed) return fail(listed.error());
+    files = std::move(*listed);
+  }
+  if (!o.replace)
+    for (const auto& [day, state] : added)
+      if (auto it = files.find(day); it != files.end())
+        return fail(
+            fmt::format("{}: the state already holds {} (--replace replaces it with the input's)",
+                        it->second, k8snetio::utc_day_text(day)));
+  if (files.empty() && added.empty())
+    return fail(fmt::format("{}: holds no day state{}", o.state,
+                            o.add.empty() ? "" : ", and the input has no point to add"));
+
+  // Only the days inside the horizon of the newest day are read; older files are deleted.
+  std::int64_t newest = std::numeric_limits<std::int64_t>::min();
+  if (!files.empty()) newest = files.rbegin()->first;
+  if (!added.empty()) newest = std::max(newest, added.rbegin()->first);
+  const std::int64_t oldest = newest - (o.horizon - 1);
+  std::vector<std::int64_t> dropped, past_horizon;
+  for (const auto& [day, path] : files) {
+    if (day < oldest) {
+      dropped.push_back(day);
+      continue;
+    }
+    if (added.contains(day)) continue;  // --replace: the input's day stands instead
+    auto opened = open_day_file(rolling, path, day);
+    if (!opened) return fail(opened.error());
+    rolling.add_day(opened->first, opened->second);
+  }
+  std::vector<std::int64_t> new_days;
+  for (const auto& [day, state] : added) {
+    if (day < oldest) {
+      past_horizon.push_back(day);
+      continue;
+    }
+    rolling.add_day(day, state);
+    new_days.push_back(day);
+  }
+
+  if (!o.add.empty()) {
+    if (!exists) {
+      std::filesystem::create_directories(o.state, ec);
+      if (ec)
+        return fail(
+            fmt::format("{}: cannot create the state directory: {}", o.state, ec.message()));
+    }
+    for (std::int64_t day : new_days) {
+      const std::string path = (std::filesystem::path(o.state) / day_file_name(day)).string();
+      if (auto failed = write_day_file(rolling, day, path)) return fail(*failed);
+    }
+    for (std::int64_t day : dropped) {
+      std::filesystem::remove(files.at(day), ec);
+      if (ec)
+        return fail(fmt::format("{}: cannot remove a day past the horizon: {}", files.at(day),
+                                ec.message()));
+    }
+    print_summary(summary);
+    print_second_pass(second_pass);
+  }
+  print_diagnostic(
+      "k8s-netio: state {}: {}{}{}{}\n", quoted_for_diagnostic(o.state), day_range(rolling.days()),
+      new_days.empty() ? "" : fmt::format("; added {}", day_range(new_days)),
+      dropped.empty()
+          ? ""
+          : fmt::format("; dropped {} past the {}-day horizon", day_range(dropped), o.horizon),
+      past_horizon.empty()
+          ? ""
+          : fmt::format("; not kept, already past the horizon: {}", day_range(past_horizon)));
+  return write_rolling_table(o, rolling, out);
+}
+
+/// `baseline --merge STATE...`: K6, S4.1. The same day in several states is added up, in the
+/// order the states are given.
+int run_baseline_merge(const baseline_command_options& o) {
+  const auto& rule = rule_named(o.rule);
+  k8snetio::rolling_baseline_options horizon;
+  horizon.horizon_days = o.horizon;
+  k8snetio::rolling_baseline<2> rolling(rule, baseline_options_of(o), horizon);
+  output_file out;
+  std::string error;
+  if (!out.open(o.output, error)) return fail(error);
+  std::size_t files_read = 0;
+  for (const std::string& state : o.merge) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(state, ec)) {
+      auto listed = list_day_files(state);
+      if (!listed) return fail(listed.error());
+      if (listed->empty()) return fail(fmt::format("{}: holds no day state", state));
+      for (const auto& [day, path] : *listed) {
+        auto opened = open_day_file(rolling, path, day);
+        if (!opened) return fail(opened.error());
+        rolling.add_day(opened->first, opened->second);
+        ++files_read;
+      }
+    } else {
+      auto opened = open_day_file(rolling, state, std::nullopt);
+      if (!opened) return fail(opened.error());
+      rolling.add_day(opened->first, opened->second);
+      ++files_read;
+    }
+  }
+  const auto past = rolling.drop_past_horizon();
+  print_diagnostic("k8s-netio: merged {} state file{} of {} state{}: {}{}\n",
+                   with_commas(files_read), files_read == 1 ? "" : "s", o.merge.size(),
+                   o.merge.size() == 1 ? "" : "s", day_range(rolling.days()),
+                   past.empty() ? ""
+                                : fmt::format("; left out {} past the {}-day horizon",
+                                              day_range(past), o.horizon));
+  return write_rolling_table(o, rolling, out);
+}
+
+}  // namespace
+
+int run_baseline(const baseline_command_options& o) {
+  if (!o.merge.empty()) return run_baseline_merge(o);
+  if (!o.state.empty()) return run_baseline_state(o);
+  const auto& rule = rule_named(o.rule);
+  k8snetio::baseline_run_options options = baseline_options_of(o);
 
   output_file out;
   std::string error;
@@ -241,13 +511,7 @@ int run_baseline(const baseline_command_options& o) {
   if (!out.close(error)) return fail(error);
   print_summary(summary);
   print_second_pass(second_pass);
-  if (!result.overflowed.empty())
-    fmt::print(stderr,
-               "k8s-netio: {} key{} whose sums overflowed have empty cells (B7), first: {}\n",
-               with_commas(result.overflowed.size()), result.overflowed.size() == 1 ? "" : "s",
-               result.overflowed.front());
-  print_diagnostic("k8s-netio: wrote a baseline of {} key{} ({} rule)\n",
-                   with_commas(result.table.size()), result.table.size() == 1 ? "" : "s", o.rule);
+  print_baseline_written(result, o.rule);
   return exit_ok;
 }
 

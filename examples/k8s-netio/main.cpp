@@ -184,6 +184,29 @@ void finish_common(common_options& o, const common_texts& texts) {
   }
 }
 
+/// Which of baseline's modes the options ask for (a table of INPUT, --state [--add], --merge),
+/// and the options that only make sense in one of them. Throws usage_error.
+void check_baseline_modes(baseline_command_options& o, bool horizon_given) {
+  const bool state = !o.state.empty(), merge = !o.merge.empty();
+  if (state && merge)
+    throw usage_error(
+        "--state and --merge are two modes: --merge combines states into a table, "
+        "--state keeps one");
+  if (!o.add.empty() && !state) throw usage_error("--add needs --state DIR to add to");
+  if (o.replace && o.add.empty()) throw usage_error("--replace applies to --add");
+  if (horizon_given && !state && !merge)
+    throw usage_error("--horizon applies to --state and --merge");
+  if ((state || merge) && !o.inputs.empty())
+    throw usage_error(state ? "with --state, give the metric inputs with --add FILE"
+                            : "--merge takes states, not metric inputs: give them after --merge");
+  if (!state && !merge && o.inputs.empty())
+    throw usage_error("INPUT is required (or --state DIR, or --merge STATE...)");
+  if (state && 86400 % o.span != 0)
+    throw usage_error(fmt::format(
+        "--state keeps one state per UTC day: --span ({} s) must divide a day", o.span));
+  if (!o.add.empty()) o.inputs = o.add;  // read as inputs, and checked against -o below
+}
+
 /// O6.2 for baseline and detect: -o (and detect's --unbaselined) must not be an input, the
 /// baseline or the allowlist.
 void check_output_is_no_input(const common_options& o, const std::string* baseline = nullptr,
@@ -224,7 +247,44 @@ int main(int argc, char** argv) {
                    "splunk (bit parity with Splunk's stdev) or stable (Welford)")
       ->check(CLI::IsMember({"splunk", "stable"}))
       ->capture_default_str();
-  baseline_cmd->footer(std::string(exit_codes_help));
+  // S6 and S4.1: a rolling baseline kept per day in a directory, and merging partial states.
+  baseline_cmd->get_option("INPUT")->required(false);
+  baseline_cmd
+      ->add_option("--state", base.state,
+                   "Rolling baseline (S6): the directory of per-day states (one file per UTC "
+                   "day, YYYY-MM-DD.k8snetio-day); created by the first --add. Without --add, "
+                   "writes the table of the days it holds")
+      ->type_name("DIR");
+  baseline_cmd
+      ->add_option("--add", base.add,
+                   "With --state: read these metric inputs, store each UTC day they cover in "
+                   "DIR, drop the days past --horizon, write the table of the days kept. A day "
+                   "DIR already holds is refused unless --replace")
+      ->type_name("FILE");
+  baseline_cmd->add_flag("--replace", base.replace,
+                         "With --add: replace the days DIR already holds with the input's");
+  CLI::Option* horizon_option =
+      baseline_cmd
+          ->add_option("--horizon", base.horizon,
+                       "With --state or --merge: the days kept, counted back from the newest "
+                       "day held, that day included (30: the ESCU search's -30d@d)")
+          ->check(whole_number_validator(1, 36600))
+          ->type_name("DAYS")
+          ->capture_default_str();
+  baseline_cmd
+      ->add_option("--merge", base.merge,
+                   "Combine partial states (K6, S4.1) into one table: each STATE a --state "
+                   "directory or one day file; the same day in several is added up (shards of "
+                   "disjoint series; for --rule ratio each shard must hold whole services)")
+      ->type_name("STATE");
+  baseline_cmd->footer(
+      "Rolling baseline (S6):\n"
+      "  k8s-netio baseline --state DIR --add day.csv -o baseline.csv\n"
+      "  k8s-netio baseline --state DIR -o baseline.csv          (the table of DIR's days)\n"
+      "  k8s-netio baseline --merge DIR1 DIR2 -o baseline.csv     (K6: partial states)\n"
+      "--rule, --span, --metric, --service-pattern and --numerics must be those the state was "
+      "built with; a state of other settings is refused, naming both.\n\n" +
+      std::string(exit_codes_help));
 
   // detect
   detect_command_options det;
@@ -342,7 +402,12 @@ int main(int argc, char** argv) {
   try {
     if (*baseline_cmd) {
       finish_common(base, base_texts);
+      check_baseline_modes(base, horizon_option->count() > 0);
       check_output_is_no_input(base);
+      std::vector<std::pair<std::string_view, std::string>> states;
+      for (const auto& m : base.merge) states.emplace_back("a --merge state", m);
+      if (auto collision = output_collision(base.output, "-o", states))
+        throw usage_error(*collision);
       return run_baseline(base);
     }
     if (*detect_cmd) {

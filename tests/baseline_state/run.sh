@@ -79,6 +79,16 @@ case "$case_name" in
     [ -f st/2023-11-15.k8snetio-day ] || fail "no day file"
     "$bin" baseline day0.csv >plain0.csv 2>/dev/null
     cmp rolling0.csv plain0.csv || fail "one day differs from the plain baseline"
+    # S1: a shuffled day is read a second time with every bucket held; the same day's state.
+    "$python" -c 'import random, sys
+lines = open(sys.argv[1]).readlines()
+body = lines[1:]
+random.Random(5).shuffle(body)
+sys.stdout.writelines(lines[:1] + body)' day0.csv >shuffled0.csv
+    run baseline --state shuffled --add shuffled0.csv -o shuffled.csv
+    expect_rc 0
+    expect_err "read a second time"
+    same_table shuffled.csv rolling0.csv
     # Two days: a recompute over both, within 1e-12.
     run baseline --state st --horizon 2 --add day1.csv -o rolling1.csv
     expect_rc 0

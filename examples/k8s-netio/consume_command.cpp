@@ -278,8 +278,9 @@ class consumer {
     if (messages_ > 1) {
       const double seconds = std::chrono::duration<double>(last_message_ - first_message_).count();
       print_diagnostic(
-          "k8s-netio: {:.2f} s from the first message to the last: {} points/s, {} messages/s\n",
-          seconds,
+          "k8s-netio: {:.2f} s from the first message to the last (from {:.3f} epoch): {} "
+          "points/s, {} messages/s\n",
+          seconds, std::chrono::duration<double>(first_message_epoch_.time_since_epoch()).count(),
           with_commas(static_cast<std::uint64_t>(static_cast<double>(accepted_ + rejected_) /
                                                  std::max(seconds, 1e-9))),
           with_commas(static_cast<std::uint64_t>(static_cast<double>(messages_) /
@@ -323,7 +324,10 @@ class consumer {
     }
     ++messages_;
     last_message_ = std::chrono::steady_clock::now();
-    if (messages_ == 1) first_message_ = last_message_;
+    if (messages_ == 1) {
+      first_message_ = last_message_;
+      first_message_epoch_ = std::chrono::system_clock::now();
+    }
     auto& pipeline = engines_.engine(id);
     ++pipeline.messages;
     const std::string_view payload(static_cast<const char*>(m.payload), m.len);
@@ -786,6 +790,7 @@ class consumer {
   std::vector<k8snetio::finding> findings_;
   std::map<std::string, std::pair<std::string, std::size_t>> generations_;
   std::chrono::steady_clock::time_point first_message_, last_message_;
+  std::chrono::system_clock::time_point first_message_epoch_;
   std::set<partition_id> uncommitted_;
   std::map<partition_id, std::size_t>
       state_bytes_;  // states stored whose offsets the group has not taken

@@ -385,6 +385,48 @@ def case_malformed_messages_counted():
           f"accepted {accepted} + rejected {rejected} != {produced_points(messages)}")
 
 
+def case_hec_input_same_findings():
+    """K1, K5: --input-format hec: Splunk HEC metric events (one pod's events of one interval
+    per message, keyed by pod) over 6 partitions, 2 consumers = detect over the same events."""
+    _, _ = prepare()
+    hour = os.path.join(WORK, "hour.hec")
+    run("simulate", "--pods", "16", "--hours", "1", "--seed", "8", "--start", str(HOUR),
+        "--incident", "exfil", "--incident", "blip", "--format", "hec", "-o", hour)
+    expected = detect_lines(hour)
+    check(expected, "detect found nothing in the HEC hour")
+    groups = {}  # (pod, time) -> events, in file order
+    with open(hour, "rb") as f:
+        for line in f:
+            if line.strip():
+                event = json.loads(line)
+                groups.setdefault((event["fields"]["k8s.pod.name"], event["time"]), []).append(
+                    line.rstrip(b"\n"))
+    records = [(-1, pod.encode(), b"\n".join(lines) + b"\n")
+               for (pod, _), lines in groups.items()]
+    # Points are measurements: a multi-measurement event holds one per metric_name:<name> key.
+    events = sum(max(1, sum(k.startswith("metric_name:") for k in json.loads(l)["fields"]))
+                 for lines in groups.values() for l in lines)
+    tick_records = [(p, f"tick-{p}".encode(),
+                     json.dumps({"event": "metric", "time": HOUR + 3600 + 100, "fields": {
+                         "metric_name:k8s.pod.network.io": 1, "k8s.cluster.name": "tick",
+                         "k8s.node.name": "tick", "k8s.pod.name": f"tick-{p}",
+                         "direction": "transmit"}}).encode()) for p in range(PARTITIONS)]
+    cluster = Cluster()
+    outs = [os.path.join(WORK, f"findings-{n}.jsonl") for n in ("a", "b")]
+    consumers = [Consumer(cluster, "--input-format", "hec", "--checkpoint-interval", "1s", "-o",
+                          out, name=f"c{i}") for i, out in enumerate(outs)]
+    time.sleep(3)
+    cluster.produce(TOPIC, records + tick_records)
+    cluster.wait_committed_to_end()
+    for c in consumers:
+        c.proc.send_signal(signal.SIGTERM)
+    for c in consumers:
+        check(c.stop() == 0, f"consume exited {c.proc.returncode}:\n{c.stderr()}")
+    check_same_findings(expected, file_findings(outs), "HEC input")
+    total = sum(sum(summary_points(c.stderr())) for c in consumers)
+    check(total == events + PARTITIONS, f"{total} points accounted for, {events + PARTITIONS} sent")
+
+
 def main():
     global BIN, HELPER, WORK
     parser = argparse.ArgumentParser()

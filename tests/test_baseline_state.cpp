@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <string>
 #include <tuple>
@@ -493,4 +494,42 @@ TEST_CASE("S6 UTC days: epoch days to YYYY-MM-DD and back") {
   CHECK_FALSE(k8snetio::parse_utc_day("2026-02-30"));
   CHECK_FALSE(k8snetio::parse_utc_day("2026-1-01x"));
   CHECK(k8snetio::parse_utc_day("2024-02-29") == std::optional<std::int64_t>(19782));
+}
+
+TEST_CASE(
+    "S4 a forged count in the R5 pivot, the builder or a day state is refused before "
+    "anything is allocated for it") {
+  const k8snetio::baseline_run_options options = streaming();
+  k8snetio::baseline_runner<2> runner(k8snetio::network_io_ratio, options);
+  const auto forged_runner = [&](bool in_pivot) {
+    k8snetio::detail::snapshot_writer w;
+    k8snetio::span_aggregator(options.span).save(w);
+    w.u8(1);  // the pivot: per service (R5), 2 measures, nothing popped
+    w.u64(2);
+    w.u64(0);
+    w.boolean(false);
+    w.i64(std::numeric_limits<std::int64_t>::min());
+    if (in_pivot) {
+      w.u64(std::uint64_t{1} << 60);
+    } else {
+      w.u64(0);
+      w.u64(2);  // the builder: 2 measures, then its keys
+      w.u64(std::uint64_t{1} << 60);
+    }
+    return k8snetio::seal_snapshot("baseline_runner", runner.settings(), w.bytes());
+  };
+  for (bool in_pivot : {true, false}) {
+    INFO((in_pivot ? "pivot" : "builder"));
+    CHECK_THROWS_WITH(runner.restore_state(forged_runner(in_pivot)),
+                      Catch::Contains("a count of 1152921504606846976"));
+  }
+  k8snetio::rolling_baseline<2> rolling(k8snetio::anomalous_network_io);
+  k8snetio::detail::snapshot_writer day;
+  day.i64(19676);
+  day.u64(2);
+  day.u64(std::uint64_t{1} << 60);
+  CHECK_THROWS_WITH(
+      rolling.restore_day(k8snetio::seal_snapshot("baseline_day", rolling.settings(), day.bytes())),
+      Catch::Contains("a count of 1152921504606846976"));
+  CHECK(rolling.size() == 0);
 }

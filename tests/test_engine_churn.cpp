@@ -208,3 +208,22 @@ TEST_CASE("S5.1 the cap on series held: a new series beyond it is refused and co
       static_cast<double>(t0), 1, "", "prod", "another-pod", "node-1", "transmit"});
   CHECK(refused.reason == k8snetio::drop_reason::series_limit);
 }
+
+TEST_CASE("S5 baseline under churn, both rules: idle series released by default, the table of "
+          "a runner that keeps every series, bit for bit") {
+  const auto input = churn(20000, 100, 6);
+  const auto points = views(input);
+  k8snetio::baseline_run_options keep;
+  keep.span.idle_seconds = 0;
+  for (const auto* rule : {&k8snetio::anomalous_network_io, &k8snetio::network_io_ratio}) {
+    INFO(rule->metadata->name);
+    const auto expected = k8snetio::build_baseline(*rule, points, keep);
+    k8snetio::baseline_runner<2> runner(*rule);  // the default options
+    for (const auto& p : points) REQUIRE(runner.add(p));
+    REQUIRE(runner.stats().series_released > 20000);  // idle for an hour
+    const auto got = runner.finish();
+    CHECK(k8snetio::io::write_baseline_csv(got.table) ==
+          k8snetio::io::write_baseline_csv(expected.table));
+    CHECK(got.table.size() == 1);
+  }
+}

@@ -39,6 +39,7 @@ struct baseline_run_options {
   span_options span = [] {
     span_options s;
     s.closing = group_closing::by_series;
+    s.idle_seconds = 3600;  // S5: a pod gone for an hour releases its series
     return s;
   }();
   std::optional<std::string> service_pattern{};///< D2.2
@@ -216,8 +217,11 @@ class baseline_runner {
     // resolved once.
     if (series >= by_series_.size()) by_series_.resize(aggregator_.series_count());
     series_state& st = by_series_[series];
-    if (!st.resolved) {
+    if (!st.resolved || st.epoch != aggregator_.series_epoch(series)) {  // S5: a new series' id
+      st = series_state{};
       st.resolved = true;
+      st.epoch = aggregator_.series_epoch(series);
+      st.cluster = clusters_.view(clusters_.intern(r.cluster));
       st.service = services_(r.pod);
       st.measure = rule_.measure_of(r.direction);
       if (st.service && !rule_.baseline_per_service) {
@@ -230,7 +234,11 @@ class baseline_runner {
       return;
     }
     if (rule_.baseline_per_service) {
-      pivot_.add(service_row{r, *st.service});  // R5: per (key, _time) across pods
+      // R5: per (key, _time) across pods. The pivot holds the row past the series' release
+      // (S5): its cluster is the runner's own copy, not the series' name.
+      service_row row{r, *st.service};
+      row.cluster = st.cluster;
+      pivot_.add(row);
       return;
     }
     // B1–B4: the D1 rows themselves, each feeding the measure its direction names.
@@ -260,8 +268,11 @@ class baseline_runner {
     std::optional<std::string_view> service;  ///< D2; null: the pattern's limit (D2.4)
     baseline_accumulator<N>* acc = nullptr;
     std::optional<std::size_t> measure;
+    std::string_view cluster;  ///< in clusters_
+    std::uint32_t epoch = 0;   ///< S5: the aggregator's epoch of the id when resolved
   };
   std::vector<series_state> by_series_;
+  detail::symbol_table clusters_;  // stable views
 };
 
 /// One call: the baseline table of `rule` over a range of metric points, in any order (S1). A

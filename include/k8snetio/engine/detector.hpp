@@ -223,6 +223,8 @@ class detector {
     w.u64(pods_.size());
     for (std::size_t i = 0; i < pods_.size(); ++i) {
       w.str(pod_names_[i]);
+      w.str(pods_[i].namespace_name);
+      w.str(pods_[i].pod_uid);
       w.i64(pods_[i].sealed_through);
       w.i64(pods_[i].newest);
       w.u64(pods_[i].waiting.size());
@@ -282,7 +284,7 @@ class detector {
     detail::snapshot_reader r(open_snapshot(snapshot, "detector", settings()), "detector state");
     detector d(rule_, *baseline_, options_);
     d.aggregator_.restore(r);
-    const std::size_t pods = r.count(8 + 24);
+    const std::size_t pods = r.count(8 + 16 + 24);
     if (pods >= std::numeric_limits<std::uint32_t>::max()) r.fail("too many pods");
     d.pods_.resize(pods);
     for (std::size_t i = 0; i < pods; ++i) {
@@ -293,6 +295,8 @@ class detector {
         r.fail("a pod key that is not cluster, node and pod");
       d.pod_names_.push_back(it->first);
       pod_state& p = d.pods_[i];
+      p.namespace_name = r.str();
+      p.pod_uid = r.str();
       p.sealed_through = r.i64();
       p.newest = r.i64();
       p.waiting.resize(r.count(8));
@@ -341,7 +345,7 @@ class detector {
       d.window_for(start).restore(r);
       if (d.window_of(start) != start) r.fail("a window that does not start on its boundary");
     }
-    d.closed_.resize(r.count(4 * 8 + 8 + 8 + 16 + 8 + 1));
+    d.closed_.resize(r.count(detail::saved_finding_min_bytes));
     for (finding& f : d.closed_) f = detail::restore_finding(r, rule_.metadata);
     if (const std::uint8_t failure = r.choice(static_cast<std::uint8_t>(drop_reason::memory_limit) + 1,
                                               "the failure"))
@@ -433,6 +437,7 @@ class detector {
     std::array<std::optional<double>, N> values{};  ///< the exceeding measures only
   };
   struct pod_state {
+    std::string namespace_name, pod_uid;  ///< I3.3: context for its findings
     std::int64_t sealed_through = std::numeric_limits<std::int64_t>::min();
     std::int64_t newest = std::numeric_limits<std::int64_t>::min();  ///< latest row's bucket
     std::vector<std::int64_t> waiting;  ///< buckets of its half-joined rows (by_series)
@@ -491,6 +496,12 @@ class detector {
   /// D3: a D1 row joins its pod's bucket; the row is scored once every measure has come.
   void join(const span_row& r, std::uint32_t id) {
     const series_state& s = series(r, id);
+    if (pod_state& pod = pods_[s.pod]; pod.namespace_name.empty() && pod.pod_uid.empty()) {
+      // I3.3: the pod's namespace and uid, from the first of its series' points that had them.
+      const auto [namespace_name, pod_uid] = aggregator_.series_context(id);
+      pod.namespace_name = namespace_name;
+      pod.pod_uid = pod_uid;
+    }
     if (s.pattern_limit) {
       ++pattern_limit_rows_;  // D2.4: dropped and counted
       return;
@@ -641,15 +652,31 @@ class detector {
   /// finding goes out at once.
   void count(const anomalous_row& hit) {
     auto provisional = window_for(hit.time).add(hit);
-    if (provisional && options_.early_alerts && (!options_.filter || options_.filter(*provisional)))
-      closed_.push_back(std::move(*provisional));
+    if (!provisional || !options_.early_alerts) return;
+    add_context(*provisional);
+    if (!options_.filter || options_.filter(*provisional)) closed_.push_back(std::move(*provisional));
   }
 
   /// Findings of a closed window; final ones when early alerts are on (S3).
   void hand_out(std::vector<finding>&& found, std::vector<finding>& to) {
     for (finding& f : found) {
+      add_context(f);
+      if (options_.filter && !options_.filter(f)) continue;
       if (options_.early_alerts) f.status = finding_status::final;
       to.push_back(std::move(f));
+    }
+  }
+
+  /// I3.3: the namespace and pod uid of the finding's pod, when its points had them.
+  void add_context(finding& f) {
+    pod_key_.assign(f.cluster);
+    pod_key_ += '\0';
+    pod_key_ += f.host;
+    pod_key_ += '\0';
+    pod_key_ += f.pod;
+    if (auto it = pod_ids_.find(pod_key_); it != pod_ids_.end()) {
+      f.namespace_name = pods_[it->second].namespace_name;
+      f.pod_uid = pods_[it->second].pod_uid;
     }
   }
 
@@ -697,7 +724,7 @@ class detector {
     persist.min_count = options_.min_count;
     persist.rule = rule_.metadata;
     persist.span_seconds = options_.span.span_seconds;
-    persist.filter = options_.filter;
+    // D8's filter runs in hand_out, once the finding has its context (I3.3).
     if (options_.window_seconds) {
       persist.window_start = start;
       persist.window_end = start + *options_.window_seconds;

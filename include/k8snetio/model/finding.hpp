@@ -76,6 +76,9 @@ struct finding {
   /// charts and risk scores are drawn from. Not part of ==, which compares what SPL returns.
   std::vector<anomalous_measure> measures{};
   finding_status status = finding_status::none;  ///< S3; not part of ==
+  /// I3.3: k8s.namespace.name and k8s.pod.uid when the input had them (context, never part of
+  /// the grouping or of ==); empty otherwise.
+  std::string namespace_name{}, pod_uid{};
 
   /// The largest z-score of the finding's anomalous measures (null when none is finite).
   std::optional<double> largest_z() const {

@@ -52,6 +52,7 @@ inline anomalous_measure restore_measure(snapshot_reader& r) {
   return m;
 }
 inline constexpr std::size_t saved_measure_min_bytes = 8 + 8 + 8 + 3 + 16;
+inline constexpr std::size_t saved_finding_min_bytes = 4 * 8 + 8 + 8 + 16 + 8 + 1 + 16;
 
 inline void save_finding(snapshot_writer& w, const finding& f) {
   for (const std::string* s : {&f.cluster, &f.host, &f.pod, &f.service}) w.str(*s);
@@ -63,6 +64,8 @@ inline void save_finding(snapshot_writer& w, const finding& f) {
   w.u64(f.measures.size());
   for (const anomalous_measure& m : f.measures) save_measure(w, m);
   w.u8(static_cast<std::uint8_t>(f.status));
+  w.str(f.namespace_name);
+  w.str(f.pod_uid);
 }
 /// The rule is the restoring engine's own (its settings name it).
 inline finding restore_finding(snapshot_reader& r, const rule_metadata* rule) {
@@ -76,6 +79,8 @@ inline finding restore_finding(snapshot_reader& r, const rule_metadata* rule) {
   f.measures.resize(r.count(saved_measure_min_bytes));
   for (anomalous_measure& m : f.measures) m = restore_measure(r);
   f.status = static_cast<finding_status>(r.choice(2, "a finding's status"));
+  f.namespace_name = r.str();
+  f.pod_uid = r.str();
   f.rule = rule;
   return f;
 }

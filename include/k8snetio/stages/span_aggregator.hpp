@@ -212,6 +212,9 @@ class span_aggregator {
     }
     const std::uint32_t id = *known;
     series_info& s = series_[id];
+    if (!s.context && (!p.namespace_name.empty() || !p.pod_uid.empty()))  // I3.3
+      s.context = std::make_shared<const std::pair<std::string, std::string>>(
+          std::string(p.namespace_name), std::string(p.pod_uid));
     // Time-ordered input finds its group without a lookup: each series remembers its newest
     // group, and no group of the series is newer. Only an older bucket needs the index.
     group* g = nullptr;
@@ -301,6 +304,13 @@ class span_aggregator {
   /// state knows that the id now names another series.
   std::uint32_t series_epoch(std::uint32_t id) const noexcept { return series_[id].epoch; }
 
+  /// I3.3: the namespace and pod uid of a series (empty when its points had none).
+  std::pair<std::string_view, std::string_view> series_context(std::uint32_t id) const noexcept {
+    const auto& c = series_[id].context;
+    if (!c) return {};
+    return {c->first, c->second};
+  }
+
   /// Series held now (seen and not released).
   std::size_t live_series() const noexcept { return series_.size() - free_.size(); }
 
@@ -322,6 +332,8 @@ class span_aggregator {
       w.u64(s.last_group);
       w.u32(s.next);
       w.i64(s.closed_through);
+      w.str(s.context ? std::string_view(s.context->first) : std::string_view());
+      w.str(s.context ? std::string_view(s.context->second) : std::string_view());
     }
     w.u64(free_.size());
     for (std::uint32_t id : free_) w.u32(id);
@@ -367,6 +379,10 @@ class span_aggregator {
         s.last_group = r.u64();
         s.next = r.u32();
         s.closed_through = r.i64();
+        const std::string_view namespace_name = r.str(), pod_uid = r.str();
+        if (!namespace_name.empty() || !pod_uid.empty())
+          s.context = std::make_shared<const std::pair<std::string, std::string>>(namespace_name,
+                                                                            pod_uid);
         if (s.next != no_series && s.next >= n)
           r.fail("a series follows one that does not exist");
         a.series_index_.insert(series_hash(cluster, pod, node, direction),
@@ -490,6 +506,8 @@ class span_aggregator {
     std::uint32_t epoch = 0;                 ///< S5: bumped when the id is released
     std::int64_t closed_through = no_bucket; ///< by_series: its latest group emitted
     bool live = false;                       ///< false: released (its id is free)
+    /// I3.3: k8s.namespace.name and k8s.pod.uid of its first point that had them (context).
+    std::shared_ptr<const std::pair<std::string, std::string>> context;
   };
 
   bool by_series() const noexcept {

@@ -55,16 +55,17 @@ constexpr bool glob_match(std::string_view pattern, std::string_view text) noexc
   return p == pattern.size();
 }
 
-/// What a finding offers the conditions. A finding without a namespace (findings do not carry
-/// one yet: the input may have none, and it plays no part in grouping) matches no
-/// k8s.namespace.name condition, so a line naming a namespace never suppresses it.
+/// What a finding offers the conditions. A finding without a namespace (its input had none:
+/// I3.3 carries it only when present) matches no k8s.namespace.name condition, so a line
+/// naming a namespace never suppresses it.
 struct allowlist_subject {
   std::string_view cluster, service, pod, host;
   std::optional<std::string_view> namespace_name;
 };
 
 inline allowlist_subject subject_of(const finding& f) noexcept {
-  return {f.cluster, f.service, f.pod, f.host, std::nullopt};
+  if (f.namespace_name.empty()) return {f.cluster, f.service, f.pod, f.host, std::nullopt};
+  return {f.cluster, f.service, f.pod, f.host, std::string_view(f.namespace_name)};
 }
 
 /// One `field=glob` condition.

@@ -244,8 +244,11 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
       return s.owned.emplace_back(v);
     };
     const auto collect = [&](const metric_point& p) {
-      s.points.push_back({p.time, p.value, keep(p.metric_name), keep(p.cluster), keep(p.pod),
-                          keep(p.node), keep(p.direction)});
+      metric_point kept{p.time,      p.value,      keep(p.metric_name), keep(p.cluster),
+                        keep(p.pod), keep(p.node), keep(p.direction)};
+      kept.namespace_name = keep(p.namespace_name);  // I3.3: context, as one thread gives it
+      kept.pod_uid = keep(p.pod_uid);
+      s.points.push_back(kept);
     };
     metrics_csv_reader reader = lead_->continuation(1);
     auto fed = reader.feed(text, collect);

@@ -236,7 +236,8 @@ inline std::string finding_uid(const finding& f) {
 /// Appends one finding as a JSON object (no line end). Keys, in this order:
 /// k8s.cluster.name, host, k8s.pod.name, k8s.service, count, anomalies, window_start,
 /// window_end, search_name, rule_id, mitre_attack_id, risk_object, risk_object_type,
-/// risk_score, risk_message.
+/// risk_score, risk_message; after k8s.service, k8s.namespace.name and k8s.pod.uid when the
+/// input had them (I3.3: context, absent otherwise).
 inline void append_finding_json(std::string& out, const finding& f) {
   const rule_metadata& rule = detail::rule_of(f);
   const auto string_field = [&out](std::string_view key, std::string_view value) {
@@ -249,6 +250,8 @@ inline void append_finding_json(std::string& out, const finding& f) {
   string_field("host", f.host);
   string_field("k8s.pod.name", f.pod);
   string_field("k8s.service", f.service);
+  if (!f.namespace_name.empty()) string_field("k8s.namespace.name", f.namespace_name);
+  if (!f.pod_uid.empty()) string_field("k8s.pod.uid", f.pod_uid);
   fmt::format_to(std::back_inserter(out), "\"count\":{},\"anomalies\":[", f.count);
   for (std::size_t i = 0; i < f.anomalies.size(); ++i) {
     if (i) out += ',';
@@ -647,6 +650,14 @@ inline void append_finding_ocsf(std::string& out, const finding& f) {
   string_member("name", f.pod);
   out += ",\"type\":\"k8s.pod\",";
   string_member("hostname", f.host);
+  if (!f.namespace_name.empty()) {  // I3.3
+    out += ',';
+    string_member("namespace", f.namespace_name);
+  }
+  if (!f.pod_uid.empty()) {
+    out += ',';
+    string_member("uid", f.pod_uid);
+  }
   out += ",\"labels\":[";
   append_json_string(out, "k8s.cluster.name=" + f.cluster);
   out += ',';

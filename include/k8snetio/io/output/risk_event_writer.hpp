@@ -105,6 +105,8 @@ inline void append_finding_risk_event(std::string& out, const finding& f,
   string_field("k8s.cluster.name", f.cluster);
   string_field("k8s.pod.name", f.pod);
   string_field("k8s.service", f.service);
+  if (!f.namespace_name.empty()) string_field("k8s.namespace.name", f.namespace_name);
+  if (!f.pod_uid.empty()) string_field("k8s.pod.uid", f.pod_uid);
   fmt::format_to(std::back_inserter(out), "\"count\":{},\"anomalies\":[", f.count);
   for (std::size_t i = 0; i < f.anomalies.size(); ++i) {
     if (i) out += ',';

@@ -242,6 +242,26 @@ class live_service {
       }
       header_.emitted_through = stored->emitted_through;
     }
+    // The OTLP cumulative series as of the last clean shutdown: their next points yield
+    // their deltas. Removed once read, so that after a crash (no clean shutdown to write
+    // it again) no stale value is taken as a series' last: those series start afresh.
+    const std::string series_path = o_.state + ".otlp-series";
+    if (std::ifstream series_in{series_path, std::ios::binary}) {
+      std::stringstream bytes;
+      bytes << series_in.rdbuf();
+      try {
+        otlp_->restore_series(bytes.str());
+      } catch (const k8snetio::snapshot_error& e) {
+        error = fmt::format("the OTLP series state {} cannot be restored: {}", series_path,
+                            e.what());
+        return false;
+      }
+      series_in.close();
+      if (std::remove(series_path.c_str()) != 0) {
+        error = fmt::format("cannot remove {}: {}", series_path, std::strerror(errno));
+        return false;
+      }
+    }
     std::uint64_t replayed = 0;
     for (const auto& [start, path] : wal_->segments()) {
       std::ifstream segment(path, std::ios::binary);
@@ -293,7 +313,8 @@ class live_service {
     std::lock_guard lock(mutex_);
     if (wal_) {
       wal_->sync();
-      return emit_closed(error) && write_state(error);
+      return emit_closed(error) && write_state(error) &&
+             serve::write_file_atomically(o_.state + ".otlp-series", otlp_->save_series(), error);
     }
     auto rest = engine_.finish();
     std::vector<k8snetio::finding> all = engine_.take_closed();

@@ -411,6 +411,53 @@ def case_busy_retry_after():
     check(got == expected, f"serve found {got!r}\ndetect found {expected!r}")
 
 
+def case_otlp_restart_keeps_counters():
+    """L6 with OTLP: the cumulative series' last values live across a clean restart, so the
+    first point of a series yields no delta once per run, not once per restart, and the
+    findings equal detect's."""
+    paths = prepare()
+    expected = detect(paths, "otlp")
+    requests = otlp_requests(paths["hour.otlp"])
+
+    def first_points(server):
+        _, metrics, _ = server.request("GET", "/metrics")
+        m = re.search(rb'k8snetio_points_ignored_total\{reason="first[^"]*"\} (\d+)', metrics)
+        return int(m.group(1)) if m else 0
+
+    whole = Server("--baseline", paths["base.csv"], "-o", os.path.join(WORK, "whole.jsonl"))
+    push_otlp(whole, requests)
+    once = first_points(whole)
+    check(once > 0, "the hour has no cumulative series: the case tests nothing")
+    whole.stop()
+
+    state_dir = os.path.join(WORK, "otlp-state")
+    shutil.rmtree(state_dir, ignore_errors=True)
+    os.makedirs(state_dir)
+    out = os.path.join(state_dir, "findings.jsonl")
+    args = ("--baseline", paths["base.csv"], "--state", os.path.join(state_dir, "serve.state"),
+            "-o", out)
+    bounds = [0, len(requests) // 3, 2 * len(requests) // 3, len(requests)]
+    total = 0
+    for part in range(3):
+        server = Server(*args)
+        push_otlp(server, requests[bounds[part]:bounds[part + 1]])
+        if part == 2:
+            push_hec(server, [TICK])
+        total += first_points(server)
+        code, _, err = server.stop()
+        check(code == 0, f"part {part}: exit {code}: {err!r}")
+    check(total == once, f"first points over three runs: {total}, in one run: {once}")
+    got = sorted_lines(out)
+    check(got == expected, f"serve found {got!r}\ndetect found {expected!r}")
+
+    # A series state of another counter mode is refused with a clear error.
+    with open(os.path.join(state_dir, "serve.state.otlp-series"), "wb") as f:
+        f.write(b"K8NIOSNP-not-a-snapshot")
+    server = Server(*args, expect_exit=True)
+    code, _, err = server.proc.wait(timeout=30), None, server.proc.stderr.read()
+    check(code != 0 and b"OTLP series state" in err, f"exit {code}: {err!r}")
+
+
 def main():
     global BIN, WORK
     parser = argparse.ArgumentParser()

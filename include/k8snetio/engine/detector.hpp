@@ -201,6 +201,9 @@ class detector {
   /// incomplete_detection.
   std::optional<drop_reason> failure() const noexcept { return failure_; }
 
+  /// Pods held (S5: those alive, those with rows waiting, and those with an anomalous bucket).
+  std::size_t pods_held() const noexcept { return pod_ids_.size(); }
+
   /// Rows held: open D1 groups plus half-joined pivot rows (for tests and progress).
   std::size_t open_rows() const noexcept { return aggregator_.open_groups() + pending_.size(); }
 
@@ -222,6 +225,8 @@ class detector {
     aggregator_.save(w);
     w.u64(pods_.size());
     for (std::size_t i = 0; i < pods_.size(); ++i) {
+      w.boolean(pods_[i].live);
+      if (!pods_[i].live) continue;
       w.str(pod_names_[i]);
       w.str(pods_[i].namespace_name);
       w.str(pods_[i].pod_uid);
@@ -229,7 +234,11 @@ class detector {
       w.i64(pods_[i].newest);
       w.u64(pods_[i].waiting.size());
       for (std::int64_t t : pods_[i].waiting) w.i64(t);
+      w.boolean(pods_[i].kept);
     }
+    w.u64(free_pods_.size());
+    for (std::uint32_t id : free_pods_) w.u32(id);
+    w.u64(next_pod_sweep_);
     const auto save_row = [&w](const pending_key& k, std::string_view cluster,
                                std::string_view node, std::string_view pod,
                                std::string_view service,
@@ -264,10 +273,10 @@ class detector {
     w.u64(unbaselined_.size());
     for (const auto& [key, u] : unbaselined_) {
       w.str(key);
-      std::vector<std::uint32_t> pods(u.pods.begin(), u.pods.end());
+      std::vector<std::string_view> pods(u.pods.begin(), u.pods.end());
       std::sort(pods.begin(), pods.end());
       w.u64(pods.size());
-      for (std::uint32_t id : pods) w.u32(id);
+      for (std::string_view pod : pods) w.str(pod);
       std::vector<std::int64_t> buckets(u.buckets.begin(), u.buckets.end());
       std::sort(buckets.begin(), buckets.end());
       w.u64(buckets.size());
@@ -284,31 +293,44 @@ class detector {
     detail::snapshot_reader r(open_snapshot(snapshot, "detector", settings()), "detector state");
     detector d(rule_, *baseline_, options_);
     d.aggregator_.restore(r);
-    const std::size_t pods = r.count(8 + 16 + 24);
+    const std::size_t pods = r.count(1);
     if (pods >= std::numeric_limits<std::uint32_t>::max()) r.fail("too many pods");
     d.pods_.resize(pods);
+    d.pod_names_.resize(pods);
     for (std::size_t i = 0; i < pods; ++i) {
+      pod_state& p = d.pods_[i];
+      p.live = r.boolean();
+      if (!p.live) continue;
       const auto [it, fresh] =
           d.pod_ids_.try_emplace(std::string(r.str()), static_cast<std::uint32_t>(i));
       if (!fresh) r.fail("a pod named twice");
       if (std::count(it->first.begin(), it->first.end(), '\0') != 2)
         r.fail("a pod key that is not cluster, node and pod");
-      d.pod_names_.push_back(it->first);
-      pod_state& p = d.pods_[i];
+      d.pod_names_[i] = it->first;
       p.namespace_name = r.str();
       p.pod_uid = r.str();
       p.sealed_through = r.i64();
       p.newest = r.i64();
       p.waiting.resize(r.count(8));
       for (std::int64_t& t : p.waiting) t = r.i64();
+      p.kept = r.boolean();
     }
+    const std::size_t freed = r.count(4);
+    for (std::size_t i = 0; i < freed; ++i) {
+      const std::uint32_t id = r.u32();
+      if (id >= pods || d.pods_[id].live) r.fail("a free pod id that is not free");
+      d.free_pods_.push_back(id);
+    }
+    if (d.pod_ids_.size() + d.free_pods_.size() != pods)
+      r.fail("the free pod ids do not match the released pods");
+    d.next_pod_sweep_ = static_cast<std::size_t>(r.u64());
     const auto restore_row = [&r, &d, pods](pending_key& k, std::string_view& cluster,
                                             std::string_view& node, std::string_view& pod,
                                             std::string_view& service,
                                             std::array<std::optional<double>, N>& values) {
       k.pod = r.u32();
       k.time = r.i64();
-      if (k.pod >= pods) r.fail("a row of a pod that does not exist");
+      if (k.pod >= pods || !d.pods_[k.pod].live) r.fail("a row of a pod that does not exist");
       for (std::string_view* v : {&cluster, &node, &pod, &service})
         *v = d.restored_.view(d.restored_.intern(r.str()));
       for (auto& v : values) v = r.opt_f64();
@@ -354,12 +376,8 @@ class detector {
     for (std::size_t i = 0; i < keys; ++i) {
       auto [it, fresh] = d.unbaselined_.try_emplace(std::string(r.str()));
       if (!fresh) r.fail("an unbaselined key twice");
-      const std::size_t n = r.count(4);
-      for (std::size_t j = 0; j < n; ++j) {
-        const std::uint32_t pod = r.u32();
-        if (pod >= pods) r.fail("an unbaselined pod that does not exist");
-        it->second.pods.insert(pod);
-      }
+      const std::size_t n = r.count(8);
+      for (std::size_t j = 0; j < n; ++j) it->second.pods.emplace(r.str());
       const std::size_t b = r.count(8);
       for (std::size_t j = 0; j < b; ++j) it->second.buckets.insert(r.i64());
     }
@@ -418,7 +436,7 @@ class detector {
 
  private:
   struct unbaselined_state {
-    std::unordered_set<std::uint32_t> pods;
+    std::unordered_set<std::string> pods;  ///< (cluster, node, pod) keys: pod ids are reused
     std::unordered_set<std::int64_t> buckets;
   };
   struct series_state {
@@ -441,6 +459,8 @@ class detector {
     std::int64_t sealed_through = std::numeric_limits<std::int64_t>::min();
     std::int64_t newest = std::numeric_limits<std::int64_t>::min();  ///< latest row's bucket
     std::vector<std::int64_t> waiting;  ///< buckets of its half-joined rows (by_series)
+    bool kept = false;  ///< it had an anomalous bucket: kept for its findings' context
+    bool live = true;   ///< false: released (S5), its id is free
   };
   struct pending_row {
     measure_row<N> row;
@@ -483,12 +503,24 @@ class detector {
       pod_key_ += r.node;
       pod_key_ += '\0';
       pod_key_ += r.pod;
-      auto [it, fresh] = pod_ids_.try_emplace(pod_key_, static_cast<std::uint32_t>(pods_.size()));
-      if (fresh) {
-        pods_.emplace_back();
-        pod_names_.push_back(it->first);
+      auto it = pod_ids_.find(pod_key_);
+      if (it == pod_ids_.end()) {
+        if (options_.span.idle_seconds > 0 && pod_ids_.size() >= next_pod_sweep_) release_pods();
+        std::uint32_t pod;
+        if (!free_pods_.empty()) {
+          pod = free_pods_.back();
+          free_pods_.pop_back();
+          pods_[pod] = pod_state{};
+        } else {
+          pod = static_cast<std::uint32_t>(pods_.size());
+          pods_.emplace_back();
+          pod_names_.emplace_back();
+        }
+        it = pod_ids_.emplace(pod_key_, pod).first;
+        pod_names_[pod] = it->first;
       }
       s.pod = it->second;
+      if (s.unbaselined) s.unbaselined->pods.emplace(pod_names_[s.pod]);  // D5.4
     }
     return s;
   }
@@ -506,10 +538,7 @@ class detector {
       ++pattern_limit_rows_;  // D2.4: dropped and counted
       return;
     }
-    if (s.unbaselined) {  // D5.4
-      s.unbaselined->pods.insert(s.pod);
-      s.unbaselined->buckets.insert(r.time);
-    }
+    if (s.unbaselined) s.unbaselined->buckets.insert(r.time);  // D5.4
     if (!s.measure || *s.measure >= N) return;  // D3.2: a row of nulls alerts on nothing
     if (!rule_.derive) {
       // D6.2 per measure: v > a + k·s involves this measure alone. Keep it only if it exceeds.
@@ -581,7 +610,10 @@ class detector {
     if (rule_.derive) rule_.derive(row);
     const looked_up_row<N> looked = lookup_(row);
     if (looked.baseline) {
-      if (auto hit = scorer_.score(looked)) count(*hit);
+      if (auto hit = scorer_.score(looked)) {
+        pods_[it->first.pod].kept = true;
+        count(*hit);
+      }
     }
     return pending_.erase(it);
   }
@@ -622,7 +654,10 @@ class detector {
   typename anomalous_map::iterator score_anomalous(typename anomalous_map::iterator it) {
     const anomalous_measures& a = it->second;
     measure_row<N> row{a.cluster, a.node, a.pod, a.service, it->first.time, a.values};
-    if (auto hit = scorer_.score(lookup_(row))) count(*hit);
+    if (auto hit = scorer_.score(lookup_(row))) {
+      pods_[it->first.pod].kept = true;
+      count(*hit);
+    }
     return anomalous_.erase(it);
   }
 
@@ -665,6 +700,36 @@ class detector {
       if (options_.early_alerts) f.status = finding_status::final;
       to.push_back(std::move(f));
     }
+  }
+
+  /// S5: releases the pods none of whose series the aggregator still holds and that no row
+  /// waits on (pods with an anomalous bucket are kept for their findings' context); next time
+  /// when the pods held have doubled, so that sweeps cost O(1) a pod.
+  void release_pods() {
+    std::vector<bool> used(pods_.size());
+    std::string key;
+    aggregator_.for_each_series(
+        [&](std::string_view cluster, std::string_view pod, std::string_view node) {
+          key.assign(cluster);
+          key += '\0';
+          key += node;
+          key += '\0';
+          key += pod;
+          if (auto it = pod_ids_.find(key); it != pod_ids_.end()) used[it->second] = true;
+        });
+    for (const auto& [k, p] : pending_) used[k.pod] = true;
+    for (const pending_key& k : order_) used[k.pod] = true;
+    for (const auto& [k, a] : anomalous_) used[k.pod] = true;
+    for (std::uint32_t id = 0; id < pods_.size(); ++id) {
+      pod_state& p = pods_[id];
+      if (!p.live || used[id] || p.kept || !p.waiting.empty()) continue;
+      pod_ids_.erase(pod_ids_.find(pod_names_[id]));
+      pod_names_[id] = {};
+      p = pod_state{};
+      p.live = false;
+      free_pods_.push_back(id);
+    }
+    next_pod_sweep_ = std::max<std::size_t>(4096, 2 * pod_ids_.size());
   }
 
   /// I3.3: the namespace and pod uid of the finding's pod, when its points had them.
@@ -756,6 +821,8 @@ class detector {
   std::uint64_t pattern_limit_rows_ = 0;
   detail::symbol_table restored_;           // S4: the strings of restored rows
   std::vector<std::string_view> pod_names_;  // pod id → its key in pod_ids_ (node-based: stable)
+  std::vector<std::uint32_t> free_pods_;     // S5: released pod ids, reused last first
+  std::size_t next_pod_sweep_ = 4096;        // S5: pods held at the next sweep
 };
 
 /// One call: the findings of `rule` over a range of metric points, in any order (S1): a forward

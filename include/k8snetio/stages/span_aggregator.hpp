@@ -311,6 +311,14 @@ class span_aggregator {
     return {c->first, c->second};
   }
 
+  /// Calls f(cluster, pod, node) for every series held now (S5: what a consumer's per-pod state
+  /// must keep).
+  template <class F>
+  void for_each_series(F&& f) const {
+    for (const series_info& s : series_)
+      if (s.live) f(s.names.cluster(), s.names.pod(), s.names.node());
+  }
+
   /// Series held now (seen and not released).
   std::size_t live_series() const noexcept { return series_.size() - free_.size(); }
 

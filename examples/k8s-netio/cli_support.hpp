@@ -354,6 +354,7 @@ struct run_summary {
         aggregation.missing_dimension);
     add(std::string(k8snetio::io::to_string(skip_reason::non_finite)), aggregation.non_finite);
     add(std::string(k8snetio::io::to_string(skip_reason::late)), aggregation.late);
+    add("series limit", aggregation.series_limit);  // S5.1
     add("outside the time range", outside_range);
 
     std::string out = fmt::format("read {} input{}: {} rows, {} points used, {} skipped", inputs,

@@ -29,6 +29,7 @@ struct common_options {
   std::string output;                ///< empty or "-": standard output
   bool unordered = false;            ///< hold every bucket from the start (no streaming attempt)
   std::uint64_t max_memory = 4096;   ///< MiB for held buckets (S1.1); over it: a clear error
+  std::uint64_t max_series = std::uint64_t{1} << 22;  ///< S5.1: series held at once
   unsigned threads = 0;              ///< parsing threads for metrics_csv files; 0: all cores
 };
 

@@ -133,6 +133,7 @@ void set_batch_closing(k8snetio::span_options& span, const common_options& o) {
   span.closing =
       o.unordered ? k8snetio::group_closing::at_finish : k8snetio::group_closing::by_series;
   span.max_open_groups = max_open_groups(o.max_memory);
+  span.max_series = static_cast<std::size_t>(o.max_series);
 }
 
 /// S1, S1.2: reads the inputs into the engine `make(closing)` builds. When they are in neither
@@ -187,8 +188,13 @@ void print_second_pass(bool second_pass) {
                "input streams in less memory)\n");
 }
 
-void print_summary(const run_summary& summary) {
+void print_summary(const run_summary& summary, std::uint64_t max_series) {
   print_diagnostic("k8s-netio: {}\n", summary.line());
+  if (summary.aggregation.series_limit)  // S5.1: once, naming the cap and the option
+    print_diagnostic(
+        "k8s-netio: warning: {} points of series beyond the {} held at once were refused "
+        "(--max-series {}); what was accepted is exact, raise --max-series to take them all\n",
+        with_commas(summary.aggregation.series_limit), with_commas(max_series), max_series);
   for (const std::string& hint : summary.report.hints())  // I3.1: which option supplies it
     print_diagnostic("k8s-netio: hint: {}\n", quoted_for_diagnostic(hint));
 }
@@ -427,7 +433,7 @@ int run_baseline_state(const baseline_command_options& o) {
         return fail(fmt::format("{}: cannot remove a day past the horizon: {}", files.at(day),
                                 ec.message()));
     }
-    print_summary(summary);
+    print_summary(summary, o.max_series);
     print_second_pass(second_pass);
   }
   print_diagnostic(
@@ -509,7 +515,7 @@ int run_baseline(const baseline_command_options& o) {
   io::write_baseline_csv(text, result.table);
   out.write(text);
   if (!out.close(error)) return fail(error);
-  print_summary(summary);
+  print_summary(summary, o.max_series);
   print_second_pass(second_pass);
   print_baseline_written(result, o.rule);
   return exit_ok;
@@ -594,7 +600,7 @@ int run_detect(const detect_command_options& o) {
     unbaselined_out.write(keys);
     if (!unbaselined_out.close(error)) return fail(error);
   }
-  print_summary(summary);
+  print_summary(summary, o.max_series);
   print_second_pass(second_pass);
   print_unbaselined(result.unbaselined, o.unbaselined);
   std::string suppressed_note;

@@ -161,6 +161,11 @@ void add_common_options(CLI::App& cmd, common_options& o, common_texts& texts) {
                  "error, never a partial answer")
       ->check(whole_number_validator(1, std::uint64_t{1} << 30))
       ->capture_default_str();
+  cmd.add_option("--max-series", o.max_series,
+                 "Series (cluster, pod, node, direction) held at once (S5.1); points of more are "
+                 "refused, counted and warned about (a series idle for an hour is released)")
+      ->check(whole_number_validator(1, std::uint64_t{1} << 32))
+      ->capture_default_str();
   cmd.add_option("-o,--output", o.output, "Write to FILE instead of standard output")
       ->type_name("FILE");
   cmd.add_option("--threads", o.threads,

@@ -326,6 +326,22 @@ case "$case_name" in
     grep -q "\"k8s.pod.name\":\"$exfil_pod\"" findings.csv || fail "exfiltration not found"
     if grep -q "\"k8s.pod.name\":\"$blip_pod\"" findings.csv; then fail "the blip alerted"; fi
     ;;
+  S5.1.max_series)
+    # The cap on series held: points of series beyond it are refused, counted in the summary
+    # and warned about once, naming the option; the rest is processed.
+    run baseline --max-series 3 "$data/cli_detect.csv"
+    expect_rc 0
+    expect_out '^key,'
+    expect_err 'series limit'
+    expect_err 'warning: [0-9,]+ points of series beyond the 3 held at once were refused \(--max-series 3\)'
+    [ "$(grep -c 'max-series' err)" = 1 ] || fail "the series cap was warned about more than once"
+    run baseline "$data/cli_detect.csv"
+    expect_rc 0
+    if grep -q 'max-series' err; then fail "warned without reaching the cap"; fi
+    run baseline --max-series 0 "$data/cli_detect.csv"
+    expect_rc 2
+    expect_err "max-series: '0' is not a whole number from 1"
+    ;;
   I1.4.time_unit)
     # Epoch milliseconds are refused with the unit named, never read as seconds; --time-unit ms
     # reads them.

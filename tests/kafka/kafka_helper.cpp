@@ -127,8 +127,9 @@ int produce(int argc, char** argv) {
     do {
       err = rd_kafka_producev(
           rk, RD_KAFKA_V_TOPIC(argv[3]), RD_KAFKA_V_PARTITION(partition),
-          RD_KAFKA_V_KEY(key_len ? key.data() : nullptr, key.size()),
-          RD_KAFKA_V_VALUE(null_value ? nullptr : const_cast<char*>(value.data()), value.size()),
+          // Parenthesized: the macros cast their argument without parentheses of their own.
+          RD_KAFKA_V_KEY((key_len ? key.data() : nullptr), key.size()),
+          RD_KAFKA_V_VALUE((null_value ? nullptr : const_cast<char*>(value.data())), value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) rd_kafka_poll(rk, 50);
     } while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL);

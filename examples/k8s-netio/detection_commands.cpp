@@ -26,6 +26,7 @@
 #include <k8snetio/io/baseline_csv.hpp>
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/input/allowlist.hpp>
+#include <k8snetio/io/input/read_inputs.hpp>
 #include <k8snetio/io/output/atomic_file.hpp>
 #include <k8snetio/io/output/findings_writer.hpp>
 #include <k8snetio/io/output/unbaselined_csv.hpp>
@@ -33,7 +34,6 @@
 
 #include "cli_support.hpp"
 #include "commands.hpp"
-#include "metric_inputs.hpp"
 
 namespace k8snetio_cli {
 namespace {
@@ -44,8 +44,8 @@ const k8snetio::rule_definition<2>& rule_named(std::string_view name) {
   return name == "ratio" ? k8snetio::network_io_ratio : k8snetio::anomalous_network_io;
 }
 
-input_options make_input_options(const common_options& o) {
-  input_options in;
+io::input_options make_input_options(const common_options& o) {
+  io::input_options in;
   in.reader.metric_name = o.metric;
   in.reader.strict = o.strict;
   in.reader.default_cluster = o.default_cluster;
@@ -54,10 +54,10 @@ input_options make_input_options(const common_options& o) {
   in.reader.otlp_counter = o.otlp_counter == "rate"  ? io::otlp_counter_mode::rate
                            : o.otlp_counter == "raw" ? io::otlp_counter_mode::raw
                                                      : io::otlp_counter_mode::delta;
-  if (!o.input_format.empty()) in.forced_format = io::parse_input_format(o.input_format);
+  if (!o.input_format.empty()) in.format = io::parse_input_format(o.input_format);
   in.earliest = o.earliest;
   in.latest = o.latest;
-  in.threads = o.threads;
+  in.parallel.threads = o.threads;
   return in;
 }
 
@@ -69,32 +69,43 @@ int fail(const std::string& message) {
 int fail(const io::input_error& error) { return fail(error.what()); }
 
 /// An engine's drop under --strict: the readers name file:line themselves; a point the engine
-/// refuses (missing dimension, non-finite, …) is named here by its reason. A point that only
-/// ends the streaming attempt (out of order: the second pass will take it) is not an error.
-std::optional<io::input_error> strict_drop(k8snetio::drop_reason reason, const std::string& file) {
+/// refuses (missing dimension, non-finite, …) is named here by its reason, and by the input
+/// being read (read_inputs fills in the file). A point that only ends the streaming attempt
+/// (out of order: the second pass will take it) is not an error.
+io::result<void> strict_drop(k8snetio::drop_reason reason) {
   if (reason == k8snetio::drop_reason::none || reason == k8snetio::drop_reason::out_of_order ||
       reason == k8snetio::drop_reason::memory_limit)
-    return std::nullopt;
-  return io::input_error{
-      io::error_code::bad_row, file, 0, 0, {}, std::string(k8snetio::to_string(reason))};
+    return {};
+  return io::make_error(io::error_code::bad_row, {}, 0, std::string(k8snetio::to_string(reason)));
 }
 
 /// Reads `inputs` into a push API (baseline_runner or detector): every point goes to
-/// `engine.add`; under --strict the first point the engine refuses ends the read.
+/// `engine.add`; under --strict the first point the engine refuses ends the read. A progress
+/// line shows on a terminal.
 template <class Engine>
 io::result<void> read_into(Engine& engine, const common_options& o,
                            const std::vector<std::string>& inputs, run_summary& summary,
                            std::FILE* spool = nullptr) {
-  std::optional<io::input_error> abort;
-  const auto sink = [&](const k8snetio::metric_point& p) {
+  const auto sink = [&](const k8snetio::metric_point& p) -> io::result<void> {
     const k8snetio::add_outcome used = engine.add(p);
-    if (o.strict && !used && !abort) abort = strict_drop(used.reason, summary.current_input);
+    if (o.strict && !used) return strict_drop(used.reason);
+    return {};
   };
-  input_options in = make_input_options(o);
+  io::input_options in = make_input_options(o);
   in.spool = spool;
-  auto read = read_metric_inputs(inputs, in, summary, sink, abort);
+  progress_line progress;
+  if (progress.enabled())
+    in.progress = [&progress](const io::input_progress& at) {
+      progress.set_total(at.total_bytes);
+      progress.update(at.bytes, at.rows);
+    };
+  auto read = io::read_inputs(inputs, in, sink);
   summary.aggregation = engine.stats();
-  return read;
+  if (!read) return tl::unexpected(std::move(read.error()));
+  summary.inputs = read->inputs;
+  summary.report = std::move(read->report);
+  summary.outside_range = read->outside_range;
+  return {};
 }
 
 /// A temporary file that is removed when it goes out of scope (S1.2: standard input kept for

@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <k8snetio/engine/baseline_learner.hpp>
 #include <k8snetio/engine/rolling_baseline.hpp>
 #include <k8snetio/io/baseline_csv.hpp>
 #include <k8snetio/k8snetio.hpp>
@@ -532,4 +533,142 @@ TEST_CASE(
       rolling.restore_day(k8snetio::seal_snapshot("baseline_day", rolling.settings(), day.bytes())),
       Catch::Contains("a count of 1152921504606846976"));
   CHECK(rolling.size() == 0);
+}
+
+// ---- L8, K6: the live learner: per-day states of what a live engine receives ---------------
+
+namespace {
+
+constexpr std::int64_t learn_lateness = 30;
+
+k8snetio::baseline_run_options live_options() {
+  k8snetio::baseline_run_options o;
+  o.span.allowed_lateness = learn_lateness;
+  return o;
+}
+
+/// `days` days of points, each day `per_day` buckets spread over the day (every 10 minutes),
+/// shuffled within 20 seconds of event time (less than the lateness): live arrival order.
+std::vector<owned_point> live_days(int days, int per_day, std::uint32_t seed) {
+  std::vector<owned_point> all;
+  for (int d = 0; d < days; ++d)
+    for (int b = 0; b < per_day; ++b) {
+      auto bucket = time_major_points(1, seed + static_cast<std::uint32_t>(d * 1000 + b),
+                                      t0 + d * k8snetio::seconds_per_day + 600 * b);
+      all.insert(all.end(), bucket.begin(), bucket.end());
+    }
+  std::mt19937 rng(seed);
+  for (std::size_t i = 0; i + 1 < all.size(); ++i) {  // swap neighbours a little apart in time
+    const std::size_t j = i + 1 + rng() % 3;
+    if (j < all.size() && std::abs(all[j].time - all[i].time) < 20 && rng() % 2)
+      std::swap(all[i], all[j]);
+  }
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("L8 K6 learner: complete days equal the rolling baseline of those days") {
+  const auto owned = live_days(4, 30, 7);
+  const auto points = views(owned);
+  const std::int64_t first_day = k8snetio::utc_day_of(t0);
+  for (const named_rule& r : rules) {
+    INFO(r.name);
+    k8snetio::rolling_baseline_options horizon;
+    horizon.horizon_days = 2;
+    k8snetio::baseline_learner<2> learner(*r.rule, live_options(), horizon);
+    std::vector<std::int64_t> completed;
+    for (const auto& p : points) {
+      REQUIRE(learner.add(p));
+      for (std::int64_t d : learner.take_completed_days()) completed.push_back(d);
+    }
+    // The fourth day is still open: its end has not been passed by the lateness.
+    CHECK(completed == std::vector<std::int64_t>{first_day, first_day + 1, first_day + 2});
+    CHECK(learner.open_days() == std::vector<std::int64_t>{first_day + 3});
+    CHECK(learner.rolling().days() == std::vector<std::int64_t>{first_day + 1, first_day + 2});
+    CHECK(learner.late_points() == 0);
+
+    // The same days read as files by `baseline --state` (daily runner, rolling baseline) ...
+    std::vector<metric_point> kept;
+    for (const auto& p : points) {
+      const std::int64_t d = k8snetio::utc_day_of(static_cast<std::int64_t>(p.time));
+      if (d == first_day + 1 || d == first_day + 2) kept.push_back(p);
+    }
+    k8snetio::rolling_baseline<2> files(*r.rule, {}, horizon);
+    for (const auto& [day, state] : day_states(*r.rule, kept)) files.add_day(day, state);
+    CHECK(csv(learner.rolling().result().table) == csv(files.result().table));
+    // ... and a recompute over them, within 1e-12 relative.
+    check_close(learner.rolling().result().table,
+                k8snetio::build_baseline(*r.rule, kept).table, 1e-12);
+  }
+}
+
+TEST_CASE("L8 K6 learner: a point of a completed day is late, counted, never folded") {
+  const auto owned = live_days(2, 10, 3);
+  auto points = views(owned);
+  k8snetio::baseline_learner<2> learner(k8snetio::anomalous_network_io, live_options());
+  for (const auto& p : points) REQUIRE(learner.add(p));
+  // Day 2's points pushed day 1 past its end by more than the lateness.
+  REQUIRE(learner.take_completed_days() == std::vector<std::int64_t>{k8snetio::utc_day_of(t0)});
+  const std::string before = csv(learner.rolling().result().table);
+  metric_point stale = points.front();
+  const auto used = learner.add(stale);
+  CHECK(used.reason == k8snetio::drop_reason::late);
+  CHECK(learner.late_points() == 1);
+  CHECK(csv(learner.rolling().result().table) == before);
+  CHECK_THROWS_AS(k8snetio::baseline_learner<2>(k8snetio::anomalous_network_io, {}),
+                  std::invalid_argument);  // no lateness: not a live learner
+}
+
+TEST_CASE("L8 K6 S4 learner: save, restore, rest of the points = one run, at every cut") {
+  const auto owned = live_days(3, 12, 11);
+  const auto points = views(owned);
+  for (const named_rule& r : rules) {
+    INFO(r.name);
+    k8snetio::baseline_learner<2> whole(*r.rule, live_options());
+    for (const auto& p : points) REQUIRE(whole.add(p));
+    const std::string expected = csv(whole.rolling().result().table);
+    REQUIRE(whole.rolling().size() == 2);
+    for (std::size_t cut = 0; cut <= points.size(); cut += points.size() / 23 + 1) {
+      INFO("cut at point " << cut);
+      k8snetio::baseline_learner<2> first(*r.rule, live_options());
+      for (std::size_t i = 0; i < cut; ++i) REQUIRE(first.add(points[i]));
+      const std::string saved = first.save_state();
+      k8snetio::baseline_learner<2> second(*r.rule, live_options());
+      second.restore_state(saved);
+      CHECK(second.save_state() == saved);
+      for (std::size_t i = cut; i < points.size(); ++i) REQUIRE(second.add(points[i]));
+      CHECK(second.rolling().days() == whole.rolling().days());
+      CHECK(second.open_days() == whole.open_days());
+      CHECK(csv(second.rolling().result().table) == expected);
+      CHECK(second.save_state() == whole.save_state());
+    }
+  }
+}
+
+TEST_CASE("L8 K6 S4 learner: a corrupt, foreign or other-settings state is refused whole") {
+  const auto owned = live_days(2, 6, 5);
+  const auto points = views(owned);
+  k8snetio::baseline_learner<2> learner(k8snetio::anomalous_network_io, live_options());
+  for (const auto& p : points) REQUIRE(learner.add(p));
+  const std::string saved = learner.save_state();
+
+  k8snetio::baseline_learner<2> target(k8snetio::anomalous_network_io, live_options());
+  const std::string empty = target.save_state();
+  std::string corrupt = saved;
+  corrupt[corrupt.size() / 2] = static_cast<char>(corrupt[corrupt.size() / 2] ^ 0x10);
+  CHECK_THROWS_AS(target.restore_state(corrupt), k8snetio::snapshot_error);
+  CHECK_THROWS_AS(target.restore_state(saved.substr(0, saved.size() - 9)),
+                  k8snetio::snapshot_error);
+  k8snetio::baseline_runner<2> runner(k8snetio::anomalous_network_io, live_options());
+  CHECK_THROWS_WITH(target.restore_state(runner.save_state()), Catch::Contains("baseline_runner"));
+  k8snetio::baseline_learner<2> ratio(k8snetio::network_io_ratio, live_options());
+  CHECK_THROWS_AS(ratio.restore_state(saved), k8snetio::snapshot_error);
+  auto other = live_options();
+  other.span.allowed_lateness = 60;
+  k8snetio::baseline_learner<2> later(k8snetio::anomalous_network_io, other);
+  CHECK_THROWS_WITH(later.restore_state(saved), Catch::Contains("lateness=30"));
+  CHECK(target.save_state() == empty);  // nothing half-loaded
+  target.restore_state(saved);
+  CHECK(target.save_state() == saved);
 }

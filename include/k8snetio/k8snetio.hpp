@@ -20,3 +20,4 @@
 #include "rules/anomalous_network_io.hpp"
 #include "rules/network_io_ratio.hpp"
 #include "engine/rolling_baseline.hpp"  // S6: per-day baseline state
+#include "engine/baseline_learner.hpp"  // L8, K6: the rolling baseline of a live stream

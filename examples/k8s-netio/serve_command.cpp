@@ -1,6 +1,9 @@
 // `k8s-netio serve` (service.md L1–L6): OTLP/HTTP JSON and Splunk HEC pushes into one live
 // detector (S1.3 watermark, S2.1 findings as windows close), guarded by one mutex, with a
 // Prometheus /metrics, and a write-ahead log under --state so that a restart loses no point.
+// With --state it also learns (L8): the windows leaving the log feed a rolling baseline, kept
+// per UTC day in STATE.baseline/ (the files of `baseline --state`); --learn then detects with
+// the table of the complete days from the day after each day completes.
 #include "serve_command.hpp"
 
 #include <algorithm>
@@ -10,10 +13,13 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -33,8 +39,10 @@
 // which the readers' io::detail::number_status would capture if they came before it.
 #include <k8snetio/io/output/findings_writer.hpp>
 
+#include <k8snetio/engine/baseline_learner.hpp>
 #include <k8snetio/engine/detector.hpp>
 #include <k8snetio/io/baseline_csv.hpp>
+#include <k8snetio/io/baseline_state_dir.hpp>
 #include <k8snetio/io/input/hec_reader.hpp>
 #include <k8snetio/io/input/otlp_reader.hpp>
 #include <k8snetio/k8snetio.hpp>
@@ -70,6 +78,8 @@ struct serve_options {
   std::string default_cluster;
   std::string default_node;
   bool early_alerts = false;
+  bool learn = false;  ///< L8: detect with the learned table once a day is complete
+  std::int64_t horizon = 30;  ///< L8: days of the learned baseline
 };
 
 /// L5: admits a data request while fewer than `limit` are being read or wait for the engine;
@@ -188,13 +198,26 @@ class live_service {
   using state_header = serve::state_header;
 
   live_service(const serve_options& o, const k8snetio::rule_definition<2>& rule,
-               const k8snetio::baseline_table<2>& table, k8snetio::detection_options options,
+               k8snetio::baseline_table<2> table, k8snetio::detection_options options,
                io::output_format format)
       : o_(o),
-        window_(*options.window_seconds),
-        lateness_(*options.span.allowed_lateness),
-        engine_(rule, table, options),
+        rule_(rule),
+        options_(std::move(options)),
+        window_(*options_.window_seconds),
+        lateness_(*options_.span.allowed_lateness),
+        table_(std::move(table)),
+        engine_(std::make_unique<detector_type>(rule_, table_, options_)),
         format_(format) {
+    if (!o.state.empty()) {
+      k8snetio::baseline_run_options learn;
+      learn.span.span_seconds = options_.span.span_seconds;
+      learn.span.metric_name = options_.span.metric_name;
+      learn.span.allowed_lateness = options_.span.allowed_lateness;
+      learn.span.max_open_groups = options_.span.max_open_groups;
+      k8snetio::rolling_baseline_options rolling;
+      rolling.horizon_days = o.horizon;
+      learner_.emplace(rule_, std::move(learn), rolling);
+    }
     io::reader_options r;
     r.metric_name = o.metric;
     r.default_cluster = o.default_cluster;
@@ -262,18 +285,13 @@ class live_service {
         return false;
       }
     }
+    if (!restore_learner(error)) return false;
+    if (o_.learn && !learner_->rolling().days().empty()) use_learned_table();
     std::uint64_t replayed = 0;
-    for (const auto& [start, path] : wal_->segments()) {
-      std::ifstream segment(path, std::ios::binary);
-      std::string line;
-      serve::logged_point point;
-      while (std::getline(segment, line)) {
-        if (!point.parse(line)) continue;  // a line cut by a crash
-        const auto p = point.point();
-        if (engine_.add(p)) note_time(p.time);
-        ++replayed;
-      }
-    }
+    for (const auto& [start, path] : wal_->segments())
+      replayed += replay_segment(path, [this](const k8snetio::metric_point& p) {
+        if (engine_->add(p)) note_time(p.time);
+      });
     if (!emit_closed(error)) return false;
     if (replayed)
       print_diagnostic(
@@ -316,8 +334,8 @@ class live_service {
       return emit_closed(error) && write_state(error) &&
              serve::write_file_atomically(o_.state + ".otlp-series", otlp_->save_series(), error);
     }
-    auto rest = engine_.finish();
-    std::vector<k8snetio::finding> all = engine_.take_closed();
+    auto rest = engine_->finish();
+    std::vector<k8snetio::finding> all = engine_->take_closed();
     std::move(rest.findings.begin(), rest.findings.end(), std::back_inserter(all));
     return write_findings(all, error);
   }
@@ -340,7 +358,7 @@ class live_service {
     for (const auto& [reason, n] : ignored_)
       out += fmt::format("k8snetio_points_ignored_total{{reason=\"{}\"}} {}\n", reason, n);
     out += "# TYPE k8snetio_late_points_total counter\n";
-    out += fmt::format("k8snetio_late_points_total {}\n", engine_.stats().late);
+    out += fmt::format("k8snetio_late_points_total {}\n", engine_->stats().late);
     out +=
         "# HELP k8snetio_findings_emitted_total Findings written.\n"
         "# TYPE k8snetio_findings_emitted_total counter\n";
@@ -351,7 +369,7 @@ class live_service {
     out +=
         "# HELP k8snetio_open_rows Buckets and half-joined rows held by the engine.\n"
         "# TYPE k8snetio_open_rows gauge\n";
-    out += fmt::format("k8snetio_open_rows {}\n", engine_.open_rows());
+    out += fmt::format("k8snetio_open_rows {}\n", engine_->open_rows());
     out += "# TYPE k8snetio_open_windows gauge\n";
     out += fmt::format("k8snetio_open_windows {}\n", open_windows());
     out +=
@@ -360,6 +378,18 @@ class live_service {
     out += fmt::format("k8snetio_cumulative_series {}\n", otlp_->series_count());
     out += "# TYPE k8snetio_watermark_seconds gauge\n";
     out += fmt::format("k8snetio_watermark_seconds {}\n", latest_ ? *latest_ - lateness_ : 0);
+    if (learner_) {
+      out +=
+          "# HELP k8snetio_learned_days UTC days in the learned rolling baseline (L8).\n"
+          "# TYPE k8snetio_learned_days gauge\n";
+      out += fmt::format("k8snetio_learned_days {}\n", learner_->rolling().size());
+      out += "# TYPE k8snetio_learner_late_points_total counter\n";
+      out += fmt::format("k8snetio_learner_late_points_total {}\n", learner_->late_points());
+      out +=
+          "# HELP k8snetio_baseline_switches_total Times the detection took a learned table.\n"
+          "# TYPE k8snetio_baseline_switches_total counter\n";
+      out += fmt::format("k8snetio_baseline_switches_total {}\n", table_switches_);
+    }
     out += "# TYPE k8snetio_last_state_write_timestamp_seconds gauge\n";
     out += fmt::format("k8snetio_last_state_write_timestamp_seconds {}\n", last_state_write_);
   }
@@ -388,7 +418,7 @@ class live_service {
     std::map<std::int64_t, std::string> logged;
     std::map<std::string, std::uint64_t> reasons;
     const auto sink = [&](const k8snetio::metric_point& p) {
-      const k8snetio::add_outcome used = engine_.add(p);
+      const k8snetio::add_outcome used = engine_->add(p);
       if (used) {
         ++out.accepted;
         note_time(p.time);
@@ -436,7 +466,7 @@ class live_service {
   /// S2.1: the findings of the windows the watermark closed, written and made durable; a
   /// window written before a restart is not written again.
   bool emit_closed(std::string& error) {
-    auto closed = engine_.take_closed();
+    auto closed = engine_->take_closed();
     std::erase_if(closed, [&](const k8snetio::finding& f) {
       return f.window_end <= header_.emitted_through;
     });
@@ -459,11 +489,107 @@ class live_service {
       const std::int64_t keep_from =
           window_of(*latest_ - static_cast<double>(lateness_ + 2 * o_.span)) - window_;
       if (keep_from > dropped_before_) {
-        wal_->drop_before(keep_from);
-        dropped_before_ = keep_from;
+        // L8: the segments leave the log through the learner, whose state then covers them.
+        if (ok) ok = learn_before(keep_from, error);
+        if (ok) {
+          wal_->drop_before(keep_from);
+          dropped_before_ = keep_from;
+        }
       }
     }
     return ok;
+  }
+
+  /// Reads one log segment's points into `add`; returns how many.
+  template <class Add>
+  static std::uint64_t replay_segment(const std::string& path, Add&& add) {
+    std::ifstream segment(path, std::ios::binary);
+    std::string line;
+    serve::logged_point point;
+    std::uint64_t n = 0;
+    while (std::getline(segment, line)) {
+      if (!point.parse(line)) continue;  // a line cut by a crash
+      add(point.point());
+      ++n;
+    }
+    return n;
+  }
+
+  std::string learner_path() const { return o_.state + ".learn"; }
+  std::string learned_days_dir() const { return o_.state + ".baseline"; }
+
+  /// L8: the learner as the last segments it read left it (STATE.learn), if any.
+  bool restore_learner(std::string& error) {
+    std::ifstream in(learner_path(), std::ios::binary);
+    if (!in) return true;
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    const std::string text = bytes.str();  // the reader's views point into it
+    try {
+      k8snetio::detail::snapshot_reader r(k8snetio::open_snapshot(text, "serve_learner", ""),
+                                          "serve learner state");
+      const std::int64_t through = r.i64();
+      learner_->restore_state(r.str());
+      r.expect_end();
+      learned_through_ = through;
+    } catch (const k8snetio::snapshot_error& e) {
+      error = fmt::format("the learned baseline state {} cannot be restored: {}", learner_path(),
+                          e.what());
+      return false;
+    }
+    return true;
+  }
+
+  /// L8: feeds the learner the log segments of windows before `keep_from` (each once, in
+  /// window order), saves its state, writes the days it completed, and with --learn detects
+  /// from then on with the table of the complete days.
+  bool learn_before(std::int64_t keep_from, std::string& error) {
+    if (!learner_) return true;
+    std::uint64_t fed = 0;
+    for (const auto& [start, path] : wal_->segments()) {
+      if (start >= keep_from) break;
+      if (start < learned_through_) continue;  // read before a crash that kept the segment
+      fed += replay_segment(path, [this](const k8snetio::metric_point& p) { learner_->add(p); });
+    }
+    learned_through_ = keep_from;
+    const auto days = learner_->take_completed_days();
+    if (!days.empty())
+      if (auto failed = io::write_day_files(learner_->rolling(), days, learned_days_dir())) {
+        error = *failed;
+        return false;
+      }
+    k8snetio::detail::snapshot_writer w;
+    w.i64(learned_through_);
+    w.str(learner_->save_state());
+    if (!serve::write_file_atomically(learner_path(),
+                                      k8snetio::seal_snapshot("serve_learner", "", w.bytes()),
+                                      error))
+      return false;
+    for (const std::int64_t day : days)
+      print_diagnostic("k8s-netio: learned the day {} ({} days kept in {}){}\n",
+                       k8snetio::utc_day_text(day), learner_->rolling().size(),
+                       learned_days_dir(), o_.learn ? "; detecting with its table" : "");
+    if (o_.learn && !days.empty()) {
+      // The windows still open are detected again, from the log, with the new table; those
+      // already closed keep the findings (or none) the old table gave.
+      if (latest_)
+        header_.emitted_through = std::max(
+            header_.emitted_through,
+            window_of(*latest_ - static_cast<double>(lateness_ + 2 * o_.span)));
+      use_learned_table();
+      for (const auto& [start, path] : wal_->segments())
+        if (start >= keep_from)
+          replay_segment(path, [this](const k8snetio::metric_point& p) { engine_->add(p); });
+      if (!write_state(error)) return false;
+    }
+    return true;
+  }
+
+  /// L8: a fresh engine on the learned table (the caller replays the log into it).
+  void use_learned_table() {
+    table_ = learner_->rolling().result().table;
+    engine_ = std::make_unique<detector_type>(rule_, table_, options_);
+    ++table_switches_;
   }
 
   bool write_findings(const std::vector<k8snetio::finding>& found, std::string& error) {
@@ -487,10 +613,16 @@ class live_service {
   }
 
   const serve_options& o_;
+  const k8snetio::rule_definition<2>& rule_;
+  k8snetio::detection_options options_;
   std::int64_t window_;
   std::int64_t lateness_;
   std::mutex mutex_;
-  detector_type engine_;
+  k8snetio::baseline_table<2> table_;  // the --baseline file's, or the learned one (L8)
+  std::unique_ptr<detector_type> engine_;
+  std::optional<k8snetio::baseline_learner<2>> learner_;  // L8, with --state
+  std::int64_t learned_through_ = std::numeric_limits<std::int64_t>::min();
+  std::uint64_t table_switches_ = 0;
   io::output_format format_;
   std::unique_ptr<io::otlp_reader> otlp_;
   std::unique_ptr<io::hec_reader> hec_;
@@ -589,7 +721,13 @@ int run_serve(const serve_options& o) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  live_service service(o, rule, *table, options, *format);
+  if (o.learn && o.state.empty())
+    return fail("--learn needs --state: the learned days are kept beside the state");
+  if (o.horizon < 1) return fail("--horizon must be at least one day");
+  if (!o.state.empty() && 86400 % o.span != 0)
+    return fail(fmt::format("with --state the service learns per UTC day (L8): --span ({} s) "
+                            "must divide a day", o.span));
+  live_service service(o, rule, std::move(*table), options, *format);
   std::string error;
   if (!service.open_output(error)) return fail(error);
 
@@ -820,6 +958,12 @@ serve_command add_serve_command(CLI::App& app) {
   cmd->add_flag("--early-alerts", o->early_alerts,
                 "S3: a provisional finding as soon as a pod passes the threshold, the final one "
                 "when its window closes");
+  cmd->add_flag("--learn", o->learn,
+                "L8: detect with the baseline learned from what the service receives (kept with "
+                "--state in STATE.baseline/), from the day after each UTC day completes; off by "
+                "default, as the ESCU baseline is computed from past days only");
+  cmd->add_option("--horizon", o->horizon, "L8: days of the learned baseline")
+      ->capture_default_str();
   serve.run = [o] { return run_serve(*o); };
   return serve;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""End-to-end tests of `k8s-netio serve` (service.md L1-L6), on loopback only.
+"""End-to-end tests of `k8s-netio serve` (service.md L1-L8), on loopback only.
 
 Each case starts the service on 127.0.0.1:0, reads the port from its first standard error line,
 pushes a simulated hour, and compares the findings with `k8s-netio detect --window 1h` over the
@@ -456,6 +456,97 @@ def case_otlp_restart_keeps_counters():
     server = Server(*args, expect_exit=True)
     code, _, err = server.proc.wait(timeout=30), None, server.proc.stderr.read()
     check(code != 0 and b"OTLP series state" in err, f"exit {code}: {err!r}")
+
+
+def read_table(path):
+    """A baseline CSV as {key: [cells]}, in file order."""
+    with open(path) as f:
+        rows = [l.rstrip("\n").split(",") for l in f if l.strip()]
+    return rows[0], {tuple(r[:3]): r[3:] for r in rows[1:]}
+
+
+def case_learn():
+    """L8: with --state the service learns what it receives, one UTC day at a time, into
+    STATE.baseline/ (the files of `baseline --state`): the table of a complete day equals
+    `baseline` over that day's points (keys and counts exactly, numbers within 1e-12). With
+    --learn, detection takes that table from the windows still open when the day completes;
+    findings equal `detect` with the learned table over those windows, across restarts too."""
+    paths = prepare()
+    day1, day2 = os.path.join(WORK, "day1.hec"), os.path.join(WORK, "day2.hec")
+    if not os.path.exists(day2):
+        run("simulate", "--pods", "4", "--hours", "24", "--seed", "21", "--start", "1699920000",
+            "--format", "hec", "-o", day1)
+        run("simulate", "--pods", "4", "--hours", "3", "--seed", "22", "--start", "1700006400",
+            "--incident", "exfil", "--format", "hec", "-o", day2)
+    # The given baseline knows no key: on it alone, nothing can alert (D5.2).
+    empty = os.path.join(WORK, "empty-baseline.csv")
+    with open(paths["base.csv"]) as f, open(empty, "w") as out:
+        out.write(f.readline())
+    tick = TICK.replace(b"1700010100", b"1700017300")
+    requests = hec_requests(day1) + hec_requests(day2) + [tick]
+
+    def serve_run(name, learn, cuts=()):
+        state_dir = os.path.join(WORK, name)
+        shutil.rmtree(state_dir, ignore_errors=True)
+        os.makedirs(state_dir)
+        state = os.path.join(state_dir, "serve.state")
+        out = os.path.join(state_dir, "findings.jsonl")
+        args = ["--baseline", empty, "--hec-token", HEC_TOKEN, "--state", state, "-o", out]
+        if learn:
+            args.append("--learn")
+        bounds = [0, *cuts, len(requests)]
+        errors = b""
+        for part in range(len(bounds) - 1):
+            server = Server(*args)
+            push_hec(server, requests[bounds[part]:bounds[part + 1]])
+            if part == len(bounds) - 2:
+                status, metrics, _ = server.request("GET", "/metrics")
+                check(status == 200 and b"k8snetio_learned_days 1\n" in metrics,
+                      f"{name}: /metrics {metrics.decode()[-1500:]}")
+            code, _, err = server.stop()
+            check(code == 0, f"{name}, part {part}: exit {code}: {err!r}")
+            errors += err
+        check(b"learned the day 2023-11-14" in errors, f"{name}: {errors!r}")
+        return state, sorted_lines(out)
+
+    state, learned_findings = serve_run("learn", True)
+    learned = os.path.join(WORK, "learned.csv")
+    run("baseline", "--state", state + ".baseline", "-o", learned)
+    batch = os.path.join(WORK, "day1-baseline.csv")
+    run("baseline", day1, "--input-format", "hec", "-o", batch)
+    header, got = read_table(learned)
+    batch_header, want = read_table(batch)
+    check(header == batch_header and list(got) == list(want) and got,
+          f"learned keys {list(got)[:5]} vs {list(want)[:5]}")
+    for key, cells in got.items():
+        for a, b in zip(cells, want[key]):
+            if a == b:
+                continue
+            x, y = float(a), float(b)
+            check(abs(x - y) <= 1e-12 * max(abs(y), 1e-300), f"{key}: {cells} vs {want[key]}")
+
+    out = os.path.join(WORK, "detect.learned.jsonl")
+    run("detect", "--baseline", learned, "--window", "1h", day2, "--input-format", "hec",
+        "-o", out)
+    switch = 1700006400 + 7200  # the day completes in the learner at 02:00:50 on day 2
+    expected = sorted(l for l in sorted_lines(out)
+                      if json.loads(l)["window_start"] >= switch)
+    check(expected, "detect with the learned table found nothing: the fixture lost its incident")
+    check(learned_findings == expected,
+          f"serve --learn found {learned_findings!r}\ndetect found {expected!r}")
+
+    # Without --learn it learns the same days and detects with the given table: nothing.
+    state, plain = serve_run("no-learn", False)
+    check(plain == [], f"serve without --learn found {plain!r}")
+    check(open(os.path.join(state + ".baseline", "2023-11-14.k8snetio-day"), "rb").read() ==
+          open(os.path.join(WORK, "learn", "serve.state.baseline", "2023-11-14.k8snetio-day"),
+               "rb").read(), "the learned day differs with and without --learn")
+
+    # Restarts before, across and after the switch: the same findings, each written once.
+    n1 = len(hec_requests(day1))
+    for cuts in ([n1 // 2, n1 + 1], [n1 + 2, len(requests) - 2]):
+        _, again = serve_run(f"learn-{cuts[0]}", True, cuts)
+        check(again == expected, f"cuts {cuts}: serve found {again!r}\nexpected {expected!r}")
 
 
 def main():

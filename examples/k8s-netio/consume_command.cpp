@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <random>
@@ -36,6 +37,7 @@
 
 #include <k8snetio/engine/partitioned.hpp>
 #include <k8snetio/io/baseline_csv.hpp>
+#include <k8snetio/io/baseline_state_dir.hpp>
 
 namespace k8snetio_cli {
 namespace {
@@ -68,6 +70,8 @@ struct consume_options {
   std::string default_cluster;
   std::string default_node;
   std::string hec_index;
+  std::string baseline_state;  ///< K6: per-partition per-day baseline states, one folder each
+  std::int64_t horizon = 30;   ///< K6: days kept in each partition's learner
 };
 
 std::atomic<bool> stop_requested{false};
@@ -124,12 +128,16 @@ class consumer {
  public:
   consumer(const consume_options& o, const k8snetio::rule_definition<2>& rule,
            const k8snetio::baseline_table<2>& table, k8snetio::detection_options options,
-           io::reader_options reader, io::output_format format, std::string settings)
+           io::reader_options reader, io::output_format format, std::string settings,
+           std::optional<k8snetio::baseline_run_options> learn)
       : o_(o),
         format_(format),
         engines_(
-            [&rule, &table, options, reader](const partition_id&) {
-              return std::make_unique<partition_pipeline>(rule, table, options, reader);
+            [&rule, &table, options, reader, learn, horizon = o.horizon](const partition_id&) {
+              k8snetio::rolling_baseline_options rolling;
+              rolling.horizon_days = horizon;
+              return std::make_unique<partition_pipeline>(rule, table, options, reader, learn,
+                                                          rolling);
             },
             std::move(settings)) {
     state_topic_ = o.state_topic.empty() ? o.group + ".k8snetio-state" : o.state_topic;
@@ -334,6 +342,26 @@ class consumer {
     decode(id, m.offset, payload, pipeline);
     engines_.processed(id, m.offset);
     emit(pipeline);
+    learn(id, pipeline);
+  }
+
+  /// K6: the days this partition's learner completed, written to its folder of day states
+  /// (`baseline --merge DIR/*` combines the partitions'). Written again, identical, when a
+  /// message is replayed after a failover.
+  void learn(const partition_id& id, partition_pipeline& pipeline) {
+    if (!pipeline.learner) return;
+    const auto days = pipeline.learner->take_completed_days();
+    if (days.empty()) return;
+    const std::string dir =
+        (std::filesystem::path(o_.baseline_state) / fmt::format("{}-{}", id.topic, id.partition))
+            .string();
+    if (auto failed = io::write_day_files(pipeline.learner->rolling(), days, dir)) {
+      fatal_ = *failed;
+      return;
+    }
+    for (const std::int64_t day : days)
+      print_diagnostic("k8s-netio: {} learned the day {} into {}\n", id.to_string(),
+                       k8snetio::utc_day_text(day), quoted_for_diagnostic(dir));
   }
 
   void decode(const partition_id& id, std::int64_t offset, std::string_view payload,
@@ -353,6 +381,7 @@ class consumer {
       if (used) {
         ++accepted;
         note_pod(p, id);
+        if (pipeline.learner) pipeline.learner->add(p);  // K6: what the detector took
       } else {
         ++rejected;
         ++rejected_reasons_[std::string(k8snetio::to_string(used.reason))];
@@ -843,9 +872,21 @@ int run_consume(const consume_options& o) {
   // A state taken under another rule, baseline, window, lateness or input is refused (K3).
   const std::string settings = fmt::format(
       "rule={};baseline={:016x};window={};lateness={};span={};sigma={};min_count={};"
-      "metric={};input={}",
+      "metric={};input={};learn={}",
       o.rule, *baseline_hash, *window, *lateness, o.span, o.sigma, o.min_count, o.metric,
-      o.input_format);
+      o.input_format, o.baseline_state.empty() ? "no" : fmt::format("{}d", o.horizon));
+  std::optional<k8snetio::baseline_run_options> learn;
+  if (!o.baseline_state.empty()) {
+    if (o.horizon < 1) return fail("--horizon must be at least one day");
+    if (86400 % o.span != 0)
+      return fail(fmt::format("--baseline-state keeps one state per UTC day: --span ({} s) must "
+                              "divide a day", o.span));
+    learn.emplace();
+    learn->span.span_seconds = o.span;
+    learn->span.metric_name = o.metric;
+    learn->span.allowed_lateness = *lateness;
+    learn->span.max_open_groups = o.max_open_groups;
+  }
 
   struct sigaction action {};
   action.sa_handler = request_stop;
@@ -853,7 +894,7 @@ int run_consume(const consume_options& o) {
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
 
-  consumer c(o, rule, *table, options, reader, *format, settings);
+  consumer c(o, rule, *table, options, reader, *format, settings, learn);
   std::string error;
   if (!c.start(error)) return fail(error);
   const bool ok = c.run(error);
@@ -898,6 +939,11 @@ consume_command add_consume_command(CLI::App& app) {
   cmd->add_option("--min-count", o->min_count, "Persistence: count > N (D7.2)");
   cmd->add_option("--default-cluster", o->default_cluster, "k8s.cluster.name for points without");
   cmd->add_option("--default-node", o->default_node, "k8s.node.name for points without");
+  cmd->add_option("--baseline-state", o->baseline_state,
+                  "K6: keep each partition's per-day baseline state and write its complete UTC "
+                  "days to DIR/TOPIC-PARTITION/ (combine them with `baseline --merge DIR/*`)");
+  cmd->add_option("--horizon", o->horizon, "K6: days kept by each partition's learner")
+      ->capture_default_str();
   cmd->add_option("--hec-index", o->hec_index, "index of --format hec and risk events");
   c.run = [o] { return run_consume(*o); };
   return c;

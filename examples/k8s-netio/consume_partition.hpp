@@ -1,10 +1,12 @@
 // What `k8s-netio consume` keeps per assigned partition (service.md K2, K3): the partition's
-// OTLP and HEC readers, its live detector, and the point counts since the group began, saved
-// and restored together as one checked state (engine.md S4).
+// OTLP and HEC readers, its live detector, the point counts since the group began and, with
+// --baseline-state, its learner of per-day baselines (K6), saved and restored together as one
+// checked state (engine.md S4).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -14,6 +16,7 @@
 // which the readers' io::detail::number_status would capture if they came before it.
 #include <k8snetio/io/output/findings_writer.hpp>
 
+#include <k8snetio/engine/baseline_learner.hpp>
 #include <k8snetio/engine/detector.hpp>
 #include <k8snetio/engine/snapshot.hpp>
 #include <k8snetio/io/input/hec_reader.hpp>
@@ -54,10 +57,16 @@ class partition_pipeline {
   partition_pipeline(const k8snetio::rule_definition<2>& rule,
                      const k8snetio::baseline_table<2>& table,
                      const k8snetio::detection_options& options,
-                     const k8snetio::io::reader_options& reader)
-      : detector(rule, table, options), otlp(reader), hec(reader) {}
+                     const k8snetio::io::reader_options& reader,
+                     const std::optional<k8snetio::baseline_run_options>& learn = std::nullopt,
+                     k8snetio::rolling_baseline_options rolling = {})
+      : detector(rule, table, options), otlp(reader), hec(reader) {
+    if (learn) learner.emplace(rule, *learn, rolling);
+  }
 
   detector_type detector;
+  /// K6: the per-day baseline state of the points this partition's detector accepted.
+  std::optional<k8snetio::baseline_learner<2>> learner;
   k8snetio::io::otlp_reader otlp;
   k8snetio::io::hec_reader hec;
   // Since the group began on this partition (carried by the state), so that every point is
@@ -77,6 +86,8 @@ class partition_pipeline {
     w.u64(findings);
     w.str(otlp.save_series());
     w.str(save_detector(detector));
+    w.boolean(learner.has_value());
+    if (learner) w.str(learner->save_state());
     return k8snetio::seal_snapshot("consume_partition", "", w.bytes());
   }
 
@@ -88,9 +99,15 @@ class partition_pipeline {
     const std::uint64_t a = in.u64(), r = in.u64(), m = in.u64(), bad = in.u64(), f = in.u64();
     const std::string_view series = in.str();
     const std::string_view engine = in.str();
+    const bool learned = in.boolean();
+    if (learned != learner.has_value())
+      in.fail(learned ? "it holds a learned baseline (--baseline-state), this consumer keeps none"
+                      : "it holds no learned baseline, this consumer keeps one (--baseline-state)");
+    const std::string_view learned_state = learned ? in.str() : std::string_view{};
     in.expect_end();
     otlp.restore_series(series);
     restore_detector(detector, engine);
+    if (learner) learner->restore_state(learned_state);
     accepted = a;
     rejected = r;
     messages = m;

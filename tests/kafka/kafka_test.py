@@ -427,6 +427,69 @@ def case_hec_input_same_findings():
     check(total == events + PARTITIONS, f"{total} points accounted for, {events + PARTITIONS} sent")
 
 
+def read_table(path):
+    with open(path) as f:
+        rows = [l.rstrip("\n").split(",") for l in f if l.strip()]
+    return rows[0], {tuple(r[:3]): r[3:] for r in rows[1:]}
+
+
+def case_learned_days_merge():
+    """K6: with --baseline-state each partition keeps the per-day baseline state of what it
+    accepted and writes its complete days to DIR/TOPIC-PARTITION/; `baseline --merge` of the
+    partitions' folders equals `baseline --state` over the same events (keys and counts
+    exactly, numbers within 1e-12 relative: a key's sums are added partition by partition)."""
+    _, _ = prepare(pods=2)  # only the baseline table the consumers need
+    hec = os.path.join(WORK, "days.hec")
+    run("simulate", "--pods", "8", "--hours", "3", "--seed", "12", "--start", str(HOUR - 7200),
+        "--format", "hec", "-o", hec)
+    groups = {}
+    with open(hec, "rb") as f:
+        for line in f:
+            if line.strip():
+                event = json.loads(line)
+                groups.setdefault((event["fields"]["k8s.pod.name"], event["time"]), []).append(
+                    line.rstrip(b"\n"))
+    records = [(-1, pod.encode(), b"\n".join(lines) + b"\n")
+               for (pod, _), lines in groups.items()]
+    reference = os.path.join(WORK, "reference-state")
+    run("baseline", "--state", reference, "--add", hec)
+    day = "2023-11-14.k8snetio-day"  # the day before HOUR; the next one is not complete
+    check(os.path.exists(os.path.join(reference, day)), f"{os.listdir(reference)}")
+    want_csv = os.path.join(WORK, "want.csv")
+    run("baseline", "--merge", os.path.join(reference, day), "-o", want_csv)
+
+    learned = os.path.join(WORK, "learned")
+    cluster = Cluster()
+    consumers = [Consumer(cluster, "--input-format", "hec", "--checkpoint-interval", "1s",
+                          "--baseline-state", learned, "-o",
+                          os.path.join(WORK, f"findings-{i}.jsonl"), name=f"c{i}")
+                 for i in range(2)]
+    time.sleep(3)
+    cluster.produce(TOPIC, records)
+    cluster.wait_committed_to_end()
+    for c in consumers:
+        c.proc.send_signal(signal.SIGTERM)
+    for c in consumers:
+        check(c.stop() == 0, f"consume exited {c.proc.returncode}:\n{c.stderr()}")
+    folders = sorted(os.path.join(learned, d) for d in os.listdir(learned))
+    check(len(folders) >= 2, f"learned folders {folders}")
+    for folder in folders:
+        check(os.listdir(folder) == [day], f"{folder}: {os.listdir(folder)}")
+    got_csv = os.path.join(WORK, "got.csv")
+    run("baseline", "--merge", *folders, "-o", got_csv)
+    header, got = read_table(got_csv)
+    want_header, want = read_table(want_csv)
+    check(header == want_header and list(got) == list(want) and got,
+          f"keys {list(got)[:4]} vs {list(want)[:4]}")
+    for key, cells in got.items():
+        for a, b in zip(cells, want[key]):
+            if a != b:
+                x, y = float(a), float(b)
+                check(abs(x - y) <= 1e-12 * max(abs(y), 1e-300), f"{key}: {cells} vs {want[key]}")
+    check(sum(c.stderr().count("learned the day 2023-11-14") for c in consumers) >= len(folders),
+          "no consumer said which days it learned")
+
+
 def main():
     global BIN, HELPER, WORK
     parser = argparse.ArgumentParser()

@@ -458,6 +458,81 @@ def case_otlp_restart_keeps_counters():
     check(code != 0 and b"OTLP series state" in err, f"exit {code}: {err!r}")
 
 
+def scrape(server):
+    """GET /metrics as {(name, labels): value}, checking every sample's family has # TYPE."""
+    status, body, headers = server.request("GET", "/metrics")
+    check(status == 200 and headers.get("Content-Type", "").startswith("text/plain"),
+          f"/metrics: {status} {headers}")
+    samples, typed = {}, set()
+    for line in body.decode().splitlines():
+        if line.startswith("# TYPE "):
+            typed.add(line.split()[2])
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)', line)
+        check(m, f"not Prometheus text: {line!r}")
+        name, labels, value = m.group(1), m.group(2) or "", float(m.group(3))
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        check(name in typed or family in typed, f"{name} has no # TYPE line")
+        samples[(name, labels)] = value
+    return samples
+
+
+def case_operations():
+    """L4: /healthz answers 200 when ready; /metrics is Prometheus text with points accepted,
+    rejected by reason, late points, findings by status, open rows, requests by path and status,
+    the request duration histogram and the last state write, each consistent with what was
+    sent."""
+    paths = prepare()
+    state_dir = os.path.join(WORK, "ops-state")
+    shutil.rmtree(state_dir, ignore_errors=True)
+    os.makedirs(state_dir)
+    out = os.path.join(WORK, "ops.jsonl")
+    server = Server("--baseline", paths["base.csv"], "--state",
+                    os.path.join(state_dir, "serve.state"), "-o", out)
+    status, body, _ = server.request("GET", "/healthz")
+    check(status == 200 and body == b"ok\n", f"/healthz: {status} {body!r}")
+    requests = otlp_requests(paths["hour.otlp"])
+    push_otlp(server, requests)
+    # One point without a pod name: rejected, named by reason, reported as partial success.
+    bad = {"resourceMetrics": [{"resource": {"attributes": [
+        {"key": "k8s.cluster.name", "value": {"stringValue": "ops"}},
+        {"key": "k8s.node.name", "value": {"stringValue": "n"}}]},
+        "scopeMetrics": [{"metrics": [{"name": "k8s.pod.network.io", "gauge": {"dataPoints": [{
+            "attributes": [{"key": "direction", "value": {"stringValue": "receive"}}],
+            "timeUnixNano": "1700006500000000000", "asDouble": 5}]}}]}]}]}
+    status, reply, _ = server.request("POST", "/v1/metrics", json.dumps(bad).encode(),
+                                      {"Content-Type": "application/json"})
+    check(status == 200 and json.loads(reply)["partialSuccess"]["rejectedDataPoints"] == "1",
+          f"{status} {reply!r}")
+    status, _, _ = server.request("POST", "/services/collector", b"{not json")
+    check(status == 400, f"bad HEC body: {status}")
+    m = scrape(server)
+    check(m[("k8snetio_points_accepted_total", "")] == 5776, f"accepted {m}")
+    rejected = {k[1]: v for k, v in m.items() if k[0] == "k8snetio_points_rejected_total"}
+    check(rejected == {'{reason="missing_dimension"}': 1, '{reason="bad_syntax"}': 1},
+          f"rejected by reason {rejected}")
+    check(("k8snetio_late_points_total", "") in m, "no late points counter")
+    check(("k8snetio_findings_emitted_total", '{status="final"}') in m and
+          ("k8snetio_findings_emitted_total", '{status="provisional"}') in m, "no findings counter")
+    check(m[("k8snetio_open_rows", "")] > 0, "no open rows while the hour is open")
+    check(m[("k8snetio_requests_total", '{path="/v1/metrics",status="200"}')] ==
+          len(requests) + 1, f"OTLP requests counted {m}")
+    check(m[("k8snetio_requests_total", '{path="/services/collector",status="400"}')] == 1,
+          "the bad HEC request is not counted with its status")
+    buckets = [v for (n, l), v in m.items() if n == "k8snetio_request_duration_seconds_bucket"]
+    check(buckets == sorted(buckets), f"histogram buckets not cumulative: {buckets}")
+    total = sum(v for (n, _), v in m.items() if n == "k8snetio_requests_total")
+    check(m[("k8snetio_request_duration_seconds_bucket", '{le="+Inf"}')] == total ==
+          m[("k8snetio_request_duration_seconds_count", "")], f"histogram count vs requests {m}")
+    check(m[("k8snetio_last_state_write_timestamp_seconds", "")] > 1.6e9, "no state write time")
+    code, _, err = server.stop()
+    check(code == 0, f"exit {code}: {err!r}")
+    # Logs: one line per event worth attention, control characters escaped.
+    check(all(0x20 <= b or b in (0x09, 0x0A) for b in err), f"raw control bytes in {err!r}")
+
+
 def read_table(path):
     """A baseline CSV as {key: [cells]}, in file order."""
     with open(path) as f:

@@ -60,6 +60,9 @@ def main():
     ap.add_argument("--scrapes", type=int, default=60)
     ap.add_argument("--points-per-request", type=int, default=1000)
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 unless every point is accounted for and every reply is 200 "
+                         "(the ctest case serve.L7.load_accounting runs a small load with it)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="serve-load-")
     binary = args.k8s_netio
@@ -142,6 +145,10 @@ def main():
               f"for {2 * pods:,} live series")
         print(f"service CPU {cpu:.2f} s: {sent_points / cpu:,.0f} points per CPU second "
               f"(the rest of the machine ran this client)")
+        if args.check and (accepted + rejected != sent_points or errors or accepted == 0):
+            print(f"FAILED: {accepted + rejected:,.0f} of {sent_points:,} points accounted for, "
+                  f"{len(errors)} non-200 replies")
+            raise SystemExit(1)
     finally:
         server.terminate()
         try:

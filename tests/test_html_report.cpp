@@ -1,11 +1,14 @@
 // Spec O5: the HTML report — one self-contained page (no script, nothing fetched), the run's
 // summary, findings ordered by their largest z-score, one chart per finding drawn from its
-// anomalous measures, and every name escaped. The browser check is cli.O5.html_report_browser.
+// series (every bucket of the window) or else its anomalous measures, and every name escaped.
+// The browser check is cli.O5.html_report_browser.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <regex>
 #include <string>
 #include <string_view>
@@ -202,6 +205,98 @@ TEST_CASE("O5 HTML chart: values per anomalous bucket against avg and avg + k*st
   detail::append_chart(bare_svg, bare, ctx);
   CHECK(count_of(bare_svg, "<svg") == 1);
   CHECK(bare_svg.find("no anomalous measures") != std::string::npos);
+}
+
+namespace {
+
+/// The `points` of every `<polyline class="values" …>`, in order.
+std::vector<std::vector<std::string>> polylines_of(const std::string& svg) {
+  std::vector<std::vector<std::string>> out;
+  const std::regex polyline(R"re(<polyline class="values"[^>]* points="([^"]*)")re");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), polyline);
+       it != std::sregex_iterator(); ++it) {
+    std::vector<std::string> points;
+    const std::string text = (*it)[1];
+    for (std::size_t at = 0; at < text.size();) {
+      const std::size_t end = std::min(text.find(' ', at), text.size());
+      points.push_back(text.substr(at, end - at));
+      at = end + 1;
+    }
+    out.push_back(std::move(points));
+  }
+  return out;
+}
+
+/// make_finding's pod with its series over the hour: every 10 s bucket has an outbound value,
+/// every 5th bucket has no inbound value; the anomalous buckets (60–65) carry their values.
+finding with_series(finding f) {
+  finding_series s;
+  s.measures = {{"inbound_network_io", 2000, 500, {}}, {"outbound_network_io", 1000, 100, {}}};
+  for (std::int64_t i = 0; i < 360; ++i) {
+    s.times.push_back(f.window_start + 10 * i);
+    const bool spike = i >= 60 && i < 66;
+    s.measures[0].values.push_back(i % 5 == 4 ? std::nullopt
+                                              : std::optional<double>(i == 60 ? 4100 : 2000));
+    s.measures[1].values.push_back(spike ? 1500 : 950 + static_cast<double>(i % 10) * 10);
+  }
+  f.series = std::move(s);
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("O5 chart draws every bucket of the window") {
+  const finding f = with_series(make_finding("checkout-7d4b9c8f6d-x2k9p", 1500, 6));
+  html_report_context ctx;
+  std::string svg;
+  detail::append_chart(svg, f, ctx);
+  const auto lines = polylines_of(svg);
+  REQUIRE(lines.size() == 2);          // one per measure
+  CHECK(lines[0].size() == 360 - 72);  // inbound: the buckets with a value
+  CHECK(lines[1].size() == 360);       // outbound: every bucket
+  // The first bucket's point sits in its bucket's middle, at the plot's left edge (x 86 + 5 s
+  // of the hour's 724 px); the last at the right edge.
+  CHECK(lines[1].front().starts_with("87.0,"));
+  CHECK(lines[1].back().starts_with("809.0,"));
+  // Anomalous buckets marked on top, with both baseline lines per measure, axes with units.
+  CHECK(count_of(svg, "<circle class=\"anomalous\"") == f.measures.size());
+  CHECK(count_of(svg, "class=\"avg\"") == 2);
+  CHECK(count_of(svg, "class=\"threshold\"") == 2);
+  CHECK(svg.find("avg + 4\xC2\xB7stdev of outbound_network_io = 1400") != std::string::npos);
+  CHECK(svg.find("bytes per 10 s span") != std::string::npos);
+  CHECK(svg.find("time (UTC), 2023-11-14T22:13:20Z \xE2\x80\x93 2023-11-14T23:13:20Z") !=
+        std::string::npos);
+  CHECK(svg.find(">anomalous bucket</text>") != std::string::npos);
+  CHECK(svg.find("outbound_network_io: 360 buckets with a value") != std::string::npos);
+  // Without a series only the anomalous buckets are drawn (6 outbound, 1 inbound).
+  std::string bare;
+  detail::append_chart(bare, make_finding("checkout-7d4b9c8f6d-x2k9p", 1500, 6), ctx);
+  const auto anomalous_only = polylines_of(bare);
+  REQUIRE(anomalous_only.size() == 2);
+  CHECK(anomalous_only[0].size() == 6);
+  CHECK(anomalous_only[1].size() == 1);
+}
+
+TEST_CASE("O5 chart of a series: ratio unit, empty measures, escaped names") {
+  finding f = with_series(make_finding("checkout-7d4b9c8f6d-x2k9p", 1500, 6));
+  for (auto& m : f.measures) m.measure = "inbound:outbound";
+  f.series->measures[0].measure = "inbound:outbound";
+  f.series->measures[1].measure = "<b>\"x\"";
+  f.series->measures[1].values.assign(360, std::nullopt);
+  html_report_context ctx;
+  std::string svg;
+  detail::append_chart(svg, f, ctx);
+  CHECK(svg.find("ratio (no unit)") != std::string::npos);
+  const auto lines = polylines_of(svg);
+  REQUIRE(lines.size() == 1);  // a measure with no value in the window has no line
+  CHECK(lines[0].size() == 360 - 72);
+  CHECK(svg.find("&lt;b&gt;&quot;x&quot; (no values)") != std::string::npos);
+  CHECK(svg.find("<b>") == std::string::npos);
+  // The page stays one chart per finding, whatever the series.
+  const std::vector<finding> findings{f};
+  const std::string page = write_findings(findings, output_format::html);
+  CHECK(count_of(page, "<svg") == 1);
+  CHECK(count_of(page, "<polyline class=\"values\"") == 1);
 }
 
 TEST_CASE("O5 HTML report: no findings says so") {

@@ -58,6 +58,11 @@ struct detection_options {
   /// S3 (live): a provisional finding the moment a pod's count passes min_count, the final one
   /// when its window closes; every finding then has a status. Off: exactly the batch output.
   bool early_alerts = false;
+  /// O5: each finding carries its pod's values per bucket across the window (finding::series),
+  /// for the HTML report's chart. The detector then records every baselined pod's pivoted
+  /// values per bucket until its window closes (or the pod is released, S5): memory grows with
+  /// pods × buckets per window, so it is off by default (S2.2 holds only then).
+  bool keep_finding_series = false;
 };
 
 /// D5.4: a key seen in the input with no row in the baseline table (it cannot alert).
@@ -207,6 +212,13 @@ class detector {
   /// Rows held: open D1 groups plus half-joined pivot rows (for tests and progress).
   std::size_t open_rows() const noexcept { return aggregator_.open_groups() + pending_.size(); }
 
+  /// keep_finding_series: the pod buckets recorded for findings' series (for tests).
+  std::size_t recorded_buckets() const noexcept {
+    std::size_t n = 0;
+    for (const pod_state& p : pods_) n += p.series.size();
+    return n;
+  }
+
   /// Live use (an allowed lateness): the findings of the windows the watermark has closed
   /// since the last call, windows in time order, D7.3 order within each (S2.1).
   std::vector<finding> take_closed() {
@@ -218,8 +230,10 @@ class detector {
   /// S4: the whole state as a checked snapshot (engine/snapshot.hpp): open buckets, half-joined
   /// and anomalous rows, per-window counts, findings not yet taken, statistics. A detector made
   /// with the same rule and options that restores it and reads the rest of the input gives
-  /// byte for byte the output of one uninterrupted run. The baseline and the D8 filter are not
-  /// in it: they are the restoring caller's (a refreshed baseline applies from then on).
+  /// byte for byte the output of one uninterrupted run. With keep_finding_series the pods'
+  /// recorded buckets and the series of findings not yet taken follow, at the end (the settings
+  /// record the option, so a snapshot without it keeps its layout). The baseline and the D8 filter
+  /// are not in it: they are the restoring caller's (a refreshed baseline applies from then on).
   std::string save_state() const {
     detail::snapshot_writer w;
     aggregator_.save(w);
@@ -283,6 +297,18 @@ class detector {
       for (std::int64_t t : buckets) w.i64(t);
     }
     w.u64(pattern_limit_rows_);
+    if (options_.keep_finding_series) {
+      // Only then (the settings say so): a snapshot without series keeps its earlier layout.
+      for (std::size_t i = 0; i < pods_.size(); ++i) {
+        if (!pods_[i].live) continue;
+        w.u64(pods_[i].series.size());
+        for (const recorded_bucket& b : pods_[i].series) {
+          w.i64(b.time);
+          for (const auto& v : b.values) w.opt_f64(v);
+        }
+      }
+      for (const finding& f : closed_) save_series(w, f.series);
+    }
     return seal_snapshot("detector", settings(), w.bytes());
   }
 
@@ -382,6 +408,20 @@ class detector {
       for (std::size_t j = 0; j < b; ++j) it->second.buckets.insert(r.i64());
     }
     d.pattern_limit_rows_ = r.u64();
+    if (options_.keep_finding_series) {
+      for (std::size_t i = 0; i < pods; ++i) {
+        if (!d.pods_[i].live) continue;
+        auto& series = d.pods_[i].series;
+        series.resize(r.count(8 + N));
+        for (recorded_bucket& b : series) {
+          b.time = r.i64();
+          for (auto& v : b.values) v = r.opt_f64();
+        }
+        for (std::size_t j = 1; j < series.size(); ++j)
+          if (series[j - 1].time >= series[j].time) r.fail("a pod's buckets out of order");
+      }
+      for (finding& f : d.closed_) f.series = restore_series(r);
+    }
     r.expect_end();
     *this = std::move(d);
   }
@@ -395,13 +435,13 @@ class detector {
     }
     return fmt::format(
         "rule={};measures={};{};service_pattern={};sigma={};order={};zero_stdev={};"
-        "min_count={};window={};early_alerts={}",
+        "min_count={};window={};early_alerts={}{}",
         rule_.metadata->name, measures, snapshot_settings(options_.span),
         options_.service_pattern.value_or("(default)"), options_.scoring.sigma,
         static_cast<int>(options_.scoring.order), static_cast<int>(options_.scoring.zero_stdev),
         options_.min_count,
         options_.window_seconds ? fmt::format("{}", *options_.window_seconds) : "input",
-        options_.early_alerts);
+        options_.early_alerts, options_.keep_finding_series ? ";finding_series=on" : "");
   }
 
   /// The input has ended: closes every bucket, so that failure() is final. finish() calls it.
@@ -454,6 +494,11 @@ class detector {
     std::string_view cluster, node, pod, service;
     std::array<std::optional<double>, N> values{};  ///< the exceeding measures only
   };
+  /// keep_finding_series: one pod's pivoted (R1: derived) values in one bucket.
+  struct recorded_bucket {
+    std::int64_t time = 0;
+    std::array<spl_number, N> values{};
+  };
   struct pod_state {
     std::string namespace_name, pod_uid;  ///< I3.3: context for its findings
     std::int64_t sealed_through = std::numeric_limits<std::int64_t>::min();
@@ -461,6 +506,7 @@ class detector {
     std::vector<std::int64_t> waiting;  ///< buckets of its half-joined rows (by_series)
     bool kept = false;  ///< it had an anomalous bucket: kept for its findings' context
     bool live = true;   ///< false: released (S5), its id is free
+    std::vector<recorded_bucket> series;  ///< keep_finding_series: its buckets, ascending
   };
   struct pending_row {
     measure_row<N> row;
@@ -541,6 +587,8 @@ class detector {
     if (s.unbaselined) s.unbaselined->buckets.insert(r.time);  // D5.4
     if (!s.measure || *s.measure >= N) return;  // D3.2: a row of nulls alerts on nothing
     if (!rule_.derive) {
+      if (options_.keep_finding_series && s.baseline)
+        recorded(s.pod, r.time).values[*s.measure] = r.io;
       // D6.2 per measure: v > a + k·s involves this measure alone. Keep it only if it exceeds.
       if (!s.baseline) return;  // D5.2: no row, every comparison false (N1)
       const std::size_t m = *s.measure;
@@ -609,6 +657,8 @@ class detector {
     measure_row<N>& row = it->second.row;
     if (rule_.derive) rule_.derive(row);
     const looked_up_row<N> looked = lookup_(row);
+    if (looked.baseline && options_.keep_finding_series)
+      recorded(it->first.pod, it->first.time).values = row.values;
     if (looked.baseline) {
       if (auto hit = scorer_.score(looked)) {
         pods_[it->first.pod].kept = true;
@@ -675,6 +725,9 @@ class detector {
       hand_out(windows_.begin()->second.findings(), closed_);
       windows_.erase(windows_.begin());
     }
+    if (options_.keep_finding_series)  // the closed windows' buckets are drawn or never will be
+      for (pod_state& p : pods_)
+        std::erase_if(p.series, [closing](const recorded_bucket& b) { return b.time < closing; });
   }
 
   std::int64_t window_of(std::int64_t bucket) const noexcept {
@@ -689,6 +742,7 @@ class detector {
     auto provisional = window_for(hit.time).add(hit);
     if (!provisional || !options_.early_alerts) return;
     add_context(*provisional);
+    add_series(*provisional);
     if (!options_.filter || options_.filter(*provisional)) closed_.push_back(std::move(*provisional));
   }
 
@@ -697,6 +751,7 @@ class detector {
     for (finding& f : found) {
       add_context(f);
       if (options_.filter && !options_.filter(f)) continue;
+      add_series(f);
       if (options_.early_alerts) f.status = finding_status::final;
       to.push_back(std::move(f));
     }
@@ -732,17 +787,92 @@ class detector {
     next_pod_sweep_ = std::max<std::size_t>(4096, 2 * pod_ids_.size());
   }
 
-  /// I3.3: the namespace and pod uid of the finding's pod, when its points had them.
-  void add_context(finding& f) {
+  /// The id of a finding's pod, if it is held (a pod with a finding is: it is kept).
+  std::optional<std::uint32_t> pod_of(const finding& f) {
     pod_key_.assign(f.cluster);
     pod_key_ += '\0';
     pod_key_ += f.host;
     pod_key_ += '\0';
     pod_key_ += f.pod;
-    if (auto it = pod_ids_.find(pod_key_); it != pod_ids_.end()) {
-      f.namespace_name = pods_[it->second].namespace_name;
-      f.pod_uid = pods_[it->second].pod_uid;
+    if (auto it = pod_ids_.find(pod_key_); it != pod_ids_.end()) return it->second;
+    return std::nullopt;
+  }
+
+  /// I3.3: the namespace and pod uid of the finding's pod, when its points had them.
+  void add_context(finding& f) {
+    if (const auto pod = pod_of(f)) {
+      f.namespace_name = pods_[*pod].namespace_name;
+      f.pod_uid = pods_[*pod].pod_uid;
     }
+  }
+
+  /// keep_finding_series: the bucket of a pod's recorded series, made when new. Buckets mostly
+  /// come in time order per pod (a series-major input gives a direction's buckets again).
+  recorded_bucket& recorded(std::uint32_t pod, std::int64_t time) {
+    auto& series = pods_[pod].series;
+    if (series.empty() || series.back().time < time)
+      return series.emplace_back(recorded_bucket{time, {}});
+    auto it = std::lower_bound(series.begin(), series.end(), time,
+                               [](const recorded_bucket& b, std::int64_t t) { return b.time < t; });
+    if (it == series.end() || it->time != time) it = series.insert(it, recorded_bucket{time, {}});
+    return *it;
+  }
+
+  /// O5: the pod's recorded buckets in the finding's window (D9; without windows, all of them:
+  /// the window is the input), with its service's baseline per measure.
+  void add_series(finding& f) {
+    if (!options_.keep_finding_series) return;
+    finding_series out;
+    make_key(key_, f.cluster, f.service);
+    const baseline_entry<N>* baseline = baseline_->find(key_);
+    for (std::size_t m = 0; m < N; ++m) {
+      measure_series& ms = out.measures.emplace_back();
+      ms.measure = rule_.measures->names[m];
+      if (baseline) {
+        ms.avg = baseline->avg[m].value;
+        ms.stdev = baseline->stdev[m].value;
+      }
+    }
+    if (const auto pod = pod_of(f)) {
+      for (const recorded_bucket& b : pods_[*pod].series) {
+        if (options_.window_seconds && (b.time < f.window_start || b.time >= f.window_end))
+          continue;
+        out.times.push_back(b.time);
+        for (std::size_t m = 0; m < N; ++m) out.measures[m].values.push_back(b.values[m]);
+      }
+    }
+    f.series = std::move(out);
+  }
+
+  static void save_series(detail::snapshot_writer& w, const std::optional<finding_series>& s) {
+    w.boolean(s.has_value());
+    if (!s) return;
+    w.u64(s->times.size());
+    for (std::int64_t t : s->times) w.i64(t);
+    w.u64(s->measures.size());
+    for (const measure_series& m : s->measures) {
+      w.str(m.measure);
+      w.opt_f64(m.avg);
+      w.opt_f64(m.stdev);
+      for (const auto& v : m.values) w.opt_f64(v);
+    }
+  }
+
+  static std::optional<finding_series> restore_series(detail::snapshot_reader& r) {
+    if (!r.boolean()) return std::nullopt;
+    finding_series s;
+    s.times.resize(r.count(8));
+    for (std::int64_t& t : s.times) t = r.i64();
+    s.measures.resize(r.count(8 + 2 + s.times.size()));
+    if (s.measures.size() != N) r.fail("a finding's series with another number of measures");
+    for (measure_series& m : s.measures) {
+      m.measure = r.str();
+      m.avg = r.opt_f64();
+      m.stdev = r.opt_f64();
+      m.values.resize(s.times.size());
+      for (auto& v : m.values) v = r.opt_f64();
+    }
+    return s;
   }
 
   /// Live with early alerts: scores every bucket through `t` as soon as it is complete, so

@@ -56,6 +56,23 @@ struct anomalous_measure {
   friend bool operator==(const anomalous_measure&, const anomalous_measure&) = default;
 };
 
+/// One measure of a finding_series: the pod's value in each bucket, and its service's baseline.
+struct measure_series {
+  std::string measure;                        ///< e.g. "outbound_network_io"
+  std::optional<double> avg, stdev;           ///< the service's baseline (D5); null when empty
+  std::vector<std::optional<double>> values;  ///< one per finding_series::times; null: no value
+  friend bool operator==(const measure_series&, const measure_series&) = default;
+};
+
+/// O5: the pod's pivoted value (D3, after R1) of every measure of the rule in every bucket of the
+/// window in which it had a row, normal buckets included: what its chart draws. Kept only when
+/// detection_options::keep_finding_series is on.
+struct finding_series {
+  std::vector<std::int64_t> times;       ///< bucket starts, ascending
+  std::vector<measure_series> measures;  ///< in the rule's measure order
+  friend bool operator==(const finding_series&, const finding_series&) = default;
+};
+
 /// S3: with early alerts a pod's finding is first provisional (the moment its count passes the
 /// threshold), then final (when its window closes). Without them a finding has no status.
 enum class finding_status { none, provisional, final };
@@ -79,6 +96,9 @@ struct finding {
   /// I3.3: k8s.namespace.name and k8s.pod.uid when the input had them (context, never part of
   /// the grouping or of ==); empty otherwise.
   std::string namespace_name{}, pod_uid{};
+  /// O5: the pod's values per bucket across the window, when the detector kept them
+  /// (detection_options::keep_finding_series); not part of ==.
+  std::optional<finding_series> series{};
 
   /// The largest z-score of the finding's anomalous measures (null when none is finite).
   std::optional<double> largest_z() const {

@@ -1,6 +1,8 @@
 // A report for people (spec O5): one self-contained HTML page — inline CSS and SVG, no script,
 // nothing fetched — with the run's summary, the findings ordered by their largest z-score, and
-// a chart per finding drawn from its anomalous measures (finding::measures), never from texts.
+// a chart per finding drawn from its data, never from texts: the pod's values per bucket across
+// the window (finding::series, when the detector kept them) with its anomalous buckets
+// (finding::measures) marked.
 #pragma once
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -128,35 +131,77 @@ inline std::vector<chart_measure> chart_measures(const finding& f) {
 /// "14:05:20" of an epoch time.
 inline std::string clock_utc(std::int64_t t) { return format_utc(t).substr(11, 8); }
 
-/// One finding's chart: each anomalous measure's value per bucket (marked), its service's avg
-/// (dashed) and avg + k·stdev (solid) lines; x is UTC time across the window, y the measure's
-/// unit from 0.
+/// One line of a finding's chart: a measure's values per bucket (its series when the detector
+/// kept it, else only its anomalous buckets), its service's baseline, its anomalous buckets.
+struct chart_line {
+  std::string_view name;
+  std::optional<double> avg, stdev;
+  std::vector<std::pair<std::int64_t, double>> values;  ///< (bucket start, value), time order
+  std::vector<const anomalous_measure*> marks;          ///< the anomalous buckets
+};
+
+inline std::vector<chart_line> chart_lines(const finding& f) {
+  std::vector<chart_line> out;
+  if (f.series)
+    for (const auto& m : f.series->measures) {
+      chart_line& line = out.emplace_back(chart_line{m.measure, m.avg, m.stdev, {}, {}});
+      for (std::size_t i = 0; i < m.values.size() && i < f.series->times.size(); ++i)
+        if (m.values[i]) line.values.emplace_back(f.series->times[i], *m.values[i]);
+    }
+  for (const auto& m : chart_measures(f)) {
+    auto it = std::find_if(out.begin(), out.end(),
+                           [&m](const chart_line& l) { return l.name == m.name; });
+    if (it == out.end()) {  // no series: the anomalous buckets are all there is to draw
+      it = out.insert(out.end(), chart_line{m.name, m.avg, m.stdev, {}, {}});
+      for (const auto* p : m.points) it->values.emplace_back(p->time, p->value);
+    }
+    if (!it->avg) it->avg = m.avg;
+    if (!it->stdev) it->stdev = m.stdev;
+    it->marks = m.points;
+  }
+  return out;
+}
+
+/// One finding's chart: per measure its value per bucket across the window (a polyline over
+/// the buckets that have a value; only the anomalous ones when the finding has no series), its
+/// service's avg (dashed) and avg + k·stdev (solid) lines and its anomalous buckets (circles);
+/// x is UTC time across the window, y the measure's unit from 0.
 inline void append_chart(std::string& out, const finding& f, const html_report_context& ctx) {
   constexpr double width = 1000, height = 320, left = 86, right = 190, top = 16, bottom = 56;
   constexpr double plot_w = width - left - right, plot_h = height - top - bottom;
-  const auto measures = chart_measures(f);
-  const bool ratio = std::any_of(measures.begin(), measures.end(), [](const chart_measure& m) {
-    return m.name.find(':') != std::string_view::npos;
+  const auto lines = chart_lines(f);
+  const bool ratio = std::any_of(lines.begin(), lines.end(), [](const chart_line& l) {
+    return l.name.find(':') != std::string_view::npos;
   });
+  const double half_span = static_cast<double>(ctx.span_seconds) / 2.0;
   std::int64_t x0 = f.window_start, x1 = f.window_end;
-  for (const auto& m : f.measures) {
-    x0 = std::min(x0, m.time);
-    x1 = std::max(x1, m.time + ctx.span_seconds);
+  double y_max = 0;
+  for (const auto& l : lines) {
+    for (const auto& [t, v] : l.values) {
+      x0 = std::min(x0, t);
+      x1 = std::max(x1, t + ctx.span_seconds);
+      if (std::isfinite(v)) y_max = std::max(y_max, v);
+    }
+    for (const auto* p : l.marks) {
+      x0 = std::min(x0, p->time);
+      x1 = std::max(x1, p->time + ctx.span_seconds);
+      if (std::isfinite(p->value)) y_max = std::max(y_max, p->value);
+    }
+    if (l.avg) y_max = std::max(y_max, *l.avg);
+    if (l.avg && l.stdev) y_max = std::max(y_max, *l.avg + ctx.sigma * *l.stdev);
   }
   if (x1 <= x0) x1 = x0 + std::max<std::int64_t>(ctx.span_seconds, 1);
-  double y_max = 0;
-  for (const auto& m : measures) {
-    for (const auto* p : m.points) y_max = std::max(y_max, p->value);
-    if (m.avg) y_max = std::max(y_max, *m.avg);
-    if (m.avg && m.stdev) y_max = std::max(y_max, *m.avg + ctx.sigma * *m.stdev);
-  }
   if (!(y_max > 0) || !std::isfinite(y_max)) y_max = 1;
   const double step = nice_step(y_max * 1.05, 5);
   y_max = std::ceil(y_max * 1.05 / step) * step;
   const auto x_of = [&](double t) {
     return left + (t - static_cast<double>(x0)) / static_cast<double>(x1 - x0) * plot_w;
   };
-  const auto y_of = [&](double v) { return top + plot_h - v / y_max * plot_h; };
+  // Clamped to the plot: a non-finite or negative value stays on its edge.
+  const auto y_of = [&](double v) {
+    const double y = top + plot_h - v / y_max * plot_h;
+    return std::isnan(y) ? top + plot_h : std::clamp(y, top, top + plot_h);
+  };
   const auto it = std::back_inserter(out);
 
   fmt::format_to(it,
@@ -165,7 +210,9 @@ inline void append_chart(std::string& out, const finding& f, const html_report_c
                  width, height);
   out += "<title>";
   append_html_text(out, f.pod);
-  out += ": anomalous buckets against the service's baseline</title>";
+  out += f.series ? ": each measure per bucket across the window against the service's baseline"
+                  : ": anomalous buckets against the service's baseline";
+  out += "</title>";
   fmt::format_to(it,
                  "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fff\" "
                  "stroke=\"#999\"/>",
@@ -179,8 +226,8 @@ inline void append_chart(std::string& out, const finding& f, const html_report_c
                    left, left + plot_w, y, left - 6, y + 4, short_number(v));
   }
   const std::string y_label =
-      ratio ? std::string("ratio (no unit)")
-            : fmt::format("bytes per {} s span (mean of points)", ctx.span_seconds);
+      ratio ? std::string("ratio (no unit), per bucket")
+            : fmt::format("bytes per {} s span (bucket mean)", ctx.span_seconds);
   fmt::format_to(it,
                  "<text class=\"axis\" transform=\"translate(18 {:.1f}) rotate(-90)\" "
                  "text-anchor=\"middle\">{}</text>",
@@ -201,63 +248,74 @@ inline void append_chart(std::string& out, const finding& f, const html_report_c
                  left + plot_w / 2, height - 12, format_utc(x0), format_utc(x1));
   // per measure: baseline lines, the values, the anomalous marks, a legend entry
   double legend_y = top + 12;
-  for (std::size_t i = 0; i < measures.size(); ++i) {
-    const auto& m = measures[i];
+  const auto legend = [&](std::string_view colour, std::string_view text, std::string_view dash) {
+    fmt::format_to(it,
+                   "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\" "
+                   "stroke-width=\"2\"{4}/><text x=\"{5}\" y=\"{6:.1f}\" class=\"legend\">",
+                   left + plot_w + 8, left + plot_w + 28, legend_y - 4, colour, dash,
+                   left + plot_w + 32, legend_y);
+    append_html_text(out, text);
+    out += "</text>";
+    legend_y += 16;
+  };
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto& l = lines[i];
     const std::string_view colour = chart_colours[i % chart_colours.size()];
-    const auto legend = [&](std::string_view text, std::string_view dash) {
-      fmt::format_to(it,
-                     "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\" "
-                     "stroke-width=\"2\"{4}/><text x=\"{5}\" y=\"{6:.1f}\" "
-                     "class=\"legend\">",
-                     left + plot_w + 8, left + plot_w + 28, legend_y - 4, colour, dash,
-                     left + plot_w + 32, legend_y);
-      append_html_text(out, text);
-      out += "</text>";
-      legend_y += 16;
-    };
-    if (m.avg) {
+    if (l.avg) {
       fmt::format_to(it,
                      "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\" "
                      "stroke-dasharray=\"6 4\" class=\"avg\"><title>",
-                     left, left + plot_w, y_of(*m.avg), colour);
-      append_html_text(out, fmt::format("avg_{} = {}", m.name, *m.avg));
+                     left, left + plot_w, y_of(*l.avg), colour);
+      append_html_text(out, fmt::format("avg_{} = {}", l.name, *l.avg));
       out += "</title></line>";
     }
-    if (m.avg && m.stdev) {
-      const double threshold = *m.avg + ctx.sigma * *m.stdev;
+    if (l.avg && l.stdev) {
+      const double threshold = *l.avg + ctx.sigma * *l.stdev;
       fmt::format_to(it,
                      "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\" "
                      "stroke-width=\"1.5\" class=\"threshold\"><title>",
                      left, left + plot_w, y_of(threshold), colour);
       append_html_text(
-          out, fmt::format("avg + {}\xC2\xB7stdev of {} = {}", ctx.sigma, m.name, threshold));
+          out, fmt::format("avg + {}\xC2\xB7stdev of {} = {}", ctx.sigma, l.name, threshold));
       out += "</title></line>";
     }
-    out += "<polyline fill=\"none\" stroke-width=\"1\" stroke=\"";
-    out += colour;
-    out += "\" points=\"";
-    for (const auto* p : m.points)
-      fmt::format_to(it, "{:.1f},{:.1f} ",
-                     x_of(static_cast<double>(p->time) + ctx.span_seconds / 2.0), y_of(p->value));
-    out += "\"/>";
-    for (const auto* p : m.points) {
+    if (!l.values.empty()) {
+      out += "<polyline class=\"values\" fill=\"none\" stroke-width=\"1.2\" stroke=\"";
+      out += colour;
+      out += "\" points=\"";
+      for (std::size_t p = 0; p < l.values.size(); ++p)
+        fmt::format_to(it, "{}{:.1f},{:.1f}", p ? " " : "",
+                       x_of(static_cast<double>(l.values[p].first) + half_span),
+                       y_of(l.values[p].second));
+      out += "\"><title>";
+      append_html_text(out, fmt::format("{}: {} bucket{} with a value", l.name, l.values.size(),
+                                        l.values.size() == 1 ? "" : "s"));
+      out += "</title></polyline>";
+    }
+    for (const auto* p : l.marks) {
       fmt::format_to(it,
                      "<circle class=\"anomalous\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4.5\" "
                      "fill=\"{}\" stroke=\"#000\"><title>",
-                     x_of(static_cast<double>(p->time) + ctx.span_seconds / 2.0), y_of(p->value),
-                     colour);
-      append_html_text(out, fmt::format("{} {}={} z={}", format_utc(p->time), m.name, p->value,
+                     x_of(static_cast<double>(p->time) + half_span), y_of(p->value), colour);
+      append_html_text(out, fmt::format("{} {}={} z={}", format_utc(p->time), l.name, p->value,
                                         p->z ? fmt::format("{:.2f}", *p->z) : "null"));
       out += "</title></circle>";
     }
-    legend(m.name, "");
-    if (m.avg) legend(fmt::format("avg {}", short_number(*m.avg)), " stroke-dasharray=\"6 4\"");
-    if (m.avg && m.stdev)
-      legend(fmt::format("avg+{}\xC2\xB7sd {}", ctx.sigma,
-                         short_number(*m.avg + ctx.sigma * *m.stdev)),
+    legend(colour, l.values.empty() ? fmt::format("{} (no values)", l.name) : l.name, "");
+    if (l.avg)
+      legend(colour, fmt::format("avg {}", short_number(*l.avg)), " stroke-dasharray=\"6 4\"");
+    if (l.avg && l.stdev)
+      legend(colour,
+             fmt::format("avg+{}\xC2\xB7sd {}", ctx.sigma,
+                         short_number(*l.avg + ctx.sigma * *l.stdev)),
              " stroke-width=\"1\"");
   }
-  if (measures.empty())
+  if (std::any_of(lines.begin(), lines.end(), [](const chart_line& l) { return !l.marks.empty(); }))
+    fmt::format_to(it,
+                   "<circle cx=\"{}\" cy=\"{:.1f}\" r=\"4.5\" fill=\"#fff\" stroke=\"#000\"/>"
+                   "<text x=\"{}\" y=\"{:.1f}\" class=\"legend\">anomalous bucket</text>",
+                   left + plot_w + 18, legend_y - 4, left + plot_w + 32, legend_y);
+  if (lines.empty())
     fmt::format_to(it,
                    "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" class=\"axis\">no "
                    "anomalous measures recorded for this finding</text>",

@@ -187,7 +187,10 @@ TEST_CASE("O5 HTML chart: values per anomalous bucket against avg and avg + k*st
   CHECK(svg.find("avg + 4\xC2\xB7stdev of inbound_network_io = 4000") != std::string::npos);
   CHECK(svg.find("bytes per 10 s span") != std::string::npos);
   CHECK(svg.find("time (UTC), 2023-11-14T22:13:20Z") != std::string::npos);
-  CHECK(svg.find(">22:13:20</text>") != std::string::npos);  // x ticks in UTC
+  // x ticks in UTC on round times: every 10 minutes of the hour 22:13:20–23:13:20.
+  CHECK(svg.find(">22:20:00</text>") != std::string::npos);
+  CHECK(svg.find(">23:10:00</text>") != std::string::npos);
+  CHECK(count_of(svg, "class=\"tick\" text-anchor=\"middle\"") == 6);
   CHECK(svg.find("2023-11-14T22:23:20Z outbound_network_io=1500 z=5.00") != std::string::npos);
 
   // The ratio rule's measures have no unit.
@@ -290,7 +293,8 @@ TEST_CASE("O5 chart of a series: ratio unit, empty measures, escaped names") {
   const auto lines = polylines_of(svg);
   REQUIRE(lines.size() == 1);  // a measure with no value in the window has no line
   CHECK(lines[0].size() == 360 - 72);
-  CHECK(svg.find("&lt;b&gt;&quot;x&quot; (no values)") != std::string::npos);
+  CHECK(svg.find("&lt;b&gt;&quot;x&quot;</text>") != std::string::npos);
+  CHECK(svg.find("(no value in the window)") != std::string::npos);
   CHECK(svg.find("<b>") == std::string::npos);
   // The page stays one chart per finding, whatever the series.
   const std::vector<finding> findings{f};

@@ -131,6 +131,23 @@ inline std::vector<chart_measure> chart_measures(const finding& f) {
 /// "14:05:20" of an epoch time.
 inline std::string clock_utc(std::int64_t t) { return format_utc(t).substr(11, 8); }
 
+/// A round step for a time axis (10 s … 1 h, 2 h, … a day, then whole days) that cuts `range`
+/// seconds into at most `ticks` parts.
+inline std::int64_t time_step(std::int64_t range, std::int64_t ticks) {
+  static constexpr std::array<std::int64_t, 17> steps{
+      10,   20,   30,    60,    120,   300,   600,       900,      1800,
+      3600, 7200, 10800, 21600, 43200, 86400, 2 * 86400, 7 * 86400};
+  for (std::int64_t s : steps)
+    if (range <= s * ticks) return s;
+  return (range / ticks / 86400 + 1) * 86400;
+}
+
+/// The first multiple of `step` at or after `t` (also for times before the epoch).
+inline std::int64_t ceil_to(std::int64_t t, std::int64_t step) {
+  const std::int64_t below = (t >= 0 ? t / step : (t - step + 1) / step) * step;
+  return below == t ? t : below + step;
+}
+
 /// One line of a finding's chart: a measure's values per bucket (its series when the detector
 /// kept it, else only its anomalous buckets), its service's baseline, its anomalous buckets.
 struct chart_line {
@@ -232,16 +249,14 @@ inline void append_chart(std::string& out, const finding& f, const html_report_c
                  "<text class=\"axis\" transform=\"translate(18 {:.1f}) rotate(-90)\" "
                  "text-anchor=\"middle\">{}</text>",
                  top + plot_h / 2, y_label);
-  // x axis: six ticks in UTC
-  for (int i = 0; i <= 6; ++i) {
-    const double t = static_cast<double>(x0) + static_cast<double>(x1 - x0) * i / 6.0;
-    const double x = x_of(t);
+  // x axis: ticks on round UTC times (at most 7), as clock times, or dates for steps of days
+  const std::int64_t x_step = time_step(x1 - x0, 7);
+  for (std::int64_t t = ceil_to(x0, x_step); t <= x1; t += x_step)
     fmt::format_to(it,
                    "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2}\" class=\"grid\"/>"
                    "<text x=\"{0:.1f}\" y=\"{3}\" class=\"tick\" text-anchor=\"middle\">{4}</text>",
-                   x, top, top + plot_h, top + plot_h + 16,
-                   clock_utc(static_cast<std::int64_t>(std::floor(t))));
-  }
+                   x_of(static_cast<double>(t)), top, top + plot_h, top + plot_h + 16,
+                   x_step % 86400 ? clock_utc(t) : format_utc(t).substr(0, 10));
   fmt::format_to(it,
                  "<text class=\"axis\" x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">time (UTC), "
                  "{} \xE2\x80\x93 {}</text>",
@@ -249,11 +264,13 @@ inline void append_chart(std::string& out, const finding& f, const html_report_c
   // per measure: baseline lines, the values, the anomalous marks, a legend entry
   double legend_y = top + 12;
   const auto legend = [&](std::string_view colour, std::string_view text, std::string_view dash) {
-    fmt::format_to(it,
-                   "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\" "
-                   "stroke-width=\"2\"{4}/><text x=\"{5}\" y=\"{6:.1f}\" class=\"legend\">",
-                   left + plot_w + 8, left + plot_w + 28, legend_y - 4, colour, dash,
-                   left + plot_w + 32, legend_y);
+    if (!colour.empty())
+      fmt::format_to(it,
+                     "<line x1=\"{0}\" x2=\"{1}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\" "
+                     "stroke-width=\"2\"{4}/>",
+                     left + plot_w + 8, left + plot_w + 28, legend_y - 4, colour, dash);
+    fmt::format_to(it, "<text x=\"{}\" y=\"{:.1f}\" class=\"legend\">", left + plot_w + 32,
+                   legend_y);
     append_html_text(out, text);
     out += "</text>";
     legend_y += 16;
@@ -301,7 +318,8 @@ inline void append_chart(std::string& out, const finding& f, const html_report_c
                                         p->z ? fmt::format("{:.2f}", *p->z) : "null"));
       out += "</title></circle>";
     }
-    legend(colour, l.values.empty() ? fmt::format("{} (no values)", l.name) : l.name, "");
+    legend(colour, l.name, "");
+    if (l.values.empty()) legend({}, "(no value in the window)", "");
     if (l.avg)
       legend(colour, fmt::format("avg {}", short_number(*l.avg)), " stroke-dasharray=\"6 4\"");
     if (l.avg && l.stdev)

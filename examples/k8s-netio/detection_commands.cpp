@@ -556,6 +556,8 @@ int run_detect(const detect_command_options& o) {
 
   const auto format = io::parse_output_format(o.format);
   if (!format) return fail(format.error());
+  // O5: the report's charts draw each finding's pod in every bucket of its window.
+  options.keep_finding_series = *format == io::output_format::html;
 
   // D8.1: the allowlist, like the baseline, before any input is read; a bad line ends the run.
   auto suppressed = std::make_shared<std::uint64_t>(0);

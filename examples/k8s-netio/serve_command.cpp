@@ -545,11 +545,10 @@ class live_service {
   /// from then on with the table of the complete days.
   bool learn_before(std::int64_t keep_from, std::string& error) {
     if (!learner_) return true;
-    std::uint64_t fed = 0;
     for (const auto& [start, path] : wal_->segments()) {
       if (start >= keep_from) break;
       if (start < learned_through_) continue;  // read before a crash that kept the segment
-      fed += replay_segment(path, [this](const k8snetio::metric_point& p) { learner_->add(p); });
+      replay_segment(path, [this](const k8snetio::metric_point& p) { learner_->add(p); });
     }
     learned_through_ = keep_from;
     const auto days = learner_->take_completed_days();

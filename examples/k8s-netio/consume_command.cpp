@@ -22,6 +22,9 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <ctime>
+#include <thread>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -30,6 +33,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <httplib.h>
 #include <librdkafka/rdkafka.h>
 
 #include "consume_partition.hpp"
@@ -70,6 +74,7 @@ struct consume_options {
   std::string default_cluster;
   std::string default_node;
   std::string hec_index;
+  std::string metrics_listen;  ///< K1: HOST:PORT of the L4 /metrics and /healthz
   std::string baseline_state;  ///< K6: per-partition per-day baseline states, one folder each
   std::int64_t horizon = 30;   ///< K6: days kept in each partition's learner
 };
@@ -234,6 +239,7 @@ class consumer {
   bool run(std::string& error) {
     const auto interval = std::chrono::seconds(*parse_duration(o_.checkpoint));
     auto next_checkpoint = std::chrono::steady_clock::now() + interval;
+    auto next_metrics = std::chrono::steady_clock::now();
     while (!stop_requested && fatal_.empty()) {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.rk, 100);
       if (m) {
@@ -241,9 +247,14 @@ class consumer {
         rd_kafka_message_destroy(m);
       }
       rd_kafka_poll(producer_.rk, 0);
-      if (std::chrono::steady_clock::now() >= next_checkpoint && fatal_.empty()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= next_checkpoint && fatal_.empty()) {
         checkpoint(false);
         next_checkpoint = std::chrono::steady_clock::now() + interval;
+      }
+      if (metrics_server_ && now >= next_metrics) {
+        publish_metrics();  // the poll thread owns the counters; /metrics reads a copy
+        next_metrics = now + std::chrono::milliseconds(500);
       }
     }
     if (fatal_.empty()) {
@@ -253,6 +264,7 @@ class consumer {
     }
     rd_kafka_consumer_close(consumer_.rk);  // revokes (and saves, unless fatal) what is left
     rd_kafka_flush(producer_.rk, 10000);
+    stop_metrics();
     if (!fatal_.empty()) return error = fatal_, false;
     return true;
   }
@@ -269,6 +281,51 @@ class consumer {
     out.write(text);
     return out.close(error);
   }
+
+  /// K1, L4: /metrics and /healthz on --metrics-listen, served from a thread of their own. The
+  /// first line it prints names the port (HOST:0 picks a free one). False with `error` set when
+  /// it cannot listen.
+  bool start_metrics(std::string& error) {
+    if (o_.metrics_listen.empty()) return true;
+    const auto colon = o_.metrics_listen.rfind(':');
+    int port = -1;
+    if (colon != std::string::npos) {
+      try {
+        port = std::stoi(o_.metrics_listen.substr(colon + 1));
+      } catch (const std::exception&) {
+      }
+    }
+    if (port < 0 || port > 65535) return error = "--metrics-listen must be HOST:PORT", false;
+    const std::string host = o_.metrics_listen.substr(0, colon);
+    metrics_server_ = std::make_unique<httplib::Server>();
+    publish_metrics();
+    metrics_server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok\n", "text/plain");
+    });
+    metrics_server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(metrics_mutex_);
+      res.set_content(metrics_text_, "text/plain; version=0.0.4");
+    });
+    const int bound = port == 0 ? metrics_server_->bind_to_any_port(host)
+                                : (metrics_server_->bind_to_port(host, port) ? port : -1);
+    if (bound < 0) {
+      metrics_server_.reset();
+      return error = fmt::format("cannot listen on {}", o_.metrics_listen), false;
+    }
+    print_diagnostic("k8s-netio: metrics on {}:{}\n", host, bound);
+    metrics_thread_ = std::thread([this] { metrics_server_->listen_after_bind(); });
+    return true;
+  }
+
+  void stop_metrics() {
+    if (!metrics_server_) return;
+    publish_metrics();
+    metrics_server_->stop();
+    if (metrics_thread_.joinable()) metrics_thread_.join();
+    metrics_server_.reset();
+  }
+
+  ~consumer() { stop_metrics(); }
 
   void print_summary() const {
     std::string reasons;
@@ -343,6 +400,52 @@ class consumer {
     engines_.processed(id, m.offset);
     emit(pipeline);
     learn(id, pipeline);
+  }
+
+  /// L4's exposition of this process's counters (K1), taken on the poll thread.
+  void publish_metrics() {
+    std::string out;
+    const auto counter = [&out](std::string_view name, std::string_view help, auto value) {
+      out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
+    };
+    counter("k8snetio_points_accepted_total",
+            "Points accepted (a cumulative series' first point included).", accepted_);
+    out +=
+        "# HELP k8snetio_points_rejected_total Points rejected, by reason.\n"
+        "# TYPE k8snetio_points_rejected_total counter\n";
+    for (const auto& [reason, n] : rejected_reasons_) {
+      std::string label(reason);
+      std::replace(label.begin(), label.end(), ' ', '_');
+      out += fmt::format("k8snetio_points_rejected_total{{reason=\"{}\"}} {}\n", label, n);
+    }
+    counter("k8snetio_messages_total", "Messages consumed (replays skipped excluded).", messages_);
+    counter("k8snetio_malformed_messages_total", "Messages that were not OTLP JSON or HEC.",
+            malformed_.size() + malformed_more_);
+    counter("k8snetio_replayed_messages_skipped_total",
+            "Messages a restored state already held (K3).", replayed_);
+    counter("k8snetio_findings_emitted_total", "Findings written.", findings_written_);
+    std::uint64_t late = 0, learned = 0;
+    for (const auto& id : engines_.partitions()) {
+      const auto& p = engines_.engine(id);
+      late += p.detector.stats().late;
+      if (p.learner) learned += p.learner->rolling().size();
+    }
+    out += fmt::format(
+        "# TYPE k8snetio_late_points_total counter\nk8snetio_late_points_total {}\n"
+        "# HELP k8snetio_assigned_partitions Partitions this consumer holds.\n"
+        "# TYPE k8snetio_assigned_partitions gauge\nk8snetio_assigned_partitions {}\n",
+        late, engines_.partitions().size());
+    if (!o_.baseline_state.empty())
+      out += fmt::format(
+          "# HELP k8snetio_learned_days Days held by the partitions' learners (K6), summed.\n"
+          "# TYPE k8snetio_learned_days gauge\nk8snetio_learned_days {}\n",
+          learned);
+    out += fmt::format(
+        "# TYPE k8snetio_last_state_write_timestamp_seconds gauge\n"
+        "k8snetio_last_state_write_timestamp_seconds {}\n",
+        last_state_write_);
+    std::lock_guard lock(metrics_mutex_);
+    metrics_text_ = std::move(out);
   }
 
   /// K6: the days this partition's learner completed, written to its folder of day states
@@ -565,6 +668,7 @@ class consumer {
         }
       // Findings first and states second, both durable before the commit (K3).
       if (!saved.empty() && !flush_producer()) return;
+      if (!saved.empty()) last_state_write_ = static_cast<std::int64_t>(std::time(nullptr));
       for (const auto& id : saved) {
         const auto& p = engines_.engine(id);
         if (verbose_states_)
@@ -824,6 +928,11 @@ class consumer {
   std::map<partition_id, std::size_t>
       state_bytes_;  // states stored whose offsets the group has not taken
   std::string pod_key_;
+  std::unique_ptr<httplib::Server> metrics_server_;
+  std::thread metrics_thread_;
+  std::mutex metrics_mutex_;
+  std::string metrics_text_;
+  std::int64_t last_state_write_ = 0;
   std::unordered_map<std::string, std::int32_t> pod_partition_;
   std::map<std::string, std::string> split_pods_;
 };
@@ -896,7 +1005,7 @@ int run_consume(const consume_options& o) {
 
   consumer c(o, rule, *table, options, reader, *format, settings, learn);
   std::string error;
-  if (!c.start(error)) return fail(error);
+  if (!c.start(error) || !c.start_metrics(error)) return fail(error);
   const bool ok = c.run(error);
   c.print_summary();
   if (!ok) return fail(error);
@@ -939,6 +1048,9 @@ consume_command add_consume_command(CLI::App& app) {
   cmd->add_option("--min-count", o->min_count, "Persistence: count > N (D7.2)");
   cmd->add_option("--default-cluster", o->default_cluster, "k8s.cluster.name for points without");
   cmd->add_option("--default-node", o->default_node, "k8s.node.name for points without");
+  cmd->add_option("--metrics-listen", o->metrics_listen,
+                  "Serve the L4 /metrics (Prometheus text) and /healthz on HOST:PORT (port 0: any "
+                  "free port, named on standard error)");
   cmd->add_option("--baseline-state", o->baseline_state,
                   "K6: keep each partition's per-day baseline state and write its complete UTC "
                   "days to DIR/TOPIC-PARTITION/ (combine them with `baseline --merge DIR/*`)");

@@ -19,6 +19,7 @@ import struct
 import subprocess
 import sys
 import time
+import urllib.request
 
 BIN = HELPER = WORK = None
 PROCS = []
@@ -425,6 +426,44 @@ def case_hec_input_same_findings():
     check_same_findings(expected, file_findings(outs), "HEC input")
     total = sum(sum(summary_points(c.stderr())) for c in consumers)
     check(total == events + PARTITIONS, f"{total} points accounted for, {events + PARTITIONS} sent")
+
+
+def case_metrics_listen():
+    """K1 (L4): --metrics-listen serves /healthz and Prometheus /metrics whose counters account
+    for every point produced, the partitions held and the last state write."""
+    _, messages = prepare(pods=4)
+    cluster = Cluster()
+    cluster.produce(TOPIC, keyed(messages) + ticks())
+    c = Consumer(cluster, "--checkpoint-interval", "1s", "--metrics-listen", "127.0.0.1:0",
+                 "-o", os.path.join(WORK, "findings.jsonl"))
+    cluster.wait_committed_to_end()
+    m = re.search(r"metrics on 127\.0\.0\.1:(\d+)", c.stderr())
+    check(m, f"no 'metrics on' line:\n{c.stderr()}")
+    base = f"http://127.0.0.1:{m.group(1)}"
+    with urllib.request.urlopen(base + "/healthz", timeout=10) as r:
+        check(r.status == 200 and r.read() == b"ok\n", "/healthz")
+    values = {}
+    for _ in range(40):  # bounded: the exposition is refreshed every half second
+        with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                values[name] = float(value)
+        accounted = values.get("k8snetio_points_accepted_total", 0) + sum(
+            v for k, v in values.items() if k.startswith("k8snetio_points_rejected_total"))
+        if accounted == produced_points(messages) and \
+                values.get("k8snetio_last_state_write_timestamp_seconds", 0) > 0:
+            break
+        time.sleep(0.25)
+    check(values.get("k8snetio_points_accepted_total", 0) + sum(
+        v for k, v in values.items() if k.startswith("k8snetio_points_rejected_total")) ==
+        produced_points(messages), f"/metrics does not account for every point: {values}")
+    check(values.get("k8snetio_assigned_partitions") == PARTITIONS, f"{values}")
+    check(values.get("k8snetio_messages_total") == len(messages) + PARTITIONS, f"{values}")
+    check(values.get("k8snetio_last_state_write_timestamp_seconds", 0) > 1.6e9, f"{values}")
+    check(c.stop() == 0, f"consume exited {c.proc.returncode}:\n{c.stderr()}")
 
 
 def read_table(path):

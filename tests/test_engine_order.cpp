@@ -233,7 +233,7 @@ TEST_CASE("S1 a single-pass range is held from the start and still exact") {
         reference_csv(k8snetio::anomalous_network_io, points));
 }
 
-TEST_CASE("B7 sums that overflow give empty cells for that key's measure, named, not inf") {
+TEST_CASE("B7 O6.6 sums that overflow give empty cells for that key's measure, named, not inf") {
   std::vector<metric_point> points;
   for (int b = 0; b < 3; ++b) {
     const double t = static_cast<double>(t0 + 10 * b);

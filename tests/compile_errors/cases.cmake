@@ -1,0 +1,28 @@
+# Compile-error tests (issue 10, as fmt's): each misuse in misuse.cpp must stop the compiler with
+# the message its static_assert advertises; case 0, every correct form, must compile. The
+# compiler only parses (-fsyntax-only), with the project's headers and the system's.
+set(k8snetio_misuse_messages
+    "aggregate_spans: the input must be a range of k8snetio::metric_point"
+    "normalize_service: the input must be a range of k8snetio::span_row"
+    "pivot_direction: the input must be a range of k8snetio::service_row"
+    "lookup_baseline: the baseline needs"
+    "persist_over: the input must be a range of k8snetio::anomalous_row"
+    "build_baseline: the input must be a range of k8snetio::service_row"
+    "baseline_table: give the measure_set of your rule")
+set(k8snetio_misuse_command
+    ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only -I${PROJECT_SOURCE_DIR}/include
+    ${CMAKE_CURRENT_LIST_DIR}/misuse.cpp)
+add_test(NAME compile_error.correct_forms_compile
+         COMMAND ${k8snetio_misuse_command} -DK8SNETIO_MISUSE=0)
+set_tests_properties(compile_error.correct_forms_compile PROPERTIES LABELS compile_error)
+set(index 0)
+foreach(message IN LISTS k8snetio_misuse_messages)
+  math(EXPR index "${index} + 1")
+  string(REGEX REPLACE ":.*" "" stage "${message}")
+  # The compiler must fail and say why in the library's words (expect_message.cmake).
+  add_test(NAME compile_error.${stage}
+           COMMAND ${CMAKE_COMMAND} "-DMESSAGE=${message}"
+                   "-DCOMMAND=${k8snetio_misuse_command};-DK8SNETIO_MISUSE=${index}"
+                   -P ${CMAKE_CURRENT_LIST_DIR}/expect_message.cmake)
+  set_tests_properties(compile_error.${stage} PROPERTIES LABELS compile_error)
+endforeach()

@@ -1,0 +1,50 @@
+// The misuse messages the stages advertise (issue 10, as fmt tests its own): each case below,
+// selected with -DK8SNETIO_MISUSE=N, must fail to compile with its static_assert's words
+// (tests/compile_errors/cases.cmake holds the expected text); K8SNETIO_MISUSE=0 compiles the
+// correct form of every case, so that a failure can only come from the misuse itself.
+#include <vector>
+
+#include <k8snetio/k8snetio.hpp>
+
+namespace k = k8snetio;
+
+struct no_find {};  // not a baseline source: it has no find(key)
+
+int main() {
+  const std::vector<k::metric_point> points;
+  const std::vector<k::span_row> span_rows;
+  const std::vector<k::service_row> service_rows;
+  const std::vector<k::anomalous_row> anomalous;
+  const std::vector<int> numbers;
+  (void)numbers;
+  (void)anomalous;
+  k::baseline_table<2> table;
+#if K8SNETIO_MISUSE == 0
+  (void)(points | k::aggregate_spans());
+  (void)(span_rows | k::normalize_service());
+  (void)(service_rows | k::pivot_direction());
+  (void)(service_rows | k::pivot_direction() | k::lookup_baseline(table));
+  (void)(anomalous | k::persist_over({}));
+  (void)(service_rows | k::build_baseline());
+  static constexpr k::measure_set<1> egress{{"egress"}, " higher than average by ", {0}};
+  k::baseline_table<1> custom(egress);
+  (void)custom;
+#elif K8SNETIO_MISUSE == 1
+  (void)(numbers | k::aggregate_spans());
+#elif K8SNETIO_MISUSE == 2
+  (void)(points | k::normalize_service());
+#elif K8SNETIO_MISUSE == 3
+  (void)(span_rows | k::pivot_direction());
+#elif K8SNETIO_MISUSE == 4
+  const no_find wrong;
+  (void)(service_rows | k::pivot_direction() | k::lookup_baseline(wrong));
+#elif K8SNETIO_MISUSE == 5
+  (void)(service_rows | k::persist_over({}));
+#elif K8SNETIO_MISUSE == 6
+  (void)(span_rows | k::build_baseline());
+#elif K8SNETIO_MISUSE == 7
+  k::baseline_table<1> custom;
+  (void)custom;
+#endif
+  (void)table;
+}

@@ -38,7 +38,8 @@ struct input_progress {
   std::uint64_t bytes = 0;                   ///< of all inputs so far, as stored (compressed)
   std::optional<std::uint64_t> total_bytes;  ///< their sum, when every input is a regular file
   std::uint64_t rows = 0;                    ///< rows (data points) read so far
-  std::string_view input;                    ///< the input being read: its path, or "<stdin>"
+  /// The input being read: its path, or "<stdin>" (a view valid during the call).
+  std::string_view input;
 };
 
 struct input_options {

@@ -326,7 +326,6 @@ inline std::optional<std::string> output_collision(
 /// and what the aggregator (D1) dropped.
 struct run_summary {
   std::size_t inputs = 0;
-  std::string current_input;  ///< the input being read (for messages about its points)
   k8snetio::io::read_report report;
   std::uint64_t outside_range = 0;
   k8snetio::aggregation_stats aggregation;

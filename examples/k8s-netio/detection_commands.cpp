@@ -24,6 +24,7 @@
 #include <k8snetio/engine/detector.hpp>
 #include <k8snetio/engine/rolling_baseline.hpp>
 #include <k8snetio/io/baseline_csv.hpp>
+#include <k8snetio/io/baseline_state_dir.hpp>
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/input/allowlist.hpp>
 #include <k8snetio/io/input/read_inputs.hpp>
@@ -255,80 +256,12 @@ void print_baseline_written(const k8snetio::baseline_result<2>& result, const st
 
 // ---- S6: the state directory, one snapshot file per UTC day -------------------------------
 
-constexpr std::string_view day_file_suffix = ".k8snetio-day";
-/// A state file is the keys' sums: far smaller than this unless it is not one.
-constexpr std::uintmax_t max_state_file_bytes = std::uintmax_t{4} << 30;
-
-std::string day_file_name(std::int64_t day) {
-  return k8snetio::utc_day_text(day) + std::string(day_file_suffix);
-}
-
-/// The day files of a state directory, by day. A file that ends in the suffix but is not named
-/// for a day is an error; any other file (a temporary one, a README) is not ours.
-io::result<std::map<std::int64_t, std::string>> list_day_files(const std::string& dir) {
-  std::map<std::int64_t, std::string> out;
-  std::error_code ec;
-  std::filesystem::directory_iterator it(dir, ec);
-  if (ec)
-    return io::make_error(io::error_code::cannot_open, dir, 0,
-                          fmt::format("cannot list the state directory: {}", ec.message()));
-  for (const auto& entry : it) {
-    const std::string name = entry.path().filename().string();
-    if (!name.ends_with(day_file_suffix)) continue;
-    const auto day = k8snetio::parse_utc_day(
-        std::string_view(name).substr(0, name.size() - day_file_suffix.size()));
-    if (!day)
-      return io::make_error(
-          io::error_code::unknown_format, entry.path().string(), 0,
-          fmt::format("a state file must be named YYYY-MM-DD{}", day_file_suffix));
-    out.emplace(*day, entry.path().string());
-  }
-  return out;
-}
-
-io::result<std::string> read_state_file(const std::string& path) {
-  std::error_code ec;
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec)
-    return io::make_error(io::error_code::cannot_open, path, 0,
-                          fmt::format("cannot read the state: {}", ec.message()));
-  if (size > max_state_file_bytes)
-    return io::make_error(io::error_code::input_too_large, path, 0,
-                          fmt::format("{} bytes: larger than any state file", size));
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes(static_cast<std::size_t>(size), '\0');
-  if (!in.read(bytes.data(), static_cast<std::streamsize>(size)))
-    return io::make_error(io::error_code::read_failed, path, 0, "cannot read the state");
-  return bytes;
-}
-
-/// Opens one day file, checking it (S4) and that it holds the day its name says.
-io::result<std::pair<std::int64_t, k8snetio::baseline_builder<2>>> open_day_file(
-    const k8snetio::rolling_baseline<2>& rolling, const std::string& path,
-    std::optional<std::int64_t> named_day) {
-  auto bytes = read_state_file(path);
-  if (!bytes) return tl::unexpected(bytes.error());
-  try {
-    auto day = rolling.open_day(*bytes);
-    if (named_day && day.first != *named_day)
-      return io::make_error(io::error_code::read_failed, path, 0,
-                            fmt::format("holds the day {}, not the one its name says",
-                                        k8snetio::utc_day_text(day.first)));
-    return day;
-  } catch (const k8snetio::snapshot_error& e) {
-    return io::make_error(io::error_code::read_failed, path, 0, e.what());
-  }
-}
-
-/// Writes one day's state atomically (O6.1): a temporary file beside it, renamed over it.
-std::optional<std::string> write_day_file(const k8snetio::rolling_baseline<2>& rolling,
-                                          std::int64_t day, const std::string& path) {
-  auto file = io::atomic_output_file::create(path);
-  if (!file) return file.error().what();
-  file->write(rolling.save_day(day));
-  if (auto done = file->commit(); !done) return done.error().what();
-  return std::nullopt;
-}
+// The day files themselves (names, checks, atomic writes) are the library's:
+// io/baseline_state_dir.hpp, shared with serve's and consume's learners.
+using io::day_file_name;
+using io::list_day_files;
+using io::open_day_file;
+using io::write_day_file;
 
 std::string day_range(const std::vector<std::int64_t>& days) {
   if (days.empty()) return "no day";

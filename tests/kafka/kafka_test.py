@@ -193,6 +193,23 @@ def final_partition_counts(stderrs):
     return best
 
 
+def hec_groups(path):
+    """The HEC events of a file grouped by (pod, time), in file order: one message each."""
+    groups = {}
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                event = json.loads(line)
+                groups.setdefault((event["fields"]["k8s.pod.name"], event["time"]), []).append(
+                    line.rstrip(b"\n"))
+    return groups
+
+
+def hec_records(groups):
+    """One record per group, keyed by pod (so one pod's series stay on one partition)."""
+    return [(-1, pod.encode(), b"\n".join(lines) + b"\n") for (pod, _), lines in groups.items()]
+
+
 def check_same_findings(expected, lines, what):
     check(len(lines) == len(set(lines)), f"{what}: duplicate findings: {len(lines)} lines, "
           f"{len(set(lines))} distinct")
@@ -395,15 +412,8 @@ def case_hec_input_same_findings():
         "--incident", "exfil", "--incident", "blip", "--format", "hec", "-o", hour)
     expected = detect_lines(hour)
     check(expected, "detect found nothing in the HEC hour")
-    groups = {}  # (pod, time) -> events, in file order
-    with open(hour, "rb") as f:
-        for line in f:
-            if line.strip():
-                event = json.loads(line)
-                groups.setdefault((event["fields"]["k8s.pod.name"], event["time"]), []).append(
-                    line.rstrip(b"\n"))
-    records = [(-1, pod.encode(), b"\n".join(lines) + b"\n")
-               for (pod, _), lines in groups.items()]
+    groups = hec_groups(hour)
+    records = hec_records(groups)
     # Points are measurements: a multi-measurement event holds one per metric_name:<name> key.
     events = sum(max(1, sum(k.startswith("metric_name:") for k in json.loads(l)["fields"]))
                  for lines in groups.values() for l in lines)
@@ -481,15 +491,7 @@ def case_learned_days_merge():
     hec = os.path.join(WORK, "days.hec")
     run("simulate", "--pods", "8", "--hours", "3", "--seed", "12", "--start", str(HOUR - 7200),
         "--format", "hec", "-o", hec)
-    groups = {}
-    with open(hec, "rb") as f:
-        for line in f:
-            if line.strip():
-                event = json.loads(line)
-                groups.setdefault((event["fields"]["k8s.pod.name"], event["time"]), []).append(
-                    line.rstrip(b"\n"))
-    records = [(-1, pod.encode(), b"\n".join(lines) + b"\n")
-               for (pod, _), lines in groups.items()]
+    records = hec_records(hec_groups(hec))
     reference = os.path.join(WORK, "reference-state")
     run("baseline", "--state", reference, "--add", hec)
     day = "2023-11-14.k8snetio-day"  # the day before HOUR; the next one is not complete

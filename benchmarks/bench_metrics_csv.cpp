@@ -171,8 +171,7 @@ void metrics_csv_parallel_file(benchmark::State& state) {
   for (auto _ : state) {
     double sum = 0;
     auto r = reader.read([&](const metric_point& p) { sum += p.value; });
-    if (!r || reader.report().skipped_total() != 0 ||
-        reader.threads_used() != options.threads)
+    if (!r || reader.report().skipped_total() != 0 || reader.threads_used() != options.threads)
       state.SkipWithError("the file did not read cleanly on the threads asked for");
     benchmark::DoNotOptimize(sum);
     points = reader.report().points;

@@ -27,8 +27,10 @@ std::vector<k::metric_point> traffic(double start, int buckets, int burst_from) 
   std::vector<k::metric_point> points;
   for (int b = 0; b < buckets; ++b) {
     const double io = (b >= burst_from ? 10000.0 : 1000.0) + (b % 3 - 1) * 50.0;
-    points.push_back({start + b * 10, io, "", "prod", "api-5f7c9d8b6c-q2w4e", "node-7", "transmit"});
-    points.push_back({start + b * 10, 800, "", "prod", "api-5f7c9d8b6c-q2w4e", "node-7", "receive"});
+    points.push_back(
+        {start + b * 10, io, "", "prod", "api-5f7c9d8b6c-q2w4e", "node-7", "transmit"});
+    points.push_back(
+        {start + b * 10, 800, "", "prod", "api-5f7c9d8b6c-q2w4e", "node-7", "receive"});
   }
   return points;
 }

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   auto read = k::io::read_inputs(std::vector<std::string>(argv + 2, argv + argc), {}, detect);
   if (!read) return std::cerr << read.error().what() << '\n', 1;
   detect.end_of_input();  // S1: input in neither time nor series order cannot stream exactly
-  if (detect.failure()) return std::cerr << "not in time order: use detect_anomalous_network_io\n", 1;
+  if (detect.failure())
+    return std::cerr << "not in time order: use detect_anomalous_network_io\n", 1;
   k::io::write_findings(std::cout, detect.finish().findings, k::io::output_format::table);
 }

@@ -193,10 +193,10 @@ TEST_CASE("I4 a number cell that is not a number is an error, not a null") {
 }
 
 TEST_CASE("I4 count and last_seen are read when present") {
-  auto r =
-      read_baseline_csv("last_seen,key,count,avg_inbound_network_io\n1700000000,p:a,12,\n"
-                        "1700000005.9,p:b,,\n,p:c,0,\n",
-                        "x.csv");
+  auto r = read_baseline_csv(
+      "last_seen,key,count,avg_inbound_network_io\n1700000000,p:a,12,\n"
+      "1700000005.9,p:b,,\n,p:c,0,\n",
+      "x.csv");
   REQUIRE(r.has_value());
   CHECK(entry_of(*r, "p:a").count == 12u);
   CHECK(entry_of(*r, "p:a").last_seen == 1700000000);
@@ -208,8 +208,7 @@ TEST_CASE("I4 count and last_seen are read when present") {
   CHECK(read_error("key,count,avg_inbound_network_io\np:a,1.5,\n").code ==
         error_code::bad_baseline_cell);
   CHECK(read_error("key,count,avg_inbound_network_io\np:a,-1,\n").field == "count");
-  CHECK(read_error("key,last_seen,avg_inbound_network_io\np:a,yesterday,\n").field ==
-        "last_seen");
+  CHECK(read_error("key,last_seen,avg_inbound_network_io\np:a,yesterday,\n").field == "last_seen");
 }
 
 TEST_CASE("I4 malformed rows are bad_row with their line") {
@@ -229,7 +228,8 @@ TEST_CASE("I4 malformed rows are bad_row with their line") {
 
 TEST_CASE("I4 CRLF, a BOM, blank lines and quoted keys with commas, quotes and newlines") {
   auto r = read_baseline_csv(
-      "\xEF\xBB\xBF\"key\",\"count\",avg_inbound_network_io\r\n\r\n\"p:a,b\",1,\r\n\"p:q\"\"uote\",2,"
+      "\xEF\xBB\xBF\"key\",\"count\",avg_inbound_network_io\r\n\r\n\"p:a,b\",1,\r\n\"p:q\"\"uote\","
+      "2,"
       "\r\n\"p:x\r\ny\",3,\r\np:last,4,",
       "x.csv");
   INFO((r ? std::string() : r.error().what()));

@@ -598,8 +598,8 @@ TEST_CASE("L8 K6 learner: complete days equal the rolling baseline of those days
     for (const auto& [day, state] : day_states(*r.rule, kept)) files.add_day(day, state);
     CHECK(csv(learner.rolling().result().table) == csv(files.result().table));
     // ... and a recompute over them, within 1e-12 relative.
-    check_close(learner.rolling().result().table,
-                k8snetio::build_baseline(*r.rule, kept).table, 1e-12);
+    check_close(learner.rolling().result().table, k8snetio::build_baseline(*r.rule, kept).table,
+                1e-12);
   }
 }
 

@@ -9,8 +9,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <k8snetio/k8snetio.hpp>
 #include <k8snetio/io/baseline_csv.hpp>
+#include <k8snetio/k8snetio.hpp>
 
 namespace {
 
@@ -35,7 +35,8 @@ std::vector<owned> churn(int pods, int alive, int life) {
     for (int p = first; p < last; ++p) {
       std::string name = "web-7d4b9c8f6d-00000";  // D2.1: service "web"
       for (int k = 0, v = p; k < 5; ++k, v /= 36)
-        name[name.size() - 1 - static_cast<std::size_t>(k)] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
+        name[name.size() - 1 - static_cast<std::size_t>(k)] =
+            "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
       const double t = static_cast<double>(t0 + 10 * b);
       out.push_back({t + 1, 1000.0 + (p * 7 + b) % 97, "prod", name, "node-1", "transmit"});
       out.push_back({t + 2, 3000.0 + (p * 3 + b) % 89, "prod", name, "node-1", "receive"});
@@ -84,8 +85,9 @@ k8snetio::span_options streaming(std::int64_t idle) {
 
 }  // namespace
 
-TEST_CASE("S5 span_aggregator: idle series release their state; the rows are those of an "
-          "aggregator that keeps every series") {
+TEST_CASE(
+    "S5 span_aggregator: idle series release their state; the rows are those of an "
+    "aggregator that keeps every series") {
   const auto input = churn(20000, 100, 6);
   const auto points = views(input);
   k8snetio::span_aggregator keeping(streaming(0));
@@ -104,8 +106,9 @@ TEST_CASE("S5 span_aggregator: idle series release their state; the rows are tho
   CHECK(releasing.series_count() <= 2 * 4096);  // ids are reused
 }
 
-TEST_CASE("S5 a point of a released series for an emitted bucket is refused as out of order, "
-          "never merged; the one-call functions then answer exactly from a second pass") {
+TEST_CASE(
+    "S5 a point of a released series for an emitted bucket is refused as out of order, "
+    "never merged; the one-call functions then answer exactly from a second pass") {
   auto input = churn(20000, 100, 6);
   owned early = input.front();  // the first pod's first bucket, long released by the end
   early.value = 1e9;
@@ -125,8 +128,9 @@ TEST_CASE("S5 a point of a released series for an emitted bucket is refused as o
   CHECK(answered.stats.out_of_order == 0);
 }
 
-TEST_CASE("S5 series-major input with many pod names streams as before; nothing is released, "
-          "since releasing would refuse it") {
+TEST_CASE(
+    "S5 series-major input with many pod names streams as before; nothing is released, "
+    "since releasing would refuse it") {
   auto input = churn(6000, 100, 6);
   // Pods newest first: each new series starts far behind the newest bucket seen.
   std::stable_sort(input.begin(), input.end(), [](const owned& a, const owned& b) {
@@ -155,9 +159,10 @@ TEST_CASE("S5 live, with an allowed lateness: idle series are released, the rows
   CHECK(most <= 2 * 4096);
 }
 
-TEST_CASE("S5 S4 detection under churn, both rules: the findings of a detector that keeps "
-          "every series and pod, with pods held bounded, and a snapshot taken after releases "
-          "restores exactly") {
+TEST_CASE(
+    "S5 S4 detection under churn, both rules: the findings of a detector that keeps "
+    "every series and pod, with pods held bounded, and a snapshot taken after releases "
+    "restores exactly") {
   auto input = churn(12000, 100, 12);
   // A pod that sends far more for its whole life: a finding of both rules.
   for (auto& p : input)
@@ -201,8 +206,9 @@ TEST_CASE("S5 S4 detection under churn, both rules: the findings of a detector t
   }
 }
 
-TEST_CASE("S5.1 the cap on series held: a new series beyond it is refused and counted; the "
-          "series already held go on") {
+TEST_CASE(
+    "S5.1 the cap on series held: a new series beyond it is refused and counted; the "
+    "series already held go on") {
   const auto input = churn(50, 50, 1000);
   const auto points = views(input);  // 50 pods alive together, 100 series
   k8snetio::span_options capped = streaming(0);
@@ -221,13 +227,14 @@ TEST_CASE("S5.1 the cap on series held: a new series beyond it is refused and co
   });
   CHECK(strays == 0);
   CHECK(rows.size() == every.size() * 60 / 100);
-  const k8snetio::add_outcome refused = a.add(metric_point{
-      static_cast<double>(t0), 1, "", "prod", "another-pod", "node-1", "transmit"});
+  const k8snetio::add_outcome refused = a.add(
+      metric_point{static_cast<double>(t0), 1, "", "prod", "another-pod", "node-1", "transmit"});
   CHECK(refused.reason == k8snetio::drop_reason::series_limit);
 }
 
-TEST_CASE("S5 baseline under churn, both rules: idle series released by default, the table of "
-          "a runner that keeps every series, bit for bit") {
+TEST_CASE(
+    "S5 baseline under churn, both rules: idle series released by default, the table of "
+    "a runner that keeps every series, bit for bit") {
   const auto input = churn(20000, 100, 6);
   const auto points = views(input);
   k8snetio::baseline_run_options keep;

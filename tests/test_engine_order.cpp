@@ -30,9 +30,9 @@ constexpr std::int64_t t0 = 1700000000;
 std::vector<owned_point> time_major_points(int buckets, std::uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> noise(0.0, 1.0);
-  const std::vector<std::string> pods = {"web-7d4b9c8f6d-x2k9p", "web-7d4b9c8f6d-q8w2e",
-                                         "api-5f6d7c8b9a-z9y8x", "db-0", "db-1",
-                                         "kube-proxy-a1b2c"};
+  const std::vector<std::string> pods = {
+      "web-7d4b9c8f6d-x2k9p", "web-7d4b9c8f6d-q8w2e", "api-5f6d7c8b9a-z9y8x", "db-0", "db-1",
+      "kube-proxy-a1b2c"};
   std::vector<owned_point> points;
   for (int b = 0; b < buckets; ++b) {
     const double t = static_cast<double>(t0 + 10 * b);

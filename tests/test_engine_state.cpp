@@ -11,8 +11,8 @@
 
 #include <catch2/catch.hpp>
 
-#include <k8snetio/k8snetio.hpp>
 #include <k8snetio/io/output/findings_writer.hpp>
+#include <k8snetio/k8snetio.hpp>
 
 namespace {
 
@@ -77,8 +77,7 @@ const k8snetio::baseline_table<2>& io_table() {
   return table;
 }
 const k8snetio::baseline_table<2>& ratio_table() {
-  static const auto table =
-      k8snetio::build_network_io_ratio_baseline(views(traffic(150, 1))).table;
+  static const auto table = k8snetio::build_network_io_ratio_baseline(views(traffic(150, 1))).table;
   return table;
 }
 
@@ -129,8 +128,9 @@ run_output run(const k8snetio::rule_definition<2>& rule, const k8snetio::baselin
 
 }  // namespace
 
-TEST_CASE("S4 S2.3 detector: save anywhere, restore in a new detector, read the rest = one "
-          "uninterrupted run, byte for byte") {
+TEST_CASE(
+    "S4 S2.3 detector: save anywhere, restore in a new detector, read the rest = one "
+    "uninterrupted run, byte for byte") {
   const auto input = traffic(160, 5, 60);
   struct variant {
     const char* name;
@@ -185,8 +185,9 @@ TEST_CASE("S4 S2.3 detector: save anywhere, restore in a new detector, read the 
   }
 }
 
-TEST_CASE("S4 detector: a truncated, corrupt, foreign or other-settings snapshot is refused "
-          "with a clear error, and nothing is loaded") {
+TEST_CASE(
+    "S4 detector: a truncated, corrupt, foreign or other-settings snapshot is refused "
+    "with a clear error, and nothing is loaded") {
   const auto input = traffic(40, 6, 10);
   const auto points = views(input);
   k8snetio::detection_options options;
@@ -204,7 +205,8 @@ TEST_CASE("S4 detector: a truncated, corrupt, foreign or other-settings snapshot
       // Nothing was loaded: the detector still gives the answer of a fresh one.
       for (const auto& p : points) fresh.add(p);
       const auto after = fresh.finish();
-      CHECK(after.findings == k8snetio::detect_anomalous_network_io(points, io_table(), o).findings);
+      CHECK(after.findings ==
+            k8snetio::detect_anomalous_network_io(points, io_table(), o).findings);
       CHECK(after.stats.points_in == points.size());
       return std::string(e.what());
     }

@@ -30,8 +30,8 @@ std::vector<owned> traffic(int buckets, std::uint32_t seed, int spike_from = 1 <
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> noise(0.0, 100.0);
   const std::vector<std::string> pods = {"web-7d4b9c8f6d-x2k9p", "web-7d4b9c8f6d-q8w2e",
-                                         "api-5f6d7c8b9a-z9y8x", "db-0", "kube-proxy-a1b2c",
-                                         "cache-0"};
+                                         "api-5f6d7c8b9a-z9y8x", "db-0",
+                                         "kube-proxy-a1b2c",     "cache-0"};
   std::vector<owned> out;
   for (int b = 0; b < buckets; ++b) {
     const double t = static_cast<double>(t0 + 10 * b);
@@ -102,16 +102,17 @@ TEST_CASE("S1 detection: time-major and series-major input stream without a seco
   const auto hour = traffic(360, 3, 300);
   const auto reference = k8snetio::detect_anomalous_network_io(views(hour), trained(), held());
   for (const auto& input : {hour, series_major(hour)}) {
-    k8snetio::detector<2, k8snetio::baseline_table<2>> d(k8snetio::anomalous_network_io,
-                                                          trained(), {});
+    k8snetio::detector<2, k8snetio::baseline_table<2>> d(k8snetio::anomalous_network_io, trained(),
+                                                         {});
     for (const auto& p : views(input)) CHECK(d.add(p));
     CHECK_FALSE(d.failure());
     CHECK(d.finish().findings == reference.findings);
   }
 }
 
-TEST_CASE("S1 detection: directions sorted apart stream for the main rule; the ratio rule, "
-          "which joins them, reads such input a second time") {
+TEST_CASE(
+    "S1 detection: directions sorted apart stream for the main rule; the ratio rule, "
+    "which joins them, reads such input a second time") {
   // Every transmit row of the input before any receive row.
   const auto hour = traffic(120, 4, 100);
   auto by_direction = hour;
@@ -121,7 +122,7 @@ TEST_CASE("S1 detection: directions sorted apart stream for the main rule; the r
   small.span.series_window = 16;
 
   k8snetio::detector<2, k8snetio::baseline_table<2>> main_rule(k8snetio::anomalous_network_io,
-                                                                trained(), small);
+                                                               trained(), small);
   for (const auto& p : views(by_direction)) main_rule.add(p);
   main_rule.end_of_input();
   CHECK_FALSE(main_rule.failure());
@@ -132,8 +133,8 @@ TEST_CASE("S1 detection: directions sorted apart stream for the main rule; the r
 
   static const auto ratio_table =
       k8snetio::build_network_io_ratio_baseline(views(traffic(200, 1))).table;
-  k8snetio::detector<2, k8snetio::baseline_table<2>> ratio(k8snetio::network_io_ratio,
-                                                            ratio_table, small);
+  k8snetio::detector<2, k8snetio::baseline_table<2>> ratio(k8snetio::network_io_ratio, ratio_table,
+                                                           small);
   for (const auto& p : views(by_direction)) ratio.add(p);
   ratio.end_of_input();
   REQUIRE(ratio.failure() == k8snetio::drop_reason::out_of_order);
@@ -147,8 +148,8 @@ TEST_CASE("S2.2 detection memory does not grow with the window or the input") {
   const auto most_open = [](int buckets, std::int64_t window) {
     k8snetio::detection_options options;
     options.window_seconds = window;
-    k8snetio::detector<2, k8snetio::baseline_table<2>> d(k8snetio::anomalous_network_io,
-                                                          trained(), options);
+    k8snetio::detector<2, k8snetio::baseline_table<2>> d(k8snetio::anomalous_network_io, trained(),
+                                                         options);
     std::size_t most = 0;
     const auto input = traffic(buckets, 6, buckets / 2);  // owns the strings of the views
     for (const auto& p : views(input)) {
@@ -173,7 +174,7 @@ TEST_CASE("S2.1 live: a window's findings come out once the watermark passes its
   const auto input = traffic(180, 7, 40);
   const auto points = views(input);
   k8snetio::detector<2, k8snetio::baseline_table<2>> d(k8snetio::anomalous_network_io, trained(),
-                                                        live);
+                                                       live);
   std::vector<finding> early;
   std::size_t first_seen_at = 0;
   for (std::size_t i = 0; i < points.size(); ++i) {
@@ -202,8 +203,8 @@ TEST_CASE("D5.4 keys seen without a baseline row are counted with their pods and
   const auto input = traffic(30, 8);
   std::vector<owned> more = input;
   for (int b = 0; b < 30; ++b)  // a service the baseline has never seen, in a new cluster
-    more.push_back({static_cast<double>(t0 + 10 * b) + 5, 10, "staging", "new-svc-abcde", "n-9",
-                    "transmit"});
+    more.push_back(
+        {static_cast<double>(t0 + 10 * b) + 5, 10, "staging", "new-svc-abcde", "n-9", "transmit"});
   const auto result = k8snetio::detect_anomalous_network_io(views(more), trained());
   REQUIRE(result.unbaselined.size() == 1);
   CHECK(result.unbaselined[0] == k8snetio::unbaselined_key{"staging:new-svc", 1, 30});
@@ -213,8 +214,8 @@ TEST_CASE("D2.4 the engines drop and count rows whose pod name hits the user pat
   std::vector<owned> input = traffic(12, 9);
   const std::string hostile(40, 'a');  // (a+)+$ backtracks exponentially on "aaa…ab"
   for (int b = 0; b < 12; ++b)
-    input.push_back({static_cast<double>(t0 + 10 * b) + 5, 10, "prod", hostile + "b", "node-1",
-                     "transmit"});
+    input.push_back(
+        {static_cast<double>(t0 + 10 * b) + 5, 10, "prod", hostile + "b", "node-1", "transmit"});
   k8snetio::detection_options options;
   options.service_pattern = "(a+)+$";
   const auto found = k8snetio::detect_anomalous_network_io(views(input), trained(), options);
@@ -256,8 +257,9 @@ TEST_CASE("D6.3 a finding carries its anomalous measures as data, the text's own
   }
 }
 
-TEST_CASE("S3 early alert: a provisional finding after the 6th anomalous bucket, the final one "
-          "when the window closes") {
+TEST_CASE(
+    "S3 early alert: a provisional finding after the 6th anomalous bucket, the final one "
+    "when the window closes") {
   k8snetio::detection_options live;
   live.span.allowed_lateness = 0;
   live.window_seconds = 600;
@@ -265,7 +267,7 @@ TEST_CASE("S3 early alert: a provisional finding after the 6th anomalous bucket,
   const auto input = traffic(180, 7, 40);  // the spike starts at t0+400, a window's start
   const auto points = views(input);
   k8snetio::detector<2, k8snetio::baseline_table<2>> d(k8snetio::anomalous_network_io, trained(),
-                                                        live);
+                                                       live);
   std::vector<std::pair<double, finding>> out;  // (time of the point after which it came, …)
   for (const auto& p : points) {
     d.add(p);
@@ -282,10 +284,9 @@ TEST_CASE("S3 early alert: a provisional finding after the 6th anomalous bucket,
   CHECK(first_time < static_cast<double>(t0 + 470));
   CHECK(first.window_start == spiked_window);
   // The final finding of the same pod follows when the window closes, with the full count.
-  const auto final_one =
-      std::find_if(out.begin(), out.end(), [&](const auto& e) {
-        return e.second.pod == first.pod && e.second.status == k8snetio::finding_status::final;
-      });
+  const auto final_one = std::find_if(out.begin(), out.end(), [&](const auto& e) {
+    return e.second.pod == first.pod && e.second.status == k8snetio::finding_status::final;
+  });
   REQUIRE(final_one != out.end());
   CHECK(final_one->second.count == 60);
   CHECK(final_one->first >= static_cast<double>(spiked_window + 600));
@@ -296,13 +297,14 @@ TEST_CASE("S3 early alert: a provisional finding after the 6th anomalous bucket,
     CHECK(f.status == k8snetio::finding_status::none);
 }
 
-TEST_CASE("S1.3 live: a point for a bucket the watermark has completed is late: refused and "
-          "counted, never merged") {
+TEST_CASE(
+    "S1.3 live: a point for a bucket the watermark has completed is late: refused and "
+    "counted, never merged") {
   k8snetio::detection_options live;
   live.span.allowed_lateness = 0;
   live.window_seconds = 600;
   k8snetio::detector<2, k8snetio::baseline_table<2>> d(k8snetio::anomalous_network_io, trained(),
-                                                        live);
+                                                       live);
   const auto at = [](double t) {
     return metric_point{t, 1000, "", "prod", "db-0", "node-2", "transmit"};
   };

@@ -53,8 +53,9 @@ std::vector<metric_point> views(const std::vector<owned>& points) {
 
 }  // namespace
 
-TEST_CASE("I3.3 namespace and pod uid are carried into findings and their outputs, never into "
-          "grouping") {
+TEST_CASE(
+    "I3.3 namespace and pod uid are carried into findings and their outputs, never into "
+    "grouping") {
   const auto training = traffic(false);
   const auto table = k8snetio::build_network_io_baseline(views(training)).table;
   CHECK(table.size() == 1);  // one key: prod-eu:checkout, with or without context
@@ -93,9 +94,10 @@ TEST_CASE("I3.3 D8.1 an allowlist line on the namespace suppresses the finding o
   const auto table = k8snetio::build_network_io_baseline(views(training)).table;
   const auto incident = traffic(true);
   const auto points = views(incident);
-  for (const auto& [line, kept] : std::vector<std::pair<std::string, std::size_t>>{
-           {"k8s.namespace.name=shop", 0}, {"k8s.namespace.name=sh*p", 0},
-           {"k8s.namespace.name=payments", 1}}) {
+  for (const auto& [line, kept] :
+       std::vector<std::pair<std::string, std::size_t>>{{"k8s.namespace.name=shop", 0},
+                                                        {"k8s.namespace.name=sh*p", 0},
+                                                        {"k8s.namespace.name=payments", 1}}) {
     INFO(line);
     auto list = k8snetio::io::parse_allowlist(line + "\n");
     REQUIRE(list);

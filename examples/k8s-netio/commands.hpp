@@ -13,24 +13,24 @@ namespace k8snetio_cli {
 
 /// Options that baseline and detect share.
 struct common_options {
-  std::vector<std::string> inputs;   ///< "-" is standard input
-  std::string rule = "io";           ///< io | ratio
-  std::int64_t span = 10;            ///< D1.3, seconds
-  std::optional<double> earliest;    ///< epoch seconds, inclusive
-  std::optional<double> latest;      ///< epoch seconds, exclusive
+  std::vector<std::string> inputs;  ///< "-" is standard input
+  std::string rule = "io";          ///< io | ratio
+  std::int64_t span = 10;           ///< D1.3, seconds
+  std::optional<double> earliest;   ///< epoch seconds, inclusive
+  std::optional<double> latest;     ///< epoch seconds, exclusive
   bool strict = false;
-  std::string input_format;          ///< empty: recognised from the content
+  std::string input_format;  ///< empty: recognised from the content
   std::string otlp_counter = "delta";
   std::string default_cluster;
-  std::string default_node;          ///< I3.1: k8s.node.name when no other source has it
-  std::string time_unit = "s";       ///< I1.4: the unit of epoch times (s, ms, us, ns)
+  std::string default_node;     ///< I3.1: k8s.node.name when no other source has it
+  std::string time_unit = "s";  ///< I1.4: the unit of epoch times (s, ms, us, ns)
   std::string metric = std::string(k8snetio::default_metric_name);
   std::optional<std::string> service_pattern;  ///< D2.2
-  std::string output;                ///< empty or "-": standard output
-  bool unordered = false;            ///< hold every bucket from the start (no streaming attempt)
-  std::uint64_t max_memory = 4096;   ///< MiB for held buckets (S1.1); over it: a clear error
+  std::string output;                          ///< empty or "-": standard output
+  bool unordered = false;           ///< hold every bucket from the start (no streaming attempt)
+  std::uint64_t max_memory = 4096;  ///< MiB for held buckets (S1.1); over it: a clear error
   std::uint64_t max_series = std::uint64_t{1} << 22;  ///< S5.1: series held at once
-  unsigned threads = 0;              ///< parsing threads for metrics_csv files; 0: all cores
+  unsigned threads = 0;  ///< parsing threads for metrics_csv files; 0: all cores
 };
 
 struct baseline_command_options : common_options {
@@ -50,10 +50,10 @@ struct detect_command_options : common_options {
   std::string format = "jsonl";
   std::string measure_order = "lexicographic";
   std::string zero_stdev = "drop";
-  bool csv_raw = false;              ///< O6.5: no formula guard in --format csv
-  std::string hec_index;             ///< O3: the HEC envelope's index (empty: none)
-  std::string allowlist;             ///< D8.1: suppress findings matching a line of FILE
-  std::string unbaselined;           ///< D5.4: write keys without a baseline row to FILE
+  bool csv_raw = false;     ///< O6.5: no formula guard in --format csv
+  std::string hec_index;    ///< O3: the HEC envelope's index (empty: none)
+  std::string allowlist;    ///< D8.1: suppress findings matching a line of FILE
+  std::string unbaselined;  ///< D5.4: write keys without a baseline row to FILE
 };
 
 struct simulate_command_options {

@@ -20,16 +20,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <map>
-#include <ctime>
-#include <thread>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <set>
 #include <span>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -988,8 +988,10 @@ int run_consume(const consume_options& o) {
   if (!o.baseline_state.empty()) {
     if (o.horizon < 1) return fail("--horizon must be at least one day");
     if (86400 % o.span != 0)
-      return fail(fmt::format("--baseline-state keeps one state per UTC day: --span ({} s) must "
-                              "divide a day", o.span));
+      return fail(
+          fmt::format("--baseline-state keeps one state per UTC day: --span ({} s) must "
+                      "divide a day",
+                      o.span));
     learn.emplace();
     learn->span.span_seconds = o.span;
     learn->span.metric_name = o.metric;

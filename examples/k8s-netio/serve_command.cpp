@@ -78,7 +78,7 @@ struct serve_options {
   std::string default_cluster;
   std::string default_node;
   bool early_alerts = false;
-  bool learn = false;  ///< L8: detect with the learned table once a day is complete
+  bool learn = false;         ///< L8: detect with the learned table once a day is complete
   std::int64_t horizon = 30;  ///< L8: days of the learned baseline
 };
 
@@ -275,8 +275,8 @@ class live_service {
       try {
         otlp_->restore_series(bytes.str());
       } catch (const k8snetio::snapshot_error& e) {
-        error = fmt::format("the OTLP series state {} cannot be restored: {}", series_path,
-                            e.what());
+        error =
+            fmt::format("the OTLP series state {} cannot be restored: {}", series_path, e.what());
         return false;
       }
       series_in.close();
@@ -560,21 +560,20 @@ class live_service {
     k8snetio::detail::snapshot_writer w;
     w.i64(learned_through_);
     w.str(learner_->save_state());
-    if (!serve::write_file_atomically(learner_path(),
-                                      k8snetio::seal_snapshot("serve_learner", "", w.bytes()),
-                                      error))
+    if (!serve::write_file_atomically(
+            learner_path(), k8snetio::seal_snapshot("serve_learner", "", w.bytes()), error))
       return false;
     for (const std::int64_t day : days)
       print_diagnostic("k8s-netio: learned the day {} ({} days kept in {}){}\n",
-                       k8snetio::utc_day_text(day), learner_->rolling().size(),
-                       learned_days_dir(), o_.learn ? "; detecting with its table" : "");
+                       k8snetio::utc_day_text(day), learner_->rolling().size(), learned_days_dir(),
+                       o_.learn ? "; detecting with its table" : "");
     if (o_.learn && !days.empty()) {
       // The windows still open are detected again, from the log, with the new table; those
       // already closed keep the findings (or none) the old table gave.
       if (latest_)
-        header_.emitted_through = std::max(
-            header_.emitted_through,
-            window_of(*latest_ - static_cast<double>(lateness_ + 2 * o_.span)));
+        header_.emitted_through =
+            std::max(header_.emitted_through,
+                     window_of(*latest_ - static_cast<double>(lateness_ + 2 * o_.span)));
       use_learned_table();
       for (const auto& [start, path] : wal_->segments())
         if (start >= keep_from)
@@ -724,8 +723,10 @@ int run_serve(const serve_options& o) {
     return fail("--learn needs --state: the learned days are kept beside the state");
   if (o.horizon < 1) return fail("--horizon must be at least one day");
   if (!o.state.empty() && 86400 % o.span != 0)
-    return fail(fmt::format("with --state the service learns per UTC day (L8): --span ({} s) "
-                            "must divide a day", o.span));
+    return fail(
+        fmt::format("with --state the service learns per UTC day (L8): --span ({} s) "
+                    "must divide a day",
+                    o.span));
   live_service service(o, rule, std::move(*table), options, *format);
   std::string error;
   if (!service.open_output(error)) return fail(error);

@@ -16,7 +16,7 @@ struct stage_closure {
   F apply;
 
   template <ranges::input_range R>
-    requires std::invocable<const F&, R>
+  requires std::invocable<const F&, R>
   friend decltype(auto) operator|(R&& rng, const stage_closure& self) {
     return self.apply(std::forward<R>(rng));
   }

@@ -40,9 +40,8 @@ class baseline_learner {
     if (!options_.span.allowed_lateness || *options_.span.allowed_lateness < 0)
       throw std::invalid_argument("baseline_learner: a live learner needs an allowed lateness");
     if (options_.span.span_seconds < 1 || seconds_per_day % options_.span.span_seconds != 0)
-      throw std::invalid_argument(
-          fmt::format("baseline_learner: a span of {} s does not divide a day",
-                      options_.span.span_seconds));
+      throw std::invalid_argument(fmt::format(
+          "baseline_learner: a span of {} s does not divide a day", options_.span.span_seconds));
   }
 
   /// One point. A point whose bucket the watermark has passed is refused as drop_reason::late
@@ -59,8 +58,7 @@ class baseline_learner {
     const auto span = options_.span.span_seconds;
     const auto t = static_cast<std::int64_t>(std::floor(p.time));
     const std::int64_t bucket = t - ((t % span) + span) % span;
-    if (newest_bucket_ &&
-        bucket <= *newest_bucket_ - *options_.span.allowed_lateness - span) {
+    if (newest_bucket_ && bucket <= *newest_bucket_ - *options_.span.allowed_lateness - span) {
       ++late_;
       return {drop_reason::late};
     }

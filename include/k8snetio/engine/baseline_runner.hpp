@@ -42,15 +42,15 @@ struct baseline_run_options {
     s.idle_seconds = 3600;  // S5: a pod gone for an hour releases its series
     return s;
   }();
-  std::optional<std::string> service_pattern{};///< D2.2
-  baseline_options numerics{};                 ///< B3: Splunk's sums or the stable method
+  std::optional<std::string> service_pattern{};  ///< D2.2
+  baseline_options numerics{};                   ///< B3: Splunk's sums or the stable method
 };
 
 template <std::size_t N>
 struct baseline_result {
   baseline_table<N> table;
   aggregation_stats stats;
-  std::vector<std::string> overflowed;  ///< B7: keys whose sums overflowed (empty cells)
+  std::vector<std::string> overflowed;      ///< B7: keys whose sums overflowed (empty cells)
   std::uint64_t service_pattern_limit = 0;  ///< D2.4: D1 rows whose pod name hit the limit
 };
 
@@ -71,7 +71,9 @@ template <std::size_t N>
 class baseline_runner {
  public:
   baseline_runner(const rule_definition<N>& rule, baseline_run_options options = {})
-      : rule_(rule), options_(std::move(options)), aggregator_(options_.span),
+      : rule_(rule),
+        options_(std::move(options)),
+        aggregator_(options_.span),
         services_(options_.service_pattern),
         pivot_(rule.measure_of, pivot_grouping::per_service),
         builder_(*rule.measures, options_.numerics) {}
@@ -86,8 +88,8 @@ class baseline_runner {
   add_outcome add(const metric_point& p) {
     const add_outcome used = aggregator_.add(p);
     if (!used) {
-      if (!failure_ && (used.reason == drop_reason::out_of_order ||
-                        used.reason == drop_reason::memory_limit))
+      if (!failure_ &&
+          (used.reason == drop_reason::out_of_order || used.reason == drop_reason::memory_limit))
         failure_ = used.reason;
       return used;
     }

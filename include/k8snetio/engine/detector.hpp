@@ -9,14 +9,14 @@
 #include <deque>
 #include <functional>
 #include <limits>
-#include <unordered_map>
-#include <unordered_set>
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -24,19 +24,19 @@
 #include <range/v3/view/all.hpp>
 #include <range/v3/view/transform.hpp>
 
-#include "../stages/baseline_lookup.hpp"
 #include "../detail/flat_hash.hpp"
 #include "../detail/materialized.hpp"
 #include "../detail/symbol_table.hpp"
-#include "snapshot.hpp"
 #include "../model/drop_reason.hpp"
-#include "../stages/direction_pivot.hpp"
 #include "../model/finding.hpp"
+#include "../rules/rule_definition.hpp"
+#include "../stages/baseline_lookup.hpp"
+#include "../stages/direction_pivot.hpp"
 #include "../stages/persistence_filter.hpp"
 #include "../stages/service_normalizer.hpp"
 #include "../stages/sigma_anomaly_scorer.hpp"
 #include "../stages/span_aggregator.hpp"
-#include "../rules/rule_definition.hpp"
+#include "snapshot.hpp"
 
 namespace k8snetio {
 
@@ -50,11 +50,11 @@ struct detection_options {
     s.idle_seconds = 3600;  // S5: a pod gone for an hour releases its series
     return s;
   }();
-  std::optional<std::string> service_pattern{}; ///< D2.2: unset = the hand-written D2.1 default
-  scorer_options scoring{};                   ///< D6: sigma (4), measure order, zero stdev
-  std::uint64_t min_count = 5;                ///< D7.2: count > min_count
-  std::optional<std::int64_t> window_seconds{};///< D9: epoch-aligned tumbling windows
-  std::function<bool(const finding&)> filter{};///< D8: the `…_filter` macro
+  std::optional<std::string> service_pattern{};  ///< D2.2: unset = the hand-written D2.1 default
+  scorer_options scoring{};                      ///< D6: sigma (4), measure order, zero stdev
+  std::uint64_t min_count = 5;                   ///< D7.2: count > min_count
+  std::optional<std::int64_t> window_seconds{};  ///< D9: epoch-aligned tumbling windows
+  std::function<bool(const finding&)> filter{};  ///< D8: the `…_filter` macro
   /// S3 (live): a provisional finding the moment a pod's count passes min_count, the final one
   /// when its window closes; every finding then has a status. Off: exactly the batch output.
   bool early_alerts = false;
@@ -163,7 +163,9 @@ template <std::size_t N, baseline_source<N> Baseline>
 class detector {
  public:
   detector(const rule_definition<N>& rule, const Baseline& baseline, detection_options options)
-      : rule_(rule), baseline_(&baseline), options_(std::move(options)),
+      : rule_(rule),
+        baseline_(&baseline),
+        options_(std::move(options)),
         aggregator_(options_.span),
         services_(options_.service_pattern),
         lookup_(baseline),
@@ -273,7 +275,8 @@ class detector {
       w.i64(k.time);
     }
     w.u64(anomalous_.size());
-    for (const auto& [k, a] : anomalous_) save_row(k, a.cluster, a.node, a.pod, a.service, a.values);
+    for (const auto& [k, a] : anomalous_)
+      save_row(k, a.cluster, a.node, a.pod, a.service, a.values);
     w.opt_i64(closed_before_);
     w.opt_i64(swept_through_);
     w.u64(windows_.size());
@@ -395,8 +398,8 @@ class detector {
     }
     d.closed_.resize(r.count(detail::saved_finding_min_bytes));
     for (finding& f : d.closed_) f = detail::restore_finding(r, rule_.metadata);
-    if (const std::uint8_t failure = r.choice(static_cast<std::uint8_t>(drop_reason::memory_limit) + 1,
-                                              "the failure"))
+    if (const std::uint8_t failure =
+            r.choice(static_cast<std::uint8_t>(drop_reason::memory_limit) + 1, "the failure"))
       d.failure_ = static_cast<drop_reason>(failure - 1);
     const std::size_t keys = r.count(8 + 16);
     for (std::size_t i = 0; i < keys; ++i) {
@@ -480,9 +483,9 @@ class detector {
     std::unordered_set<std::int64_t> buckets;
   };
   struct series_state {
-    std::uint32_t pod = 0;              ///< dense id of (cluster, node, pod)
-    std::optional<std::size_t> measure; ///< D3: the measure its direction feeds, if any
-    std::string_view service;           ///< D2, resolved once
+    std::uint32_t pod = 0;                        ///< dense id of (cluster, node, pod)
+    std::optional<std::size_t> measure;           ///< D3: the measure its direction feeds, if any
+    std::string_view service;                     ///< D2, resolved once
     const baseline_entry<N>* baseline = nullptr;  ///< D4, D5, resolved once
     unbaselined_state* unbaselined = nullptr;     ///< D5.4: its key has no baseline row
     bool resolved = false;
@@ -611,8 +614,7 @@ class detector {
         return;
       }
       const auto [cluster, node, pod] = pod_parts(s.pod);
-      it = pending_.emplace(key, pending_row{{cluster, node, pod, s.service, r.time, {}}, 0})
-               .first;
+      it = pending_.emplace(key, pending_row{{cluster, node, pod, s.service, r.time, {}}, 0}).first;
       order_.push_back(key);
       if (sealing) pods_[s.pod].waiting.push_back(r.time);
     }
@@ -743,7 +745,8 @@ class detector {
     if (!provisional || !options_.early_alerts) return;
     add_context(*provisional);
     add_series(*provisional);
-    if (!options_.filter || options_.filter(*provisional)) closed_.push_back(std::move(*provisional));
+    if (!options_.filter || options_.filter(*provisional))
+      closed_.push_back(std::move(*provisional));
   }
 
   /// Findings of a closed window; final ones when early alerts are on (S3).
@@ -949,7 +952,7 @@ class detector {
   std::optional<drop_reason> failure_;
   std::unordered_map<std::string, unbaselined_state> unbaselined_;  // node-based: stable
   std::uint64_t pattern_limit_rows_ = 0;
-  detail::symbol_table restored_;           // S4: the strings of restored rows
+  detail::symbol_table restored_;            // S4: the strings of restored rows
   std::vector<std::string_view> pod_names_;  // pod id → its key in pod_ids_ (node-based: stable)
   std::vector<std::uint32_t> free_pods_;     // S5: released pod ids, reused last first
   std::size_t next_pod_sweep_ = 4096;        // S5: pods held at the next sweep

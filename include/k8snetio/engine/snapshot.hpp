@@ -191,17 +191,16 @@ struct snapshot_info {
 /// Checks the envelope and returns the payload (a view into `bytes`). Throws snapshot_error on
 /// anything but a whole, uncorrupted snapshot of `kind` taken under `settings`.
 inline std::string_view open_snapshot(std::string_view bytes, std::string_view kind,
-                                      std::string_view settings,
-                                      snapshot_info* info = nullptr) {
+                                      std::string_view settings, snapshot_info* info = nullptr) {
   if (bytes.size() < detail::snapshot_magic.size() ||
       bytes.substr(0, detail::snapshot_magic.size()) != detail::snapshot_magic)
     throw snapshot_error("not a k8snetio state snapshot (no K8NIOSNP magic at its start)");
   detail::snapshot_reader in(bytes.substr(detail::snapshot_magic.size()), "state snapshot");
   const std::uint32_t version = in.u32();
   if (version != snapshot_format_version)
-    throw snapshot_error(fmt::format(
-        "state snapshot of format version {}; this build of k8snetio reads version {}", version,
-        snapshot_format_version));
+    throw snapshot_error(
+        fmt::format("state snapshot of format version {}; this build of k8snetio reads version {}",
+                    version, snapshot_format_version));
   const std::string_view their_kind = in.str();
   const std::string_view their_settings = in.str();
   const std::string_view payload = in.str();
@@ -212,12 +211,11 @@ inline std::string_view open_snapshot(std::string_view bytes, std::string_view k
     throw snapshot_error("state snapshot is corrupt: its CRC-32 does not match its bytes");
   if (info) *info = {version, std::string(their_kind), std::string(their_settings)};
   if (their_kind != kind)
-    throw snapshot_error(
-        fmt::format("a state snapshot of a {}, not of a {}", their_kind, kind));
+    throw snapshot_error(fmt::format("a state snapshot of a {}, not of a {}", their_kind, kind));
   if (their_settings != settings)
-    throw snapshot_error(fmt::format(
-        "state snapshot taken under other settings: it has [{}], this engine has [{}]",
-        their_settings, settings));
+    throw snapshot_error(
+        fmt::format("state snapshot taken under other settings: it has [{}], this engine has [{}]",
+                    their_settings, settings));
   return payload;
 }
 

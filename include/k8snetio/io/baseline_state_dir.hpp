@@ -82,9 +82,9 @@ result<std::pair<std::int64_t, baseline_builder<N>>> open_day_file(
   try {
     auto day = rolling.open_day(*bytes);
     if (named_day && day.first != *named_day)
-      return make_error(error_code::read_failed, path, 0,
-                        fmt::format("holds the day {}, not the one its name says",
-                                    utc_day_text(day.first)));
+      return make_error(
+          error_code::read_failed, path, 0,
+          fmt::format("holds the day {}, not the one its name says", utc_day_text(day.first)));
     return day;
   } catch (const snapshot_error& e) {
     return make_error(error_code::read_failed, path, 0, e.what());
@@ -113,7 +113,8 @@ std::optional<std::string> write_day_files(const rolling_baseline<N>& rolling,
   if (ec) return fmt::format("{}: cannot create the state directory: {}", dir, ec.message());
   for (const std::int64_t day : days)
     if (rolling.contains(day))
-      if (auto error = write_day_file(rolling, day, (std::filesystem::path(dir) / day_file_name(day)).string()))
+      if (auto error = write_day_file(rolling, day,
+                                      (std::filesystem::path(dir) / day_file_name(day)).string()))
         return error;
   return std::nullopt;
 }

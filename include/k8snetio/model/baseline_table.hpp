@@ -33,8 +33,8 @@ template <std::size_t N>
 struct baseline_entry {
   std::array<baseline_cell, N> avg;
   std::array<baseline_cell, N> stdev;
-  std::optional<std::uint64_t> count;      ///< B4 (informational at lookup)
-  std::optional<std::int64_t> last_seen;   ///< B5 (informational at lookup)
+  std::optional<std::uint64_t> count;     ///< B4 (informational at lookup)
+  std::optional<std::int64_t> last_seen;  ///< B5 (informational at lookup)
   friend bool operator==(const baseline_entry&, const baseline_entry&) = default;
 };
 
@@ -82,7 +82,9 @@ class baseline_table {
   const std::array<std::size_t, N>& stdev_column_order() const noexcept {
     return stdev_column_order_;
   }
-  void set_stdev_column_order(const std::array<std::size_t, N>& order) { stdev_column_order_ = order; }
+  void set_stdev_column_order(const std::array<std::size_t, N>& order) {
+    stdev_column_order_ = order;
+  }
 
  private:
   static const measure_set<N>& default_measures() {

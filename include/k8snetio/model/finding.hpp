@@ -14,11 +14,11 @@ namespace k8snetio {
 
 /// What a rule is, as Splunk ES knows it (spec §7, R4).
 struct rule_metadata {
-  std::string_view name;              ///< search_name
-  std::string_view id;                ///< rule_id (the ES analytic's uuid)
-  std::string_view mitre_attack_id;   ///< "T1204"
-  std::string_view risk_object_type;  ///< "system"
-  int risk_score = 0;                 ///< 20
+  std::string_view name;                 ///< search_name
+  std::string_view id;                   ///< rule_id (the ES analytic's uuid)
+  std::string_view mitre_attack_id;      ///< "T1204"
+  std::string_view risk_object_type;     ///< "system"
+  int risk_score = 0;                    ///< 20
   std::string_view risk_message_prefix;  ///< risk_message = prefix + host
 
   std::string risk_message(std::string_view host) const {
@@ -47,12 +47,12 @@ inline constexpr rule_metadata network_io_ratio_rule{
 /// One anomalous measure of one bucket: D6.3's numbers as data (the anomaly text is rendered
 /// from the same values). The baseline cells keep their own text (F3).
 struct anomalous_measure {
-  std::int64_t time = 0;        ///< bucket start, epoch seconds
-  std::string measure;          ///< e.g. "outbound_network_io"
-  double value = 0;             ///< the pivoted (or derived) value
+  std::int64_t time = 0;  ///< bucket start, epoch seconds
+  std::string measure;    ///< e.g. "outbound_network_io"
+  double value = 0;       ///< the pivoted (or derived) value
   std::optional<double> avg, stdev;
   std::string avg_text, stdev_text;
-  std::optional<double> z;      ///< (value − avg) / stdev; null when stdev is 0 (D6.4)
+  std::optional<double> z;  ///< (value − avg) / stdev; null when stdev is 0 (D6.4)
   friend bool operator==(const anomalous_measure&, const anomalous_measure&) = default;
 };
 
@@ -80,10 +80,10 @@ enum class finding_status { none, provisional, final };
 /// One finding: a (cluster, node, pod, service) group whose anomalous-bucket count passed the
 /// persistence threshold (D7.2), with fields named as the SPL renames them (D8).
 struct finding {
-  std::string cluster;   ///< k8s.cluster.name
-  std::string host;      ///< k8s.node.name, renamed host (D8)
-  std::string pod;       ///< k8s.pod.name
-  std::string service;   ///< k8s.service (D8)
+  std::string cluster;                 ///< k8s.cluster.name
+  std::string host;                    ///< k8s.node.name, renamed host (D8)
+  std::string pod;                     ///< k8s.pod.name
+  std::string service;                 ///< k8s.service (D8)
   std::uint64_t count = 0;             ///< anomalous buckets in the window (D7.1)
   std::vector<std::string> anomalies;  ///< distinct texts, byte order (D7.1)
   std::int64_t window_start = 0;       ///< epoch seconds, inclusive
@@ -110,10 +110,9 @@ struct finding {
 
   std::string risk_message() const { return rule->risk_message(host); }
   friend bool operator==(const finding& a, const finding& b) {
-    return a.cluster == b.cluster && a.host == b.host && a.pod == b.pod &&
-           a.service == b.service && a.count == b.count && a.anomalies == b.anomalies &&
-           a.window_start == b.window_start && a.window_end == b.window_end &&
-           a.rule == b.rule;
+    return a.cluster == b.cluster && a.host == b.host && a.pod == b.pod && a.service == b.service &&
+           a.count == b.count && a.anomalies == b.anomalies && a.window_start == b.window_start &&
+           a.window_end == b.window_end && a.rule == b.rule;
   }
 };
 

@@ -38,7 +38,9 @@ constexpr spl_number div(spl_number a, spl_number b) noexcept {
 inline std::string format_number(double x) { return fmt::format("{}", x); }
 
 /// Appends F1 text without a temporary string.
-inline void append_number(std::string& out, double x) { fmt::format_to(std::back_inserter(out), "{}", x); }
+inline void append_number(std::string& out, double x) {
+  fmt::format_to(std::back_inserter(out), "{}", x);
+}
 
 /// F2's rounding: round(x, 2) as Splunk does it, by scaling in double arithmetic with
 /// half-away-from-zero (so round(2.555, 2) is 2.56: 2.555 * 100 is 255.50000000000003).

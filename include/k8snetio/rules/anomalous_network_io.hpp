@@ -4,9 +4,9 @@
 
 #include <utility>
 
-#include "../model/measure_set.hpp"
 #include "../engine/baseline_runner.hpp"
 #include "../engine/detector.hpp"
+#include "../model/measure_set.hpp"
 #include "rule_definition.hpp"
 
 namespace k8snetio {

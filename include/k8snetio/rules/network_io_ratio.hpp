@@ -5,17 +5,17 @@
 
 #include <utility>
 
-#include "../model/measure_set.hpp"
 #include "../engine/baseline_runner.hpp"
 #include "../engine/detector.hpp"
+#include "../model/measure_set.hpp"
 #include "../stages/network_io_ratio_step.hpp"
 #include "rule_definition.hpp"
 
 namespace k8snetio {
 
-inline constexpr rule_definition<2> network_io_ratio{
-    &network_io_ratio_measures, &network_io_ratio_rule, &network_io_measure_of,
-    &to_network_io_ratios, true};
+inline constexpr rule_definition<2> network_io_ratio{&network_io_ratio_measures,
+                                                     &network_io_ratio_rule, &network_io_measure_of,
+                                                     &to_network_io_ratios, true};
 
 /// One call: the ratio rule's findings over a range of metric points.
 template <ranges::input_range Points, baseline_source<2> Baseline>

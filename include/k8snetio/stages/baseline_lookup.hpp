@@ -9,12 +9,12 @@
 #include <string>
 #include <string_view>
 
-#include <range/v3/view/transform.hpp>
 #include <range/v3/view/all.hpp>
+#include <range/v3/view/transform.hpp>
 
 #include "../detail/pipe.hpp"
-#include "direction_pivot.hpp"
 #include "../model/rows.hpp"
+#include "direction_pivot.hpp"
 
 namespace k8snetio {
 
@@ -44,14 +44,14 @@ class baseline_lookup {
 /// The table is held by reference and must outlive the view.
 template <std::size_t N = 2, class Baseline>
 auto lookup_baseline(const Baseline& baseline) {
-  static_assert(baseline_source<Baseline, N>,
-                "lookup_baseline: the baseline needs `const baseline_entry<N>* find(std::string_view "
-                "key) const`");
+  static_assert(
+      baseline_source<Baseline, N>,
+      "lookup_baseline: the baseline needs `const baseline_entry<N>* find(std::string_view "
+      "key) const`");
   return detail::make_stage([&baseline]<ranges::viewable_range R>(R&& rows) {
     auto lookup = std::make_shared<baseline_lookup<N, Baseline>>(baseline);
     return ranges::views::all(std::forward<R>(rows)) |
-           ranges::views::transform(
-               [lookup](const measure_row<N>& row) { return (*lookup)(row); });
+           ranges::views::transform([lookup](const measure_row<N>& row) { return (*lookup)(row); });
   });
 }
 

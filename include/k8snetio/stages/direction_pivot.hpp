@@ -55,7 +55,7 @@ inline std::string make_key(std::string_view cluster, std::string_view service) 
 /// over the count) of the io of the rows whose direction maps to it; null when none did (D3.1).
 /// Rows come out in the order their group first appeared.
 template <std::size_t N, class MeasureOf = decltype(&network_io_measure_of)>
-  requires direction_mapping<MeasureOf, N>
+requires direction_mapping<MeasureOf, N>
 class direction_pivot {
  public:
   explicit direction_pivot(MeasureOf measure_of = &network_io_measure_of,
@@ -223,7 +223,7 @@ class direction_pivot {
 /// Adaptor: `service_rows | pivot_direction()` → a view of measure_row<2> for the main rule.
 /// Eager (a group-by). `pivot_direction<N>(mapping, grouping)` serves other rules.
 template <std::size_t N = 2, class MeasureOf = decltype(&network_io_measure_of)>
-  requires direction_mapping<MeasureOf, N>
+requires direction_mapping<MeasureOf, N>
 auto pivot_direction(MeasureOf measure_of = &network_io_measure_of,
                      pivot_grouping grouping = pivot_grouping::per_pod) {
   return detail::make_stage([measure_of, grouping]<ranges::input_range R>(R&& rows) {

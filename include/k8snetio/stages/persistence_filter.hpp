@@ -8,8 +8,8 @@
 #include <concepts>
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -182,13 +182,13 @@ class persistence_filter {
     const std::int64_t start = options_.window_start.value_or(first_.value_or(0));
     const std::int64_t end =
         options_.window_end.value_or(last_ ? *last_ + options_.span_seconds : start);
-    finding f{key.cluster, key.node, key.pod, key.service, g.count,
-              std::vector<std::string>(g.texts.begin(), g.texts.end()),
-              start, end, options_.rule, g.measures};
-    std::stable_sort(f.measures.begin(), f.measures.end(),
-                     [](const anomalous_measure& a, const anomalous_measure& b) {
-                       return a.time < b.time;
-                     });
+    finding f{key.cluster, key.node, key.pod,
+              key.service, g.count,  std::vector<std::string>(g.texts.begin(), g.texts.end()),
+              start,       end,      options_.rule,
+              g.measures};
+    std::stable_sort(
+        f.measures.begin(), f.measures.end(),
+        [](const anomalous_measure& a, const anomalous_measure& b) { return a.time < b.time; });
     return f;
   }
 

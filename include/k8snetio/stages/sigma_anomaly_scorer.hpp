@@ -11,16 +11,16 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include <range/v3/view/all.hpp>
 #include <range/v3/view/filter.hpp>
 #include <range/v3/view/transform.hpp>
 
+#include "../detail/pipe.hpp"
 #include "../model/baseline_table.hpp"
 #include "../model/finding.hpp"
-#include "../detail/pipe.hpp"
 #include "../model/measure_set.hpp"
 #include "../model/rows.hpp"
 #include "../model/spl_values.hpp"
@@ -108,22 +108,22 @@ class sigma_anomaly_scorer {
   std::optional<anomalous_row> score(const looked_up_row<N>& r) const {
     auto text = describe(r.row, r.baseline);
     if (!text || text->empty()) return std::nullopt;  // D6.6, N4
-    anomalous_row out{r.row.cluster, r.row.node, r.row.pod, r.row.service, r.row.time,
-                      std::move(*text), {}};
+    anomalous_row out{r.row.cluster, r.row.node,       r.row.pod, r.row.service,
+                      r.row.time,    std::move(*text), {}};
     for (std::size_t m : order_) {
       const baseline_cell& avg = r.baseline->avg[m];
       const baseline_cell& stdev = r.baseline->stdev[m];
       if (!exceeds(r.row.values[m], avg, stdev)) continue;
       const double v = *r.row.values[m];
-      out.measures.push_back({r.row.time, std::string(measures_->names[m]), v, avg.value,
-                              stdev.value, avg.text, stdev.text,
-                              *stdev.value == 0 ? std::nullopt
-                                                : std::optional((v - *avg.value) / *stdev.value)});
+      out.measures.push_back(
+          {r.row.time, std::string(measures_->names[m]), v, avg.value, stdev.value, avg.text,
+           stdev.text,
+           *stdev.value == 0 ? std::nullopt : std::optional((v - *avg.value) / *stdev.value)});
     }
     return out;
   }
 
- /// D6.3 for one exceeding measure: appends
+  /// D6.3 for one exceeding measure: appends
   /// "{m}<infix>{Z} Standard Deviations. {m}={V} avg_{m}={A} 'stdev_{m}'={S}, ".
   void append_measure_text(std::string& out, std::size_t m, double v, const baseline_cell& avg,
                            const baseline_cell& stdev) const {
@@ -160,19 +160,17 @@ class sigma_anomaly_scorer {
 /// a numeric filter, then text for the kept rows only.
 /// `table_order` is the baseline's stdev_* column order, used when options.order is `table`.
 template <std::size_t N = 2>
-auto score_sigma(scorer_options options = {},
-                 const measure_set<N>& measures = network_io_measures,
+auto score_sigma(scorer_options options = {}, const measure_set<N>& measures = network_io_measures,
                  std::optional<std::array<std::size_t, N>> table_order = std::nullopt) {
   return detail::make_stage([options, &measures, table_order]<ranges::viewable_range R>(R&& rows) {
     auto scorer = std::make_shared<sigma_anomaly_scorer<N>>(measures, options);
     if (table_order) scorer->use_table_order(*table_order);
     return ranges::views::all(std::forward<R>(rows)) |
-           ranges::views::filter([scorer](const looked_up_row<N>& r) {
-             return scorer->keeps(r.row, r.baseline);
-           }) |
+           ranges::views::filter(
+               [scorer](const looked_up_row<N>& r) { return scorer->keeps(r.row, r.baseline); }) |
            ranges::views::transform([scorer](const looked_up_row<N>& r) {
-             return anomalous_row{r.row.cluster, r.row.node, r.row.pod, r.row.service,
-                                  r.row.time, *scorer->describe(r.row, r.baseline)};
+             return anomalous_row{r.row.cluster, r.row.node, r.row.pod,
+                                  r.row.service, r.row.time, *scorer->describe(r.row, r.baseline)};
            });
   });
 }

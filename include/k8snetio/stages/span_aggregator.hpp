@@ -14,9 +14,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <cstring>
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <memory>
@@ -81,11 +81,10 @@ struct span_options {
 
 /// S4: the options a saved state depends on, as the text a snapshot records.
 inline std::string snapshot_settings(const span_options& o) {
-  return fmt::format("span={};metric={};lateness={};closing={};idle={}", o.span_seconds,
-                     o.metric_name,
-                     o.allowed_lateness ? fmt::format("{}", *o.allowed_lateness) : "none",
-                     o.closing == group_closing::at_finish ? "at_finish" : "by_series",
-                     o.idle_seconds);
+  return fmt::format(
+      "span={};metric={};lateness={};closing={};idle={}", o.span_seconds, o.metric_name,
+      o.allowed_lateness ? fmt::format("{}", *o.allowed_lateness) : "none",
+      o.closing == group_closing::at_finish ? "at_finish" : "by_series", o.idle_seconds);
 }
 
 /// What the aggregator did with the points it was given (nothing is dropped silently).
@@ -106,25 +105,25 @@ struct aggregation_stats {
   std::optional<std::int64_t> last_bucket;   ///< latest bucket aggregated
 
   void save(detail::snapshot_writer& w) const {
-    for (std::uint64_t v : {points_in, aggregated, other_metric, missing_dimension, non_finite,
-                            late, time_out_of_range, out_of_order, memory_limit, series_limit,
-                            series_released, rows_out})
+    for (std::uint64_t v :
+         {points_in, aggregated, other_metric, missing_dimension, non_finite, late,
+          time_out_of_range, out_of_order, memory_limit, series_limit, series_released, rows_out})
       w.u64(v);
     w.opt_i64(first_bucket);
     w.opt_i64(last_bucket);
   }
   void restore(detail::snapshot_reader& r) {
     for (std::uint64_t* v : {&points_in, &aggregated, &other_metric, &missing_dimension,
-                             &non_finite, &late, &time_out_of_range, &out_of_order,
-                             &memory_limit, &series_limit, &series_released, &rows_out})
+                             &non_finite, &late, &time_out_of_range, &out_of_order, &memory_limit,
+                             &series_limit, &series_released, &rows_out})
       *v = r.u64();
     first_bucket = r.opt_i64();
     last_bucket = r.opt_i64();
   }
 
   std::uint64_t dropped() const noexcept {
-    return other_metric + missing_dimension + non_finite + late + time_out_of_range +
-           out_of_order + memory_limit + series_limit;
+    return other_metric + missing_dimension + non_finite + late + time_out_of_range + out_of_order +
+           memory_limit + series_limit;
   }
   aggregation_stats& operator+=(const aggregation_stats& o) {
     points_in += o.points_in;
@@ -268,10 +267,9 @@ class span_aggregator {
       // S5: so is the group of a series idle for longer than idle_seconds (a pod that is gone
       // has no later bucket to close its last one), so that the series can be released.
       const std::size_t window = std::max(options_.series_window, 4 * live_series());
-      const std::int64_t idle_before =
-          options_.idle_seconds > 0 && !keep_all_ && stats_.last_bucket
-              ? *stats_.last_bucket - options_.idle_seconds
-              : no_bucket;
+      const std::int64_t idle_before = options_.idle_seconds > 0 && !keep_all_ && stats_.last_bucket
+                                           ? *stats_.last_bucket - options_.idle_seconds
+                                           : no_bucket;
       while (!open_.empty()) {
         const std::int64_t newest = series_[open_.front().series].newest_bucket;
         if (open_.front().bucket < newest || open_.size() > window || newest < idle_before)
@@ -389,10 +387,9 @@ class span_aggregator {
         s.closed_through = r.i64();
         const std::string_view namespace_name = r.str(), pod_uid = r.str();
         if (!namespace_name.empty() || !pod_uid.empty())
-          s.context = std::make_shared<const std::pair<std::string, std::string>>(namespace_name,
-                                                                            pod_uid);
-        if (s.next != no_series && s.next >= n)
-          r.fail("a series follows one that does not exist");
+          s.context =
+              std::make_shared<const std::pair<std::string, std::string>>(namespace_name, pod_uid);
+        if (s.next != no_series && s.next >= n) r.fail("a series follows one that does not exist");
         a.series_index_.insert(series_hash(cluster, pod, node, direction),
                                static_cast<std::uint32_t>(i));
       }
@@ -404,9 +401,9 @@ class span_aggregator {
       if (id >= n || a.series_[id].live) r.fail("a free series id that is not free");
       a.free_.push_back(id);
     }
-    if (a.live_series() + 0 != static_cast<std::size_t>(std::count_if(
-                                   a.series_.begin(), a.series_.end(),
-                                   [](const series_info& x) { return x.live; })))
+    if (a.live_series() + 0 !=
+        static_cast<std::size_t>(std::count_if(a.series_.begin(), a.series_.end(),
+                                               [](const series_info& x) { return x.live; })))
       r.fail("the free series ids do not match the released series");
     a.released_through_ = r.opt_i64();
     a.next_sweep_ = static_cast<std::size_t>(r.u64());
@@ -481,7 +478,8 @@ class span_aggregator {
         at += v.size();
       }
     }
-    series_names(const series_names& o) : series_names(o.cluster(), o.pod(), o.node(), o.direction()) {}
+    series_names(const series_names& o)
+        : series_names(o.cluster(), o.pod(), o.node(), o.direction()) {}
     series_names& operator=(const series_names& o) {
       if (this != &o) *this = series_names(o);
       return *this;
@@ -507,13 +505,13 @@ class span_aggregator {
 
   struct series_info {
     series_names names;
-    std::int64_t newest_bucket = no_bucket;  ///< the latest bucket the series opened a group for
-    std::uint64_t newest_group = 0;          ///< that group's position
-    std::uint64_t last_group = 0;            ///< the latest position of its groups (S5)
-    std::uint32_t next = no_series;          ///< the series that followed it last time
-    std::uint32_t epoch = 0;                 ///< S5: bumped when the id is released
-    std::int64_t closed_through = no_bucket; ///< by_series: its latest group emitted
-    bool live = false;                       ///< false: released (its id is free)
+    std::int64_t newest_bucket = no_bucket;   ///< the latest bucket the series opened a group for
+    std::uint64_t newest_group = 0;           ///< that group's position
+    std::uint64_t last_group = 0;             ///< the latest position of its groups (S5)
+    std::uint32_t next = no_series;           ///< the series that followed it last time
+    std::uint32_t epoch = 0;                  ///< S5: bumped when the id is released
+    std::int64_t closed_through = no_bucket;  ///< by_series: its latest group emitted
+    bool live = false;                        ///< false: released (its id is free)
     /// I3.3: k8s.namespace.name and k8s.pod.uid of its first point that had them (context).
     std::shared_ptr<const std::pair<std::string, std::string>> context;
   };

@@ -119,8 +119,8 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   /// Replaces the series by a save_series() snapshot; throws snapshot_error (and keeps the
   /// series as they were) on a corrupt, foreign or other-mode snapshot.
   void restore_series(std::string_view snapshot) {
-    k8snetio::detail::snapshot_reader in(
-        open_snapshot(snapshot, "otlp_reader", series_settings()), "otlp_reader state");
+    k8snetio::detail::snapshot_reader in(open_snapshot(snapshot, "otlp_reader", series_settings()),
+                                         "otlp_reader state");
     series_map loaded;
     const std::size_t n = in.count(8 + 8 + 8 + 8 + 8 + 1);
     for (std::size_t i = 0; i < n; ++i) {

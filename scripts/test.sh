@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (CI runs it through .ci/run). Three stages, each must pass:
+# The project's test command (CI runs it through .ci/run). A format check, then three stages,
+# each must pass:
 #   1. release: g++, RelWithDebInfo, everything built; all ctest cases, package.* included
 #   2. sanitizers: AddressSanitizer + UBSan (clang++-14 if present, else g++), Debug at -O1
 #      with asserts on; all ctest cases but package.* and compile_error.* (they only parse)
@@ -23,6 +24,19 @@ if command -v ccache >/dev/null; then
   # cache that an earlier build of the same sources filled.
   export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 fi
+
+section "format: clang-format-14 --dry-run --Werror over every C++ file (.clang-format)"
+# Before any build, so that a badly formatted change fails in seconds, not after a compile.
+if command -v git >/dev/null && git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  mapfile -t cxx_files < <(git ls-files '*.hpp' '*.cpp')
+else
+  mapfile -t cxx_files < <(find include examples tests benchmarks fuzz -name '*.[hc]pp' | sort)
+fi
+if ! clang-format-14 --dry-run --Werror "${cxx_files[@]}"; then
+  echo "FAILED: the files above are not formatted; run: clang-format-14 -i \$(git ls-files '*.hpp' '*.cpp')"
+  exit 1
+fi
+echo "${#cxx_files[@]} files formatted"
 
 section "1/3 release build: g++, RelWithDebInfo (build/ci-release)"
 cmake -S . -B build/ci-release "${common[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -235,7 +235,8 @@ void scoring_score_sigma_view(benchmark::State& state) {
   const auto c = make_scoring_corpus(static_cast<std::size_t>(state.range(0)));
   for (auto _ : state) {
     std::size_t bytes = 0;
-    for (const anomalous_row& a : c.rows | score_sigma()) bytes += a.anomalies.size();
+    for (const anomalous_row& a : c.rows | score_sigma(anomalous_network_io))
+      bytes += a.anomalies.size();
     benchmark::DoNotOptimize(bytes);
   }
   points_rate(state, c.rows.size(), "rows/s");
@@ -414,7 +415,7 @@ void baseline_builder_fold(benchmark::State& state) {
   const auto& rows = hour_of_service_rows();
   for (auto _ : state) {
     baseline_builder<2> builder(network_io_measures);
-    for (const service_row& r : rows) builder.add(r);
+    for (const service_row& r : rows) builder.add(r, network_io_measure_of);
     benchmark::DoNotOptimize(builder.size());
   }
   points_rate(state, rows.size(), "rows/s");
@@ -427,7 +428,7 @@ BENCHMARK(baseline_builder_fold)->Unit(benchmark::kMillisecond);
 void direction_pivot_hour(benchmark::State& state) {
   const auto& rows = hour_of_service_rows();
   for (auto _ : state) {
-    auto pivoted = rows | pivot_direction();
+    auto pivoted = rows | pivot_direction(anomalous_network_io);
     benchmark::DoNotOptimize(pivoted.size());
   }
   points_rate(state, rows.size(), "rows/s");

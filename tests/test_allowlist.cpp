@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <k8snetio/io/input/allowlist.hpp>
+#include <k8snetio/rules/anomalous_network_io.hpp>
 #include <k8snetio/stages/persistence_filter.hpp>
 #include <k8snetio/stages/sigma_anomaly_scorer.hpp>
 
@@ -147,6 +148,7 @@ TEST_CASE("D8.1 the allowlist as the rule's filter: suppressed findings are coun
 
   // Through D7/D8's persistence_filter: the finding that matches is not returned.
   persistence_options options;
+  options.rule = k8snetio::anomalous_network_io.metadata;
   options.filter = filter;
   persistence_filter persist(options);
   for (int bucket = 0; bucket < 6; ++bucket)

@@ -45,7 +45,7 @@ service_row srow(std::string_view direction, std::int64_t time, double io,
 
 baseline_table<2> table_of(const std::vector<service_row>& rows, baseline_options options = {}) {
   baseline_builder<2> b(k8snetio::network_io_measures, options);
-  for (const auto& r : rows) b.add(r);
+  for (const auto& r : rows) b.add(r, k8snetio::network_io_measure_of);
   return b.table();
 }
 
@@ -218,7 +218,8 @@ TEST_CASE("B3 baseline_builder merge adds shards: sums counts and last_seen") {
   }
   const auto whole = table_of(rows);
   baseline_builder<2> first(k8snetio::network_io_measures), second(k8snetio::network_io_measures);
-  for (std::size_t i = 0; i < rows.size(); ++i) (i < 50 ? first : second).add(rows[i]);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    (i < 50 ? first : second).add(rows[i], k8snetio::network_io_measure_of);
   first.merge(second);
   const auto merged = first.table();
   CHECK(merged.rows() == whole.rows());
@@ -248,7 +249,7 @@ TEST_CASE("B1 the baseline reads D1 rows per pod direction and bucket, not pivot
     CHECK(e.last_seen == std::optional<std::int64_t>(1700000000));
   };
   check(points | k8snetio::aggregate_spans() | k8snetio::normalize_service() |
-        k8snetio::build_baseline());
+        k8snetio::build_baseline(k8snetio::anomalous_network_io));
   const auto result = k8snetio::build_network_io_baseline(points);
   check(result.table);
   CHECK(result.stats.points_in == 4);

@@ -31,7 +31,7 @@ service_row row(std::string_view pod, std::string_view direction, std::int64_t t
 }
 
 std::vector<measure_row<2>> pivot(const std::vector<service_row>& rows) {
-  k8snetio::direction_pivot<2> p;
+  k8snetio::direction_pivot<2> p(k8snetio::network_io_measure_of);
   for (const auto& r : rows) p.add(r);
   std::vector<measure_row<2>> out;
   p.finish([&out](const measure_row<2>& r) { out.push_back(r); });
@@ -168,7 +168,7 @@ TEST_CASE("D3 pivot_direction adaptor over service rows") {
   const std::vector<service_row> rows{row("web-0", "transmit", 0, 1400),
                                       row("web-0", "receive", 0, 2100),
                                       row("web-0", "other", 10, 9)};
-  const auto out = to_vector(rows | k8snetio::pivot_direction());
+  const auto out = to_vector(rows | k8snetio::pivot_direction(k8snetio::anomalous_network_io));
   REQUIRE(out.size() == 2);
   CHECK(out[0].values == std::array<spl_number, 2>{2100.0, 1400.0});
   CHECK(out[1].values == std::array<spl_number, 2>{std::nullopt, std::nullopt});
@@ -185,7 +185,7 @@ TEST_CASE("D3 the section 8 example from points: transmit 1500 and receive 2100"
   };
   // The pipeline's result owns the strings its rows point into: keep it while reading them.
   const auto pivoted = points | k8snetio::aggregate_spans() | k8snetio::normalize_service() |
-                       k8snetio::pivot_direction();
+                       k8snetio::pivot_direction(k8snetio::anomalous_network_io);
   const auto out = to_vector(pivoted);
   REQUIRE(out.size() == 1);
   CHECK(out[0].cluster == "prod");

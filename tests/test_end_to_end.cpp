@@ -3,10 +3,15 @@
 // windows, and properties: input order, batching and sharding do not change the result.
 #include <k8snetio/k8snetio.hpp>
 
+#include <range/v3/view/filter.hpp>
+#include <range/v3/view/take.hpp>
+
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -70,8 +75,9 @@ constexpr std::string_view worked_example_text =
 template <class Points>
 std::vector<finding> literal_pipeline(const Points& points, const baseline_table<2>& table) {
   using namespace k8snetio;
-  auto findings = points | aggregate_spans() | normalize_service() | pivot_direction() |
-                  lookup_baseline(table) | score_sigma() | persist_over(5);
+  auto findings = points | aggregate_spans() | normalize_service() |
+                  pivot_direction(anomalous_network_io) | lookup_baseline(table) |
+                  score_sigma(anomalous_network_io) | persist_over(anomalous_network_io, 5);
   return findings;
 }
 
@@ -163,7 +169,7 @@ finding golden_finding(std::string host, std::string_view pod, std::string servi
                  std::move(anomalies),
                  t1,
                  t1 + 60,
-                 &k8snetio::anomalous_network_io_rule};
+                 k8snetio::anomalous_network_io.metadata};
 }
 
 // ---- A larger generated input for the properties ----------------------------------------------
@@ -220,7 +226,7 @@ TEST_CASE("E2E spec section 8 worked example through detect_anomalous_network_io
   CHECK(f.anomalies == std::vector<std::string>{std::string(worked_example_text)});
   CHECK(f.window_start == 1700000000);
   CHECK(f.window_end == 1700000060);
-  CHECK(f.rule == &k8snetio::anomalous_network_io_rule);
+  CHECK(*f.rule == k8snetio::anomalous_network_io_rule);
   CHECK(f.risk_message() ==
         "Kubernetes Anomalous Inbound Outbound Network IO from container on host node-1");
   CHECK(result.stats.points_in == 18);
@@ -450,7 +456,7 @@ TEST_CASE("E2E property: many small batches through the baseline_runner push API
   const auto points = generated_points(t0, 150, 4);
   const auto one_call = k8snetio::build_network_io_baseline(points);
   const auto piped = points | k8snetio::aggregate_spans() | k8snetio::normalize_service() |
-                     k8snetio::build_baseline();
+                     k8snetio::build_baseline(k8snetio::anomalous_network_io);
   CHECK(piped.rows() == one_call.table.rows());
   for (std::size_t batch : {std::size_t{1}, std::size_t{13}, std::size_t{100}}) {
     INFO("batch " << batch);
@@ -500,4 +506,194 @@ TEST_CASE("E2E property: merging two time-split baseline_runner shards equals on
     early.merge(std::move(late));
     CHECK(early.finish().table.rows() == one_run.table.rows());
   }
+}
+
+// ---- The library surface: rules held by value, rule-first adaptors that compose ---------------
+
+namespace {
+
+/// A one-measure rule made from strings that die when it returns: the rule owns its texts.
+k8snetio::rule_definition<1> rule_from_config(const std::string& name) {
+  const std::string measure = "egress_network_io", infix = " higher than average by ";
+  const std::string id = "config-" + name, prefix = "Egress from container on host ";
+  const k8snetio::measure_set<1> measures{{measure}, infix, {0}};
+  const k8snetio::rule_metadata metadata{name, id, "T1048", "system", 30, prefix};
+  return k8snetio::rule_definition<1>(measures, metadata, [](std::string_view direction) {
+    return direction == "transmit" ? std::optional<std::size_t>(0) : std::nullopt;
+  });
+}
+
+/// What SPL returns of a finding, window aside (the pipeline's window spans the anomalous
+/// buckets, the one-call form's the input).
+std::vector<std::string> found(const std::vector<finding>& findings) {
+  std::vector<std::string> out;
+  for (const finding& f : findings) {
+    std::string s = f.cluster + "|" + f.host + "|" + f.pod + "|" + f.service + "|" +
+                    std::to_string(f.count) + "|" + std::string(f.rule->name);
+    for (const std::string& a : f.anomalies) s += "|" + a;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("S2 a rule made from strings that die owns its texts; its findings outlive it") {
+  const auto training = generated_points(t0 - 3000, 200, 1);
+  const auto hour = generated_detection_points();
+  std::vector<finding> one_call, piped;
+  {
+    const auto rule = rule_from_config(std::string("Egress rule loaded from configuration"));
+    const auto baseline = k8snetio::build_baseline(rule, training);
+    REQUIRE(baseline.table.measures().names[0] == "egress_network_io");
+    one_call = k8snetio::detect(rule, hour, baseline.table).findings;
+    piped = hour | k8snetio::aggregate_spans() | k8snetio::normalize_service() |
+            k8snetio::pivot_direction(rule) | k8snetio::lookup_baseline(baseline.table) |
+            k8snetio::score_sigma(rule) | k8snetio::persist_over(rule, 5);
+  }                               // the rule, its table and every string it was made from are gone
+  REQUIRE(one_call.size() == 2);  // pods 0 and 3 of prod spike their transmit
+  CHECK(found(piped) == found(one_call));
+  for (const finding& f : one_call) {
+    REQUIRE(f.rule != nullptr);
+    CHECK(f.rule->name == "Egress rule loaded from configuration");
+    CHECK(f.rule->id == "config-Egress rule loaded from configuration");
+    CHECK(f.risk_message() == "Egress from container on host " + f.host);
+    REQUIRE(!f.anomalies.empty());
+    CHECK(f.anomalies[0].starts_with("egress_network_io higher than average by "));
+  }
+}
+
+TEST_CASE("S2 rule-first adaptors give the one-call findings, for both rules") {
+  const auto training = generated_points(t0 - 3000, 200, 1);
+  const auto hour = generated_detection_points();
+  for (const auto* rule : {&k8snetio::anomalous_network_io, &k8snetio::network_io_ratio}) {
+    INFO(rule->metadata->name);
+    const auto table = k8snetio::build_baseline(*rule, training).table;
+    const auto expected = k8snetio::detect(*rule, hour, table).findings;
+    REQUIRE(!expected.empty());
+    const auto piped = hour | k8snetio::aggregate_spans() | k8snetio::normalize_service() |
+                       k8snetio::pivot_direction(*rule) | k8snetio::lookup_baseline(table) |
+                       k8snetio::score_sigma(*rule) | k8snetio::persist_over(*rule, 5);
+    CHECK(found(piped) == found(expected));
+  }
+}
+
+TEST_CASE("S2 adaptors compose before a range is given, with each other and range-v3's views") {
+  const auto hour = generated_detection_points();
+  const auto& rule = k8snetio::anomalous_network_io;
+  const auto table = generated_table();
+  const auto step_by_step = hour | k8snetio::aggregate_spans() | k8snetio::normalize_service() |
+                            k8snetio::pivot_direction(rule) | k8snetio::lookup_baseline(table) |
+                            k8snetio::score_sigma(rule) | k8snetio::persist_over(rule, 5);
+  REQUIRE(step_by_step.size() == 2);
+
+  const auto d1_to_d3 =
+      k8snetio::aggregate_spans() | k8snetio::normalize_service() | k8snetio::pivot_direction(rule);
+  const auto d4_to_d8 = k8snetio::lookup_baseline(table) | k8snetio::score_sigma(rule) |
+                        k8snetio::persist_over(rule, 5);
+  CHECK((hour | d1_to_d3 | d4_to_d8) == step_by_step);
+  CHECK((hour | (d1_to_d3 | d4_to_d8)) == step_by_step);
+
+  // With range-v3's view closures, on either side: keep one cluster's rows, then count.
+  const auto prod_only =
+      ranges::views::filter([](const k8snetio::measure_row<2>& r) { return r.cluster == "prod"; });
+  const auto prod_rows = d1_to_d3 | prod_only;
+  std::size_t prod = 0, all = 0;
+  for (const auto& r : hour | prod_rows) prod += r.cluster == "prod" ? 1 : 100000;
+  for (const auto& r : hour | d1_to_d3) all += r.cluster == "prod" ? 1 : 0;
+  CHECK(prod == all);
+  CHECK(prod > 0);
+  const auto first_rows = ranges::views::take(30) | k8snetio::aggregate_spans();
+  std::size_t n = 0;
+  for (const auto& r : hour | first_rows) n += r.time >= t1 ? 1 : 0;
+  CHECK(n > 0);
+  CHECK(n < 30);  // 30 points make fewer D1 rows
+}
+
+TEST_CASE("B1 R5 build_baseline(rule) as a pipe equals the engine's table, for both rules") {
+  const auto points = generated_points(t0, 150, 4);
+  for (const auto* rule : {&k8snetio::anomalous_network_io, &k8snetio::network_io_ratio}) {
+    INFO(rule->metadata->name);
+    const auto engine = k8snetio::build_baseline(*rule, points).table;
+    const auto piped = points | k8snetio::aggregate_spans() | k8snetio::normalize_service() |
+                       k8snetio::build_baseline(*rule);
+    REQUIRE(engine.size() > 0);
+    REQUIRE(piped.size() == engine.size());
+    CHECK(piped.measures() == engine.measures());
+    for (std::size_t i = 0; i < engine.size(); ++i) {
+      const auto& a = piped.rows()[i];
+      const auto& b = engine.rows()[i];
+      CHECK(a.key == b.key);
+      CHECK(a.entry.count == b.entry.count);
+      CHECK(a.entry.last_seen == b.entry.last_seen);
+      for (std::size_t m = 0; m < 2; ++m)
+        for (const auto& [x, y] : {std::pair{a.entry.avg[m], b.entry.avg[m]},
+                                   std::pair{a.entry.stdev[m], b.entry.stdev[m]}}) {
+          REQUIRE(x.value.has_value() == y.value.has_value());
+          if (x.value)
+            CHECK(std::abs(*x.value - *y.value) <= 1e-12 * std::max(1.0, std::abs(*y.value)));
+        }
+    }
+  }
+}
+
+TEST_CASE("D2.4 make_detector and make_baseline_runner report a bad pattern as a result") {
+  const auto table = generated_table();
+  detection_options bad;
+  bad.service_pattern = "-(\\w{5}$";
+  const auto d = k8snetio::make_detector(k8snetio::anomalous_network_io, table, bad);
+  REQUIRE_FALSE(d.has_value());
+  CHECK_THAT(d.error(), Catch::Contains("invalid service pattern") && Catch::Contains("-(\\w{5}$"));
+  k8snetio::baseline_run_options bad_run;
+  bad_run.service_pattern = bad.service_pattern;
+  const auto r = k8snetio::make_baseline_runner(k8snetio::anomalous_network_io, bad_run);
+  REQUIRE_FALSE(r.has_value());
+  CHECK_THAT(r.error(), Catch::Contains("invalid service pattern"));
+
+  detection_options uneven;
+  uneven.window_seconds = 15;  // not a multiple of the 10-second span
+  const auto w = k8snetio::make_detector(k8snetio::anomalous_network_io, table, uneven);
+  REQUIRE_FALSE(w.has_value());
+  CHECK_THAT(w.error(), Catch::Contains("window_seconds"));
+
+  detection_options good;
+  good.service_pattern = "-[abcdef0-9]{8,10}-\\w{5}$|-\\w{5}$";  // D2.1's, in PCRE2
+  auto ok = k8snetio::make_detector(k8snetio::anomalous_network_io, table, good);
+  REQUIRE(ok.has_value());
+  for (const metric_point& p : generated_detection_points()) ok->add(p);
+  ok->end_of_input();
+  CHECK(ok->finish().findings.size() == 2);
+}
+
+TEST_CASE("S2 a measure set that could not read its own table back is refused") {
+  using k8snetio::measure_set;
+  const measure_set<2> twice{{"a", "a"}, " higher than average by ", {0, 1}};
+  const measure_set<2> not_a_permutation{{"a", "b"}, " higher than average by ", {1, 1}};
+  const measure_set<1> empty_name{{""}, " higher than average by ", {0}};
+  const auto of = [](std::string_view) { return std::optional<std::size_t>(0); };
+  CHECK_THROWS_WITH(k8snetio::rule_definition<2>(twice, k8snetio::anomalous_network_io_rule, of),
+                    Catch::Contains("\"a\" is given twice"));
+  CHECK_THROWS_WITH(
+      k8snetio::rule_definition<2>(not_a_permutation, k8snetio::anomalous_network_io_rule, of),
+      Catch::Contains("column_order is not a permutation"));
+  CHECK_THROWS_WITH(
+      k8snetio::rule_definition<1>(empty_name, k8snetio::anomalous_network_io_rule, of),
+      Catch::Contains("empty name"));
+  CHECK_THROWS_WITH(k8snetio::rule_definition<1>(measure_set<1>{{"x"}, "", {0}},
+                                                 k8snetio::anomalous_network_io_rule, nullptr),
+                    Catch::Contains("measure_of"));
+}
+
+TEST_CASE("S2 lookup_baseline shares a table given by shared_ptr") {
+  const auto hour = generated_detection_points();
+  const auto& rule = k8snetio::anomalous_network_io;
+  auto table = std::make_shared<baseline_table<2>>(generated_table());
+  const std::weak_ptr<baseline_table<2>> watch = table;
+  const auto lookup = k8snetio::lookup_baseline(table);
+  table.reset();
+  REQUIRE_FALSE(watch.expired());  // the adaptor holds it
+  const auto findings = hour | k8snetio::aggregate_spans() | k8snetio::normalize_service() |
+                        k8snetio::pivot_direction(rule) | lookup | k8snetio::score_sigma(rule) |
+                        k8snetio::persist_over(rule, 5);
+  CHECK(findings.size() == 2);
 }

@@ -89,7 +89,8 @@ using pivoted_values = std::map<pod_bucket, std::array<k8snetio::spl_number, 2>>
 pivoted_values pivoted(const std::vector<metric_point>& points, bool ratios) {
   using namespace k8snetio;
   pivoted_values out;
-  const auto rows = points | aggregate_spans() | normalize_service() | pivot_direction();
+  const auto rows =
+      points | aggregate_spans() | normalize_service() | pivot_direction(anomalous_network_io);
   for (measure_row<2> r : rows) {
     if (ratios) to_network_io_ratios(r);
     out[{std::string(r.cluster), std::string(r.node), std::string(r.pod), r.time}] = r.values;

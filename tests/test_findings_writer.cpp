@@ -52,7 +52,7 @@ std::vector<finding> golden_findings() {
       "outbound_network_io=1500 avg_outbound_network_io=1000 'stdev_outbound_network_io'=100"};
   checkout.window_start = 1700000000;
   checkout.window_end = 1700003600;
-  checkout.rule = &anomalous_network_io_rule;
+  checkout.rule = k8snetio::own_rule_metadata(anomalous_network_io_rule);
 
   finding web;
   web.cluster = "prod-eu";
@@ -65,7 +65,7 @@ std::vector<finding> golden_findings() {
       "inbound:outbound=3.47 avg_inbound:outbound=0.5 'stdev_inbound:outbound'=0.2405"};
   web.window_start = 1700000000;
   web.window_end = 1700003600;
-  web.rule = &network_io_ratio_rule;
+  web.rule = k8snetio::own_rule_metadata(network_io_ratio_rule);
 
   finding lab;
   lab.cluster = "lab, \"\xCE\xB1\"";  // lab, "α"
@@ -543,9 +543,9 @@ TEST_CASE("O4 finding_info.uid is stable and depends on rule, cluster, node, pod
   g.window_end += 10;
   CHECK(finding_uid(g) == uid);  // not part of the identity
   for (auto change :
-       {+[](finding& x) { x.rule = &network_io_ratio_rule; }, +[](finding& x) { x.cluster += "x"; },
-        +[](finding& x) { x.host += "x"; }, +[](finding& x) { x.pod += "x"; },
-        +[](finding& x) { x.window_start += 1; }}) {
+       {+[](finding& x) { x.rule = k8snetio::own_rule_metadata(network_io_ratio_rule); },
+        +[](finding& x) { x.cluster += "x"; }, +[](finding& x) { x.host += "x"; },
+        +[](finding& x) { x.pod += "x"; }, +[](finding& x) { x.window_start += 1; }}) {
     finding h = f;
     change(h);
     CHECK(finding_uid(h) != uid);

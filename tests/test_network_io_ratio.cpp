@@ -114,7 +114,7 @@ std::vector<std::string> ratio_texts(const Points& points, const baseline_table<
   using namespace k8snetio;
   std::vector<std::string> out;
   for (const anomalous_row& r :
-       points | aggregate_spans() | normalize_service() | pivot_direction() | compute_ratios() |
+       points | aggregate_spans() | normalize_service() | pivot_direction(network_io_ratio) |
            lookup_baseline(table) |
            score_sigma<2>(options, network_io_ratio_measures, table.stdev_column_order()))
     out.push_back(r.anomalies);
@@ -163,10 +163,14 @@ TEST_CASE(
 
   std::map<std::string, std::pair<std::string, std::string>, std::less<>> pivoted, ratios;
   for (const measure_row<2>& r :
-       points | aggregate_spans() | normalize_service() | pivot_direction())
+       points | aggregate_spans() | normalize_service() | pivot_direction(anomalous_network_io))
     pivoted[std::string(r.pod)] = {show(r.values[0]), show(r.values[1])};
-  auto rows =
-      points | aggregate_spans() | normalize_service() | pivot_direction() | compute_ratios();
+  // The rule-first pivot applies the rule's step (R1): the same as the pivot, then the step.
+  auto rows = points | aggregate_spans() | normalize_service() | pivot_direction(network_io_ratio);
+  const auto stepped = points | aggregate_spans() | normalize_service() |
+                       pivot_direction<2>(network_io_measure_of) | compute_ratios();
+  CHECK(std::vector<measure_row<2>>(rows.begin(), rows.end()) ==
+        std::vector<measure_row<2>>(stepped.begin(), stepped.end()));
   std::size_t n = 0;
   for (const measure_row<2>& r : rows) {
     ++n;
@@ -224,8 +228,7 @@ TEST_CASE("R2 the lookup gives avg and stdev of both ratio measures by key") {
   std::map<std::string, const baseline_entry<2>*, std::less<>> found;
   std::size_t n = 0;
   for (const looked_up_row<2>& r : points | aggregate_spans() | normalize_service() |
-                                       pivot_direction() | compute_ratios() |
-                                       lookup_baseline(table)) {
+                                       pivot_direction(network_io_ratio) | lookup_baseline(table)) {
     ++n;
     found[make_key(r.row.cluster, r.row.service)] = r.baseline;
     CHECK(show(r.row.values[inbound_to_outbound]) == "3");
@@ -384,7 +387,7 @@ TEST_CASE("R4 more than 5 anomalous buckets make a finding with the ratio rule's
   CHECK(f.anomalies == std::vector<std::string>{text});
   CHECK(f.window_start == t0);
   CHECK(f.window_end == t0 + 60);
-  CHECK(f.rule == &network_io_ratio_rule);
+  CHECK(*f.rule == network_io_ratio_rule);
   CHECK(f.rule->name == "Kubernetes Anomalous Inbound to Outbound Network IO Ratio");
   CHECK(f.rule->id == "9d8f6e3f-39df-46d8-a9d4-96173edc501f");
   CHECK(f.rule->mitre_attack_id == "T1204");
@@ -426,7 +429,7 @@ TEST_CASE("R4 findings sorted by cluster, node, pod, service and distinct texts 
                                        "\n" + "prod|node-1|checkout-7d4b9c8f6d-zzzzz" + tail + z5 +
                                        "\n" + "prod|node-2|checkout-7d4b9c8f6d-aaaaa" + tail + z5 +
                                        "\n");
-  for (const finding& f : result.findings) CHECK(f.rule == &network_io_ratio_rule);
+  for (const finding& f : result.findings) CHECK(*f.rule == network_io_ratio_rule);
 
   detection_options only_node_1;  // D8: the `…_filter` macro
   only_node_1.filter = [](const finding& f) { return f.host == "node-1"; };
@@ -480,7 +483,7 @@ TEST_CASE("R5 the ratio baseline pivots per key and bucket across pods, then avg
   const auto result = k8snetio::build_network_io_ratio_baseline(ratio_training_points());
   const baseline_table<2>& t = result.table;
   REQUIRE(t.size() == 3);
-  CHECK(&t.measures() == &network_io_ratio_measures);
+  CHECK(t.measures() == network_io_ratio_measures);
 
   const baseline_entry<2>* checkout = t.find("prod:checkout");
   REQUIRE(checkout != nullptr);
@@ -578,14 +581,20 @@ TEST_CASE("R5 golden case end to end: training, ratio baseline, detection, one f
 
 TEST_CASE("R1 R3 R4 both rules are configurations of the same stages") {
   using namespace k8snetio;
-  CHECK(network_io_ratio.measures == &network_io_ratio_measures);
-  CHECK(network_io_ratio.metadata == &network_io_ratio_rule);
-  CHECK(network_io_ratio.measure_of == anomalous_network_io.measure_of);  // the same D3
-  CHECK(network_io_ratio.derive == &to_network_io_ratios);
+  using mapping = std::optional<std::size_t> (*)(std::string_view);
+  using step = void (*)(measure_row<2>&);
+  CHECK(*network_io_ratio.measures == network_io_ratio_measures);
+  CHECK(*network_io_ratio.metadata == network_io_ratio_rule);
+  REQUIRE(network_io_ratio.measure_of.target<mapping>() != nullptr);  // the same D3
+  CHECK(*network_io_ratio.measure_of.target<mapping>() == &network_io_measure_of);
+  REQUIRE(network_io_ratio.derive.target<step>() != nullptr);
+  CHECK(*network_io_ratio.derive.target<step>() == &to_network_io_ratios);
   CHECK(network_io_ratio.baseline_per_service);
-  CHECK(anomalous_network_io.measures == &network_io_measures);
-  CHECK(anomalous_network_io.metadata == &anomalous_network_io_rule);
-  CHECK(anomalous_network_io.derive == nullptr);
+  CHECK(*anomalous_network_io.measures == network_io_measures);
+  CHECK(*anomalous_network_io.metadata == anomalous_network_io_rule);
+  REQUIRE(anomalous_network_io.measure_of.target<mapping>() != nullptr);
+  CHECK(*anomalous_network_io.measure_of.target<mapping>() == &network_io_measure_of);
+  CHECK_FALSE(anomalous_network_io.derive);
   CHECK_FALSE(anomalous_network_io.baseline_per_service);
 
   baseline_table<2> main_table;  // spec §8
@@ -631,22 +640,22 @@ TEST_CASE("R1 R3 R4 both rules are configurations of the same stages") {
   // measure set and its metadata. The window is the detector's: first bucket to last + 10.
   scorer_options opts;
   const std::vector<finding> ratio_pipeline =
-      points | aggregate_spans() | normalize_service() | pivot_direction() | compute_ratios() |
-      lookup_baseline(ratio) | score_sigma(opts, network_io_ratio_measures) |
+      points | aggregate_spans() | normalize_service() | pivot_direction<2>(network_io_measure_of) |
+      compute_ratios() | lookup_baseline(ratio) | score_sigma(opts, network_io_ratio_measures) |
       persist_over({.min_count = 5,
-                    .rule = &network_io_ratio_rule,
+                    .rule = network_io_ratio.metadata,
                     .window_start = t0,
                     .window_end = t0 + 70});
   CHECK(render(ratio_pipeline) == render(ratio_result.findings));
   CHECK(ratio_pipeline == ratio_result.findings);
 
-  const std::vector<finding> main_pipeline = points | aggregate_spans() | normalize_service() |
-                                             pivot_direction() | lookup_baseline(main_table) |
-                                             score_sigma(opts, network_io_measures) |
-                                             persist_over({.min_count = 5,
-                                                           .rule = &anomalous_network_io_rule,
-                                                           .window_start = t0,
-                                                           .window_end = t0 + 70});
+  const std::vector<finding> main_pipeline =
+      points | aggregate_spans() | normalize_service() | pivot_direction(anomalous_network_io) |
+      lookup_baseline(main_table) | score_sigma(opts, network_io_measures) |
+      persist_over({.min_count = 5,
+                    .rule = anomalous_network_io.metadata,
+                    .window_start = t0,
+                    .window_end = t0 + 70});
   CHECK(render(main_pipeline) == render(main_result.findings));
   CHECK(main_pipeline == main_result.findings);
 }

@@ -35,6 +35,7 @@ std::vector<anomalous_row> buckets(int n, std::string_view pod = "web-0",
 
 std::vector<finding> persist(const std::vector<anomalous_row>& rows,
                              persistence_options options = {}) {
+  if (!options.rule) options.rule = k8snetio::anomalous_network_io.metadata;
   persistence_filter f(std::move(options));
   for (const auto& r : rows) f.add(r);
   return f.findings();
@@ -50,11 +51,11 @@ TEST_CASE("D7.2 six anomalous buckets make a finding with count 6 and five make 
   CHECK(persist(buckets(0)).empty());
   // The adaptor form with the spec's threshold.
   const auto rows = buckets(6);
-  const auto via_adaptor = rows | k8snetio::persist_over(5);
+  const auto via_adaptor = rows | k8snetio::persist_over(k8snetio::anomalous_network_io, 5);
   REQUIRE(via_adaptor.size() == 1);
   CHECK(via_adaptor[0] == six[0]);
   const auto five = buckets(5);
-  CHECK((five | k8snetio::persist_over(5)).empty());
+  CHECK((five | k8snetio::persist_over(k8snetio::anomalous_network_io, 5)).empty());
 }
 
 TEST_CASE("D7.2 the threshold is configurable and strict") {
@@ -68,9 +69,17 @@ TEST_CASE("D7.2 the threshold is configurable and strict") {
   zero.min_count = 0;
   CHECK(persist(buckets(1), zero).size() == 1);
   const auto rows = buckets(3);
-  CHECK((rows | k8snetio::persist_over(3)).empty());
-  CHECK((rows | k8snetio::persist_over(2)).size() == 1);
+  CHECK((rows | k8snetio::persist_over(k8snetio::anomalous_network_io, 3)).empty());
+  CHECK((rows | k8snetio::persist_over(k8snetio::anomalous_network_io, 2)).size() == 1);
   CHECK(persistence_options{}.min_count == 5);
+}
+
+TEST_CASE("D8 a persistence_filter is refused without its rule, when it is made") {
+  // No hidden main-rule default: a finding names the rule that found it.
+  CHECK_THROWS_WITH(persistence_filter(persistence_options{}),
+                    Catch::Contains("persistence_options::rule is not set"));
+  CHECK_THROWS_WITH(k8snetio::persist_over(persistence_options{}),
+                    Catch::Contains("persistence_options::rule is not set"));
 }
 
 TEST_CASE("D7.1 count is the number of rows and anomalies the distinct texts in byte order") {
@@ -152,7 +161,7 @@ TEST_CASE("D8 a finding carries the rule metadata and its risk attribution") {
   REQUIRE(out.size() == 1);
   const finding& f = out[0];
   REQUIRE(f.rule != nullptr);
-  CHECK(f.rule == &k8snetio::anomalous_network_io_rule);
+  CHECK(*f.rule == k8snetio::anomalous_network_io_rule);
   CHECK(f.rule->name == "Kubernetes Anomalous Inbound Outbound Network IO");
   CHECK(f.rule->id == "4f3b0c97-657e-4547-a89a-9a50c656e3cd");
   CHECK(f.rule->mitre_attack_id == "T1204");
@@ -162,10 +171,10 @@ TEST_CASE("D8 a finding carries the rule metadata and its risk attribution") {
         "Kubernetes Anomalous Inbound Outbound Network IO from container on host node-1");
 
   persistence_options ratio;
-  ratio.rule = &k8snetio::network_io_ratio_rule;
+  ratio.rule = k8snetio::network_io_ratio.metadata;
   const auto r = persist(buckets(6), ratio);
   REQUIRE(r.size() == 1);
-  CHECK(r[0].rule == &k8snetio::network_io_ratio_rule);
+  CHECK(*r[0].rule == k8snetio::network_io_ratio_rule);
   CHECK(r[0].risk_message() ==
         "Kubernetes Anomalous Inbound to Outbound Network IO Ratio from Container on host node-1");
 }

@@ -43,7 +43,7 @@ std::vector<finding> risk_findings() {
       "inbound:outbound=3.47 avg_inbound:outbound=0.5 'stdev_inbound:outbound'=0.2405"};
   web.window_start = 1700000000;
   web.window_end = 1700003600;
-  web.rule = &network_io_ratio_rule;
+  web.rule = k8snetio::own_rule_metadata(network_io_ratio_rule);
   return {checkout, web};
 }
 
@@ -136,7 +136,7 @@ TEST_CASE("O3.1 a rule of one's own keeps its technique id and leaves the enrich
   static constexpr rule_metadata egress{"Egress", "my-id", "T1041",
                                         "system", 30,      "Egress from host "};
   auto f = risk_findings().front();
-  f.rule = &egress;
+  f.rule = k8snetio::own_rule_metadata(egress);
   const std::string out = write_findings(std::vector<finding>{f}, output_format::risk);
   simdjson::dom::parser parser;
   simdjson::dom::element doc;

@@ -8,7 +8,11 @@ set(k8snetio_misuse_messages
     "lookup_baseline: the baseline needs"
     "persist_over: the input must be a range of k8snetio::anomalous_row"
     "build_baseline: the input must be a range of k8snetio::service_row"
-    "baseline_table: give the measure_set of your rule")
+    "baseline_table: give the measure_set of your rule"
+    "lookup_baseline: the input must be a range of k8snetio::measure_row<N>"
+    "score_sigma: the input must be a range of k8snetio::looked_up_row<N>"
+    # A composed closure reports the misuse of the stage that meets the wrong rows.
+    "pivot_direction: the input must be a range of k8snetio::service_row")
 set(k8snetio_misuse_command
     ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only -I${PROJECT_SOURCE_DIR}/include
     ${CMAKE_CURRENT_LIST_DIR}/misuse.cpp)
@@ -20,9 +24,9 @@ foreach(message IN LISTS k8snetio_misuse_messages)
   math(EXPR index "${index} + 1")
   string(REGEX REPLACE ":.*" "" stage "${message}")
   # The compiler must fail and say why in the library's words (expect_message.cmake).
-  add_test(NAME compile_error.${stage}
+  add_test(NAME compile_error.${index}.${stage}
            COMMAND ${CMAKE_COMMAND} "-DMESSAGE=${message}"
                    "-DCOMMAND=${k8snetio_misuse_command};-DK8SNETIO_MISUSE=${index}"
                    -P ${CMAKE_CURRENT_LIST_DIR}/expect_message.cmake)
-  set_tests_properties(compile_error.${stage} PROPERTIES LABELS compile_error)
+  set_tests_properties(compile_error.${index}.${stage} PROPERTIES LABELS compile_error)
 endforeach()

@@ -2,6 +2,8 @@
 // selected with -DK8SNETIO_MISUSE=N, must fail to compile with its static_assert's words
 // (tests/compile_errors/cases.cmake holds the expected text); K8SNETIO_MISUSE=0 compiles the
 // correct form of every case, so that a failure can only come from the misuse itself.
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include <k8snetio/k8snetio.hpp>
@@ -15,36 +17,52 @@ int main() {
   const std::vector<k::span_row> span_rows;
   const std::vector<k::service_row> service_rows;
   const std::vector<k::anomalous_row> anomalous;
+  const std::vector<k::measure_row<2>> measure_rows;
   const std::vector<int> numbers;
   (void)numbers;
   (void)anomalous;
+  (void)measure_rows;
+  const auto& rule = k::anomalous_network_io;
   k::baseline_table<2> table;
 #if K8SNETIO_MISUSE == 0
   (void)(points | k::aggregate_spans());
   (void)(span_rows | k::normalize_service());
-  (void)(service_rows | k::pivot_direction());
-  (void)(service_rows | k::pivot_direction() | k::lookup_baseline(table));
-  (void)(anomalous | k::persist_over({}));
-  (void)(service_rows | k::build_baseline());
+  (void)(service_rows | k::pivot_direction(rule));
+  (void)(service_rows | k::pivot_direction(rule) | k::lookup_baseline(table));
+  (void)(anomalous | k::persist_over(rule, 5));
+  (void)(service_rows | k::build_baseline(rule));
   static constexpr k::measure_set<1> egress{{"egress"}, " higher than average by ", {0}};
   k::baseline_table<1> custom(egress);
   (void)custom;
+  (void)(measure_rows | k::lookup_baseline(table));
+  (void)(measure_rows | k::lookup_baseline(table) | k::score_sigma(rule));
+  const auto d1_to_d3 = k::aggregate_spans() | k::normalize_service() | k::pivot_direction(rule);
+  (void)(points | d1_to_d3 | k::lookup_baseline(table));
 #elif K8SNETIO_MISUSE == 1
   (void)(numbers | k::aggregate_spans());
 #elif K8SNETIO_MISUSE == 2
   (void)(points | k::normalize_service());
 #elif K8SNETIO_MISUSE == 3
-  (void)(span_rows | k::pivot_direction());
+  (void)(span_rows | k::pivot_direction(rule));
 #elif K8SNETIO_MISUSE == 4
   const no_find wrong;
-  (void)(service_rows | k::pivot_direction() | k::lookup_baseline(wrong));
+  (void)(service_rows | k::pivot_direction(rule) | k::lookup_baseline(wrong));
 #elif K8SNETIO_MISUSE == 5
-  (void)(service_rows | k::persist_over({}));
+  (void)(service_rows | k::persist_over(rule, 5));
 #elif K8SNETIO_MISUSE == 6
-  (void)(span_rows | k::build_baseline());
+  (void)(span_rows | k::build_baseline(rule));
 #elif K8SNETIO_MISUSE == 7
   k::baseline_table<1> custom;
   (void)custom;
+#elif K8SNETIO_MISUSE == 8
+  (void)(service_rows | k::lookup_baseline(table));
+#elif K8SNETIO_MISUSE == 9
+  static constexpr k::measure_set<1> egress{{"egress"}, " higher than average by ", {0}};
+  const k::rule_definition<1> egress_rule(egress, k::anomalous_network_io_rule,
+                                          [](std::string_view) { return std::nullopt; });
+  (void)(measure_rows | k::lookup_baseline(table) | k::score_sigma(egress_rule));
+#elif K8SNETIO_MISUSE == 10
+  (void)(points | (k::aggregate_spans() | k::pivot_direction(rule)));
 #endif
   (void)table;
 }

@@ -20,6 +20,7 @@
 #include <range/v3/range/concepts.hpp>
 
 #include <fmt/format.h>
+#include <tl/expected.hpp>
 
 #include "../model/drop_reason.hpp"
 
@@ -76,7 +77,7 @@ class baseline_runner {
         aggregator_(options_.span),
         services_(options_.service_pattern),
         pivot_(rule.measure_of, pivot_grouping::per_service),
-        builder_(*rule.measures, options_.numerics) {}
+        builder_(rule.measures, options_.numerics) {}
 
   // by_series_ points into builder_: a copy would point into the original's.
   baseline_runner(const baseline_runner&) = delete;
@@ -260,7 +261,7 @@ class baseline_runner {
   span_aggregator aggregator_;
   detail::service_resolver services_;
   std::uint64_t pattern_limit_rows_ = 0;
-  direction_pivot<N, std::optional<std::size_t> (*)(std::string_view)> pivot_;
+  direction_pivot<N> pivot_;
   baseline_builder<N> builder_;
   aggregation_stats merged_stats_;
   std::optional<drop_reason> failure_;
@@ -295,6 +296,18 @@ baseline_result<N> build_baseline(const rule_definition<N>& rule, Points&& point
   baseline_runner<N> runner(rule, std::move(options));
   for (const metric_point& p : points) runner.add(p);
   return runner.finish();
+}
+
+/// The engine, or one sentence saying why it cannot be made with these options (a user service
+/// pattern that does not compile, D2.4): see make_detector.
+template <std::size_t N>
+tl::expected<baseline_runner<N>, std::string> make_baseline_runner(
+    const rule_definition<N>& rule, baseline_run_options options = {}) {
+  try {
+    return baseline_runner<N>(rule, std::move(options));
+  } catch (const std::invalid_argument& e) {
+    return tl::unexpected(std::string(e.what()));
+  }
 }
 
 }  // namespace k8snetio

@@ -23,6 +23,7 @@
 #include <range/v3/range/concepts.hpp>
 #include <range/v3/view/all.hpp>
 #include <range/v3/view/transform.hpp>
+#include <tl/expected.hpp>
 
 #include "../detail/flat_hash.hpp"
 #include "../detail/materialized.hpp"
@@ -118,18 +119,6 @@ class service_resolver {
   std::unordered_map<std::string, std::optional<std::uint32_t>, string_hash, std::equal_to<>>
       cache_;
 };
-
-/// Applies a rule's per-row step (R1), or nothing.
-template <std::size_t N>
-auto derive_rows(void (*derive)(measure_row<N>&)) {
-  return make_stage([derive]<ranges::viewable_range R>(R&& rows) {
-    return ranges::views::all(std::forward<R>(rows)) |
-           ranges::views::transform([derive](measure_row<N> row) {
-             if (derive) derive(row);
-             return row;
-           });
-  });
-}
 
 }  // namespace detail
 
@@ -976,6 +965,21 @@ detection_result detect(const rule_definition<N>& rule, Points&& points, const B
   detector<N, Baseline> d(rule, baseline, std::move(options));
   for (const metric_point& p : points) d.add(p);
   return d.finish();
+}
+
+/// The engine, or one sentence saying why it cannot be made with these options: a user service
+/// pattern that does not compile (D2.4, with PCRE2's reason and offset), a window that is not a
+/// positive multiple of the span. What a SIEM that loads rules and options from configuration
+/// calls, to report a bad pattern when it loads it rather than when data comes.
+template <std::size_t N, baseline_source<N> Baseline>
+tl::expected<detector<N, Baseline>, std::string> make_detector(const rule_definition<N>& rule,
+                                                               const Baseline& baseline,
+                                                               detection_options options) {
+  try {
+    return detector<N, Baseline>(rule, baseline, std::move(options));
+  } catch (const std::invalid_argument& e) {
+    return tl::unexpected(std::string(e.what()));
+  }
 }
 
 }  // namespace k8snetio

@@ -110,7 +110,7 @@ class rolling_baseline {
   void add_day(std::int64_t day, const baseline_builder<N>& state) {
     auto it = days_.find(day);
     if (it == days_.end())
-      it = days_.emplace(day, baseline_builder<N>(*rule_.measures, options_.numerics)).first;
+      it = days_.emplace(day, baseline_builder<N>(rule_.measures, options_.numerics)).first;
     it->second.merge(state);
   }
 
@@ -154,7 +154,7 @@ class rolling_baseline {
   /// The table of the days inside the horizon (B6), the days' sums added oldest first; keys
   /// whose sums overflow have empty cells and are named (B7).
   baseline_result<N> result() const {
-    baseline_builder<N> all(*rule_.measures, options_.numerics);
+    baseline_builder<N> all(rule_.measures, options_.numerics);
     const auto oldest = oldest_kept_day();
     for (const auto& [day, state] : days_)
       if (day >= *oldest) all.merge(state);
@@ -181,7 +181,7 @@ class rolling_baseline {
     const std::int64_t day = r.i64();
     if (day < utc_day_of(-9'000'000'000'000'000) || day > utc_day_of(9'000'000'000'000'000))
       r.fail(fmt::format("day {} is out of range", day));
-    baseline_builder<N> state(*rule_.measures, options_.numerics);
+    baseline_builder<N> state(rule_.measures, options_.numerics);
     state.restore(r);
     r.expect_end();
     return {day, std::move(state)};

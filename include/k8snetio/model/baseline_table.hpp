@@ -6,7 +6,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,9 +45,16 @@ struct baseline_entry {
 template <std::size_t N>
 class baseline_table {
  public:
-  explicit baseline_table(const measure_set<N>& measures = default_measures())
-      : measures_(&measures) {
-    stdev_column_order_ = measures.column_order;
+  /// The main rule's table (N = 2 only).
+  baseline_table() : baseline_table(default_measures()) {}
+  /// A table of `measures`' columns; it keeps a copy of their names (see own_measure_set).
+  explicit baseline_table(const measure_set<N>& measures)
+      : baseline_table(own_measure_set(measures)) {}
+  /// A table sharing the measures of a rule (rule_definition::measures).
+  explicit baseline_table(std::shared_ptr<const measure_set<N>> measures)
+      : measures_(std::move(measures)) {
+    if (!measures_) throw std::invalid_argument("baseline_table: the measure_set is null");
+    stdev_column_order_ = measures_->column_order;
   }
 
   const measure_set<N>& measures() const noexcept { return *measures_; }
@@ -87,16 +96,17 @@ class baseline_table {
   }
 
  private:
-  static const measure_set<N>& default_measures() {
+  static std::shared_ptr<const measure_set<N>> default_measures() {
     static_assert(N == 2, "baseline_table: give the measure_set of your rule");
-    return network_io_measures;
+    static const std::shared_ptr<const measure_set<N>> main = own_measure_set(network_io_measures);
+    return main;
   }
   void reindex_all() {
     index_.clear();
     for (std::size_t i = 0; i < rows_.size(); ++i) index_.emplace(rows_[i].key, i);
   }
 
-  const measure_set<N>* measures_;
+  std::shared_ptr<const measure_set<N>> measures_;
   std::array<std::size_t, N> stdev_column_order_{};
   std::vector<row> rows_;
   std::unordered_map<std::string, std::size_t, detail::string_hash, std::equal_to<>> index_;

@@ -2,7 +2,9 @@
 // the distinct anomaly texts, the window, and the rule's metadata with its risk attribution.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,7 +26,22 @@ struct rule_metadata {
   std::string risk_message(std::string_view host) const {
     return fmt::format("{}{}", risk_message_prefix, host);
   }
+  friend bool operator==(const rule_metadata&, const rule_metadata&) = default;
 };
+
+/// A copy of `metadata` whose texts live as long as the returned pointer (and its copies).
+inline std::shared_ptr<const rule_metadata> own_rule_metadata(const rule_metadata& metadata) {
+  struct owned {
+    std::array<std::string, 5> text;
+    rule_metadata view;
+  };
+  auto o = std::make_shared<owned>();
+  o->text = {std::string(metadata.name), std::string(metadata.id),
+             std::string(metadata.mitre_attack_id), std::string(metadata.risk_object_type),
+             std::string(metadata.risk_message_prefix)};
+  o->view = {o->text[0], o->text[1], o->text[2], o->text[3], metadata.risk_score, o->text[4]};
+  return std::shared_ptr<const rule_metadata>(o, &o->view);
+}
 
 /// "Kubernetes Anomalous Inbound Outbound Network IO" (spec §1, §7).
 inline constexpr rule_metadata anomalous_network_io_rule{
@@ -88,7 +105,10 @@ struct finding {
   std::vector<std::string> anomalies;  ///< distinct texts, byte order (D7.1)
   std::int64_t window_start = 0;       ///< epoch seconds, inclusive
   std::int64_t window_end = 0;         ///< epoch seconds, exclusive
-  const rule_metadata* rule = &anomalous_network_io_rule;
+  /// The rule that found it, shared with its rule_definition (the finding may outlive the rule).
+  /// A finding made by hand names the main rule until told otherwise (not owned: a constant).
+  std::shared_ptr<const rule_metadata> rule{std::shared_ptr<const rule_metadata>(),
+                                            &anomalous_network_io_rule};
   /// Every anomalous measure of the counted buckets, by time then visiting order (D6.1): what
   /// charts and risk scores are drawn from. Not part of ==, which compares what SPL returns.
   std::vector<anomalous_measure> measures{};
@@ -108,11 +128,13 @@ struct finding {
     return best;
   }
 
-  std::string risk_message() const { return rule->risk_message(host); }
+  /// §7: the rule's risk message for the finding's host (empty when the finding has no rule).
+  std::string risk_message() const { return rule ? rule->risk_message(host) : std::string(); }
   friend bool operator==(const finding& a, const finding& b) {
     return a.cluster == b.cluster && a.host == b.host && a.pod == b.pod && a.service == b.service &&
            a.count == b.count && a.anomalies == b.anomalies && a.window_start == b.window_start &&
-           a.window_end == b.window_end && a.rule == b.rule;
+           a.window_end == b.window_end &&
+           (a.rule == b.rule || (a.rule && b.rule && *a.rule == *b.rule));
   }
 };
 

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <memory>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <string_view>
 
 namespace k8snetio {
@@ -21,6 +24,7 @@ struct measure_set {
   std::array<std::size_t, N> column_order;
 
   static constexpr std::size_t size() noexcept { return N; }
+  friend bool operator==(const measure_set&, const measure_set&) = default;
 
   std::optional<std::size_t> index_of(std::string_view name) const noexcept {
     for (std::size_t i = 0; i < N; ++i)
@@ -37,6 +41,39 @@ struct measure_set {
     return order;
   }
 };
+
+/// A copy of `measures` whose texts live as long as the returned pointer. Throws
+/// std::invalid_argument when a name is empty or repeated, or when column_order is not a
+/// permutation of 0…N−1: such a rule could write no baseline table that reads back.
+template <std::size_t N>
+std::shared_ptr<const measure_set<N>> own_measure_set(const measure_set<N>& measures) {
+  std::array<bool, N> seen{};
+  for (std::size_t i = 0; i < N; ++i) {
+    if (measures.names[i].empty())
+      throw std::invalid_argument("measure_set: a measure has an empty name");
+    for (std::size_t j = 0; j < i; ++j)
+      if (measures.names[j] == measures.names[i])
+        throw std::invalid_argument("measure_set: the measure name \"" +
+                                    std::string(measures.names[i]) + "\" is given twice");
+    const std::size_t c = measures.column_order[i];
+    if (c >= N || seen[c])
+      throw std::invalid_argument(
+          "measure_set: measure_set::column_order is not a permutation of the measures");
+    seen[c] = true;
+  }
+  struct owned {
+    std::array<std::string, N> names;
+    std::string infix;
+    measure_set<N> view;
+  };
+  auto o = std::make_shared<owned>();
+  for (std::size_t i = 0; i < N; ++i) o->names[i] = std::string(measures.names[i]);
+  o->infix = std::string(measures.text_infix);
+  for (std::size_t i = 0; i < N; ++i) o->view.names[i] = o->names[i];
+  o->view.text_infix = o->infix;
+  o->view.column_order = measures.column_order;
+  return std::shared_ptr<const measure_set<N>>(o, &o->view);
+}
 
 /// The main rule's measures: received and transmitted bytes (D3, D6.1).
 inline constexpr measure_set<2> network_io_measures{

@@ -1,12 +1,22 @@
 // What makes a rule out of the shared stages: its measures and text (D6/R3), how directions feed
 // them (D3), an optional step on each pivoted row (R1's ratios), and its metadata (§7, R4).
 // The main rule and the ratio rule are two values of this type; a user's rule is a third.
+//
+// A rule owns what it describes: building one copies the texts of its measure_set and
+// rule_metadata into storage that every copy of the rule shares, and every engine, adaptor and
+// finding made from it keeps that storage alive. So a rule may be built at run time from
+// configuration, from strings that die right after, and dropped while its findings live on.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include "../model/finding.hpp"
 #include "../model/measure_set.hpp"
@@ -14,14 +24,41 @@
 
 namespace k8snetio {
 
+/// D3: which measure of the rule a direction feeds, or nullopt (the row still counts, D3.2).
+using direction_mapping_fn = std::function<std::optional<std::size_t>(std::string_view)>;
+
+/// A rule's per-row step after the pivot (R1 for the ratio rule); empty for none.
+template <std::size_t N>
+using derive_fn = std::function<void(measure_row<N>&)>;
+
+/// A rule: N, its measures and metadata are known from it, so every engine and adaptor that is
+/// given the rule needs nothing else (`pivot_direction(rule)`, `score_sigma(rule)`,
+/// `persist_over(rule)`, `detect(rule, …)`, `build_baseline(rule, …)`). Copies are cheap and
+/// share the rule's texts.
 template <std::size_t N>
 struct rule_definition {
-  const measure_set<N>* measures;
-  const rule_metadata* metadata;
+  static constexpr std::size_t size() noexcept { return N; }
+
+  /// Copies the texts of `measures` and `metadata` (see own_measure_set for what is refused).
+  /// `measure_of` must be set; `derive` may be empty.
+  rule_definition(const measure_set<N>& measures, const rule_metadata& metadata,
+                  direction_mapping_fn measure_of, derive_fn<N> derive = {},
+                  bool per_service_baseline = false)
+      : measures(own_measure_set(measures)),
+        metadata(own_rule_metadata(metadata)),
+        measure_of(std::move(measure_of)),
+        derive(std::move(derive)),
+        baseline_per_service(per_service_baseline) {
+    if (!this->measure_of)
+      throw std::invalid_argument("rule_definition: the direction mapping (measure_of) is empty");
+  }
+
+  std::shared_ptr<const measure_set<N>> measures;
+  std::shared_ptr<const rule_metadata> metadata;
   /// D3: which measure a direction feeds before `derive`.
-  std::optional<std::size_t> (*measure_of)(std::string_view direction);
-  /// Applied to each pivoted row before the lookup; null for none (R1 for the ratio rule).
-  void (*derive)(measure_row<N>& row) = nullptr;
+  direction_mapping_fn measure_of;
+  /// Applied to each pivoted row before the lookup; empty for none (R1 for the ratio rule).
+  derive_fn<N> derive;
   /// The baseline pivots per (key, _time) across pods before `derive` (R5); otherwise it
   /// takes the D1 rows as they are (B1–B4).
   bool baseline_per_service = false;

@@ -9,8 +9,11 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -126,8 +129,15 @@ struct baseline_accumulator {
 template <std::size_t N>
 class baseline_builder {
  public:
+  /// A builder of `measures`' table; it keeps a copy of their names (see own_measure_set).
   explicit baseline_builder(const measure_set<N>& measures, baseline_options options = {})
-      : measures_(&measures), options_(options) {}
+      : baseline_builder(own_measure_set(measures), options) {}
+  /// A builder sharing the measures of a rule (rule_definition::measures).
+  explicit baseline_builder(std::shared_ptr<const measure_set<N>> measures,
+                            baseline_options options = {})
+      : measures_(std::move(measures)), options_(options) {
+    if (!measures_) throw std::invalid_argument("baseline_builder: the measure_set is null");
+  }
 
   /// The state of `key` (created empty if new): stable for the builder's lifetime, so a caller
   /// may keep it per series and skip the lookup with add_to.
@@ -145,12 +155,15 @@ class baseline_builder {
     if (!acc.last_seen || time > *acc.last_seen) acc.last_seen = time;
   }
 
-  /// B1–B4 for the main rule: one D1 row with its service feeds the measure its direction
-  /// names (or none, D3.2), and counts in B4 whatever its direction.
-  void add(const service_row& r) {
+  /// B1–B4 for a rule without a per-service pivot (the main rule): one D1 row with its
+  /// service feeds the measure its direction names (or none, D3.2), and counts in B4 whatever
+  /// its direction.
+  template <class MeasureOf>
+  requires direction_mapping<MeasureOf, N>
+  void add(const service_row& r, const MeasureOf& measure_of) {
     make_key(key_, r.cluster, r.service);
     std::array<spl_number, N> values{};
-    if (auto m = network_io_measure_of(r.direction); m && *m < N) values[*m] = r.io;
+    if (auto m = std::invoke(measure_of, r.direction); m && *m < N) values[*m] = r.io;
     add(key_, r.time, values);
   }
 
@@ -222,7 +235,7 @@ class baseline_builder {
 
   /// B6: the table, one row per key, sorted by key; numbers as F1 text.
   baseline_table<N> table() const {
-    baseline_table<N> out(*measures_);
+    baseline_table<N> out(measures_);
     std::vector<const std::pair<const std::string, baseline_accumulator<N>>*> sorted;
     sorted.reserve(keys_.size());
     for (const auto& kv : keys_) sorted.push_back(&kv);
@@ -249,21 +262,34 @@ class baseline_builder {
     return it->second;
   }
 
-  const measure_set<N>* measures_;
+  std::shared_ptr<const measure_set<N>> measures_;
   baseline_options options_;
   std::unordered_map<std::string, baseline_accumulator<N>, detail::string_hash, std::equal_to<>>
       keys_;
   std::string key_;
 };
 
-/// Adaptor: `service_rows | build_baseline()` → baseline_table<2> of the main rule (B1–B6).
-/// Eager; for the ratio baseline feed per-service ratio rows to a baseline_builder instead.
-inline auto build_baseline(baseline_options options = {}) {
-  return detail::make_stage([options]<ranges::input_range R>(R&& rows) {
+/// Adaptor: `service_rows | build_baseline(rule)` → the rule's baseline_table<N> (B1–B6; for a
+/// rule with a per-service baseline, R5: the pivot across pods and the rule's step first).
+/// Eager. The engine form, from metric points in any order, is build_baseline(rule, points).
+template <std::size_t N>
+auto build_baseline(const rule_definition<N>& rule, baseline_options options = {}) {
+  return detail::make_stage([rule, options]<ranges::input_range R>(R&& rows) {
     static_assert(std::convertible_to<ranges::range_reference_t<R>, const service_row&>,
                   "build_baseline: the input must be a range of k8snetio::service_row");
-    baseline_builder<2> builder(network_io_measures, options);
-    for (const service_row& r : rows) builder.add(r);
+    baseline_builder<N> builder(rule.measures, options);
+    if (!rule.baseline_per_service) {
+      for (const service_row& r : rows) builder.add(r, rule.measure_of);
+      return builder.table();
+    }
+    direction_pivot<N> pivot(rule.measure_of, pivot_grouping::per_service);
+    for (const service_row& r : rows) pivot.add(r);
+    std::string key;
+    pivot.finish([&](measure_row<N> row) {
+      if (rule.derive) rule.derive(row);
+      make_key(key, row.cluster, row.service);
+      builder.add(key, row.time, row.values);
+    });
     return builder.table();
   });
 }

@@ -6,9 +6,12 @@
 #include <concepts>
 #include <cstddef>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
+#include <range/v3/range/traits.hpp>
 #include <range/v3/view/all.hpp>
 #include <range/v3/view/transform.hpp>
 
@@ -40,18 +43,49 @@ class baseline_lookup {
   std::string key_;
 };
 
-/// Adaptor: `measure_rows | lookup_baseline(table)` → a lazy view of looked_up_row<N>.
-/// The table is held by reference and must outlive the view.
-template <std::size_t N = 2, class Baseline>
-auto lookup_baseline(const Baseline& baseline) {
+namespace detail {
+
+template <class Row>
+struct measure_row_size {};
+template <std::size_t N>
+struct measure_row_size<measure_row<N>> : std::integral_constant<std::size_t, N> {};
+
+/// The lookup view over `rows`; `keep` holds the baseline when the caller shares it.
+template <class Baseline, class R>
+auto looked_up_rows(R&& rows, const Baseline& baseline, std::shared_ptr<const void> keep) {
+  using row = std::remove_cvref_t<ranges::range_reference_t<R>>;
+  static_assert(
+      requires { measure_row_size<row>::value; },
+      "lookup_baseline: the input must be a range of k8snetio::measure_row<N> (pipe it "
+      "through pivot_direction() first)");
+  constexpr std::size_t N = measure_row_size<row>::value;
   static_assert(
       baseline_source<Baseline, N>,
       "lookup_baseline: the baseline needs `const baseline_entry<N>* find(std::string_view "
-      "key) const`");
+      "key) const` with the rows' N");
+  auto lookup = std::make_shared<baseline_lookup<N, Baseline>>(baseline);
+  return ranges::views::all(std::forward<R>(rows)) |
+         ranges::views::transform([lookup, keep](const measure_row<N>& r) { return (*lookup)(r); });
+}
+
+}  // namespace detail
+
+/// Adaptor: `measure_rows | lookup_baseline(table)` → a lazy view of looked_up_row<N>, N being
+/// the rows'. The table is held by reference and must outlive the view.
+template <class Baseline>
+auto lookup_baseline(const Baseline& baseline) {
   return detail::make_stage([&baseline]<ranges::viewable_range R>(R&& rows) {
-    auto lookup = std::make_shared<baseline_lookup<N, Baseline>>(baseline);
-    return ranges::views::all(std::forward<R>(rows)) |
-           ranges::views::transform([lookup](const measure_row<N>& row) { return (*lookup)(row); });
+    return detail::looked_up_rows(std::forward<R>(rows), baseline, nullptr);
+  });
+}
+
+/// Adaptor with shared ownership: the view keeps the baseline alive (a table a service swaps).
+template <class Baseline>
+auto lookup_baseline(std::shared_ptr<Baseline> baseline) {
+  if (!baseline) throw std::invalid_argument("lookup_baseline: the baseline is null");
+  return detail::make_stage([baseline]<ranges::viewable_range R>(R&& rows) {
+    const std::remove_const_t<Baseline>& table = *baseline;
+    return detail::looked_up_rows(std::forward<R>(rows), table, baseline);
   });
 }
 

@@ -26,6 +26,7 @@
 #include "../engine/snapshot.hpp"
 #include "../model/measure_set.hpp"
 #include "../model/rows.hpp"
+#include "../rules/rule_definition.hpp"
 
 namespace k8snetio {
 
@@ -54,12 +55,11 @@ inline std::string make_key(std::string_view cluster, std::string_view service) 
 /// Pivots service rows into measure rows: each measure is the mean (plain sum in input order
 /// over the count) of the io of the rows whose direction maps to it; null when none did (D3.1).
 /// Rows come out in the order their group first appeared.
-template <std::size_t N, class MeasureOf = decltype(&network_io_measure_of)>
+template <std::size_t N, class MeasureOf = direction_mapping_fn>
 requires direction_mapping<MeasureOf, N>
 class direction_pivot {
  public:
-  explicit direction_pivot(MeasureOf measure_of = &network_io_measure_of,
-                           pivot_grouping grouping = pivot_grouping::per_pod)
+  explicit direction_pivot(MeasureOf measure_of, pivot_grouping grouping = pivot_grouping::per_pod)
       : measure_of_(std::move(measure_of)), grouping_(grouping) {}
 
   void add(const service_row& r) {
@@ -220,23 +220,48 @@ class direction_pivot {
   }
 };
 
-/// Adaptor: `service_rows | pivot_direction()` → a view of measure_row<2> for the main rule.
-/// Eager (a group-by). `pivot_direction<N>(mapping, grouping)` serves other rules.
-template <std::size_t N = 2, class MeasureOf = decltype(&network_io_measure_of)>
-requires direction_mapping<MeasureOf, N>
-auto pivot_direction(MeasureOf measure_of = &network_io_measure_of,
+namespace detail {
+
+/// The eager pivot of a range of service rows, then `derive` on each row when it is set.
+template <std::size_t N, class MeasureOf, class R>
+auto pivoted_rows(R&& rows, const MeasureOf& measure_of, pivot_grouping grouping,
+                  const derive_fn<N>& derive) {
+  static_assert(std::convertible_to<ranges::range_reference_t<R>, const service_row&>,
+                "pivot_direction: the input must be a range of k8snetio::service_row "
+                "(pipe it through normalize_service() first)");
+  auto [keep, source] = hold(std::forward<R>(rows));
+  direction_pivot<N, MeasureOf> pivot(measure_of, grouping);
+  for (const service_row& r : *source) pivot.add(r);
+  std::vector<measure_row<N>> out;
+  out.reserve(pivot.size());
+  pivot.finish([&](const measure_row<N>& r) {
+    out.push_back(r);
+    if (derive) derive(out.back());
+  });
+  return materialized<measure_row<N>>(std::move(out), std::move(keep));
+}
+
+}  // namespace detail
+
+/// Adaptor: `service_rows | pivot_direction(rule)` → a view of the rule's measure_row<N>: its
+/// directions pivoted (D3, or per service for R5's baseline) and its per-row step applied (R1).
+/// Eager (a group-by).
+template <std::size_t N>
+auto pivot_direction(const rule_definition<N>& rule,
                      pivot_grouping grouping = pivot_grouping::per_pod) {
+  return detail::make_stage([measure_of = rule.measure_of, derive = rule.derive,
+                             grouping]<ranges::input_range R>(R&& rows) {
+    return detail::pivoted_rows<N>(std::forward<R>(rows), measure_of, grouping, derive);
+  });
+}
+
+/// Adaptor with a direction mapping of the caller's: `pivot_direction<N>(mapping, grouping)`,
+/// the pivot alone (no per-row step).
+template <std::size_t N, class MeasureOf>
+requires direction_mapping<MeasureOf, N>
+auto pivot_direction(MeasureOf measure_of, pivot_grouping grouping = pivot_grouping::per_pod) {
   return detail::make_stage([measure_of, grouping]<ranges::input_range R>(R&& rows) {
-    static_assert(std::convertible_to<ranges::range_reference_t<R>, const service_row&>,
-                  "pivot_direction: the input must be a range of k8snetio::service_row "
-                  "(pipe it through normalize_service() first)");
-    auto [keep, source] = detail::hold(std::forward<R>(rows));
-    direction_pivot<N, MeasureOf> pivot(measure_of, grouping);
-    for (const service_row& r : *source) pivot.add(r);
-    std::vector<measure_row<N>> out;
-    out.reserve(pivot.size());
-    pivot.finish([&out](const measure_row<N>& r) { out.push_back(r); });
-    return detail::materialized<measure_row<N>>(std::move(out), std::move(keep));
+    return detail::pivoted_rows<N>(std::forward<R>(rows), measure_of, grouping, derive_fn<N>{});
   });
 }
 

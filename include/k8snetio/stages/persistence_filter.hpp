@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -22,6 +24,7 @@
 #include "../detail/pipe.hpp"
 #include "../engine/snapshot.hpp"
 #include "../model/finding.hpp"
+#include "../rules/rule_definition.hpp"
 #include "sigma_anomaly_scorer.hpp"
 
 namespace k8snetio {
@@ -68,7 +71,7 @@ inline void save_finding(snapshot_writer& w, const finding& f) {
   w.str(f.pod_uid);
 }
 /// The rule is the restoring engine's own (its settings name it).
-inline finding restore_finding(snapshot_reader& r, const rule_metadata* rule) {
+inline finding restore_finding(snapshot_reader& r, std::shared_ptr<const rule_metadata> rule) {
   finding f;
   for (std::string* s : {&f.cluster, &f.host, &f.pod, &f.service}) *s = r.str();
   f.count = r.u64();
@@ -81,7 +84,7 @@ inline finding restore_finding(snapshot_reader& r, const rule_metadata* rule) {
   f.status = static_cast<finding_status>(r.choice(2, "a finding's status"));
   f.namespace_name = r.str();
   f.pod_uid = r.str();
-  f.rule = rule;
+  f.rule = std::move(rule);
   return f;
 }
 
@@ -89,7 +92,8 @@ inline finding restore_finding(snapshot_reader& r, const rule_metadata* rule) {
 
 struct persistence_options {
   std::uint64_t min_count = 5;  ///< D7.2: a finding needs count > min_count
-  const rule_metadata* rule = &anomalous_network_io_rule;
+  /// The rule whose findings these are (a rule_definition's `metadata`); required.
+  std::shared_ptr<const rule_metadata> rule{};
   /// The search window; when unset, from the first to the last anomalous bucket seen
   /// (window_end = last bucket + span_seconds).
   std::optional<std::int64_t> window_start{}, window_end{};
@@ -100,7 +104,12 @@ struct persistence_options {
 
 class persistence_filter {
  public:
-  explicit persistence_filter(persistence_options options = {}) : options_(std::move(options)) {}
+  /// Throws std::invalid_argument when options.rule is not set: a finding names its rule.
+  explicit persistence_filter(persistence_options options) : options_(std::move(options)) {
+    if (!options_.rule)
+      throw std::invalid_argument(
+          "persistence_filter: persistence_options::rule is not set (give the rule's metadata)");
+  }
 
   /// Counts one anomalous bucket. Returns the pod's finding so far, provisional (S3), when this
   /// bucket is the one that passes the threshold (count = min_count + 1), else nothing. The D8
@@ -207,7 +216,9 @@ class persistence_filter {
 };
 
 /// Adaptor: `anomalous_rows | persist_over(options)` → std::vector<finding>. Eager.
+/// options.rule must be set (the filter is made, and checks it, here, not when a range comes).
 inline auto persist_over(persistence_options options) {
+  const persistence_filter checked(options);
   return detail::make_stage([options = std::move(options)]<ranges::input_range R>(R&& rows) {
     static_assert(std::convertible_to<ranges::range_reference_t<R>, const anomalous_row&>,
                   "persist_over: the input must be a range of k8snetio::anomalous_row "
@@ -218,10 +229,12 @@ inline auto persist_over(persistence_options options) {
   });
 }
 
-/// `persist_over(5)`: the threshold alone, the main rule's metadata.
-inline auto persist_over(std::uint64_t min_count) {
+/// Rule-first: `anomalous_rows | persist_over(rule, 5)`, the rule's findings with count > 5.
+template <std::size_t N>
+auto persist_over(const rule_definition<N>& rule, std::uint64_t min_count = 5) {
   persistence_options o;
   o.min_count = min_count;
+  o.rule = rule.metadata;
   return persist_over(std::move(o));
 }
 

@@ -24,6 +24,7 @@
 #include "../model/measure_set.hpp"
 #include "../model/rows.hpp"
 #include "../model/spl_values.hpp"
+#include "../rules/rule_definition.hpp"
 
 namespace k8snetio {
 
@@ -60,7 +61,7 @@ template <std::size_t N>
 class sigma_anomaly_scorer {
  public:
   explicit sigma_anomaly_scorer(const measure_set<N>& measures, scorer_options options = {})
-      : measures_(&measures), options_(options), order_(measures.lexicographic_order()) {}
+      : measures_(measures), options_(options), order_(measures.lexicographic_order()) {}
 
   /// Uses the table's stdev_* column order when the options ask for it (D6.1).
   void use_table_order(const std::array<std::size_t, N>& stdev_column_order) {
@@ -116,7 +117,7 @@ class sigma_anomaly_scorer {
       if (!exceeds(r.row.values[m], avg, stdev)) continue;
       const double v = *r.row.values[m];
       out.measures.push_back(
-          {r.row.time, std::string(measures_->names[m]), v, avg.value, stdev.value, avg.text,
+          {r.row.time, std::string(measures_.names[m]), v, avg.value, stdev.value, avg.text,
            stdev.text,
            *stdev.value == 0 ? std::nullopt : std::optional((v - *avg.value) / *stdev.value)});
     }
@@ -127,10 +128,10 @@ class sigma_anomaly_scorer {
   /// "{m}<infix>{Z} Standard Deviations. {m}={V} avg_{m}={A} 'stdev_{m}'={S}, ".
   void append_measure_text(std::string& out, std::size_t m, double v, const baseline_cell& avg,
                            const baseline_cell& stdev) const {
-    const std::string_view name = measures_->names[m];
+    const std::string_view name = measures_.names[m];
     const double s = *stdev.value;
     out += name;
-    out += measures_->text_infix;
+    out += measures_.text_infix;
     if (s == 0)
       out += "inf";  // only reached under print_inf (D6.4)
     else
@@ -151,27 +152,56 @@ class sigma_anomaly_scorer {
   }
 
  private:
-  const measure_set<N>* measures_;
+  measure_set<N> measures_;  ///< by value; its texts are the rule's
   scorer_options options_;
   std::array<std::size_t, N> order_;
 };
 
-/// Adaptor: `looked_up_rows | score_sigma(measures, options)` → a lazy view of anomalous_row:
-/// a numeric filter, then text for the kept rows only.
+namespace detail {
+
+/// The scoring view: a numeric filter, then text for the kept rows only. `keep` holds what the
+/// scorer's measure texts point into.
+template <std::size_t N, class R>
+auto scored_rows(R&& rows, std::shared_ptr<sigma_anomaly_scorer<N>> scorer,
+                 std::shared_ptr<const void> keep) {
+  static_assert(std::convertible_to<ranges::range_reference_t<R>, const looked_up_row<N>&>,
+                "score_sigma: the input must be a range of k8snetio::looked_up_row<N> with the "
+                "rule's N (pipe it through lookup_baseline() first)");
+  return ranges::views::all(std::forward<R>(rows)) |
+         ranges::views::filter(
+             [scorer](const looked_up_row<N>& r) { return scorer->keeps(r.row, r.baseline); }) |
+         ranges::views::transform([scorer, keep](const looked_up_row<N>& r) {
+           return anomalous_row{r.row.cluster, r.row.node, r.row.pod,
+                                r.row.service, r.row.time, *scorer->describe(r.row, r.baseline)};
+         });
+}
+
+}  // namespace detail
+
+/// Adaptor: `looked_up_rows | score_sigma(rule, options)` → a lazy view of anomalous_row:
+/// a numeric filter, then text for the kept rows only. N and the measures are the rule's, and
+/// the adaptor and its views keep the rule's texts alive.
 /// `table_order` is the baseline's stdev_* column order, used when options.order is `table`.
-template <std::size_t N = 2>
-auto score_sigma(scorer_options options = {}, const measure_set<N>& measures = network_io_measures,
+template <std::size_t N>
+auto score_sigma(const rule_definition<N>& rule, scorer_options options = {},
                  std::optional<std::array<std::size_t, N>> table_order = std::nullopt) {
-  return detail::make_stage([options, &measures, table_order]<ranges::viewable_range R>(R&& rows) {
+  return detail::make_stage(
+      [options, measures = rule.measures, table_order]<ranges::viewable_range R>(R&& rows) {
+        auto scorer = std::make_shared<sigma_anomaly_scorer<N>>(*measures, options);
+        if (table_order) scorer->use_table_order(*table_order);
+        return detail::scored_rows<N>(std::forward<R>(rows), std::move(scorer), measures);
+      });
+}
+
+/// Adaptor over a measure_set of the caller's, copied; its texts (string views) must outlive
+/// the view. A rule_definition's measures own theirs: prefer score_sigma(rule, …).
+template <std::size_t N>
+auto score_sigma(scorer_options options, const measure_set<N>& measures,
+                 std::optional<std::array<std::size_t, N>> table_order = std::nullopt) {
+  return detail::make_stage([options, measures, table_order]<ranges::viewable_range R>(R&& rows) {
     auto scorer = std::make_shared<sigma_anomaly_scorer<N>>(measures, options);
     if (table_order) scorer->use_table_order(*table_order);
-    return ranges::views::all(std::forward<R>(rows)) |
-           ranges::views::filter(
-               [scorer](const looked_up_row<N>& r) { return scorer->keeps(r.row, r.baseline); }) |
-           ranges::views::transform([scorer](const looked_up_row<N>& r) {
-             return anomalous_row{r.row.cluster, r.row.node, r.row.pod,
-                                  r.row.service, r.row.time, *scorer->describe(r.row, r.baseline)};
-           });
+    return detail::scored_rows<N>(std::forward<R>(rows), std::move(scorer), nullptr);
   });
 }
 

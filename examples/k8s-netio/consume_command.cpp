@@ -262,11 +262,29 @@ class consumer {
       checkpoint(true);
       shutting_down_ = true;
     }
+    leave_group();
     rd_kafka_consumer_close(consumer_.rk);  // revokes (and saves, unless fatal) what is left
     rd_kafka_flush(producer_.rk, 10000);
     stop_metrics();
     if (!fatal_.empty()) return error = fatal_, false;
     return true;
+  }
+
+  /// Leaves the group before rd_kafka_consumer_close: librdkafka 2.x aborts the process in
+  /// rd_kafka_consumer_close ("rd_kafka_cgrp_terminated: assert:
+  /// !rd_kafka_assignment_in_progress") when another member's join is still being served
+  /// (confluentinc/librdkafka#4792; seen here in kafka.K5 with three consumers). Unsubscribing
+  /// and serving the revoke from this loop first is that issue's workaround. Messages still
+  /// delivered meanwhile are handled as usual, so the state saved at the revoke covers them.
+  void leave_group() {
+    rd_kafka_unsubscribe(consumer_.rk);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!engines_.partitions().empty() && std::chrono::steady_clock::now() < deadline) {
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.rk, 100)) {
+        if (fatal_.empty()) handle(*m);
+        rd_kafka_message_destroy(m);
+      }
+    }
   }
 
   bool write_output(std::string& error) {

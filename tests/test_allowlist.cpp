@@ -15,6 +15,8 @@
 
 #include "support.hpp"
 
+namespace test_allowlist {
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 
@@ -169,3 +171,5 @@ TEST_CASE("D8.1 the allowlist as the rule's filter: suppressed findings are coun
   CHECK(found[0].service == "web");
   CHECK(*suppressed == 2);
 }
+
+}  // namespace test_allowlist

@@ -14,6 +14,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_baseline_builder {
+
 using k8snetio::baseline_builder;
 using k8snetio::baseline_cell;
 using k8snetio::baseline_numerics;
@@ -333,3 +335,5 @@ TEST_CASE("B6 the table's measure columns: outbound before inbound") {
   const auto table = table_of({srow("transmit", 0, 1)});
   CHECK(table.stdev_column_order() == std::array<std::size_t, 2>{outbound, inbound});
 }
+
+}  // namespace test_baseline_builder

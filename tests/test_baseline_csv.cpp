@@ -15,6 +15,8 @@
 
 #include "support.hpp"
 
+namespace test_baseline_csv {
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 
@@ -458,3 +460,5 @@ TEST_CASE("S5.2 the table is read in chunks: any split gives the same table or e
     CHECK(error->line == 9);
   }
 }
+
+}  // namespace test_baseline_csv

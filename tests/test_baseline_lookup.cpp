@@ -11,6 +11,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_baseline_lookup {
+
 using k8snetio::baseline_cell;
 using k8snetio::baseline_entry;
 using k8snetio::baseline_table;
@@ -177,3 +179,5 @@ TEST_CASE("D5 lookup_baseline takes any baseline_source") {
   CHECK(out[0].baseline == &store.entries.at("prod:checkout"));
   CHECK(out[1].baseline == nullptr);
 }
+
+}  // namespace test_baseline_lookup

@@ -20,6 +20,8 @@
 
 #include "support.hpp"
 
+namespace test_baseline_state {
+
 namespace {
 
 using k8snetio::metric_point;
@@ -672,3 +674,5 @@ TEST_CASE("L8 K6 S4 learner: a corrupt, foreign or other-settings state is refus
   target.restore_state(saved);
   CHECK(target.save_state() == saved);
 }
+
+}  // namespace test_baseline_state

@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_diagnostics {
+
 using k8snetio::io::escape_diagnostic;
 
 namespace {
@@ -62,3 +64,5 @@ TEST_CASE("O6.3 ill-formed UTF-8 is shown byte by byte") {
   CHECK(out == "\\x80\\x9b[31m");
   CHECK(is_inert(out));
 }
+
+}  // namespace test_diagnostics

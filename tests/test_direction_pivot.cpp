@@ -14,6 +14,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_direction_pivot {
+
 using k8snetio::measure_row;
 using k8snetio::service_row;
 using k8snetio::span_row;
@@ -206,3 +208,5 @@ TEST_CASE("D4 key is cluster + colon + service") {
   k8snetio::make_key(buffer, "dev", "web");
   CHECK(buffer == "dev:web");
 }
+
+}  // namespace test_direction_pivot

@@ -22,6 +22,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_end_to_end {
+
 using k8snetio::baseline_cell;
 using k8snetio::baseline_entry;
 using k8snetio::baseline_table;
@@ -697,3 +699,5 @@ TEST_CASE("S2 lookup_baseline shares a table given by shared_ptr") {
                         k8snetio::persist_over(rule, 5);
   CHECK(findings.size() == 2);
 }
+
+}  // namespace test_end_to_end

@@ -12,6 +12,8 @@
 #include <k8snetio/io/baseline_csv.hpp>
 #include <k8snetio/k8snetio.hpp>
 
+namespace test_engine_churn {
+
 namespace {
 
 using k8snetio::metric_point;
@@ -251,3 +253,5 @@ TEST_CASE(
     CHECK(got.table.size() == 1);
   }
 }
+
+}  // namespace test_engine_churn

@@ -18,6 +18,8 @@
 
 #include "support.hpp"
 
+namespace test_engine_order {
+
 namespace {
 
 using k8snetio::metric_point;
@@ -258,3 +260,5 @@ TEST_CASE("B7 O6.6 sums that overflow give empty cells for that key's measure, n
   CHECK(csv.find("nan") == std::string::npos);
   CHECK(k8snetio::io::read_baseline_csv<2>(csv, "b7.csv", k8snetio::network_io_measures));
 }
+
+}  // namespace test_engine_order

@@ -14,6 +14,8 @@
 #include <k8snetio/io/output/findings_writer.hpp>
 #include <k8snetio/k8snetio.hpp>
 
+namespace test_engine_state {
+
 namespace {
 
 using k8snetio::finding;
@@ -257,3 +259,5 @@ TEST_CASE(
     CHECK_THAT(refusal(forged, options), Catch::Contains("a count of"));
   }
 }
+
+}  // namespace test_engine_state

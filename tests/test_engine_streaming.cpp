@@ -12,6 +12,8 @@
 
 #include <k8snetio/k8snetio.hpp>
 
+namespace test_engine_streaming {
+
 namespace {
 
 using k8snetio::finding;
@@ -316,3 +318,5 @@ TEST_CASE(
   CHECK(d.stats().late == 1);
   CHECK_FALSE(d.failure());  // live lateness is not a failure of the engine
 }
+
+}  // namespace test_engine_streaming

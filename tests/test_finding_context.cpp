@@ -11,6 +11,8 @@
 #include <k8snetio/io/output/risk_event_writer.hpp>
 #include <k8snetio/k8snetio.hpp>
 
+namespace test_finding_context {
+
 namespace {
 
 using k8snetio::metric_point;
@@ -109,3 +111,5 @@ TEST_CASE("I3.3 D8.1 an allowlist line on the namespace suppresses the finding o
     CHECK(*suppressed == 1 - kept);
   }
 }
+
+}  // namespace test_finding_context

@@ -17,6 +17,8 @@
 
 #include <k8snetio/k8snetio.hpp>
 
+namespace test_finding_series {
+
 namespace {
 
 using k8snetio::finding;
@@ -342,3 +344,5 @@ TEST_CASE("O5 S5 released pods drop their recorded buckets") {
   CHECK(d.recorded_buckets() < 3 * 4096 + 300);
   CHECK(d.finish().findings.empty());
 }
+
+}  // namespace test_finding_series

@@ -17,6 +17,8 @@
 
 #include "support.hpp"
 
+namespace test_findings_writer {
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 
@@ -683,3 +685,5 @@ TEST_CASE("O2 window times are printed in UTC, ISO 8601") {
   CHECK(io::detail::format_utc(-1) == "1969-12-31T23:59:59Z");
   CHECK(io::detail::format_utc(253402300799) == "9999-12-31T23:59:59Z");
 }
+
+}  // namespace test_findings_writer

@@ -7,6 +7,8 @@
 #include "k8snetio/io/input/hec_reader.hpp"
 #include "support.hpp"
 
+namespace test_hec_reader {
+
 namespace {
 
 using namespace k8snetio::io;
@@ -336,3 +338,5 @@ TEST_CASE("I2 empty input and empty chunks are nothing") {
   CHECK(reader.report().bytes == 4);
   CHECK(sink.points.empty());
 }
+
+}  // namespace test_hec_reader

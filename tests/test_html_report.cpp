@@ -17,6 +17,8 @@
 #include <k8snetio/io/output/findings_writer.hpp>
 #include <k8snetio/io/output/html_report_writer.hpp>
 
+namespace test_html_report {
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 
@@ -179,7 +181,7 @@ TEST_CASE("O5 HTML chart: values per anomalous bucket against avg and avg + k*st
   html_report_context ctx;
   ctx.sigma = 4;
   std::string svg;
-  detail::append_chart(svg, f, ctx);
+  io::detail::append_chart(svg, f, ctx);
   CHECK(count_of(svg, "<circle class=\"anomalous\"") == f.measures.size());
   CHECK(count_of(svg, "class=\"avg\"") == 2);        // one per measure
   CHECK(count_of(svg, "class=\"threshold\"") == 2);  // avg + 4·stdev, one per measure
@@ -197,7 +199,7 @@ TEST_CASE("O5 HTML chart: values per anomalous bucket against avg and avg + k*st
   auto ratio = f;
   for (auto& m : ratio.measures) m.measure = "inbound:outbound";
   std::string ratio_svg;
-  detail::append_chart(ratio_svg, ratio, ctx);
+  io::detail::append_chart(ratio_svg, ratio, ctx);
   CHECK(ratio_svg.find("ratio (no unit)") != std::string::npos);
 
   // A finding built by hand without measures still gets its (empty) chart.
@@ -205,7 +207,7 @@ TEST_CASE("O5 HTML chart: values per anomalous bucket against avg and avg + k*st
   bare.window_start = 0;
   bare.window_end = 3600;
   std::string bare_svg;
-  detail::append_chart(bare_svg, bare, ctx);
+  io::detail::append_chart(bare_svg, bare, ctx);
   CHECK(count_of(bare_svg, "<svg") == 1);
   CHECK(bare_svg.find("no anomalous measures") != std::string::npos);
 }
@@ -252,7 +254,7 @@ TEST_CASE("O5 chart draws every bucket of the window") {
   const finding f = with_series(make_finding("checkout-7d4b9c8f6d-x2k9p", 1500, 6));
   html_report_context ctx;
   std::string svg;
-  detail::append_chart(svg, f, ctx);
+  io::detail::append_chart(svg, f, ctx);
   const auto lines = polylines_of(svg);
   REQUIRE(lines.size() == 2);          // one per measure
   CHECK(lines[0].size() == 360 - 72);  // inbound: the buckets with a value
@@ -273,7 +275,7 @@ TEST_CASE("O5 chart draws every bucket of the window") {
   CHECK(svg.find("outbound_network_io: 360 buckets with a value") != std::string::npos);
   // Without a series only the anomalous buckets are drawn (6 outbound, 1 inbound).
   std::string bare;
-  detail::append_chart(bare, make_finding("checkout-7d4b9c8f6d-x2k9p", 1500, 6), ctx);
+  io::detail::append_chart(bare, make_finding("checkout-7d4b9c8f6d-x2k9p", 1500, 6), ctx);
   const auto anomalous_only = polylines_of(bare);
   REQUIRE(anomalous_only.size() == 2);
   CHECK(anomalous_only[0].size() == 6);
@@ -288,7 +290,7 @@ TEST_CASE("O5 chart of a series: ratio unit, empty measures, escaped names") {
   f.series->measures[1].values.assign(360, std::nullopt);
   html_report_context ctx;
   std::string svg;
-  detail::append_chart(svg, f, ctx);
+  io::detail::append_chart(svg, f, ctx);
   CHECK(svg.find("ratio (no unit)") != std::string::npos);
   const auto lines = polylines_of(svg);
   REQUIRE(lines.size() == 1);  // a measure with no value in the window has no line
@@ -325,3 +327,5 @@ TEST_CASE("O2 table: the largest z per measure and the anomalous bucket times") 
                  "stdev 500); 1 anomalous bucket at 22:23:20") != std::string::npos);
   CHECK(out.find("higher than average") == std::string::npos);  // the texts are elsewhere
 }
+
+}  // namespace test_html_report

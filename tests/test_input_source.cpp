@@ -21,6 +21,8 @@
 
 #include "support.hpp"
 
+namespace test_input_source {
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 namespace fs = std::filesystem;
@@ -388,3 +390,5 @@ TEST_CASE("S5.2 an input larger than its cap is refused as soon as the cap is pa
   CHECK_FALSE(read_whole_input(dir.file("plain.csv"), 99));
   CHECK(read_whole_input(dir.file("plain.csv"), 100));
 }
+
+}  // namespace test_input_source

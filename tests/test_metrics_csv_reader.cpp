@@ -15,6 +15,8 @@
 
 #include "support.hpp"
 
+namespace test_metrics_csv_reader {
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 
@@ -477,3 +479,5 @@ TEST_CASE("I1 strict ends the read at the same row however the input is split", 
     REQUIRE(r.points.size() == 1);
   }
 }
+
+}  // namespace test_metrics_csv_reader

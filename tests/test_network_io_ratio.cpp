@@ -18,6 +18,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_network_io_ratio {
+
 using k8snetio::baseline_cell;
 using k8snetio::baseline_entry;
 using k8snetio::baseline_table;
@@ -659,3 +661,5 @@ TEST_CASE("R1 R3 R4 both rules are configurations of the same stages") {
   CHECK(render(main_pipeline) == render(main_result.findings));
   CHECK(main_pipeline == main_result.findings);
 }
+
+}  // namespace test_network_io_ratio

@@ -8,6 +8,8 @@
 #include "k8snetio/io/input/otlp_reader.hpp"
 #include "support.hpp"
 
+namespace test_otlp_reader {
+
 namespace {
 
 using namespace k8snetio::io;
@@ -432,3 +434,5 @@ TEST_CASE("S5.2 a line over the cap is skipped holding little more than the cap,
   // The limit plus one slice of growth, not the doubling that would reach 8 MiB and more.
   CHECK(reader.buffered_capacity() <= cap + (std::size_t{1} << 20) + 4096);
 }
+
+}  // namespace test_otlp_reader

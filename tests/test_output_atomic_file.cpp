@@ -17,6 +17,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_output_atomic_file {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -187,3 +189,5 @@ TEST_CASE("O6.1 SIGTERM during a write removes the temporary file and keeps the 
   CHECK(slurp(target) == "the good baseline\n");
   CHECK(dir.names() == std::vector<std::string>{"baseline.csv"});
 }
+
+}  // namespace test_output_atomic_file

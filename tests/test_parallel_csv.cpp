@@ -23,6 +23,8 @@
 
 #include "support.hpp"
 
+namespace test_parallel_csv {
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 
@@ -308,3 +310,5 @@ TEST_CASE("I1 I3.4 parallel: a FIFO, gzip, zstd and small files are read in orde
   REQUIRE_FALSE(r);
   CHECK(r.error().code == error_code::cannot_open);
 }
+
+}  // namespace test_parallel_csv

@@ -13,6 +13,8 @@
 #include "k8snetio/io/input/otlp_reader.hpp"
 #include "support.hpp"
 
+namespace test_partitioned {
+
 namespace {
 
 using k8snetio::partition_id;
@@ -202,3 +204,5 @@ TEST_CASE("K3 S4 an OTLP reader state that is corrupt or of another mode is refu
   // The refused restore left the target's own series: its next point is a delta from 9.
   CHECK(read_values(target, otlp_line(30'000'000'000, 20)) == std::vector<double>{11});
 }
+
+}  // namespace test_partitioned

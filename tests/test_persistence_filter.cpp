@@ -10,6 +10,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_persistence_filter {
+
 using k8snetio::anomalous_row;
 using k8snetio::finding;
 using k8snetio::persistence_filter;
@@ -202,3 +204,5 @@ TEST_CASE("D7 the window is the given one or spans the anomalous buckets") {
   REQUIRE(out.size() == 1);
   CHECK(out[0].window_end == 1700000110);
 }
+
+}  // namespace test_persistence_filter

@@ -16,6 +16,8 @@
 #include "k8snetio/rules/anomalous_network_io.hpp"
 #include "support.hpp"
 
+namespace test_read_inputs {
+
 namespace {
 
 using namespace k8snetio::io;
@@ -334,3 +336,5 @@ TEST_CASE("I1 read_inputs: a CSV file parsed on threads gives the points of one 
     CHECK(r.points.size() == 3000);
   }
 }
+
+}  // namespace test_read_inputs

@@ -15,6 +15,8 @@
 
 #include "support.hpp"
 
+namespace test_real_shapes {
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 
@@ -338,3 +340,5 @@ TEST_CASE("I1 one number parser: no spaces, no '+', in CSV, HEC and OTLP alike",
   CHECK(sink.points.empty());
   CHECK(reader.report().count(skip_reason::bad_number) == 1);
 }
+
+}  // namespace test_real_shapes

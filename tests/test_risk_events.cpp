@@ -14,6 +14,8 @@
 
 #include "support.hpp"
 
+namespace test_risk_events {
+
 using namespace k8snetio;
 using namespace k8snetio::io;
 
@@ -148,3 +150,5 @@ TEST_CASE("O3.1 a rule of one's own keeps its technique id and leaves the enrich
   CHECK(strings(doc["event"]["annotations.mitre_attack.mitre_tactic_id"]).empty());
   CHECK(strings(doc["event"]["analyticstories"]).empty());
 }
+
+}  // namespace test_risk_events

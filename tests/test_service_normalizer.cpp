@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_service_normalizer {
+
 using namespace std::string_view_literals;
 using k8snetio::default_service_name;
 using k8snetio::find_default_service_suffix;
@@ -173,3 +175,5 @@ TEST_CASE("D2.3 an empty service is legal") {
   CHECK(cache("") == "");
   CHECK(cache.size() == 2);
 }
+
+}  // namespace test_service_normalizer

@@ -19,6 +19,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_service_normalizer_pcre2 {
+
 namespace {
 
 // The default pattern compiled by PCRE2 with default options (no UTF), applied two ways: the
@@ -313,3 +315,5 @@ TEST_CASE("D2.4 PCRE2 syntax that Splunk users write works") {
   CHECK(copy("redis-0") == "redis");
   CHECK(copy.pattern() == "-[0-9]+$");
 }
+
+}  // namespace test_service_normalizer_pcre2

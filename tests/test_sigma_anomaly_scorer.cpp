@@ -14,6 +14,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_sigma_anomaly_scorer {
+
 using k8snetio::anomalous_row;
 using k8snetio::baseline_cell;
 using k8snetio::baseline_entry;
@@ -381,3 +383,5 @@ TEST_CASE("N4 where anomalies != empty drops a row whose anomalies is null") {
                "outbound_network_io=1500 avg_outbound_network_io=1000 "
                "'stdev_outbound_network_io'=100"));
 }
+
+}  // namespace test_sigma_anomaly_scorer

@@ -22,6 +22,8 @@
 #include "../examples/k8s-netio/simulator.hpp"
 #include "support.hpp"
 
+namespace test_simulator_shapes {
+
 using namespace k8snetio;
 using k8snetio::test::owned_point;
 using k8snetio::test::point_collector;
@@ -205,3 +207,5 @@ TEST_CASE(
   for (const auto& f : result.findings) found.push_back(std::string(f.pod));
   CHECK(found == std::vector<std::string>{exfil});
 }
+
+}  // namespace test_simulator_shapes

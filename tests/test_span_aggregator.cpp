@@ -13,6 +13,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_span_aggregator {
+
 using k8snetio::aggregation_stats;
 using k8snetio::metric_point;
 using k8snetio::span_aggregator;
@@ -358,3 +360,5 @@ TEST_CASE("D1 open_groups stays bounded on a long time-ordered input") {
   CHECK(agg.stats().late == 0);
   CHECK(agg.stats().rows_out == 6u * buckets);
 }
+
+}  // namespace test_span_aggregator

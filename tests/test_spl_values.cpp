@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+namespace test_spl_values {
+
 using k8snetio::spl_number;
 namespace spl = k8snetio::spl;
 
@@ -106,3 +108,5 @@ TEST_CASE("N2 arithmetic with a null operand is null and division by zero is nul
 // N3 and N4 act on the anomaly text: a null text makes the whole `anomalies` null, and the
 // `where anomalies != ""` drops it. They are proven on the scorer in
 // test_sigma_anomaly_scorer.cpp ("N3 …", "N4 …").
+
+}  // namespace test_spl_values

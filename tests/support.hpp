@@ -18,6 +18,8 @@
 
 #include <k8snetio/model/metric_point.hpp>
 
+// tests/data, relative to the folder of the test binary (or absolute): relative, the compile
+// command is the same in every clone, so ccache reuses one clone's objects in another.
 #ifndef K8SNETIO_TEST_DATA_DIR
 #error "K8SNETIO_TEST_DATA_DIR must name tests/data (CMake defines it)"
 #endif
@@ -57,9 +59,19 @@ inline std::string read_file(const std::string& path) {
   return s.str();
 }
 
+/// tests/data: K8SNETIO_TEST_DATA_DIR, resolved against the test binary's folder if relative.
+inline const std::string& data_dir() {
+  static const std::string dir = [] {
+    std::filesystem::path p(K8SNETIO_TEST_DATA_DIR);
+    if (p.is_relative()) p = std::filesystem::read_symlink("/proc/self/exe").parent_path() / p;
+    return p.lexically_normal().string();
+  }();
+  return dir;
+}
+
 /// The path of the fixture `name` in tests/data.
 inline std::string fixture_path(std::string_view name) {
-  return std::string(K8SNETIO_TEST_DATA_DIR) + "/" + std::string(name);
+  return data_dir() + "/" + std::string(name);
 }
 
 /// The whole content of the fixture `name` in tests/data.

@@ -7,7 +7,8 @@ packages=(
   g++ cmake ninja-build pkg-config
   libfmt-dev librange-v3-dev libexpected-dev libpcre2-dev  # the library (k8snetio::core)
   catch2                                       # tests
-  libsimdjson-dev zlib1g-dev libzstd-dev      # readers (k8snetio::io)
+  python3-protobuf protobuf-compiler           # tests: the OTLP protobuf twins' encoder
+  libsimdjson-dev zlib1g-dev libzstd-dev libprotozero-dev  # readers (k8snetio::io)
   libcli11-dev libcpp-httplib-dev            # the k8s-netio program
   librdkafka-dev                               # k8s-netio consume and its mock-cluster tests
   libbenchmark-dev                             # benchmarks

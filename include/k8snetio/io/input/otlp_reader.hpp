@@ -46,7 +46,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,10 +58,12 @@
 
 #include <fmt/format.h>
 #include <simdjson.h>
+#include <zstd.h>
 
 #include <k8snetio/engine/snapshot.hpp>
 #include <k8snetio/io/error.hpp>
 #include <k8snetio/io/input/detail/json_input.hpp>
+#include <k8snetio/io/input/otlp_protobuf.hpp>
 #include <k8snetio/io/input/read_report.hpp>
 #include <k8snetio/io/input/reader_options.hpp>
 #include <k8snetio/io/number.hpp>
@@ -83,13 +87,62 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
  public:
   explicit otlp_reader(reader_options options = {}) : json_reader(std::move(options)) {
     limit_line_bytes(default_max_line_bytes);
+    apply_series_limits();
   }
   /// As metrics_csv_reader: the first input's name, then the options.
   explicit otlp_reader(std::string file, reader_options options = {})
       : json_reader(std::move(options)) {
     limit_line_bytes(default_max_line_bytes);
+    apply_series_limits();
     start_file(file);
   }
+
+  /// I3.5: reads one protobuf ExportMetricsServiceRequest (or MetricsData: the same wire
+  /// shape), as feed() reads one JSON line: the same points in the same order, the same report,
+  /// the same series state. All or nothing: a malformed request changes no series and counts
+  /// once as bad_syntax, its detail naming the byte offset ("byte 17: NumberDataPoint: …");
+  /// under `strict` that ends the read as feed() does. The request is the next record of the
+  /// input (its line number in the report), so call start_file() to number from 1 again. Do
+  /// not interleave it with feed() inside one input without finish() between them.
+  template <metric_point_sink Sink>
+  result<void> feed_protobuf(std::string_view request, Sink&& sink) {
+    return feed_protobuf(request, detail::sink_ref::to(sink));
+  }
+  result<void> feed_protobuf(std::string_view request, detail::sink_ref sink) {
+    if (input_.failure()) return tl::unexpected(*input_.failure());
+    input_.report().bytes += request.size();
+    auto r = process_protobuf(request, 0, sink);
+    ++line_;
+    return r;
+  }
+
+  /// I3.5 files: the collector file exporter's `format: proto` framing (each message preceded
+  /// by its length as a 4-byte big-endian integer), each message a protobuf request, or that
+  /// compressed on its own by zstd (`compression: zstd`), or, as the exporter writes JSON when
+  /// compressing, a JSON request. Errors name the file's byte offset. A whole-file zstd stream
+  /// is the caller's to undo (input_source does). Like feed()/finish(): chunks of any size.
+  template <metric_point_sink Sink>
+  result<void> feed_frames(std::string_view chunk, Sink&& sink) {
+    if (input_.failure()) return tl::unexpected(*input_.failure());
+    input_.report().bytes += chunk.size();
+    return feed_frames_impl(chunk, detail::sink_ref::to(sink));
+  }
+  /// The end of a framed input: a message cut short is counted as bad_syntax.
+  template <metric_point_sink Sink>
+  result<void> finish_frames(Sink&& sink) {
+    if (input_.failure()) return tl::unexpected(*input_.failure());
+    (void)sink;
+    result<void> r;
+    if (!frames_.empty())
+      r = input_.skip_row(line_, skip_reason::bad_syntax,
+                          fmt::format("byte {}: the input ends inside a message", frames_at_));
+    reset_stream();
+    return r;
+  }
+
+  /// S5: cumulative series released because they had sent nothing for
+  /// reader_options::otlp_series_idle_seconds.
+  std::uint64_t series_released() const noexcept { return series_released_; }
 
   /// Cumulative series seen so far.
   std::size_t series_count() const noexcept { return series_.size(); }
@@ -116,6 +169,17 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     }
     return seal_snapshot("otlp_reader", series_settings(), w.bytes());
   }
+  /// restore_series() returning its refusal instead of throwing it (the message of the
+  /// snapshot_error, as an input_error of code read_failed).
+  result<void> try_restore_series(std::string_view snapshot) {
+    try {
+      restore_series(snapshot);
+      return {};
+    } catch (const std::exception& e) {
+      return make_error(error_code::read_failed, "otlp_reader state", 0, e.what());
+    }
+  }
+
   /// Replaces the series by a save_series() snapshot; throws snapshot_error (and keeps the
   /// series as they were) on a corrupt, foreign or other-mode snapshot.
   void restore_series(std::string_view snapshot) {
@@ -135,6 +199,9 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     }
     in.expect_end();
     series_ = std::move(loaded);
+    clock_ns_ = 0;
+    for (const auto& entry : series_) clock_ns_ = std::max(clock_ns_, entry.second.time_ns);
+    swept_at_ns_ = clock_ns_;
   }
 
   /// A line longer than this is skipped as bad_syntax without being held in memory.
@@ -196,6 +263,22 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
                        static_cast<int>(input_.options().otlp_counter));
   }
 
+  void apply_series_limits() {
+    const double idle = input_.options().otlp_series_idle_seconds;
+    series_idle_ns_ = idle > 0 ? static_cast<std::uint64_t>(std::min(idle, 1e9) * 1e9) : 0;
+    series_cap_detail_ = fmt::format(
+        "more than {} cumulative series held (reader_options::otlp_max_series)",
+        input_.options().otlp_max_series);
+  }
+
+  // S5: forgets the series idle past the horizon, between records only (undo_ is empty).
+  void release_idle() {
+    swept_at_ns_ = clock_ns_;
+    if (clock_ns_ < series_idle_ns_) return;
+    const std::uint64_t oldest = clock_ns_ - series_idle_ns_;
+    series_released_ += std::erase_if(series_, [&](const auto& e) { return e.second.time_ns < oldest; });
+  }
+
   // ---- input buffering -------------------------------------------------------------------
 
   friend class detail::json_reader<otlp_reader>;
@@ -229,6 +312,140 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     scanned_ = 0;
     line_ = 1;
     skipping_long_line_ = false;
+    frames_.clear();
+    frames_at_ = 0;
+    frame_skip_ = 0;
+  }
+
+  // ---- framed files (I3.5) ---------------------------------------------------------------
+
+  result<void> feed_frames_impl(std::string_view chunk, sink_ref sink) {
+    while (!chunk.empty()) {
+      if (frame_skip_ != 0) {  // inside a message over the size limit
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(frame_skip_, chunk.size()));
+        frame_skip_ -= n;
+        frames_at_ += n;
+        chunk.remove_prefix(n);
+        continue;
+      }
+      if (!frames_.empty()) {  // the rest of a message begun in an earlier chunk
+        if (frames_.size() < 4) {
+          const std::size_t n = std::min(4 - frames_.size(), chunk.size());
+          frames_.append(chunk.substr(0, n));
+          chunk.remove_prefix(n);
+          if (frames_.size() < 4) continue;
+          if (const auto length = frame_length(frames_); length > max_line_bytes_) {
+            frames_.clear();
+            auto r = skip_long_frame(length);
+            frames_at_ += 4;
+            frame_skip_ = length;
+            if (!r) return r;
+            continue;
+          }
+        }
+        const std::size_t total = 4 + static_cast<std::size_t>(frame_length(frames_));
+        const std::size_t n = std::min(total - frames_.size(), chunk.size());
+        frames_.append(chunk.substr(0, n));
+        chunk.remove_prefix(n);
+        if (frames_.size() < total) continue;
+        auto r = process_frame(std::string_view(frames_).substr(4), sink);
+        frames_at_ += total;
+        frames_.clear();
+        if (!r) return r;
+        continue;
+      }
+      // Whole messages are read where they lie in the chunk; a partial one is kept.
+      while (chunk.size() >= 4) {
+        const std::uint64_t length = frame_length(chunk);
+        if (length > max_line_bytes_) {
+          auto r = skip_long_frame(length);
+          chunk.remove_prefix(4);
+          const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(length, chunk.size()));
+          frames_at_ += 4 + n;
+          frame_skip_ = length - n;
+          chunk.remove_prefix(n);
+          if (!r) return r;
+          if (frame_skip_ != 0) break;
+          continue;
+        }
+        if (chunk.size() < 4 + length) break;
+        auto r = process_frame(chunk.substr(4, length), sink);
+        frames_at_ += 4 + length;
+        chunk.remove_prefix(4 + length);
+        if (!r) return r;
+      }
+      if (frame_skip_ == 0) {
+        frames_.append(chunk);
+        chunk = {};
+      }
+    }
+    return {};
+  }
+
+  static std::uint64_t frame_length(std::string_view bytes) noexcept {
+    const auto byte = [&](std::size_t i) {
+      return std::uint64_t{static_cast<unsigned char>(bytes[i])};
+    };
+    return (byte(0) << 24) | (byte(1) << 16) | (byte(2) << 8) | byte(3);
+  }
+
+  result<void> skip_long_frame(std::uint64_t length) {
+    auto r = input_.skip_row(line_, skip_reason::bad_syntax,
+                             fmt::format("byte {}: message of {} bytes, longer than {} bytes",
+                                         frames_at_, length, max_line_bytes_));
+    ++line_;
+    return r;
+  }
+
+  result<void> process_frame(std::string_view message, sink_ref sink) {
+    const std::uint64_t at = frames_at_ + 4;
+    std::string_view content = message;
+    if (message.starts_with(detail::zstd_frame_magic)) {
+      if (auto error = unzstd_frame(message)) {
+        auto r = input_.skip_row(line_, skip_reason::bad_syntax,
+                                 fmt::format("byte {}: zstd: {}", at, error));
+        ++line_;
+        return r;
+      }
+      content = {unzstd_.data(), unzstd_.size()};
+    }
+    result<void> r;
+    if (looks_like_otlp_json(content)) {
+      // The exporter frames JSON too when it compresses it (`format: json`, `compression`).
+      json_frame_.clear();
+      json_frame_.append(content);
+      r = process_line(json_frame_.data(), json_frame_.size(),
+                       json_frame_.capacity_from(0), sink);
+    } else {
+      r = process_protobuf(content, content.data() == message.data() ? at : 0, sink);
+    }
+    ++line_;
+    return r;
+  }
+
+  // Decompresses one zstd-compressed message into unzstd_, within the message size limit;
+  // the reason when it cannot.
+  const char* unzstd_frame(std::string_view compressed) {
+    if (!zstd_) zstd_.reset(ZSTD_createDCtx());
+    if (!zstd_) return "out of memory";
+    ZSTD_DCtx_reset(zstd_.get(), ZSTD_reset_session_only);
+    unzstd_.clear();
+    ZSTD_inBuffer in{compressed.data(), compressed.size(), 0};
+    std::size_t left = 1;
+    while (true) {
+      if (unzstd_.capacity() - unzstd_.size() < (std::size_t{64} << 10))
+        unzstd_.reserve(std::max<std::size_t>(unzstd_.capacity() * 2, std::size_t{256} << 10));
+      const std::size_t before = unzstd_.size();
+      const std::size_t room = unzstd_.capacity() - before;
+      unzstd_.resize(unzstd_.capacity());
+      ZSTD_outBuffer out{unzstd_.data() + before, room, 0};
+      left = ZSTD_decompressStream(zstd_.get(), &out, &in);
+      unzstd_.resize(before + out.pos);
+      if (ZSTD_isError(left)) return ZSTD_getErrorName(left);
+      if (unzstd_.size() > max_line_bytes_) return "the message is larger than the size limit";
+      if (left == 0 && in.pos == in.size) return nullptr;
+      if (in.pos == in.size && out.pos < room) return "the compressed message ends early";
+    }
   }
 
   result<void> drain(sink_ref sink, bool at_end) {
@@ -289,16 +506,32 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     while (first < length && detail::is_space(text[first])) ++first;
     if (first == length) return {};  // blank lines are no rows
 
+    begin_record();
+    if (auto e = parse_line(text, length, capacity))
+      return refuse_record(fmt::format("{}: {}", failed_at_, simdjson::error_message(e)));
+    return deliver_record(sink);
+  }
+
+  // ---- one record (a JSON line or a protobuf request): all or nothing ---------------------
+
+  void begin_record() {
+    if (series_idle_ns_ != 0 && clock_ns_ >= swept_at_ns_ + series_idle_ns_ / 2) release_idle();
     staged_.clear();
     undo_.clear();
     rows_in_line_ = 0;
     line_node_ = {};
     line_nodes_ = 0;
-    if (auto e = parse_line(text, length, capacity)) {
-      rollback();
-      return input_.skip_row(line_, skip_reason::bad_syntax,
-                             fmt::format("{}: {}", failed_at_, simdjson::error_message(e)));
-    }
+    record_clock_ns_ = clock_ns_;
+  }
+
+  // The record is malformed: its changes to the series state are undone and it counts once.
+  result<void> refuse_record(std::string_view detail) {
+    rollback();
+    return input_.skip_row(line_, skip_reason::bad_syntax, detail);
+  }
+
+  result<void> deliver_record(sink_ref sink) {
+    clock_ns_ = record_clock_ns_;
     auto& report = input_.report();
     report.rows_read += rows_in_line_;
     const std::string_view node =
@@ -532,16 +765,21 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     return simdjson::SUCCESS;
   }
 
-  error_code_t read_data_point(object_t& point, bool cumulative) {
-    point_attributes_.clear();
+  // What a NumberDataPoint said, whichever encoding carried it.
+  struct number_fields {
     std::uint64_t time_ns = 0, start_ns = 0;
-    auto time_status = number_status::absent, start_status = number_status::absent;
-    auto value_status = number_status::absent;
+    number_status time_status = number_status::absent, start_status = number_status::absent;
+    number_status value_status = number_status::absent;
     const char* value_field = "asInt|asDouble";
     double value = 0;
     std::int64_t int_value = 0;
     bool is_int = false;
     std::uint64_t flags = 0;
+  };
+
+  error_code_t read_data_point(object_t& point, bool cumulative) {
+    point_attributes_.clear();
+    number_fields n;
     for (auto item : point) {
       simdjson::ondemand::field f;
       if (auto e = std::move(item).get(f)) return failed(e, "dataPoints");
@@ -549,22 +787,29 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
       if (key.unsafe_is_equal("attributes")) {
         if (auto e = read_attributes(f.value(), point_attributes_)) return e;
       } else if (key.unsafe_is_equal("timeUnixNano")) {
-        time_status = detail::read_integer(f.value(), time_ns);
+        n.time_status = detail::read_integer(f.value(), n.time_ns);
       } else if (key.unsafe_is_equal("startTimeUnixNano")) {
-        start_status = detail::read_integer(f.value(), start_ns);
+        n.start_status = detail::read_integer(f.value(), n.start_ns);
       } else if (key.unsafe_is_equal("asInt")) {
-        value_field = "asInt";
-        value_status = detail::read_integer(f.value(), int_value);
-        value = static_cast<double>(int_value);
-        is_int = true;
+        n.value_field = "asInt";
+        n.value_status = detail::read_integer(f.value(), n.int_value);
+        n.value = static_cast<double>(n.int_value);
+        n.is_int = true;
       } else if (key.unsafe_is_equal("asDouble")) {
-        value_field = "asDouble";
-        value_status = read_double(f.value(), value);
-        is_int = false;
+        n.value_field = "asDouble";
+        n.value_status = read_double(f.value(), n.value);
+        n.is_int = false;
       } else if (key.unsafe_is_equal("flags")) {
-        if (detail::read_integer(f.value(), flags) != number_status::ok) flags = 0;
+        if (detail::read_integer(f.value(), n.flags) != number_status::ok) n.flags = 0;
       }
     }
+    return stage_number_point(n, cumulative);
+  }
+
+  // The point's checks, dimensions and cumulative-to-delta step, shared by both encodings.
+  error_code_t stage_number_point(const number_fields& n, bool cumulative) {
+    const auto& [time_ns, start_ns, time_status, start_status, value_status, value_field, value,
+                 int_value, is_int, flags] = n;
     ++rows_in_line_;
     constexpr std::uint64_t no_recorded_value = 1;  // DataPointFlags.FLAG_NO_RECORDED_VALUE
     if (flags & no_recorded_value) return stage_skip(skip_reason::no_recorded_value, {});
@@ -607,7 +852,11 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     build_series_key();
     auto it = series_.find(std::string_view(series_key_));
     if (it == series_.end()) {
+      if (series_.size() >= input_.options().otlp_max_series) {
+        return stage_skip(skip_reason::too_many_series, series_cap_detail_);
+      }
       auto where = series_.emplace(series_key_, now).first;
+      record_clock_ns_ = std::max(record_clock_ns_, time_ns);
       undo_.push_back({&where->second, now, &where->first});
       return stage_skip(skip_reason::first_of_series, {});
     }
@@ -617,6 +866,7 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     bool decreased =
         (is_int && before.is_int) ? int_value < before.int_value : value < before.value;
     undo_.push_back({&before, before, nullptr});
+    record_clock_ns_ = std::max(record_clock_ns_, time_ns);
     auto previous = std::exchange(before, now);
     if (start_ns != previous.start_ns || decreased)
       return stage_skip(skip_reason::counter_reset, {});
@@ -652,6 +902,402 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     }
     undo_.clear();
     staged_.clear();
+  }
+
+  // ---- protobuf (I3.5) --------------------------------------------------------------------
+  //
+  // protozero walks the request where it lies. Known fields of the wrong wire type, strings
+  // that are not UTF-8, and nesting deeper than max_any_value_depth are malformed like what
+  // protozero itself refuses (a truncated varint, a length past the end); every such error
+  // names the byte offset of the field being read. Each message is walked forward; where a
+  // field must be known before another that may precede it (the resource before the scopes,
+  // the name before the data, the temporality before the points) the message is walked twice,
+  // the first time skipping, which costs a few bytes' reading per field.
+
+  struct protobuf_error {
+    const char* what;
+  };
+  using pbf = protozero::pbf_reader;
+  using wire = protozero::pbf_wire_type;
+  static constexpr int max_any_value_depth = 64;
+
+  result<void> process_protobuf(std::string_view request, std::uint64_t base, sink_ref sink) {
+    begin_record();
+    rendered_used_ = 0;
+    proto_base_ = request.data();
+    proto_at_ = request.data();
+    proto_where_ = "ExportMetricsServiceRequest";
+    const char* what = nullptr;
+    try {
+      read_proto_request(request);
+    } catch (const protobuf_error& e) {
+      what = e.what;
+    } catch (const protozero::exception& e) {
+      what = e.what();
+    }
+    if (what)
+      return refuse_record(fmt::format("byte {}: {}: {}",
+                                       base + static_cast<std::uint64_t>(proto_at_ - proto_base_),
+                                       proto_where_, what));
+    return deliver_record(sink);
+  }
+
+  // The next field of `m`, remembering where it starts for an error's offset.
+  bool next_field(pbf& m, const char* where) {
+    proto_at_ = m.data().data();
+    proto_where_ = where;
+    return m.next();
+  }
+  static void expect(const pbf& m, wire type) {
+    if (m.wire_type() != type) throw protobuf_error{"wrong wire type for the field"};
+  }
+  static std::string_view view_of(pbf& m) {
+    expect(m, wire::length_delimited);
+    auto v = m.get_view();
+    return {v.data(), v.size()};
+  }
+  static std::string_view text_of(pbf& m) {
+    auto v = view_of(m);
+    if (!simdjson::validate_utf8(v.data(), v.size()))
+      throw protobuf_error{"a string that is not UTF-8"};
+    return v;
+  }
+
+  void read_proto_request(std::string_view request) {
+    pbf m(request.data(), request.size());
+    while (next_field(m, "ExportMetricsServiceRequest")) {
+      if (m.tag() == otlp_field::request_resource_metrics)
+        read_proto_resource_metrics(view_of(m));
+      else
+        m.skip();
+    }
+  }
+
+  void read_proto_resource_metrics(std::string_view bytes) {
+    resource_attributes_.clear();
+    {
+      pbf m(bytes.data(), bytes.size());
+      while (next_field(m, "ResourceMetrics")) {
+        if (m.tag() == otlp_field::resource_metrics_resource)
+          read_proto_resource(view_of(m));
+        else
+          m.skip();
+      }
+    }
+    note_node_resource();
+    pbf m(bytes.data(), bytes.size());
+    while (next_field(m, "ResourceMetrics")) {
+      if (m.tag() == otlp_field::resource_metrics_scope_metrics ||
+          m.tag() == otlp_field::resource_metrics_instrumentation_library_metrics)
+        read_proto_scope_metrics(view_of(m));
+      else
+        m.skip();
+    }
+  }
+
+  void read_proto_resource(std::string_view bytes) {
+    pbf m(bytes.data(), bytes.size());
+    while (next_field(m, "Resource")) {
+      if (m.tag() == otlp_field::resource_attributes)
+        read_proto_attribute(view_of(m), resource_attributes_);
+      else
+        m.skip();
+    }
+  }
+
+  void read_proto_scope_metrics(std::string_view bytes) {
+    pbf m(bytes.data(), bytes.size());
+    while (next_field(m, "ScopeMetrics")) {
+      if (m.tag() == otlp_field::scope_metrics_metrics)
+        read_proto_metric(view_of(m));
+      else
+        m.skip();
+    }
+  }
+
+  void read_proto_metric(std::string_view bytes) {
+    std::string_view name;
+    {
+      pbf m(bytes.data(), bytes.size());
+      while (next_field(m, "Metric")) {
+        if (m.tag() == otlp_field::metric_name)
+          name = text_of(m);
+        else
+          m.skip();
+      }
+    }
+    pbf m(bytes.data(), bytes.size());
+    while (next_field(m, "Metric")) {
+      switch (m.tag()) {
+        case otlp_field::metric_gauge: read_proto_metric_data(view_of(m), kind::gauge, name); break;
+        case otlp_field::metric_sum: read_proto_metric_data(view_of(m), kind::sum, name); break;
+        case otlp_field::metric_histogram:
+        case otlp_field::metric_exponential_histogram:
+        case otlp_field::metric_summary:
+          read_proto_metric_data(view_of(m), kind::no_single_value, name);
+          break;
+        default: m.skip();
+      }
+    }
+  }
+
+  void read_proto_metric_data(std::string_view bytes, kind k, std::string_view name) {
+    const bool ours = name == input_.options().metric_name;
+    std::uint64_t temporality = 0;
+    if (ours && k == kind::sum) {
+      pbf m(bytes.data(), bytes.size());
+      while (next_field(m, "Sum")) {
+        if (m.tag() == otlp_field::sum_aggregation_temporality) {
+          expect(m, wire::varint);
+          temporality = m.get_uint64();
+        } else {
+          m.skip();
+        }
+      }
+    }
+    pbf m(bytes.data(), bytes.size());
+    while (next_field(m, "dataPoints")) {
+      if (m.tag() != otlp_field::data_points) {
+        m.skip();
+        continue;
+      }
+      if (!ours || k == kind::no_single_value) {
+        expect(m, wire::length_delimited);
+        m.skip();
+        ++rows_in_line_;
+        if (!ours)
+          stage_skip(skip_reason::other_metric, name);
+        else
+          stage_skip(skip_reason::missing_field, "asInt|asDouble (histogram or summary)");
+        continue;
+      }
+      read_proto_number_point(view_of(m), k == kind::sum && temporality == 2);
+    }
+  }
+
+  void read_proto_number_point(std::string_view bytes, bool cumulative) {
+    point_attributes_.clear();
+    number_fields n;
+    pbf m(bytes.data(), bytes.size());
+    while (next_field(m, "NumberDataPoint")) {
+      switch (m.tag()) {
+        case otlp_field::point_attributes:
+          read_proto_attribute(view_of(m), point_attributes_);
+          break;
+        case otlp_field::point_start_time_unix_nano:
+          expect(m, wire::fixed64);
+          n.start_ns = m.get_fixed64();
+          n.start_status = number_status::ok;
+          break;
+        case otlp_field::point_time_unix_nano:
+          expect(m, wire::fixed64);
+          n.time_ns = m.get_fixed64();
+          n.time_status = number_status::ok;
+          break;
+        case otlp_field::point_as_double:
+          expect(m, wire::fixed64);
+          n.value_field = "asDouble";
+          n.value = m.get_double();
+          n.value_status = std::isfinite(n.value) ? number_status::ok : number_status::non_finite;
+          n.is_int = false;
+          break;
+        case otlp_field::point_as_int:
+          expect(m, wire::fixed64);
+          n.value_field = "asInt";
+          n.int_value = m.get_sfixed64();
+          n.value = static_cast<double>(n.int_value);
+          n.value_status = number_status::ok;
+          n.is_int = true;
+          break;
+        case otlp_field::point_flags:
+          expect(m, wire::varint);
+          n.flags = m.get_uint64() & 0xFFFF'FFFFu;  // a uint32 field: wider varints truncate
+          break;
+        default: m.skip();
+      }
+    }
+    stage_number_point(n, cumulative);
+  }
+
+  // A KeyValue; proto3 reads an absent key as "" (present), unlike JSON's absent "key".
+  void read_proto_attribute(std::string_view bytes, std::vector<attribute>& out) {
+    attribute a;
+    pbf m(bytes.data(), bytes.size());
+    while (next_field(m, "KeyValue")) {
+      if (m.tag() == otlp_field::key_value_key)
+        a.key = text_of(m);
+      else if (m.tag() == otlp_field::key_value_value)
+        a.value = proto_any_value_text(view_of(m));
+      else
+        m.skip();
+    }
+    auto same =
+        std::find_if(out.begin(), out.end(), [&](const attribute& o) { return o.key == a.key; });
+    if (same != out.end())
+      same->value = a.value;
+    else
+      out.push_back(a);
+  }
+
+  // The attribute text of an AnyValue: a string as it is (no copy); any other kind rendered
+  // as the JSON path reads its JSON twin, into text that lives until the next request.
+  std::string_view proto_any_value_text(std::string_view bytes) {
+    std::string_view out;
+    pbf m(bytes.data(), bytes.size());
+    while (next_field(m, "AnyValue")) {
+      switch (m.tag()) {
+        case otlp_field::any_string: out = text_of(m); break;
+        case otlp_field::any_bool:
+          expect(m, wire::varint);
+          out = m.get_uint64() != 0 ? "true" : "false";
+          break;
+        case otlp_field::any_int: {
+          expect(m, wire::varint);
+          auto& text = rendered_text();
+          text = std::to_string(m.get_int64());
+          out = text;
+          break;
+        }
+        case otlp_field::any_double: {
+          expect(m, wire::fixed64);
+          auto& text = rendered_text();
+          detail::append_otlp_json_double(text, m.get_double());
+          out = text;
+          break;
+        }
+        case otlp_field::any_bytes: {
+          auto raw = view_of(m);
+          auto& text = rendered_text();
+          detail::append_base64(text, raw);
+          out = text;
+          break;
+        }
+        case otlp_field::any_array:
+        case otlp_field::any_kvlist: {
+          const bool array = m.tag() == otlp_field::any_array;
+          auto nested = view_of(m);
+          auto& text = rendered_text();
+          render_proto_list(text, nested, array, 1);
+          out = text;
+          break;
+        }
+        default: m.skip();
+      }
+    }
+    return out;
+  }
+
+  // An ArrayValue or KeyValueList as compact OTLP/JSON: {"values":[…]}, {} when empty.
+  void render_proto_list(std::string& out, std::string_view bytes, bool array, int depth) {
+    if (depth > max_any_value_depth) throw protobuf_error{"values nested too deeply"};
+    out += '{';
+    bool first = true;
+    pbf m(bytes.data(), bytes.size());
+    while (next_field(m, array ? "ArrayValue" : "KeyValueList")) {
+      if (m.tag() != otlp_field::list_values) {
+        m.skip();
+        continue;
+      }
+      auto item = view_of(m);
+      out += first ? "\"values\":[" : ",";
+      first = false;
+      if (array) {
+        render_proto_any_value(out, item, depth);
+        continue;
+      }
+      std::string_view key, value;
+      bool has_value = false;
+      pbf kv(item.data(), item.size());
+      while (next_field(kv, "KeyValue")) {
+        if (kv.tag() == otlp_field::key_value_key) {
+          key = text_of(kv);
+        } else if (kv.tag() == otlp_field::key_value_value) {
+          value = view_of(kv);
+          has_value = true;
+        } else {
+          kv.skip();
+        }
+      }
+      out += "{\"key\":";
+      detail::append_json_string(out, key);
+      out += ",\"value\":";
+      if (has_value)
+        render_proto_any_value(out, value, depth);
+      else
+        out += "{}";
+      out += '}';
+    }
+    if (!first) out += ']';
+    out += '}';
+  }
+
+  void render_proto_any_value(std::string& out, std::string_view bytes, int depth) {
+    // The oneof's last member wins, so the member is found first and rendered after.
+    protozero::pbf_tag_type tag = 0;
+    std::string_view payload;
+    std::uint64_t scalar = 0;
+    pbf m(bytes.data(), bytes.size());
+    while (next_field(m, "AnyValue")) {
+      switch (m.tag()) {
+        case otlp_field::any_string: payload = text_of(m); break;
+        case otlp_field::any_bool:
+        case otlp_field::any_int:
+          expect(m, wire::varint);
+          scalar = m.get_uint64();
+          break;
+        case otlp_field::any_double:
+          expect(m, wire::fixed64);
+          scalar = m.get_fixed64();
+          break;
+        case otlp_field::any_bytes:
+        case otlp_field::any_array:
+        case otlp_field::any_kvlist: payload = view_of(m); break;
+        default: m.skip(); continue;
+      }
+      tag = m.tag();
+    }
+    switch (tag) {
+      case otlp_field::any_string:
+        out += "{\"stringValue\":";
+        detail::append_json_string(out, payload);
+        break;
+      case otlp_field::any_bool: out += scalar ? "{\"boolValue\":true" : "{\"boolValue\":false"; break;
+      case otlp_field::any_int:
+        out += "{\"intValue\":\"";
+        out += std::to_string(static_cast<std::int64_t>(scalar));
+        out += '"';
+        break;
+      case otlp_field::any_double: {
+        double d = 0;
+        std::memcpy(&d, &scalar, sizeof d);
+        out += "{\"doubleValue\":";
+        const bool quoted = !std::isfinite(d);
+        if (quoted) out += '"';
+        detail::append_otlp_json_double(out, d);
+        if (quoted) out += '"';
+        break;
+      }
+      case otlp_field::any_bytes:
+        out += "{\"bytesValue\":\"";
+        detail::append_base64(out, payload);
+        out += '"';
+        break;
+      case otlp_field::any_array:
+      case otlp_field::any_kvlist:
+        out += tag == otlp_field::any_array ? "{\"arrayValue\":" : "{\"kvlistValue\":";
+        render_proto_list(out, payload, tag == otlp_field::any_array, depth + 1);
+        break;
+      default: out += '{'; break;
+    }
+    out += '}';
+  }
+
+  // A string for rendered attribute text that stays where it is until the next request.
+  std::string& rendered_text() {
+    if (rendered_used_ == rendered_.size()) rendered_.emplace_back();
+    auto& text = rendered_[rendered_used_++];
+    text.clear();
+    return text;
   }
 
   // ---- attributes ------------------------------------------------------------------------
@@ -799,6 +1445,29 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   bool needs_node_ = false;     ///< the point being staged takes the line's node
   std::string series_key_;
   series_map series_;
+
+  // S5 / S5.1: the data-time clock (the newest point taken), the last sweep, and the limits.
+  std::uint64_t clock_ns_ = 0, record_clock_ns_ = 0, swept_at_ns_ = 0;
+  std::uint64_t series_idle_ns_ = 0;
+  std::uint64_t series_released_ = 0;
+  std::string series_cap_detail_;
+
+  // protobuf
+  const char* proto_base_ = nullptr;
+  const char* proto_at_ = nullptr;  ///< the field being read, for an error's offset
+  const char* proto_where_ = "";
+  std::deque<std::string> rendered_;  ///< rendered attribute texts; a deque never moves them
+  std::size_t rendered_used_ = 0;
+  // framed files
+  std::string frames_;               ///< an unfinished frame
+  std::uint64_t frames_at_ = 0;      ///< the input's byte offset of the next frame
+  std::uint64_t frame_skip_ = 0;     ///< bytes of an over-long message still to skip
+  detail::padded_buffer json_frame_;
+  std::string unzstd_;
+  struct zstd_free {
+    void operator()(ZSTD_DCtx* c) const noexcept { ZSTD_freeDCtx(c); }
+  };
+  std::unique_ptr<ZSTD_DCtx, zstd_free> zstd_;
 };
 
 }  // namespace k8snetio::io

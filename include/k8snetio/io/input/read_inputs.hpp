@@ -1,4 +1,4 @@
-// Every metric input of a run in one call (spec "Inputs", I1–I3, I3.4): files or standard input
+// Every metric input of a run in one call (spec "Inputs", I1–I3, I3.4, I3.5): files or standard input
 // ("-"), gzip or zstd, each one's format recognised from its content or forced, read in order
 // into a sink or a push engine, with OTLP series continuing from one file to the next (a
 // rotated file continues the previous one). Memory stays flat whatever the inputs' size.
@@ -173,7 +173,12 @@ result<read_summary> read_inputs(const std::vector<std::string>& paths,
     if (!in) return tl::unexpected(in.error());
     auto first = in->next();
     if (!first) return tl::unexpected(first.error());
-    const input_format format = options.format.value_or(detect_format(*first));
+    // I3.5: the file exporter's `format: proto` framing is OTLP whether recognised or forced.
+    const bool proto_frames =
+        (!options.format || *options.format == input_format::otlp_json) &&
+        looks_like_otlp_proto_frames(*first);
+    const input_format format =
+        proto_frames ? input_format::otlp_json : options.format.value_or(detect_format(*first));
     if (format == input_format::baseline_csv)
       return make_error(error_code::unknown_format, in->name(), 0,
                         "this is a baseline table, not metrics (pass it with --baseline, or "
@@ -230,6 +235,18 @@ result<read_summary> read_inputs(const std::vector<std::string>& paths,
       case input_format::otlp_json:
       case input_format::baseline_csv:
         otlp.start_file(in->name());
+        if (proto_frames) {
+          struct framed {
+            otlp_reader& reader;
+            result<void> feed(std::string_view chunk, decltype(in_range)& sink) {
+              return reader.feed_frames(chunk, sink);
+            }
+            result<void> finish(decltype(in_range)& sink) { return reader.finish_frames(sink); }
+          } frames{otlp};
+          outcome = read_all(frames, [&otlp] { return otlp.report().rows_read; });
+          report = otlp.take_report();
+          break;
+        }
         outcome = read_all(otlp, [&otlp] { return otlp.report().rows_read; });
         report = otlp.take_report();
         break;

@@ -28,6 +28,7 @@ enum class skip_reason : std::uint8_t {
   late,               ///< older than the aggregator's allowed lateness
   time_out_of_range,  ///< I1.4: not a plausible epoch time in seconds (milliseconds, say)
   no_recorded_value,  ///< I3.2: an OTLP point flagged NO_RECORDED_VALUE: no value to use
+  too_many_series,    ///< S5.1: a new OTLP cumulative series beyond reader_options::otlp_max_series
   count_              // keep last
 };
 
@@ -41,7 +42,7 @@ constexpr std::string_view to_string(skip_reason r) noexcept {
       "missing dimension", "other metric",
       "counter reset",     "first point of a cumulative series",
       "late point",        "time out of range",
-      "no recorded value"};
+      "no recorded value", "too many series"};
   auto i = static_cast<std::size_t>(r);
   return i < names.size() ? names[i] : std::string_view("unknown");
 }

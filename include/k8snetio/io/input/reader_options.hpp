@@ -3,6 +3,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <string>
 
 #include <k8snetio/io/number.hpp>
@@ -30,6 +31,13 @@ struct reader_options {
   /// value of 1e11 or more is refused with the unit it most likely is.
   time_unit epoch_unit = time_unit::seconds;
   otlp_counter_mode otlp_counter = otlp_counter_mode::delta;
+  /// S5.1: the most OTLP cumulative series whose last point the reader holds (each costs
+  /// about 300 bytes with its key). A new series beyond it is refused and counted
+  /// (skip_reason::too_many_series); the series already held keep flowing.
+  std::size_t otlp_max_series = 500'000;
+  /// S5: a cumulative series without a point for this long, in data time (behind the newest
+  /// point the reader has taken), is released; its next point is a first point again. 0: never.
+  double otlp_series_idle_seconds = 2 * 3600;
 };
 
 /// Where a reader hands its points. A point's strings live only during the call.

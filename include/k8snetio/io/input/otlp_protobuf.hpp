@@ -138,9 +138,11 @@ inline void append_otlp_json_double(std::string& out, double v) {
   std::array<char, 64> buffer{};
   const double magnitude = std::fabs(v);
   const bool exponent = magnitude != 0 && (magnitude < 1e-6 || magnitude >= 1e21);
-  auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), v,
-                                 exponent ? std::chars_format::scientific : std::chars_format::fixed);
-  std::string_view text(buffer.data(), ec == std::errc() ? static_cast<std::size_t>(end - buffer.data()) : 0);
+  auto [end, ec] =
+      std::to_chars(buffer.data(), buffer.data() + buffer.size(), v,
+                    exponent ? std::chars_format::scientific : std::chars_format::fixed);
+  std::string_view text(buffer.data(),
+                        ec == std::errc() ? static_cast<std::size_t>(end - buffer.data()) : 0);
   out.append(text);
   if (exponent && out.size() >= 4) {
     // "1e-07" → "1e-7", as Go does for two-digit exponents with a leading zero.
@@ -154,7 +156,9 @@ inline void append_base64(std::string& out, std::string_view bytes) {
   static constexpr char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::size_t i = 0;
-  const auto at = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  const auto at = [&](std::size_t k) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
+  };
   for (; i + 3 <= bytes.size(); i += 3) {
     const std::uint32_t n = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
     out += alphabet[(n >> 18) & 63];

@@ -266,9 +266,9 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   void apply_series_limits() {
     const double idle = input_.options().otlp_series_idle_seconds;
     series_idle_ns_ = idle > 0 ? static_cast<std::uint64_t>(std::min(idle, 1e9) * 1e9) : 0;
-    series_cap_detail_ = fmt::format(
-        "more than {} cumulative series held (reader_options::otlp_max_series)",
-        input_.options().otlp_max_series);
+    series_cap_detail_ =
+        fmt::format("more than {} cumulative series held (reader_options::otlp_max_series)",
+                    input_.options().otlp_max_series);
   }
 
   // S5: forgets the series idle past the horizon, between records only (undo_ is empty).
@@ -276,7 +276,8 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     swept_at_ns_ = clock_ns_;
     if (clock_ns_ < series_idle_ns_) return;
     const std::uint64_t oldest = clock_ns_ - series_idle_ns_;
-    series_released_ += std::erase_if(series_, [&](const auto& e) { return e.second.time_ns < oldest; });
+    series_released_ +=
+        std::erase_if(series_, [&](const auto& e) { return e.second.time_ns < oldest; });
   }
 
   // ---- input buffering -------------------------------------------------------------------
@@ -414,8 +415,7 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
       // The exporter frames JSON too when it compresses it (`format: json`, `compression`).
       json_frame_.clear();
       json_frame_.append(content);
-      r = process_line(json_frame_.data(), json_frame_.size(),
-                       json_frame_.capacity_from(0), sink);
+      r = process_line(json_frame_.data(), json_frame_.size(), json_frame_.capacity_from(0), sink);
     } else {
       r = process_protobuf(content, content.data() == message.data() ? at : 0, sink);
     }
@@ -1238,7 +1238,8 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     std::uint64_t scalar = 0;
     pbf m(bytes.data(), bytes.size());
     while (next_field(m, "AnyValue")) {
-      switch (m.tag()) {
+      const auto member = m.tag();  // protozero's debug builds forget it once a value is read
+      switch (member) {
         case otlp_field::any_string: payload = text_of(m); break;
         case otlp_field::any_bool:
         case otlp_field::any_int:
@@ -1254,14 +1255,16 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
         case otlp_field::any_kvlist: payload = view_of(m); break;
         default: m.skip(); continue;
       }
-      tag = m.tag();
+      tag = member;
     }
     switch (tag) {
       case otlp_field::any_string:
         out += "{\"stringValue\":";
         detail::append_json_string(out, payload);
         break;
-      case otlp_field::any_bool: out += scalar ? "{\"boolValue\":true" : "{\"boolValue\":false"; break;
+      case otlp_field::any_bool:
+        out += scalar ? "{\"boolValue\":true" : "{\"boolValue\":false";
+        break;
       case otlp_field::any_int:
         out += "{\"intValue\":\"";
         out += std::to_string(static_cast<std::int64_t>(scalar));
@@ -1459,9 +1462,9 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   std::deque<std::string> rendered_;  ///< rendered attribute texts; a deque never moves them
   std::size_t rendered_used_ = 0;
   // framed files
-  std::string frames_;               ///< an unfinished frame
-  std::uint64_t frames_at_ = 0;      ///< the input's byte offset of the next frame
-  std::uint64_t frame_skip_ = 0;     ///< bytes of an over-long message still to skip
+  std::string frames_;            ///< an unfinished frame
+  std::uint64_t frames_at_ = 0;   ///< the input's byte offset of the next frame
+  std::uint64_t frame_skip_ = 0;  ///< bytes of an over-long message still to skip
   detail::padded_buffer json_frame_;
   std::string unzstd_;
   struct zstd_free {

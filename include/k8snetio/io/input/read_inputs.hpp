@@ -1,4 +1,5 @@
-// Every metric input of a run in one call (spec "Inputs", I1–I3, I3.4, I3.5): files or standard input
+// Every metric input of a run in one call (spec "Inputs", I1–I3, I3.4, I3.5): files or standard
+// input
 // ("-"), gzip or zstd, each one's format recognised from its content or forced, read in order
 // into a sink or a push engine, with OTLP series continuing from one file to the next (a
 // rotated file continues the previous one). Memory stays flat whatever the inputs' size.
@@ -174,9 +175,8 @@ result<read_summary> read_inputs(const std::vector<std::string>& paths,
     auto first = in->next();
     if (!first) return tl::unexpected(first.error());
     // I3.5: the file exporter's `format: proto` framing is OTLP whether recognised or forced.
-    const bool proto_frames =
-        (!options.format || *options.format == input_format::otlp_json) &&
-        looks_like_otlp_proto_frames(*first);
+    const bool proto_frames = (!options.format || *options.format == input_format::otlp_json) &&
+                              looks_like_otlp_proto_frames(*first);
     const input_format format =
         proto_frames ? input_format::otlp_json : options.format.value_or(detect_format(*first));
     if (format == input_format::baseline_csv)

@@ -92,7 +92,11 @@ class service_resolver {
  public:
   /// Throws std::invalid_argument naming the pattern's error when it does not compile.
   explicit service_resolver(const std::optional<std::string>& pattern) {
-    if (pattern && *pattern != default_service_pattern) user_.emplace(*pattern);
+    if (pattern && *pattern != default_service_pattern) {
+      auto compiled = compile_service_pattern(*pattern);
+      if (!compiled) throw std::invalid_argument(compiled.error());
+      user_ = std::move(*compiled);
+    }
   }
 
   /// The service of `pod`; the view lives as long as the resolver.
@@ -100,7 +104,7 @@ class service_resolver {
     auto it = cache_.find(pod);
     if (it == cache_.end()) {
       const std::optional<std::string> service =
-          user_ ? user_->try_normalize(pod) : std::optional(default_service_normalizer{}(pod));
+          user_ ? user_(pod) : std::optional(default_service_normalizer{}(pod));
       if (cache_.size() >= cache_limit) cache_.clear();
       it = cache_
                .emplace(std::string(pod),
@@ -114,8 +118,8 @@ class service_resolver {
   static constexpr std::size_t cache_limit = std::size_t{1} << 16;
 
  private:
-  std::optional<pcre2_service_normalizer> user_;
-  symbol_table services_;  // stable views
+  compiled_service_pattern user_;  // D2.4: empty for the default
+  symbol_table services_;          // stable views
   std::unordered_map<std::string, std::optional<std::uint32_t>, string_hash, std::equal_to<>>
       cache_;
 };

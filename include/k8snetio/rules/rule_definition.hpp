@@ -41,15 +41,16 @@ struct rule_definition {
 
   /// Copies the texts of `measures` and `metadata` (see own_measure_set for what is refused).
   /// `measure_of` must be set; `derive` may be empty.
-  rule_definition(const measure_set<N>& measures, const rule_metadata& metadata,
-                  direction_mapping_fn measure_of, derive_fn<N> derive = {},
+  /// (The parameters are named apart from the members, so that a user's -Wshadow stays quiet.)
+  rule_definition(const measure_set<N>& rule_measures, const rule_metadata& rule_meta,
+                  direction_mapping_fn direction_to_measure, derive_fn<N> derive_step = {},
                   bool per_service_baseline = false)
-      : measures(own_measure_set(measures)),
-        metadata(own_rule_metadata(metadata)),
-        measure_of(std::move(measure_of)),
-        derive(std::move(derive)),
+      : measures(own_measure_set(rule_measures)),
+        metadata(own_rule_metadata(rule_meta)),
+        measure_of(std::move(direction_to_measure)),
+        derive(std::move(derive_step)),
         baseline_per_service(per_service_baseline) {
-    if (!this->measure_of)
+    if (!measure_of)
       throw std::invalid_argument("rule_definition: the direction mapping (measure_of) is empty");
   }
 

@@ -117,6 +117,17 @@ if(COMPONENTS STREQUAL "core")
   endforeach()
 endif()
 
+if(COMPONENTS STREQUAL "core" AND MODE STREQUAL "find_package")
+  # A7: docs/library.md's programs, built on the installed core alone, run and succeed.
+  file(GLOB library_examples LIST_DIRECTORIES false "${BINARY_DIR}/library_*")
+  if(NOT library_examples)
+    message(FATAL_ERROR "no library_* example was built against the core component")
+  endif()
+  foreach(example IN LISTS library_examples)
+    execute_process(COMMAND ${example} COMMAND_ERROR_IS_FATAL ANY)
+  endforeach()
+endif()
+
 find_program(consumer NAMES consumer PATHS ${BINARY_DIR} ${BINARY_DIR}/${CONFIG}
              NO_DEFAULT_PATH NO_CACHE REQUIRED)
 execute_process(COMMAND ${consumer} COMMAND_ERROR_IS_FATAL ANY)

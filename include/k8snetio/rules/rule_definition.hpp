@@ -54,6 +54,16 @@ struct rule_definition {
       throw std::invalid_argument("rule_definition: the direction mapping (measure_of) is empty");
   }
 
+  /// A rule whose measure i is fed by the one direction `directions[i]` (exact,
+  /// case-sensitive): the engine then scores a bucket as soon as each measure has its row.
+  rule_definition(const measure_set<N>& rule_measures, const rule_metadata& rule_meta,
+                  const std::array<std::string_view, N>& directions, derive_fn<N> derive_step = {},
+                  bool per_service_baseline = false)
+      : rule_definition(rule_measures, rule_meta, mapping_of(directions), std::move(derive_step),
+                        per_service_baseline) {
+    one_direction_per_measure = true;
+  }
+
   std::shared_ptr<const measure_set<N>> measures;
   std::shared_ptr<const rule_metadata> metadata;
   /// D3: which measure a direction feeds before `derive`.
@@ -63,6 +73,27 @@ struct rule_definition {
   /// The baseline pivots per (key, _time) across pods before `derive` (R5); otherwise it
   /// takes the D1 rows as they are (B1–B4).
   bool baseline_per_service = false;
+  /// Each measure is fed by at most one direction (true for the shipped rules and the
+  /// directions constructor). When false, the engine waits for the end of a pod's bucket before
+  /// scoring it, since two directions that feed one measure give their mean (D3).
+  bool one_direction_per_measure = false;
+
+ private:
+  static direction_mapping_fn mapping_of(const std::array<std::string_view, N>& directions) {
+    std::array<std::string, N> owned;
+    for (std::size_t i = 0; i < N; ++i) {
+      for (std::size_t j = 0; j < i; ++j)
+        if (directions[j] == directions[i])
+          throw std::invalid_argument("rule_definition: the direction \"" +
+                                      std::string(directions[i]) + "\" feeds two measures");
+      owned[i] = std::string(directions[i]);
+    }
+    return [owned = std::move(owned)](std::string_view direction) -> std::optional<std::size_t> {
+      for (std::size_t i = 0; i < N; ++i)
+        if (owned[i] == direction) return i;
+      return std::nullopt;
+    };
+  }
 };
 
 }  // namespace k8snetio

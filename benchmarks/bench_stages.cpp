@@ -22,6 +22,7 @@
 
 #include <k8snetio/k8snetio.hpp>
 #include <k8snetio/rules/anomalous_network_io.hpp>
+#include <k8snetio/stages/pcre2_service_normalizer.hpp>
 
 namespace {
 

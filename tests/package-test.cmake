@@ -1,12 +1,18 @@
-# Consumes k8snetio as a user would, for the ctest cases package.find_package and
-# package.add_subdirectory (tests/CMakeLists.txt): for find_package it first installs k8snetio
-# into a fresh prefix; then it configures, builds and runs a small consumer project with the
-# caller's compiler.
+# Consumes k8snetio as a user would, for the ctest cases package.find_package,
+# package.add_subdirectory and A3.* (tests/CMakeLists.txt): for find_package it first installs
+# k8snetio into a fresh prefix; then it configures, builds and runs a small consumer project with
+# the caller's compiler. COMPONENTS=core (A3) builds the consumer on k8snetio::core alone and
+# proves it needs none of io's libraries: in find_package mode they are made unfindable, and in
+# both modes the consumer's link line must not name them.
+# MODE=plain_install (A3) configures the repository itself as a user installing the headers
+# would, with the tests, examples and benchmarks off and their dependencies unfindable, then
+# installs it and checks the package config and the pkg-config files.
 #
-#   cmake -DMODE=find_package|add_subdirectory -DSOURCE_DIR=<consumer> -DBINARY_DIR=<dir>
+#   cmake -DMODE=find_package|add_subdirectory|plain_install -DSOURCE_DIR=<consumer> -DBINARY_DIR=<dir>
 #         -DCXX_COMPILER=<c++> -DGENERATOR=<generator> [-DCXX_FLAGS=...] [-DMAKE_PROGRAM=...]
 #         [-DCONFIG=<build type>] [-DPREFIX_PATH=<dir>|<dir>...] -DK8SNETIO_SOURCE_DIR=<root>
 #         [-DK8SNETIO_BINARY_DIR=<build> -DINSTALL_PREFIX=<dir>]   (find_package only)
+#         [-DCOMPONENTS=core]
 #         -P package-test.cmake
 cmake_minimum_required(VERSION 3.21)
 
@@ -14,6 +20,57 @@ if(NOT CONFIG)
   set(CONFIG Release)
 endif()
 string(REPLACE "|" ";" PREFIX_PATH "${PREFIX_PATH}")
+
+set(make_program)
+if(MAKE_PROGRAM)
+  set(make_program "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+endif()
+
+if(MODE STREQUAL "plain_install")
+  # `cmake -S . -B build && cmake --install build` with the test, CLI and benchmark
+  # dependencies out of reach: only the options that are off keep them out.
+  file(REMOVE_RECURSE "${BINARY_DIR}" "${INSTALL_PREFIX}")
+  execute_process(
+    COMMAND
+      ${CMAKE_COMMAND} -S ${K8SNETIO_SOURCE_DIR} -B ${BINARY_DIR} -G ${GENERATOR} ${make_program}
+      "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_PREFIX_PATH=${PREFIX_PATH}"
+      "-DCMAKE_INSTALL_PREFIX=${INSTALL_PREFIX}" -DK8SNETIO_TEST=OFF -DK8SNETIO_EXAMPLES=OFF
+      -DK8SNETIO_BENCHMARKS=OFF -DCMAKE_DISABLE_FIND_PACKAGE_Catch2=ON
+      -DCMAKE_DISABLE_FIND_PACKAGE_CLI11=ON -DCMAKE_DISABLE_FIND_PACKAGE_benchmark=ON
+    COMMAND_ERROR_IS_FATAL ANY)
+  execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} COMMAND_ERROR_IS_FATAL ANY)
+  foreach(file IN ITEMS include/k8snetio/k8snetio.hpp share/cmake/k8snetio/k8snetioConfig.cmake
+                        share/cmake/k8snetio/k8snetio-core-targets.cmake
+                        share/pkgconfig/k8snetio.pc share/pkgconfig/k8snetio-io.pc)
+    if(NOT EXISTS "${INSTALL_PREFIX}/${file}")
+      message(FATAL_ERROR "the install has no ${file}")
+    endif()
+  endforeach()
+  find_program(pkg_config NAMES pkg-config NO_CACHE)
+  if(pkg_config)
+    set(ENV{PKG_CONFIG_PATH} "${INSTALL_PREFIX}/share/pkgconfig")
+    foreach(pc IN ITEMS k8snetio k8snetio-io)
+      execute_process(COMMAND ${pkg_config} --cflags --libs ${pc} OUTPUT_VARIABLE flags
+                      COMMAND_ERROR_IS_FATAL ANY)
+      if(NOT flags MATCHES "-I${INSTALL_PREFIX}/include")
+        message(FATAL_ERROR "pkg-config ${pc} does not point at the install: ${flags}")
+      endif()
+      message(STATUS "pkg-config ${pc}: ${flags}")
+    endforeach()
+  endif()
+  return()
+endif()
+
+set(consumer_arguments)
+set(io_libraries "pcre2|simdjson|zstd|libz\\.|-lz[ \n]|protozero")
+if(COMPONENTS STREQUAL "core")
+  list(APPEND consumer_arguments -DK8SNETIO_COMPONENTS=core)
+  if(MODE STREQUAL "find_package")
+    foreach(package IN ITEMS simdjson ZLIB zstd PkgConfig Threads)
+      list(APPEND consumer_arguments -DCMAKE_DISABLE_FIND_PACKAGE_${package}=ON)
+    endforeach()
+  endif()
+endif()
 
 if(MODE STREQUAL "find_package")
   # The fresh install prefix first, so that no other k8snetio on the machine is picked up.
@@ -23,20 +80,17 @@ if(MODE STREQUAL "find_package")
             --config ${CONFIG} COMMAND_ERROR_IS_FATAL ANY)
   set(PREFIX_PATH "${INSTALL_PREFIX};${PREFIX_PATH}")
 elseif(NOT MODE STREQUAL "add_subdirectory")
-  message(FATAL_ERROR "MODE must be find_package or add_subdirectory, not '${MODE}'")
+  message(FATAL_ERROR "MODE must be find_package, add_subdirectory or plain_install, not "
+                      "'${MODE}'")
 endif()
 
 file(REMOVE_RECURSE "${BINARY_DIR}")
-set(make_program)
-if(MAKE_PROGRAM)
-  set(make_program "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
-endif()
 execute_process(
   COMMAND
     ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BINARY_DIR} -G ${GENERATOR} ${make_program}
     "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}"
     "-DCMAKE_BUILD_TYPE=${CONFIG}" "-DCMAKE_PREFIX_PATH=${PREFIX_PATH}"
-    "-DK8SNETIO_SOURCE_DIR=${K8SNETIO_SOURCE_DIR}"
+    "-DK8SNETIO_SOURCE_DIR=${K8SNETIO_SOURCE_DIR}" ${consumer_arguments}
   COMMAND_ERROR_IS_FATAL ANY)
 
 if(MODE STREQUAL "find_package")
@@ -50,12 +104,36 @@ endif()
 execute_process(COMMAND ${CMAKE_COMMAND} --build ${BINARY_DIR} --config ${CONFIG}
                 COMMAND_ERROR_IS_FATAL ANY)
 
+if(COMPONENTS STREQUAL "core")
+  # The consumer's link line (Ninja or Makefiles) names none of io's libraries.
+  file(GLOB_RECURSE link_files "${BINARY_DIR}/build.ninja" "${BINARY_DIR}/*/consumer.dir/link.txt")
+  foreach(link_file IN LISTS link_files)
+    file(STRINGS "${link_file}" lines REGEX "LINK_LIBRARIES|consumer")
+    foreach(line IN LISTS lines)
+      if(line MATCHES "LINK_LIBRARIES|-o consumer" AND line MATCHES "${io_libraries}")
+        message(FATAL_ERROR "the core consumer links a library of the io component: ${line}")
+      endif()
+    endforeach()
+  endforeach()
+endif()
+
+if(COMPONENTS STREQUAL "core" AND MODE STREQUAL "find_package")
+  # A7: docs/library.md's programs, built on the installed core alone, run and succeed.
+  file(GLOB library_examples LIST_DIRECTORIES false "${BINARY_DIR}/library_*")
+  if(NOT library_examples)
+    message(FATAL_ERROR "no library_* example was built against the core component")
+  endif()
+  foreach(example IN LISTS library_examples)
+    execute_process(COMMAND ${example} COMMAND_ERROR_IS_FATAL ANY)
+  endforeach()
+endif()
+
 find_program(consumer NAMES consumer PATHS ${BINARY_DIR} ${BINARY_DIR}/${CONFIG}
              NO_DEFAULT_PATH NO_CACHE REQUIRED)
 execute_process(COMMAND ${consumer} COMMAND_ERROR_IS_FATAL ANY)
 
 # find_package: the README's quickstart, built against the installed package, runs as documented.
-if(MODE STREQUAL "find_package")
+if(MODE STREQUAL "find_package" AND NOT COMPONENTS STREQUAL "core")
   find_program(quickstart NAMES quickstart PATHS ${BINARY_DIR} ${BINARY_DIR}/${CONFIG}
                NO_DEFAULT_PATH NO_CACHE REQUIRED)
   execute_process(

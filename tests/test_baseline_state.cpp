@@ -17,6 +17,7 @@
 #include <k8snetio/engine/rolling_baseline.hpp>
 #include <k8snetio/io/baseline_csv.hpp>
 #include <k8snetio/k8snetio.hpp>
+#include <k8snetio/stages/pcre2_service_normalizer.hpp>  // D2.4: service_pattern
 
 #include "support.hpp"
 

@@ -2,6 +2,7 @@
 // golden multi-pod case computed by hand (baseline from training points, then detection), D9's
 // windows, and properties: input order, batching and sharding do not change the result.
 #include <k8snetio/k8snetio.hpp>
+#include <k8snetio/stages/pcre2_service_normalizer.hpp>  // D2.4: service_pattern
 
 #include <range/v3/view/filter.hpp>
 #include <range/v3/view/take.hpp>

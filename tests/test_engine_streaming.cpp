@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 
 #include <k8snetio/k8snetio.hpp>
+#include <k8snetio/stages/pcre2_service_normalizer.hpp>  // D2.4: service_pattern
 
 namespace test_engine_streaming {
 

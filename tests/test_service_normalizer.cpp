@@ -1,4 +1,4 @@
-#include <k8snetio/stages/service_normalizer.hpp>
+#include <k8snetio/stages/pcre2_service_normalizer.hpp>
 
 #include <array>
 #include <stdexcept>

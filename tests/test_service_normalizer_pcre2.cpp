@@ -3,7 +3,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include <k8snetio/stages/service_normalizer.hpp>
+#include <k8snetio/stages/pcre2_service_normalizer.hpp>
 
 #include <algorithm>
 #include <array>

@@ -329,6 +329,9 @@ struct run_summary {
   k8snetio::io::read_report report;
   std::uint64_t outside_range = 0;
   k8snetio::aggregation_stats aggregation;
+  /// library.md A1.4: points whose direction feeds no measure of the rule, and those directions.
+  std::uint64_t unmapped_direction = 0;
+  std::vector<std::string> unmapped_directions;
 
   /// "read 2 inputs: 1,234 rows, 1,200 points used, 34 skipped (20 bad number, 14 missing
   /// dimension); first: a.csv:3: bad number: _value='x'; …"
@@ -355,10 +358,16 @@ struct run_summary {
     add(std::string(k8snetio::io::to_string(skip_reason::late)), aggregation.late);
     add("series limit", aggregation.series_limit);  // S5.1
     add("outside the time range", outside_range);
+    std::string unmapped = "unmapped direction";  // A1.4
+    for (std::size_t i = 0; i < unmapped_directions.size(); ++i)
+      unmapped += (i ? ", " : " (") + unmapped_directions[i] +
+                  (i + 1 == unmapped_directions.size() ? ")" : "");
+    add(unmapped, unmapped_direction);
 
-    std::string out = fmt::format("read {} input{}: {} rows, {} points used, {} skipped", inputs,
-                                  inputs == 1 ? "" : "s", with_commas(report.rows_read),
-                                  with_commas(aggregation.aggregated), with_commas(skipped));
+    std::string out =
+        fmt::format("read {} input{}: {} rows, {} points used, {} skipped", inputs,
+                    inputs == 1 ? "" : "s", with_commas(report.rows_read),
+                    with_commas(aggregation.aggregated - unmapped_direction), with_commas(skipped));
     if (!reasons.empty()) {
       out += " (";
       for (std::size_t i = 0; i < reasons.size(); ++i)

@@ -519,6 +519,15 @@ int run_detect(const detect_command_options& o) {
 
   auto result = (*detector)->finish();
   summary.aggregation = result.stats;
+  summary.unmapped_direction = result.unmapped_direction;  // library.md A1.4
+  for (const auto& named : result.unmapped_directions)
+    summary.unmapped_directions.push_back(named.first);
+  if (result.stats.aggregated == result.unmapped_direction &&
+      result.unmapped_direction + result.stats.other_metric > 0)
+    return fail(fmt::format(
+        "no point of the input feeds the {} rule: each has another metric than --metric '{}' or "
+        "a direction the rule does not read (it reads 'transmit' and 'receive'); {}",
+        o.rule, o.metric, summary.line()));
   std::string text;
   io::findings_write_options write_options;
   write_options.csv_formula_guard = !o.csv_raw;  // O6.5

@@ -25,7 +25,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include <k8snetio/stages/service_normalizer.hpp>
+#include <k8snetio/stages/pcre2_service_normalizer.hpp>
 #include <k8snetio/version.hpp>
 
 #include "cli_support.hpp"

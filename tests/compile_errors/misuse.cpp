@@ -2,6 +2,7 @@
 // selected with -DK8SNETIO_MISUSE=N, must fail to compile with its static_assert's words
 // (tests/compile_errors/cases.cmake holds the expected text); K8SNETIO_MISUSE=0 compiles the
 // correct form of every case, so that a failure can only come from the misuse itself.
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,17 @@ int main() {
   (void)(measure_rows | k::lookup_baseline(table) | k::score_sigma(rule));
   const auto d1_to_d3 = k::aggregate_spans() | k::normalize_service() | k::pivot_direction(rule);
   (void)(points | d1_to_d3 | k::lookup_baseline(table));
+  // A1.2, A1.3: a baseline that outlives the engine; results that are used.
+  const auto built = k::build_network_io_baseline(points);
+  k::detector d(rule, built.table, {});
+  (void)d.take_closed();
+  (void)d.save_state();
+  (void)d.finish();
+  (void)k::detect(rule, points, table);
+  auto made = k::make_detector(rule, table, {});
+  (void)made;
+  auto shared = measure_rows | k::lookup_baseline(std::make_shared<k::baseline_table<2>>());
+  (void)shared;
 #elif K8SNETIO_MISUSE == 1
   (void)(numbers | k::aggregate_spans());
 #elif K8SNETIO_MISUSE == 2
@@ -63,6 +75,25 @@ int main() {
   (void)(measure_rows | k::lookup_baseline(table) | k::score_sigma(egress_rule));
 #elif K8SNETIO_MISUSE == 10
   (void)(points | (k::aggregate_spans() | k::pivot_direction(rule)));
+#elif K8SNETIO_MISUSE == 11  // library.md A1.2: the engine would read a destroyed table
+  k::detector d(rule, k::build_network_io_baseline(points).table, {});
+#elif K8SNETIO_MISUSE == 12
+  auto d = k::make_detector(rule, k::baseline_table<2>(), {});
+#elif K8SNETIO_MISUSE == 13
+  auto view = measure_rows | k::lookup_baseline(k::baseline_table<2>());
+#elif K8SNETIO_MISUSE == 14  // library.md A1.3 (compiled with -Werror=unused-result)
+  k::detector d(rule, table, {});
+  d.finish();
+#elif K8SNETIO_MISUSE == 15
+  k::detector d(rule, table, {});
+  d.take_closed();
+#elif K8SNETIO_MISUSE == 16
+  k::detector d(rule, table, {});
+  d.save_state();
+#elif K8SNETIO_MISUSE == 17
+  k::detect(rule, points, table);
+#elif K8SNETIO_MISUSE == 18
+  k::make_detector(rule, table, {});
 #endif
   (void)table;
 }

@@ -2,6 +2,7 @@
 // (`add` points as they come, `finish` for the findings) and a one-call form over a range.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <concepts>
 #include <cstddef>
@@ -79,7 +80,39 @@ struct detection_result {
   aggregation_stats stats;
   std::vector<unbaselined_key> unbaselined;  ///< D5.4, sorted by key
   std::uint64_t service_pattern_limit = 0;   ///< D2.4: D1 rows whose pod name hit the limit
+  /// A1.4 (drop_reason::unmapped_direction): points of the rule's metric whose direction feeds
+  /// none of the rule's measures (D3.2: their rows alert on nothing), and those directions with
+  /// their point counts, sorted (at most detail::max_named_directions of them are named).
+  std::uint64_t unmapped_direction = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> unmapped_directions;
 };
+
+namespace detail {
+inline constexpr std::size_t max_named_directions = 16;
+template <class>
+inline constexpr bool always_false = false;
+}  // namespace detail
+
+/// A1.1: "" when `baseline` may serve `rule` (its measures are the rule's, or the store does not
+/// say what it holds), else the sentence that refuses it.
+template <std::size_t N, class Baseline>
+std::string baseline_mismatch(const rule_definition<N>& rule, const Baseline& baseline) {
+  if constexpr (requires { baseline.measures().names; }) {
+    const auto& have = baseline.measures().names;
+    const auto& want = rule.measures->names;
+    if (std::equal(have.begin(), have.end(), want.begin(), want.end())) return {};
+    const auto list = [](const auto& names) {
+      std::string out;
+      for (std::string_view n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+      return out;
+    };
+    return "the baseline table holds the measures (" + list(have) + ") but the rule \"" +
+           std::string(rule.metadata->name) + "\" scores (" + list(want) +
+           "): it is the table of another rule";
+  } else {
+    return {};
+  }
+}
 
 namespace detail {
 
@@ -92,7 +125,11 @@ class service_resolver {
  public:
   /// Throws std::invalid_argument naming the pattern's error when it does not compile.
   explicit service_resolver(const std::optional<std::string>& pattern) {
-    if (pattern && *pattern != default_service_pattern) user_.emplace(*pattern);
+    if (pattern && *pattern != default_service_pattern) {
+      auto compiled = compile_service_pattern(*pattern);
+      if (!compiled) throw std::invalid_argument(compiled.error());
+      user_ = std::move(*compiled);
+    }
   }
 
   /// The service of `pod`; the view lives as long as the resolver.
@@ -100,7 +137,7 @@ class service_resolver {
     auto it = cache_.find(pod);
     if (it == cache_.end()) {
       const std::optional<std::string> service =
-          user_ ? user_->try_normalize(pod) : std::optional(default_service_normalizer{}(pod));
+          user_ ? user_(pod) : std::optional(default_service_normalizer{}(pod));
       if (cache_.size() >= cache_limit) cache_.clear();
       it = cache_
                .emplace(std::string(pod),
@@ -114,8 +151,8 @@ class service_resolver {
   static constexpr std::size_t cache_limit = std::size_t{1} << 16;
 
  private:
-  std::optional<pcre2_service_normalizer> user_;
-  symbol_table services_;  // stable views
+  compiled_service_pattern user_;  // D2.4: empty for the default
+  symbol_table services_;          // stable views
   std::unordered_map<std::string, std::optional<std::uint32_t>, string_hash, std::equal_to<>>
       cache_;
 };
@@ -159,12 +196,23 @@ class detector {
         services_(options_.service_pattern),
         lookup_(baseline),
         scorer_(*rule.measures, options_.scoring) {
+    if (std::string why = baseline_mismatch(rule, baseline); !why.empty())
+      throw std::invalid_argument("detector: " + why);  // A1.1
     if (options_.window_seconds &&
         (*options_.window_seconds < 1 || *options_.window_seconds % options_.span.span_seconds))
       throw std::invalid_argument(
           "detector: window_seconds must be a positive multiple of span_seconds");
     if constexpr (requires { baseline.stdev_column_order(); })
       scorer_.use_table_order(baseline.stdev_column_order());
+  }
+
+  /// A1.2: the detector keeps a reference to its baseline, so a temporary one is refused.
+  template <class B>
+  requires std::same_as<B, Baseline> detector(const rule_definition<N>&, const B&&,
+                                              detection_options) {
+    static_assert(detail::always_false<B>,
+                  "detector: the baseline is a temporary and would be destroyed while the "
+                  "detector reads it; keep it in a variable that outlives the detector");
   }
 
   // The series state holds views of the aggregator's strings and of the normalizer's cache.
@@ -181,6 +229,7 @@ class detector {
       note_failure(used.reason);
       return used;
     }
+    if (!maps_direction(p.direction)) ++unmapped_points_;  // A1.4
     aggregator_.emit_closed([this](const span_row& r, std::uint32_t series) { join(r, series); });
     if (options_.span.allowed_lateness)
       if (auto t = aggregator_.complete_through()) {
@@ -195,7 +244,7 @@ class detector {
   /// Set when the answer can no longer be exact: drop_reason::out_of_order (read the input
   /// again with group_closing::at_finish) or drop_reason::memory_limit. `finish` then throws
   /// incomplete_detection.
-  std::optional<drop_reason> failure() const noexcept { return failure_; }
+  [[nodiscard]] std::optional<drop_reason> failure() const noexcept { return failure_; }
 
   /// Pods held (S5: those alive, those with rows waiting, and those with an anomalous bucket).
   std::size_t pods_held() const noexcept { return pod_ids_.size(); }
@@ -212,7 +261,7 @@ class detector {
 
   /// Live use (an allowed lateness): the findings of the windows the watermark has closed
   /// since the last call, windows in time order, D7.3 order within each (S2.1).
-  std::vector<finding> take_closed() {
+  [[nodiscard]] std::vector<finding> take_closed() {
     std::vector<finding> out;
     out.swap(closed_);
     return out;
@@ -225,7 +274,7 @@ class detector {
   /// recorded buckets and the series of findings not yet taken follow, at the end (the settings
   /// record the option, so a snapshot without it keeps its layout). The baseline and the D8 filter
   /// are not in it: they are the restoring caller's (a refreshed baseline applies from then on).
-  std::string save_state() const {
+  [[nodiscard]] std::string save_state() const {
     detail::snapshot_writer w;
     aggregator_.save(w);
     w.u64(pods_.size());
@@ -257,6 +306,10 @@ class detector {
     for (const auto& [k, p] : pending_) {
       save_row(k, p.row.cluster, p.row.node, p.row.pod, p.row.service, p.row.values);
       w.u64(p.filled);
+      for (std::size_t m = 0; m < N; ++m) {
+        w.f64(p.sum[m]);
+        w.u64(p.count[m]);
+      }
     }
     w.u64(order_.size());
     for (const pending_key& k : order_) {
@@ -289,6 +342,12 @@ class detector {
       for (std::int64_t t : buckets) w.i64(t);
     }
     w.u64(pattern_limit_rows_);
+    w.u64(unmapped_points_);
+    w.u64(unmapped_names_.size());
+    for (const auto& [name, n] : unmapped_names_) {
+      w.str(name);
+      w.u64(n);
+    }
     if (options_.keep_finding_series) {
       // Only then (the settings say so): a snapshot without series keeps its earlier layout.
       for (std::size_t i = 0; i < pods_.size(); ++i) {
@@ -353,7 +412,7 @@ class detector {
         *v = d.restored_.view(d.restored_.intern(r.str()));
       for (auto& v : values) v = r.opt_f64();
     };
-    const std::size_t pending = r.count(12 + 32 + N + 8);
+    const std::size_t pending = r.count(12 + 32 + N + 8 + 16 * N);
     for (std::size_t i = 0; i < pending; ++i) {
       pending_key k{};
       pending_row p{};
@@ -361,6 +420,13 @@ class detector {
       p.row.time = k.time;
       p.filled = r.u64();
       if (p.filled > N) r.fail("a half-joined row with more measures than the rule has");
+      std::size_t counted = 0;
+      for (std::size_t m = 0; m < N; ++m) {
+        p.sum[m] = r.f64();
+        p.count[m] = r.u64();
+        counted += p.count[m] > 0;
+      }
+      if (counted != p.filled) r.fail("a half-joined row whose measures do not add up");
       if (!d.pending_.emplace(k, std::move(p)).second) r.fail("a half-joined row twice");
     }
     const std::size_t order = r.count(12);
@@ -400,6 +466,14 @@ class detector {
       for (std::size_t j = 0; j < b; ++j) it->second.buckets.insert(r.i64());
     }
     d.pattern_limit_rows_ = r.u64();
+    d.unmapped_points_ = r.u64();
+    const std::size_t unmapped = r.count(8 + 8);
+    if (unmapped > detail::max_named_directions) r.fail("too many unmapped directions");
+    for (std::size_t i = 0; i < unmapped; ++i) {
+      std::string name(r.str());
+      if (!d.unmapped_names_.emplace(std::move(name), r.u64()).second)
+        r.fail("an unmapped direction twice");
+    }
     if (options_.keep_finding_series) {
       for (std::size_t i = 0; i < pods; ++i) {
         if (!d.pods_[i].live) continue;
@@ -443,7 +517,7 @@ class detector {
 
   /// D2–D9 for everything still open: the findings of each window not yet taken by
   /// take_closed, windows in time order. Throws incomplete_detection if failure() is set.
-  detection_result finish() {
+  [[nodiscard]] detection_result finish() {
     end_of_input();
     if (failure_) throw incomplete_detection(*failure_);
     for (auto it = pending_.begin(); it != pending_.end();) it = complete(it);
@@ -452,6 +526,8 @@ class detector {
     result.stats = aggregator_.stats();
     result.findings = take_closed();
     result.service_pattern_limit = pattern_limit_rows_;
+    result.unmapped_direction = unmapped_points_;
+    result.unmapped_directions.assign(unmapped_names_.begin(), unmapped_names_.end());
     for (const auto& [key, u] : unbaselined_)
       result.unbaselined.push_back({key, u.pods.size(), u.buckets.size()});
     std::sort(result.unbaselined.begin(), result.unbaselined.end(),
@@ -502,7 +578,9 @@ class detector {
   };
   struct pending_row {
     measure_row<N> row;
-    std::size_t filled = 0;  ///< measures present: complete at N
+    std::size_t filled = 0;                ///< measures present: complete at N
+    std::array<double, N> sum{};           ///< D3: the io of the rows each measure had
+    std::array<std::uint64_t, N> count{};  ///< D3: and how many
   };
   struct pending_key {
     std::uint32_t pod;
@@ -515,6 +593,28 @@ class detector {
     }
   };
   using pending_map = std::unordered_map<pending_key, pending_row, pending_hash>;
+
+  /// A1.4: whether a point's direction feeds a measure of the rule; counts it when not. The
+  /// answers for the first directions are kept, so that the mapping is not called per point.
+  bool maps_direction(std::string_view direction) {
+    bool mapped;
+    if (auto known = std::find_if(directions_.begin(), directions_.end(),
+                                  [direction](const auto& d) { return d.first == direction; });
+        known != directions_.end()) {
+      mapped = known->second;
+    } else {
+      const std::optional<std::size_t> m = rule_.measure_of(direction);
+      mapped = m && *m < N;
+      if (directions_.size() < 64) directions_.emplace_back(std::string(direction), mapped);
+    }
+    if (!mapped) {
+      if (auto it = unmapped_names_.find(direction); it != unmapped_names_.end())
+        ++it->second;
+      else if (unmapped_names_.size() < detail::max_named_directions)
+        unmapped_names_.emplace(std::string(direction), 1);
+    }
+    return mapped;
+  }
 
   void note_failure(drop_reason r) {
     if (!failure_ && (r == drop_reason::out_of_order || r == drop_reason::memory_limit))
@@ -578,7 +678,7 @@ class detector {
     }
     if (s.unbaselined) s.unbaselined->buckets.insert(r.time);  // D5.4
     if (!s.measure || *s.measure >= N) return;  // D3.2: a row of nulls alerts on nothing
-    if (!rule_.derive) {
+    if (!rule_.derive && rule_.one_direction_per_measure) {
       if (options_.keep_finding_series && s.baseline)
         recorded(s.pod, r.time).values[*s.measure] = r.io;
       // D6.2 per measure: v > a + k·s involves this measure alone. Keep it only if it exceeds.
@@ -607,10 +707,16 @@ class detector {
       order_.push_back(key);
       if (sealing) pods_[s.pod].waiting.push_back(r.time);
     }
+    // D3: a measure is the mean of the rows of every direction that feeds it, summed in the
+    // order they come, as direction_pivot computes it (one D3 for the engine and the stages).
     pending_row& p = it->second;
-    if (!p.row.values[*s.measure]) ++p.filled;
-    p.row.values[*s.measure] = r.io;
-    if (p.filled == N) {
+    const std::size_t m = *s.measure;
+    if (p.count[m]++ == 0) ++p.filled;
+    p.sum[m] += r.io;
+    p.row.values[m] = p.sum[m] / static_cast<double>(p.count[m]);
+    // Complete once every measure has its row, when each has one direction only; otherwise
+    // another direction may still come for the bucket: it completes when sealed or at the end.
+    if (p.filled == N && rule_.one_direction_per_measure) {
       complete(it);
       if (sealing) std::erase(pods_[s.pod].waiting, r.time);
     }
@@ -941,6 +1047,9 @@ class detector {
   std::optional<drop_reason> failure_;
   std::unordered_map<std::string, unbaselined_state> unbaselined_;  // node-based: stable
   std::uint64_t pattern_limit_rows_ = 0;
+  std::uint64_t unmapped_points_ = 0;                                 // A1.4
+  std::map<std::string, std::uint64_t, std::less<>> unmapped_names_;  // A1.4: the first ones
+  std::vector<std::pair<std::string, bool>> directions_;              // A1.4: direction → mapped
   detail::symbol_table restored_;            // S4: the strings of restored rows
   std::vector<std::string_view> pod_names_;  // pod id → its key in pod_ids_ (node-based: stable)
   std::vector<std::uint32_t> free_pods_;     // S5: released pod ids, reused last first
@@ -951,8 +1060,8 @@ class detector {
 /// range is streamed once when it is time-major or series-major and read a second time with
 /// every bucket held when it is not; a single-pass range is held from the start.
 template <std::size_t N, ranges::input_range Points, baseline_source<N> Baseline>
-detection_result detect(const rule_definition<N>& rule, Points&& points, const Baseline& baseline,
-                        detection_options options = {}) {
+[[nodiscard]] detection_result detect(const rule_definition<N>& rule, Points&& points,
+                                      const Baseline& baseline, detection_options options = {}) {
   if (!options.span.allowed_lateness && options.span.closing == group_closing::by_series) {
     if constexpr (ranges::forward_range<Points>) {
       detector<N, Baseline> streaming(rule, baseline, options);
@@ -972,14 +1081,21 @@ detection_result detect(const rule_definition<N>& rule, Points&& points, const B
 /// positive multiple of the span. What a SIEM that loads rules and options from configuration
 /// calls, to report a bad pattern when it loads it rather than when data comes.
 template <std::size_t N, baseline_source<N> Baseline>
-tl::expected<detector<N, Baseline>, std::string> make_detector(const rule_definition<N>& rule,
-                                                               const Baseline& baseline,
-                                                               detection_options options) {
+[[nodiscard]] tl::expected<detector<N, Baseline>, std::string> make_detector(
+    const rule_definition<N>& rule, const Baseline& baseline, detection_options options) {
   try {
     return detector<N, Baseline>(rule, baseline, std::move(options));
   } catch (const std::invalid_argument& e) {
     return tl::unexpected(std::string(e.what()));
   }
+}
+
+/// A1.2: the engine keeps a reference to its baseline, so a temporary one is refused.
+template <std::size_t N, baseline_source<N> Baseline>
+void make_detector(const rule_definition<N>&, const Baseline&&, detection_options) {
+  static_assert(detail::always_false<Baseline>,
+                "make_detector: the baseline is a temporary and would be destroyed while the "
+                "detector reads it; keep it in a variable that outlives the detector");
 }
 
 }  // namespace k8snetio

@@ -52,7 +52,7 @@ inline std::uint32_t crc32(std::string_view bytes, std::uint32_t crc = 0) noexce
     return t;
   }();
   crc = ~crc;
-  for (unsigned char b : bytes) crc = table[(crc ^ b) & 0xFFu] ^ (crc >> 8);
+  for (unsigned char b : bytes) crc = table[(crc ^ std::uint32_t{b}) & 0xFFu] ^ (crc >> 8);
   return ~crc;
 }
 

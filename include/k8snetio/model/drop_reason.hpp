@@ -18,6 +18,7 @@ enum class drop_reason : std::uint8_t {
   memory_limit,           ///< S1.1: holding this input needs more than the memory limit
   service_pattern_limit,  ///< D2.4: the user pattern hit its match limit on this pod name
   series_limit,           ///< S5.1: one more series than span_options::max_series allows
+  unmapped_direction,     ///< library.md A1.4: its direction feeds none of the rule's measures
 };
 
 constexpr std::string_view to_string(drop_reason r) noexcept {
@@ -32,6 +33,7 @@ constexpr std::string_view to_string(drop_reason r) noexcept {
     case drop_reason::memory_limit: return "memory limit";
     case drop_reason::service_pattern_limit: return "service pattern limit";
     case drop_reason::series_limit: return "series limit";
+    case drop_reason::unmapped_direction: return "unmapped direction";
   }
   return "unknown";
 }

@@ -12,8 +12,11 @@
 namespace k8snetio {
 
 /// The main rule (a value like any user's rule; its texts are copies of the constants above).
-inline const rule_definition<2> anomalous_network_io{network_io_measures, anomalous_network_io_rule,
-                                                     &network_io_measure_of};
+inline const rule_definition<2> anomalous_network_io = [] {
+  rule_definition<2> rule{network_io_measures, anomalous_network_io_rule, &network_io_measure_of};
+  rule.one_direction_per_measure = true;  // receive → inbound, transmit → outbound
+  return rule;
+}();
 
 /// One call: the main rule's findings over a range of metric points.
 template <ranges::input_range Points, baseline_source<2> Baseline>

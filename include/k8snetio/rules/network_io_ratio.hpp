@@ -14,9 +14,12 @@
 namespace k8snetio {
 
 /// The sibling rule: the ratio step (R1) and a per-service baseline pivot (R5).
-inline const rule_definition<2> network_io_ratio{network_io_ratio_measures, network_io_ratio_rule,
-                                                 &network_io_measure_of, &to_network_io_ratios,
-                                                 true};
+inline const rule_definition<2> network_io_ratio = [] {
+  rule_definition<2> rule{network_io_ratio_measures, network_io_ratio_rule, &network_io_measure_of,
+                          &to_network_io_ratios, true};
+  rule.one_direction_per_measure = true;  // receive and transmit feed the ratios' two inputs
+  return rule;
+}();
 
 /// One call: the ratio rule's findings over a range of metric points.
 template <ranges::input_range Points, baseline_source<2> Baseline>

@@ -41,16 +41,27 @@ struct rule_definition {
 
   /// Copies the texts of `measures` and `metadata` (see own_measure_set for what is refused).
   /// `measure_of` must be set; `derive` may be empty.
-  rule_definition(const measure_set<N>& measures, const rule_metadata& metadata,
-                  direction_mapping_fn measure_of, derive_fn<N> derive = {},
+  /// (The parameters are named apart from the members, so that a user's -Wshadow stays quiet.)
+  rule_definition(const measure_set<N>& rule_measures, const rule_metadata& rule_meta,
+                  direction_mapping_fn direction_to_measure, derive_fn<N> derive_step = {},
                   bool per_service_baseline = false)
-      : measures(own_measure_set(measures)),
-        metadata(own_rule_metadata(metadata)),
-        measure_of(std::move(measure_of)),
-        derive(std::move(derive)),
+      : measures(own_measure_set(rule_measures)),
+        metadata(own_rule_metadata(rule_meta)),
+        measure_of(std::move(direction_to_measure)),
+        derive(std::move(derive_step)),
         baseline_per_service(per_service_baseline) {
-    if (!this->measure_of)
+    if (!measure_of)
       throw std::invalid_argument("rule_definition: the direction mapping (measure_of) is empty");
+  }
+
+  /// A rule whose measure i is fed by the one direction `directions[i]` (exact,
+  /// case-sensitive): the engine then scores a bucket as soon as each measure has its row.
+  rule_definition(const measure_set<N>& rule_measures, const rule_metadata& rule_meta,
+                  const std::array<std::string_view, N>& directions, derive_fn<N> derive_step = {},
+                  bool per_service_baseline = false)
+      : rule_definition(rule_measures, rule_meta, mapping_of(directions), std::move(derive_step),
+                        per_service_baseline) {
+    one_direction_per_measure = true;
   }
 
   std::shared_ptr<const measure_set<N>> measures;
@@ -62,6 +73,27 @@ struct rule_definition {
   /// The baseline pivots per (key, _time) across pods before `derive` (R5); otherwise it
   /// takes the D1 rows as they are (B1–B4).
   bool baseline_per_service = false;
+  /// Each measure is fed by at most one direction (true for the shipped rules and the
+  /// directions constructor). When false, the engine waits for the end of a pod's bucket before
+  /// scoring it, since two directions that feed one measure give their mean (D3).
+  bool one_direction_per_measure = false;
+
+ private:
+  static direction_mapping_fn mapping_of(const std::array<std::string_view, N>& directions) {
+    std::array<std::string, N> owned;
+    for (std::size_t i = 0; i < N; ++i) {
+      for (std::size_t j = 0; j < i; ++j)
+        if (directions[j] == directions[i])
+          throw std::invalid_argument("rule_definition: the direction \"" +
+                                      std::string(directions[i]) + "\" feeds two measures");
+      owned[i] = std::string(directions[i]);
+    }
+    return [owned = std::move(owned)](std::string_view direction) -> std::optional<std::size_t> {
+      for (std::size_t i = 0; i < N; ++i)
+        if (owned[i] == direction) return i;
+      return std::nullopt;
+    };
+  }
 };
 
 }  // namespace k8snetio

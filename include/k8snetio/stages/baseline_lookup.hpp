@@ -3,6 +3,7 @@
 // user may back it with their own (a KV store, a cache); baseline_table is ours. Lazy.
 #pragma once
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <memory>
@@ -32,6 +33,14 @@ template <std::size_t N, baseline_source<N> Baseline>
 class baseline_lookup {
  public:
   explicit baseline_lookup(const Baseline& baseline) : baseline_(&baseline) {}
+  /// A1.2: the lookup keeps a reference, so a temporary baseline is refused.
+  template <class B>
+  requires std::same_as<B, Baseline>
+  explicit baseline_lookup(const B&&) {
+    static_assert(sizeof(B) == 0,
+                  "baseline_lookup: the baseline is a temporary; keep it in a variable that "
+                  "outlives the lookup");
+  }
 
   looked_up_row<N> operator()(const measure_row<N>& row) {
     make_key(key_, row.cluster, row.service);
@@ -54,6 +63,23 @@ struct measure_row_size<measure_row<N>> : std::integral_constant<std::size_t, N>
 template <class Baseline, class R>
 auto looked_up_rows(R&& rows, const Baseline& baseline, std::shared_ptr<const void> keep) {
   using row = std::remove_cvref_t<ranges::range_reference_t<R>>;
+  // A1.1: rows straight from pivot_direction(rule) name the rule's measures; a baseline table
+  // names its own. Another rule's table is refused before a row is looked up.
+  if constexpr (
+      requires { rows.rule_measures(); } && requires { baseline.measures().names; }) {
+    if (const auto* measures = rows.rule_measures()) {
+      const auto& have = baseline.measures().names;
+      if (!std::equal(have.begin(), have.end(), measures->names.begin(), measures->names.end())) {
+        std::string message = "lookup_baseline: the baseline table holds the measures (";
+        for (std::size_t i = 0; i < have.size(); ++i)
+          message += (i ? ", " : "") + std::string(have[i]);
+        message += ") but the rows are of a rule with the measures (";
+        for (std::size_t i = 0; i < measures->names.size(); ++i)
+          message += (i ? ", " : "") + std::string(measures->names[i]);
+        throw std::invalid_argument(message + "): it is the table of another rule");
+      }
+    }
+  }
   static_assert(
       requires { measure_row_size<row>::value; },
       "lookup_baseline: the input must be a range of k8snetio::measure_row<N> (pipe it "
@@ -71,12 +97,23 @@ auto looked_up_rows(R&& rows, const Baseline& baseline, std::shared_ptr<const vo
 }  // namespace detail
 
 /// Adaptor: `measure_rows | lookup_baseline(table)` → a lazy view of looked_up_row<N>, N being
-/// the rows'. The table is held by reference and must outlive the view.
+/// the rows'. The table is held by reference and must outlive the view (a temporary is refused
+/// at compile time, A1.2: pass a std::shared_ptr to share it). Rows straight from
+/// pivot_direction(rule) are checked against the table's measures (A1.1: std::invalid_argument
+/// for the table of another rule).
 template <class Baseline>
 auto lookup_baseline(const Baseline& baseline) {
   return detail::make_stage([&baseline]<ranges::viewable_range R>(R&& rows) {
     return detail::looked_up_rows(std::forward<R>(rows), baseline, nullptr);
   });
+}
+
+/// A1.2: a temporary baseline would be destroyed before the lazy view reads it.
+template <class Baseline>
+requires(!std::is_lvalue_reference_v<Baseline>) auto lookup_baseline(Baseline&&) {
+  static_assert(sizeof(Baseline) == 0,
+                "lookup_baseline: the baseline is a temporary and would be destroyed before "
+                "the view reads it; keep it in a variable, or pass a std::shared_ptr");
 }
 
 /// Adaptor with shared ownership: the view keeps the baseline alive (a table a service swaps).

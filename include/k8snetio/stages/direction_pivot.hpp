@@ -220,6 +220,23 @@ class direction_pivot {
   }
 };
 
+/// The pivot's result: its rows, and the measures of the rule that made them, so that the
+/// lookup that follows can refuse a baseline table of another rule (library.md A1.1).
+template <std::size_t N>
+class pivoted_rows_view : public detail::materialized<measure_row<N>> {
+ public:
+  pivoted_rows_view() = default;
+  pivoted_rows_view(detail::materialized<measure_row<N>> rows,
+                    std::shared_ptr<const measure_set<N>> measures)
+      : detail::materialized<measure_row<N>>(std::move(rows)), measures_(std::move(measures)) {}
+
+  /// The rule's measures; null for a pivot made with a caller's direction mapping alone.
+  const measure_set<N>* rule_measures() const noexcept { return measures_.get(); }
+
+ private:
+  std::shared_ptr<const measure_set<N>> measures_;
+};
+
 namespace detail {
 
 /// The eager pivot of a range of service rows, then `derive` on each row when it is set.
@@ -249,9 +266,10 @@ auto pivoted_rows(R&& rows, const MeasureOf& measure_of, pivot_grouping grouping
 template <std::size_t N>
 auto pivot_direction(const rule_definition<N>& rule,
                      pivot_grouping grouping = pivot_grouping::per_pod) {
-  return detail::make_stage([measure_of = rule.measure_of, derive = rule.derive,
-                             grouping]<ranges::input_range R>(R&& rows) {
-    return detail::pivoted_rows<N>(std::forward<R>(rows), measure_of, grouping, derive);
+  return detail::make_stage([measure_of = rule.measure_of, derive = rule.derive, grouping,
+                             measures = rule.measures]<ranges::input_range R>(R&& rows) {
+    return pivoted_rows_view<N>(
+        detail::pivoted_rows<N>(std::forward<R>(rows), measure_of, grouping, derive), measures);
   });
 }
 

@@ -94,8 +94,10 @@ struct persistence_options {
   std::uint64_t min_count = 5;  ///< D7.2: a finding needs count > min_count
   /// The rule whose findings these are (a rule_definition's `metadata`); required.
   std::shared_ptr<const rule_metadata> rule{};
-  /// The search window; when unset, from the first to the last anomalous bucket seen
-  /// (window_end = last bucket + span_seconds).
+  /// The search window (D9). When unset, each finding is dated from its own pod's first to
+  /// its last anomalous bucket (window_end = last bucket + span_seconds), never from other
+  /// pods' buckets (library.md A2); the engines set it to the input's first and last bucket,
+  /// which persist_over(rule, n, search_window_of(span_rows)) does for a pipeline.
   std::optional<std::int64_t> window_start{}, window_end{};
   std::int64_t span_seconds = 10;
   /// D8: the `…_filter` macro; keeps every finding when empty.
@@ -121,8 +123,8 @@ class persistence_filter {
     ++g.count;
     g.texts.insert(r.anomalies);
     g.measures.insert(g.measures.end(), r.measures.begin(), r.measures.end());
-    if (!first_ || r.time < *first_) first_ = r.time;
-    if (!last_ || r.time > *last_) last_ = r.time;
+    if (fresh || r.time < g.first) g.first = r.time;
+    if (fresh || r.time > g.last) g.last = r.time;
     if (g.count != options_.min_count + 1) return std::nullopt;
     finding f = make_finding(it->first, g);
     f.status = finding_status::provisional;
@@ -139,12 +141,12 @@ class persistence_filter {
   void save(detail::snapshot_writer& w) const {
     w.opt_i64(options_.window_start);
     w.opt_i64(options_.window_end);
-    w.opt_i64(first_);
-    w.opt_i64(last_);
     w.u64(groups_.size());
     for (const auto& [key, g] : groups_) {
       for (const std::string* s : {&key.cluster, &key.node, &key.pod, &key.service}) w.str(*s);
       w.u64(g.count);
+      w.i64(g.first);
+      w.i64(g.last);
       w.u64(g.texts.size());
       for (const std::string& t : g.texts) w.str(t);
       w.u64(g.measures.size());
@@ -155,14 +157,15 @@ class persistence_filter {
     persistence_filter f(options_);
     f.options_.window_start = r.opt_i64();
     f.options_.window_end = r.opt_i64();
-    f.first_ = r.opt_i64();
-    f.last_ = r.opt_i64();
-    const std::size_t n = r.count(4 * 8 + 24);
+    const std::size_t n = r.count(4 * 8 + 40);
     for (std::size_t i = 0; i < n; ++i) {
       group_key key;
       for (std::string* s : {&key.cluster, &key.node, &key.pod, &key.service}) *s = r.str();
       group g;
       g.count = r.u64();
+      g.first = r.i64();
+      g.last = r.i64();
+      if (g.first > g.last) r.fail("a pod's first anomalous bucket after its last");
       const std::size_t texts = r.count(8);
       for (std::size_t t = 0; t < texts; ++t) g.texts.emplace(r.str());
       g.measures.resize(r.count(detail::saved_measure_min_bytes));
@@ -188,9 +191,8 @@ class persistence_filter {
   struct group_key;
   struct group;
   finding make_finding(const group_key& key, const group& g) const {
-    const std::int64_t start = options_.window_start.value_or(first_.value_or(0));
-    const std::int64_t end =
-        options_.window_end.value_or(last_ ? *last_ + options_.span_seconds : start);
+    const std::int64_t start = options_.window_start.value_or(g.first);
+    const std::int64_t end = options_.window_end.value_or(g.last + options_.span_seconds);
     finding f{key.cluster, key.node, key.pod,
               key.service, g.count,  std::vector<std::string>(g.texts.begin(), g.texts.end()),
               start,       end,      options_.rule,
@@ -207,12 +209,12 @@ class persistence_filter {
   };
   struct group {
     std::uint64_t count = 0;
-    std::set<std::string> texts;  // D7.1: distinct, byte order
+    std::int64_t first = 0, last = 0;  // the pod's first and last anomalous bucket
+    std::set<std::string> texts;       // D7.1: distinct, byte order
     std::vector<anomalous_measure> measures;
   };
   persistence_options options_;
   std::map<group_key, group> groups_;
-  std::optional<std::int64_t> first_, last_;
 };
 
 /// Adaptor: `anomalous_rows | persist_over(options)` → std::vector<finding>. Eager.
@@ -229,12 +231,45 @@ inline auto persist_over(persistence_options options) {
   });
 }
 
-/// Rule-first: `anomalous_rows | persist_over(rule, 5)`, the rule's findings with count > 5.
+/// Rule-first: `anomalous_rows | persist_over(rule, 5)`, the rule's findings with count > 5,
+/// each dated from its own pod's anomalous buckets (see persistence_options::window_start).
 template <std::size_t N>
 auto persist_over(const rule_definition<N>& rule, std::uint64_t min_count = 5) {
   persistence_options o;
   o.min_count = min_count;
   o.rule = rule.metadata;
+  return persist_over(std::move(o));
+}
+
+/// A search window (D9): [start, end), epoch seconds.
+struct search_window {
+  std::int64_t start = 0;
+  std::int64_t end = 0;
+  friend bool operator==(const search_window&, const search_window&) = default;
+};
+
+/// D9's batch window as the engines take it: from the first to the last bucket of the D1 rows
+/// (`points | aggregate_spans()`), the last one's end included; {0, 0} when there are none.
+template <ranges::input_range R>
+search_window search_window_of(R&& span_rows, std::int64_t span_seconds = 10) {
+  std::optional<std::int64_t> first, last;
+  for (const auto& r : span_rows) {
+    if (!first || r.time < *first) first = r.time;
+    if (!last || r.time > *last) last = r.time;
+  }
+  if (!first) return {};
+  return {*first, *last + span_seconds};
+}
+
+/// Rule-first with the search window: every finding is dated [window.start, window.end), as
+/// the engines date theirs (A2: the same findings, windows included).
+template <std::size_t N>
+auto persist_over(const rule_definition<N>& rule, std::uint64_t min_count, search_window window) {
+  persistence_options o;
+  o.min_count = min_count;
+  o.rule = rule.metadata;
+  o.window_start = window.start;
+  o.window_end = window.end;
   return persist_over(std::move(o));
 }
 

@@ -1,7 +1,8 @@
 // D2 — ServiceNormalizer: a pod's service is its name without the controller's suffix, as in
 // the SPL's `replace('k8s.pod.name', "-\w{5}$|-[abcdef0-9]{8,10}-\w{5}$", "")`. Implements
 // D2.1 (the default, by hand, exact to PCRE), D2.2 (other patterns, any callable, memoized),
-// D2.3 (an empty service is an ordinary result) and D2.4 (user patterns on PCRE2, with limits).
+// D2.3 (an empty service is an ordinary result); D2.4 (user patterns on PCRE2, with limits) is
+// in pcre2_service_normalizer.hpp, the one stage header that needs PCRE2 (component io).
 //
 // Design: the default's core, find_default_service_suffix(), is constexpr and never
 // allocates; it reports the removed range [begin, end). The service is usually the prefix
@@ -24,10 +25,6 @@
 #include <unordered_map>
 #include <utility>
 
-#ifndef PCRE2_CODE_UNIT_WIDTH  // pcre2.h wants one; the code below names the 8-bit API itself
-#define PCRE2_CODE_UNIT_WIDTH 8
-#endif
-#include <pcre2.h>
 #include <tl/expected.hpp>
 
 #include <range/v3/view/all.hpp>
@@ -116,88 +113,36 @@ struct service_pattern_limits {
   std::uint32_t heap_limit_kib = 65536;  ///< heap for backtracking frames
 };
 
-/// D2.2/D2.4: removes every match of a user pattern (PCRE2 syntax, as Splunk's replace(); no
-/// UTF mode, so \w is ASCII and names are bytes), with match, depth and heap limits: a pod
-/// name on which PCRE2 hits a limit gets no service from try_normalize(), never a crash or a
-/// stall. Copies share the compiled pattern; calls are thread-safe.
-class pcre2_service_normalizer {
- public:
-  /// The normalizer, or one sentence naming the pattern, PCRE2's error and its offset.
-  static tl::expected<pcre2_service_normalizer, std::string> create(
-      std::string_view pattern, service_pattern_limits limits = {}) {
-    int error = 0;
-    PCRE2_SIZE offset = 0;
-    std::shared_ptr<pcre2_code_8> code(
-        pcre2_compile_8(reinterpret_cast<PCRE2_SPTR8>(pattern.empty() ? "" : pattern.data()),
-                        pattern.size(), PCRE2_NEVER_UTF | PCRE2_NEVER_UCP, &error, &offset,
-                        nullptr),
-        pcre2_code_free_8);
-    if (!code) {
-      PCRE2_UCHAR8 message[256];
-      if (pcre2_get_error_message_8(error, message, sizeof message) < 0) message[0] = 0;
-      return tl::unexpected(
-          "k8snetio: invalid service pattern \"" + std::string(pattern) +
-          "\" (PCRE2 syntax): " + std::string(reinterpret_cast<const char*>(message)) +
-          " at offset " + std::to_string(offset));
-    }
-    std::shared_ptr<pcre2_match_context_8> context(pcre2_match_context_create_8(nullptr),
-                                                   pcre2_match_context_free_8);
-    if (!context) return tl::unexpected(std::string("k8snetio: out of memory (PCRE2)"));
-    pcre2_set_match_limit_8(context.get(), limits.match_limit);
-    pcre2_set_depth_limit_8(context.get(), limits.depth_limit);
-    pcre2_set_heap_limit_8(context.get(), limits.heap_limit_kib);
-    return pcre2_service_normalizer(std::string(pattern), std::move(code), std::move(context));
-  }
+/// D2.2/D2.4: a user pattern made ready to run: the service of a pod name, or nullopt when the
+/// pattern hit one of its limits on it.
+using compiled_service_pattern = std::function<std::optional<std::string>(std::string_view)>;
 
-  /// Throws std::invalid_argument (the message of create()) when `pattern` does not compile.
-  explicit pcre2_service_normalizer(std::string_view pattern, service_pattern_limits limits = {})
-      : pcre2_service_normalizer(created(pattern, limits)) {}
+namespace detail {
 
-  /// `pod` with every match removed; nullopt when PCRE2 hit a limit on it (D2.4: the caller
-  /// drops the point and counts it as "service pattern limit").
-  std::optional<std::string> try_normalize(std::string_view pod) const {
-    std::unique_ptr<pcre2_match_data_8, decltype(&pcre2_match_data_free_8)> match_data(
-        pcre2_match_data_create_from_pattern_8(code_.get(), nullptr), pcre2_match_data_free_8);
-    if (!match_data) return std::nullopt;
-    std::string service(pod.size() + 1, '\0');  // nothing is ever added: the result fits
-    PCRE2_SIZE length = service.size();
-    const int rc = pcre2_substitute_8(code_.get(),
-                                      reinterpret_cast<PCRE2_SPTR8>(pod.empty() ? "" : pod.data()),
-                                      pod.size(), 0, PCRE2_SUBSTITUTE_GLOBAL, match_data.get(),
-                                      context_.get(), reinterpret_cast<PCRE2_SPTR8>(""), 0,
-                                      reinterpret_cast<PCRE2_UCHAR8*>(service.data()), &length);
-    if (rc < 0) return std::nullopt;  // a match, depth or heap limit (or no memory)
-    service.resize(length);
-    return service;
-  }
+/// How the engines compile detection_options::service_pattern. The pattern engine is PCRE2,
+/// which the core component does not link: <k8snetio/stages/pcre2_service_normalizer.hpp>
+/// (component io) sets this when it is included anywhere in the program.
+using service_pattern_compiler = tl::expected<compiled_service_pattern, std::string> (*)(
+    std::string_view pattern, service_pattern_limits limits);
 
-  /// D2.2's callable: as try_normalize(), but a pod on which a limit is hit keeps its whole
-  /// name as its service. Use try_normalize() to drop and count such pods instead.
-  std::string operator()(std::string_view pod) const {
-    auto service = try_normalize(pod);
-    return service ? std::move(*service) : std::string(pod);
-  }
+inline service_pattern_compiler& registered_service_pattern_compiler() noexcept {
+  static service_pattern_compiler compiler = nullptr;
+  return compiler;
+}
 
-  const std::string& pattern() const noexcept { return pattern_; }
+/// The pattern compiled, or one sentence saying why not (PCRE2's error and offset, or that no
+/// pattern engine is in the program).
+inline tl::expected<compiled_service_pattern, std::string> compile_service_pattern(
+    std::string_view pattern, service_pattern_limits limits = {}) {
+  if (const service_pattern_compiler compile = registered_service_pattern_compiler())
+    return compile(pattern, limits);
+  return tl::unexpected(
+      "k8snetio: the service pattern \"" + std::string(pattern) +
+      "\" needs PCRE2: include <k8snetio/stages/pcre2_service_normalizer.hpp> and link "
+      "k8snetio::io");
+}
 
- private:
-  pcre2_service_normalizer(std::string pattern, std::shared_ptr<pcre2_code_8> code,
-                           std::shared_ptr<pcre2_match_context_8> context)
-      : pattern_(std::move(pattern)), code_(std::move(code)), context_(std::move(context)) {}
-
-  static pcre2_service_normalizer created(std::string_view pattern, service_pattern_limits limits) {
-    auto made = create(pattern, limits);
-    if (!made) throw std::invalid_argument(made.error());
-    return std::move(*made);
-  }
-
-  std::string pattern_;
-  std::shared_ptr<const pcre2_code_8> code_;
-  std::shared_ptr<pcre2_match_context_8> context_;  // read only once made; pcre2 wants non-const
-};
-
-/// The name D2.2's user patterns had before D2.4 moved them to PCRE2.
-using regex_service_normalizer = pcre2_service_normalizer;
+}  // namespace detail
 
 /// D2.2: memoizes a normalizer per distinct pod name, so the hot path computes each pod's
 /// service once. Returned views stay valid until clear() or destruction, however many pods
@@ -241,7 +186,6 @@ class caching_service_normalizer {
 };
 
 static_assert(service_normalizer_for<default_service_normalizer>);
-static_assert(service_normalizer_for<pcre2_service_normalizer>);
 
 /// Adaptor: `span_rows | normalize_service()` → a lazy view of service_row (D2). The shared
 /// caching normalizer owns the service strings, and the view keeps it alive.

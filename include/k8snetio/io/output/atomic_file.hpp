@@ -121,7 +121,7 @@ inline void remove_temporary_outputs_on_signal(std::initializer_list<int> signal
     struct sigaction action {};
     action.sa_handler = detail::remove_temporary_files_and_reraise;
     sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESETHAND;
+    action.sa_flags = static_cast<int>(SA_RESETHAND);  // an unsigned constant on glibc
     struct sigaction previous {};
     if (::sigaction(s, nullptr, &previous) == 0 && previous.sa_handler == SIG_IGN)
       continue;  // e.g. nohup: an ignored signal stays ignored

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# library.md A1.4 through the program: a detect run in which no point feeds the rule (the
+# directions are tx/rx, not transmit/receive) is an error that names the unmapped directions,
+# and writes no output; the same input with one direction mapped runs and names the other.
+#   cli_unmapped.sh K8S_NETIO DATA_DIR WORK_DIR
+set -u
+k8s_netio=$1 data=$2 work=$3
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+sed -e 's/,transmit/,tx/' -e 's/,receive/,rx/' "$data/cli_detect.csv" >renamed.csv
+grep -q ',tx' renamed.csv || fail "the fixture has no transmit rows to rename"
+if "$k8s_netio" detect --baseline "$data/cli_baseline.csv" -o out.csv renamed.csv 2>err.txt; then
+  fail "detect succeeded although no point has a direction the rule reads"
+fi
+grep -q 'no point of the input feeds the io rule' err.txt || fail "no clear error: $(cat err.txt)"
+grep -q 'unmapped direction (rx, tx)' err.txt || fail "the directions are not named: $(cat err.txt)"
+[[ ! -e out.csv ]] || fail "an output was written for a failed run"
+
+sed -e 's/,receive/,rx/' "$data/cli_detect.csv" >half.csv
+"$k8s_netio" detect --baseline "$data/cli_baseline.csv" -o out.csv half.csv 2>err.txt ||
+  fail "detect failed with transmit points mapped: $(cat err.txt)"
+grep -q 'unmapped direction (rx)' err.txt || fail "the summary does not name rx: $(cat err.txt)"
+echo "ok"

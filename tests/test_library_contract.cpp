@@ -1,0 +1,307 @@
+// library.md A1 and A2: what a C++ team embedding the library can rely on. No silent wrong
+// answer (A1.1 another rule's baseline table is refused in every engine and adaptor; A1.2 a
+// rule may be a temporary, a baseline may not (tests/compile_errors); A1.4 points the rule does
+// not map are counted and named) and one answer however the library is composed (A2: the
+// stages and the engine agree, windows included, also for a rule that maps two directions to
+// one measure, D3's mean).
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <k8snetio/k8snetio.hpp>
+
+namespace test_library_contract {
+
+namespace {
+
+namespace k = k8snetio;
+
+constexpr std::int64_t t0 = 1'700'000'000;
+
+struct owned_point {
+  double time, value;
+  std::string pod, direction;
+};
+
+std::vector<k::metric_point> views(const std::vector<owned_point>& points) {
+  std::vector<k::metric_point> out;
+  for (const owned_point& p : points)
+    out.push_back({p.time, p.value, k::default_metric_name, "c1", p.pod, "node-1", p.direction});
+  return out;
+}
+
+/// `buckets` buckets of two pods of service "web", both directions, steady traffic; pod
+/// web-x2k9p sends `burst` times more in buckets [from, from + 8).
+std::vector<owned_point> traffic(std::int64_t start, int buckets, double burst = 1, int from = 0,
+                                 std::vector<std::string> directions = {"transmit", "receive"}) {
+  std::vector<owned_point> out;
+  for (int i = 0; i < buckets; ++i) {
+    const double t = static_cast<double>(start + 10 * i) + 1;
+    for (const char* pod : {"web-abcde", "web-x2k9p"}) {
+      const bool spike = std::string_view(pod) == "web-x2k9p" && i >= from && i < from + 8;
+      for (const std::string& dir : directions)
+        out.push_back({t, (1000 + (i % 7) * 10) * (spike ? burst : 1), pod, dir});
+    }
+  }
+  return out;
+}
+
+const std::vector<owned_point>& history() {
+  static const std::vector<owned_point> h = traffic(t0 - 3600, 360);
+  return h;
+}
+
+/// The series-major order of the same points: every series whole, one after another.
+std::vector<k::metric_point> series_major(std::vector<k::metric_point> points) {
+  std::stable_sort(points.begin(), points.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.pod, a.direction) < std::tie(b.pod, b.direction);
+  });
+  return points;
+}
+
+}  // namespace
+
+// ---- A1.1 ---------------------------------------------------------------------------------------
+
+TEST_CASE("A1.1 the detector refuses the baseline table of another rule, both ways") {
+  const auto points = views(history());
+  const auto io_table = k::build_network_io_baseline(points).table;
+  const auto ratio_table = k::build_network_io_ratio_baseline(points).table;
+  using Catch::Matchers::Contains;
+  CHECK_THROWS_WITH((k::detector(k::anomalous_network_io, ratio_table, {})),
+                    Contains("the table of another rule") && Contains("inbound:outbound"));
+  CHECK_THROWS_WITH((k::detector(k::network_io_ratio, io_table, {})),
+                    Contains("the table of another rule") && Contains("inbound_network_io"));
+  // The one-call forms and the factory too.
+  CHECK_THROWS_AS(k::detect_anomalous_network_io(points, ratio_table), std::invalid_argument);
+  CHECK_THROWS_AS(k::detect_network_io_ratio(points, io_table), std::invalid_argument);
+  const auto made = k::make_detector(k::anomalous_network_io, ratio_table, {});
+  REQUIRE_FALSE(made);
+  CHECK_THAT(made.error(), Contains("another rule"));
+  // Its own table is taken.
+  CHECK_NOTHROW(k::detector(k::anomalous_network_io, io_table, {}));
+  CHECK_NOTHROW(k::detector(k::network_io_ratio, ratio_table, {}));
+}
+
+TEST_CASE("A1.1 the stages refuse the baseline table of another rule after the rule's pivot") {
+  const auto points = views(history());
+  const auto io_table = k::build_network_io_baseline(points).table;
+  const auto ratio_table = k::build_network_io_ratio_baseline(points).table;
+  const auto rows = points | k::aggregate_spans() | k::normalize_service();
+  CHECK_THROWS_WITH(
+      rows | k::pivot_direction(k::anomalous_network_io) | k::lookup_baseline(ratio_table),
+      Catch::Matchers::Contains("the table of another rule"));
+  CHECK_THROWS_AS(rows | k::pivot_direction(k::network_io_ratio) | k::lookup_baseline(io_table),
+                  std::invalid_argument);
+  // Composed first, then applied: the same check.
+  const auto wrong = k::pivot_direction(k::anomalous_network_io) | k::lookup_baseline(ratio_table);
+  CHECK_THROWS_AS(rows | wrong, std::invalid_argument);
+  const auto right = k::pivot_direction(k::anomalous_network_io) | k::lookup_baseline(io_table);
+  CHECK_NOTHROW(rows | right);
+}
+
+// ---- A1.2 ---------------------------------------------------------------------------------------
+
+TEST_CASE("A1.2 a rule built from temporaries may be dropped: engines and findings share it") {
+  std::optional<k::detector<2, k::baseline_table<2>>> engine;
+  const auto points = views(history());
+  std::optional<k::baseline_table<2>> table;
+  {
+    // The rule's texts come from strings that die at the end of this block, and so does the
+    // rule; a copy of the main rule under another name.
+    std::string name = "A user's rule";
+    std::string inbound = "inbound_network_io", outbound = "outbound_network_io";
+    const k::measure_set<2> measures{{inbound, outbound}, " higher than average by ", {1, 0}};
+    k::rule_metadata meta = k::anomalous_network_io_rule;
+    meta.name = name;
+    const k::rule_definition<2> rule(measures, meta, &k::network_io_measure_of);
+    table.emplace(k::build_baseline(rule, points).table);
+    engine.emplace(rule, *table, k::detection_options{});
+    name.assign(name.size(), 'X');
+    inbound.assign(inbound.size(), 'X');
+  }
+  const auto today = traffic(t0, 360, 100, 100);  // views() borrows its strings
+  for (const auto& p : views(today)) (void)engine->add(p);
+  const auto result = engine->finish();
+  REQUIRE(result.findings.size() == 1);
+  CHECK(result.findings[0].rule->name == "A user's rule");
+  CHECK(result.findings[0].anomalies[0].find("inbound_network_io") != std::string::npos);
+}
+
+// ---- A1.4 ---------------------------------------------------------------------------------------
+
+TEST_CASE("A1.4 points whose direction the rule does not map are counted and named") {
+  const auto points = views(history());
+  const auto table = k::build_network_io_baseline(points).table;
+  // tx/rx instead of transmit/receive: nothing maps, nothing can alert.
+  const auto renamed = traffic(t0, 60, 100, 10, {"tx", "rx"});
+  k::detector engine(k::anomalous_network_io, table, {});
+  for (const auto& p : views(renamed)) CHECK(engine.add(p));  // used by D1 (D3.2: null rows)
+  const auto result = engine.finish();
+  CHECK(result.findings.empty());
+  CHECK(result.unmapped_direction == renamed.size());
+  const std::vector<std::pair<std::string, std::uint64_t>> named = {{"rx", renamed.size() / 2},
+                                                                    {"tx", renamed.size() / 2}};
+  CHECK(result.unmapped_directions == named);
+  CHECK(k::to_string(k::drop_reason::unmapped_direction) == "unmapped direction");
+
+  // Mixed with mapped points, only the unmapped ones are counted; the findings are those of the
+  // mapped points alone.
+  auto mixed = traffic(t0, 60, 100, 10);
+  const auto extra = traffic(t0, 60, 1, 0, {"dropped"});
+  mixed.insert(mixed.end(), extra.begin(), extra.end());
+  const auto with_extra = k::detect_anomalous_network_io(views(mixed), table);
+  const auto without = k::detect_anomalous_network_io(views(traffic(t0, 60, 100, 10)), table);
+  CHECK(with_extra.unmapped_direction == extra.size());
+  CHECK(without.unmapped_direction == 0);
+  CHECK(with_extra.findings == without.findings);
+  CHECK(with_extra.findings.size() == 1);
+}
+
+TEST_CASE("A1.4 the unmapped count survives save and restore") {
+  const auto table = k::build_network_io_baseline(views(history())).table;
+  const auto owned = traffic(t0, 60, 1, 0, {"transmit", "receive", "tx"});
+  const auto points = views(owned);
+  const std::size_t half = points.size() / 2;
+  k::detector first(k::anomalous_network_io, table, {});
+  for (std::size_t i = 0; i < half; ++i) (void)first.add(points[i]);
+  k::detector second(k::anomalous_network_io, table, {});
+  second.restore_state(first.save_state());
+  for (std::size_t i = half; i < points.size(); ++i) (void)second.add(points[i]);
+  const auto result = second.finish();
+  CHECK(result.unmapped_direction == points.size() / 3);
+  REQUIRE(result.unmapped_directions.size() == 1);
+  CHECK(result.unmapped_directions[0].first == "tx");
+}
+
+// ---- A2 -----------------------------------------------------------------------------------------
+
+namespace {
+
+/// A user's rule whose outbound measure is fed by two directions (D3: their mean).
+k::rule_definition<2> two_to_one_rule() {
+  static constexpr k::measure_set<2> measures{
+      {"outbound_io", "inbound_io"}, " higher than average by ", {0, 1}};
+  k::rule_metadata meta = k::anomalous_network_io_rule;
+  meta.name = "Two directions, one measure";
+  return k::rule_definition<2>(measures, meta,
+                               [](std::string_view d) -> std::optional<std::size_t> {
+                                 if (d == "transmit" || d == "egress") return 0;
+                                 if (d == "receive") return 1;
+                                 return std::nullopt;
+                               });
+}
+
+/// Every key of the points with avg 1000 and stdev 20 for both measures.
+k::baseline_table<2> flat_table(const k::rule_definition<2>& rule) {
+  k::baseline_table<2> table(rule.measures);
+  k::baseline_entry<2> e;
+  for (std::size_t m = 0; m < 2; ++m) {
+    e.avg[m] = k::baseline_cell::from_number(1000.0);
+    e.stdev[m] = k::baseline_cell::from_number(20.0);
+  }
+  table.insert("c1:web", e);
+  return table;
+}
+
+/// Transmit bursts to 5000 while egress stays at 1000 in web-x2k9p's buckets [10, 18): their
+/// mean (3000) exceeds 1000 + 4·20, each alone does not decide it. Egress comes last, so an
+/// engine that kept the last value would see 1000 and find nothing.
+std::vector<owned_point> two_to_one_traffic() {
+  std::vector<owned_point> out;
+  for (int i = 0; i < 60; ++i) {
+    const double t = static_cast<double>(t0 + 10 * i) + 1;
+    for (const char* pod : {"web-abcde", "web-x2k9p"}) {
+      const bool spike = std::string_view(pod) == "web-x2k9p" && i >= 10 && i < 18;
+      out.push_back({t, spike ? 5000.0 : 1000.0, pod, "transmit"});
+      out.push_back({t, 1000.0, pod, "receive"});
+      out.push_back({t, 1000.0, pod, "egress"});
+    }
+  }
+  // A stray anomalous bucket of the other pod, late in the input: one bucket, no finding, but
+  // it must not move web-x2k9p's window either.
+  out.push_back({static_cast<double>(t0 + 10 * 50) + 2, 90000.0, "web-abcde", "receive"});
+  return out;
+}
+
+template <std::size_t N>
+std::vector<k::finding> pipeline(const std::vector<k::metric_point>& points,
+                                 const k::rule_definition<N>& rule,
+                                 const k::baseline_table<N>& table) {
+  const auto spans = points | k::aggregate_spans();
+  return spans | k::normalize_service() | k::pivot_direction(rule) | k::lookup_baseline(table) |
+         k::score_sigma(rule) | k::persist_over(rule, 5, k::search_window_of(spans));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "A2 the stages and the engine give the same findings for a rule mapping two directions "
+    "to one measure (D3's mean), in any order") {
+  const auto rule = two_to_one_rule();
+  const auto table = flat_table(rule);
+  const auto owned = two_to_one_traffic();
+  const auto time_major = views(owned);
+  const auto by_series = series_major(time_major);
+
+  const auto staged = pipeline(time_major, rule, table);
+  REQUIRE(staged.size() == 1);
+  CHECK(staged[0].pod == "web-x2k9p");
+  CHECK(staged[0].count == 8);
+  CHECK(staged[0].window_start == t0);
+  CHECK(staged[0].window_end == t0 + 600);
+
+  for (const auto* input : {&time_major, &by_series}) {
+    CHECK(k::detect(rule, *input, table).findings == staged);
+    // The push API, streamed (by_series closing) and held (at_finish).
+    for (const auto closing : {k::group_closing::by_series, k::group_closing::at_finish}) {
+      k::detection_options options;
+      options.span.closing = closing;
+      k::detector engine(rule, table, options);
+      for (const auto& p : *input) (void)engine.add(p);
+      engine.end_of_input();
+      if (engine.failure()) {
+        // Series-major input cannot be streamed exactly for this rule: the engine says so.
+        CHECK(closing == k::group_closing::by_series);
+        continue;
+      }
+      CHECK(engine.finish().findings == staged);
+    }
+  }
+  // The stages agree with themselves on the other order.
+  CHECK(pipeline(by_series, rule, table) == staged);
+}
+
+TEST_CASE("A2 the shipped rules: the stages with the search window and the engine agree") {
+  const auto owned = traffic(t0, 360, 100, 100);
+  const auto points = views(owned);
+  const auto table = k::build_network_io_baseline(views(history())).table;
+  const auto staged = pipeline(points, k::anomalous_network_io, table);
+  REQUIRE(staged.size() == 1);
+  CHECK(k::detect_anomalous_network_io(points, table).findings == staged);
+  CHECK(k::detect_anomalous_network_io(series_major(points), table).findings == staged);
+}
+
+TEST_CASE("A2 without a window, persist_over dates a finding from its own pod's buckets only") {
+  const auto rule = two_to_one_rule();
+  const auto table = flat_table(rule);
+  const auto owned = two_to_one_traffic();
+  const auto points = views(owned);
+  const auto findings = points | k::aggregate_spans() | k::normalize_service() |
+                        k::pivot_direction(rule) | k::lookup_baseline(table) |
+                        k::score_sigma(rule) | k::persist_over(rule, 5);
+  REQUIRE(findings.size() == 1);
+  // web-x2k9p's anomalous buckets are 10…17; web-abcde's stray bucket 50 does not count.
+  CHECK(findings[0].window_start == t0 + 100);
+  CHECK(findings[0].window_end == t0 + 180);
+}
+
+}  // namespace test_library_contract

@@ -380,17 +380,13 @@ class state_dir {
     return fmt::format(".{}{}", name, state_pending_suffix);
   }
 
-  /// What a cut-off run leaves: pending days, a journal not yet renamed, atomic_output_file's
-  /// temporaries of day files.
+  /// What a commit cut off before its commit point leaves: pending days, a journal not yet
+  /// renamed. (Not atomic_output_file's temporaries: serve and consume write their days that
+  /// way without this lock, and one may be writing now.)
   static bool is_leftover(std::string_view name) {
     if (name == state_journal_temp_name) return true;
-    if (!name.starts_with('.')) return false;
-    if (name.ends_with(state_pending_suffix)) {
-      const auto day = name.substr(1, name.size() - 1 - state_pending_suffix.size());
-      return day.ends_with(day_file_suffix);
-    }
-    return name.find(std::string(day_file_suffix) + ".k8snetio-") != std::string_view::npos &&
-           name.ends_with(".tmp");
+    if (!name.starts_with('.') || !name.ends_with(state_pending_suffix)) return false;
+    return is_day_file_name(name.substr(1, name.size() - 1 - state_pending_suffix.size()));
   }
 
   static bool is_day_file_name(std::string_view name) {

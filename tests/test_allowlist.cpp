@@ -135,6 +135,27 @@ TEST_CASE("D8.1 a malformed line or an unknown field is an error naming file:lin
   }
 }
 
+TEST_CASE("RT-30 D8.1 an allowlist over the size cap is refused, naming the file") {
+  // Comment lines only: a valid allowlist but for its size (before: read whole, whatever its
+  // size; /dev/zero ended in std::bad_alloc).
+  std::string text;
+  const std::string line = "# " + std::string(77, 'x') + "\n";
+  while (text.size() <= max_allowlist_bytes) text += line;
+  const test::temp_file big(text, "big-allow.txt");
+  const auto list = load_allowlist(big.path);
+  REQUIRE_FALSE(list);
+  CHECK(list.error().code == error_code::input_too_large);
+  CHECK_THAT(list.error().what(),
+             Catch::Contains("big-allow.txt") && Catch::Contains("over 16777216 bytes"));
+  // Within the cap it reads as before; a smaller cap is the caller's.
+  const test::temp_file small("k8s.pod.name=web-*\n", "allow.txt");
+  CHECK(load_allowlist(small.path));
+  const auto capped = load_allowlist(small.path, 8);
+  REQUIRE_FALSE(capped);
+  CHECK_THAT(capped.error().what(),
+             Catch::Contains("allow.txt") && Catch::Contains("over 8 bytes"));
+}
+
 TEST_CASE("D8.1 the allowlist as the rule's filter: suppressed findings are counted") {
   auto list = std::make_shared<const allowlist>(parsed("k8s.service=backup\n"));
   auto suppressed = std::make_shared<std::uint64_t>(0);

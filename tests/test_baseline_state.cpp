@@ -3,11 +3,16 @@
 // refused whole; states of disjoint shards merge into the state of the union; a rolling
 // baseline of per-day states gives the table of a recompute over its days (B3, B7 kept).
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -16,6 +21,7 @@
 #include <k8snetio/engine/baseline_learner.hpp>
 #include <k8snetio/engine/rolling_baseline.hpp>
 #include <k8snetio/io/baseline_csv.hpp>
+#include <k8snetio/io/baseline_state_dir.hpp>
 #include <k8snetio/k8snetio.hpp>
 #include <k8snetio/stages/pcre2_service_normalizer.hpp>  // D2.4: service_pattern
 
@@ -674,6 +680,225 @@ TEST_CASE("L8 K6 S4 learner: a corrupt, foreign or other-settings state is refus
   CHECK(target.save_state() == empty);  // nothing half-loaded
   target.restore_state(saved);
   CHECK(target.save_state() == saved);
+}
+
+}  // namespace test_baseline_state
+
+// ---- issue 28: the state's values, its clock, its directory --------------------------------
+
+namespace test_baseline_state {
+
+namespace {
+
+namespace io = k8snetio::io;
+
+/// A day state of one key, with its count and last_seen set as given (a forged or damaged one
+/// whose CRC is still right: save_day seals whatever it holds).
+std::string day_with(std::string_view key, std::uint64_t count, std::int64_t last_seen) {
+  const std::int64_t day = k8snetio::utc_day_of(t0);
+  k8snetio::baseline_builder<2> state(k8snetio::network_io_measures);
+  state.add(key, t0 + 10, {1.0, 2.0});
+  auto& acc = state.accumulator_for(key);
+  acc.count = count;
+  acc.last_seen = last_seen;
+  k8snetio::rolling_baseline<2> rolling(k8snetio::anomalous_network_io);
+  rolling.add_day(day, state);
+  return rolling.save_day(day);
+}
+
+/// A state directory others cannot write (whatever the umask), removed at the end.
+struct state_folder {
+  k8snetio::test::temp_dir dir;
+  std::string path = dir.path.string();
+  state_folder() { std::filesystem::permissions(path, std::filesystem::perms(0755)); }
+  bool has(std::string_view name) const { return std::filesystem::exists(dir.file(name)); }
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(path))
+      if (e.path().filename() != ".k8snetio-lock") out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+io::state_dir open_for_writing(const std::string& path) {
+  auto dir = io::state_dir::open(path, io::state_dir::access::write);
+  INFO((dir ? std::string() : dir.error().what()));
+  REQUIRE(dir);
+  return std::move(*dir);
+}
+
+}  // namespace
+
+TEST_CASE("RT-22 S4 a day state whose values its own reader refuses is refused, naming the key") {
+  const std::int64_t day = k8snetio::utc_day_of(t0);
+  k8snetio::rolling_baseline<2> rolling(k8snetio::anomalous_network_io);
+  CHECK_NOTHROW(rolling.open_day(day_with("prod:web", 3, t0 + 10)));
+  // A count of 2^64-1 wraps as soon as another day adds to it.
+  CHECK_THROWS_WITH(rolling.open_day(day_with("prod:web", ~std::uint64_t{0}, t0 + 10)),
+                    Catch::Contains("'prod:web' counts 18446744073709551615 rows in one day"));
+  // A key without ':' makes a table that load_baseline_csv refuses (D5.5).
+  CHECK_THROWS_WITH(rolling.open_day(day_with("nocolon", 3, t0 + 10)),
+                    Catch::Contains("the key 'nocolon' has no ':'"));
+  // A last_seen of INT64_MIN (or any time outside the day) is no time of that day.
+  CHECK_THROWS_WITH(
+      rolling.open_day(day_with("prod:web", 3, std::numeric_limits<std::int64_t>::min())),
+      Catch::Contains("'prod:web' has last_seen -9223372036854775808, outside its day "
+                      "2023-11-15"));
+  CHECK_THROWS_WITH(rolling.open_day(day_with("prod:web", 3, t0 + 86400)),
+                    Catch::Contains("outside its day"));
+  // Through the state directory's reader: the file is named.
+  auto opened = io::open_day_bytes(rolling, day_with("nocolon", 3, t0 + 10),
+                                   "st/2023-11-15.k8snetio-day", day);
+  REQUIRE_FALSE(opened);
+  CHECK_THAT(opened.error().what(),
+             Catch::Contains("st/2023-11-15.k8snetio-day") && Catch::Contains("'nocolon'"));
+  CHECK(rolling.size() == 0);
+}
+
+TEST_CASE("S1.4 S6 a baseline input stamped after the clock is refused, never a day of the state") {
+  const std::int64_t day = k8snetio::utc_day_of(t0);
+  // The clock is a parameter: "now" is two days after t0.
+  const std::int64_t now = t0 + 2 * 86400 + 3600;
+  CHECK(k8snetio::latest_plausible_day(now) == day + 2);
+  // Five minutes of tolerance, as --max-future: just before midnight, tomorrow is plausible.
+  CHECK(k8snetio::latest_plausible_day(t0 + 86400 - 60) == day + 1);
+  CHECK(k8snetio::latest_plausible_day(t0 + 86400 - 600) == day);
+
+  k8snetio::daily_baseline_runner<2> runner(k8snetio::anomalous_network_io);
+  runner.refuse_after(static_cast<double>(now + k8snetio::baseline_max_future_seconds));
+  const metric_point real{
+      static_cast<double>(t0 + 5), 3.0, "", "prod", "web-0", "node-1", "transmit"};
+  const metric_point from_2100{4102444800.0, 3.0, "", "prod", "web-0", "node-1", "transmit"};
+  CHECK(runner.add(real));
+  CHECK(runner.add(from_2100).reason == k8snetio::drop_reason::time_out_of_range);
+  CHECK(runner.add(real));
+  CHECK(runner.future_points() == 1);
+  CHECK(runner.first_future_time() == std::optional<double>(4102444800.0));
+  const auto days = runner.finish();
+  REQUIRE(days.size() == 1);
+  CHECK(days.begin()->first == day);
+}
+
+TEST_CASE("RT-5 a state directory is locked: a second writer is refused at once, naming the lock") {
+  state_folder folder;
+  {
+    auto first = open_for_writing(folder.path);
+    for (auto mode : {io::state_dir::access::write, io::state_dir::access::read}) {
+      auto second = io::state_dir::open(folder.path, mode);
+      REQUIRE_FALSE(second);
+      CHECK_THAT(second.error().what(),
+                 Catch::Contains(".k8snetio-lock") &&
+                     Catch::Contains("another k8s-netio run is using this state directory"));
+    }
+  }
+  // The lock goes with the run.
+  CHECK(io::state_dir::open(folder.path, io::state_dir::access::write));
+  CHECK(io::state_dir::open(folder.path, io::state_dir::access::read));
+}
+
+TEST_CASE("RT-24 S4 a commit of several days is all or nothing, across failures and kills") {
+  const std::string a = "2023-11-15.k8snetio-day", b = "2023-11-16.k8snetio-day",
+                    old = "2023-10-01.k8snetio-day";
+  io::state_commit change;
+  change.put = {{a, "day a"}, {b, "day b"}};
+  change.drop = {old};
+  const auto fill = [&](const state_folder& folder) {
+    k8snetio::test::write_file(folder.dir.file(old), "old day");
+  };
+  const auto fail_at = [](std::string step_to_fail, int error) {
+    return
+        [step_to_fail, error](std::string_view step) { return step == step_to_fail ? error : 0; };
+  };
+  const std::vector<std::string> before{old}, after{a, b};
+
+  SECTION("a full disk at the second day: nothing changes") {
+    state_folder folder;
+    fill(folder);
+    auto dir = open_for_writing(folder.path);
+    auto done = dir.commit(change, fail_at("write " + b, ENOSPC));
+    REQUIRE_FALSE(done);
+    CHECK_THAT(done.error().what(), Catch::Contains(b) && Catch::Contains("No space left") &&
+                                        Catch::Contains("as it was"));
+    CHECK(folder.names() == before);
+  }
+  SECTION("killed before the commit point: the next run removes what it left") {
+    state_folder folder;
+    fill(folder);
+    {
+      auto dir = open_for_writing(folder.path);
+      REQUIRE_FALSE(dir.commit(change, fail_at("journal", -1)));
+      CHECK(folder.has("." + a + ".pending"));
+    }
+    auto dir = open_for_writing(folder.path);
+    auto note = dir.recover();
+    REQUIRE(note);
+    CHECK_THAT(*note, Catch::Contains("removed 2 temporary files"));
+    CHECK(folder.names() == before);
+  }
+  SECTION("killed after the commit point, halfway through: the next run completes it") {
+    state_folder folder;
+    fill(folder);
+    {
+      auto dir = open_for_writing(folder.path);
+      REQUIRE_FALSE(dir.commit(change, fail_at("apply " + b, -1)));
+      CHECK(folder.has(a));
+      CHECK_FALSE(folder.has(b));
+      CHECK(dir.has_interrupted_commit());
+    }
+    {  // A reader sees that the state is half changed.
+      auto reader = io::state_dir::open(folder.path, io::state_dir::access::read);
+      REQUIRE(reader);
+      CHECK(reader->has_interrupted_commit());
+    }
+    auto dir = open_for_writing(folder.path);
+    auto note = dir.recover();
+    REQUIRE(note);
+    CHECK_THAT(*note, Catch::Contains("completed an interrupted change of 3 day files"));
+    CHECK(folder.names() == after);
+    CHECK_FALSE(dir.has_interrupted_commit());
+    auto read = dir.read(b);
+    REQUIRE(read);
+    CHECK(read->first == "day b");
+  }
+  SECTION("no failure: every day in place, the old one gone, nothing else left") {
+    state_folder folder;
+    fill(folder);
+    auto dir = open_for_writing(folder.path);
+    REQUIRE(dir.commit(change));
+    CHECK(folder.names() == after);
+    auto listed = dir.list();
+    REQUIRE(listed);
+    CHECK(listed->size() == 2);
+  }
+}
+
+TEST_CASE("RT-12 S6 a state directory's files are never reached through a link") {
+  state_folder folder;
+  k8snetio::test::temp_dir elsewhere;
+  k8snetio::test::write_file(elsewhere.file("target"), "not a state");
+  const std::string name = "2023-11-15.k8snetio-day";
+  std::filesystem::create_symlink(elsewhere.file("target"), folder.dir.file(name));
+  auto dir = open_for_writing(folder.path);
+  auto listed = dir.list();
+  REQUIRE_FALSE(listed);
+  CHECK_THAT(listed.error().what(), Catch::Contains("must be a regular file"));
+  auto read = dir.read(name);
+  REQUIRE_FALSE(read);
+  CHECK_THAT(read.error().what(), Catch::Contains("is a symbolic link"));
+  // A commit replaces the link itself, never writes through it.
+  io::state_commit change;
+  change.put = {{name, "day"}};
+  REQUIRE(dir.commit(change));
+  std::ifstream target(elsewhere.file("target"));
+  std::string kept((std::istreambuf_iterator<char>(target)), std::istreambuf_iterator<char>());
+  CHECK(kept == "not a state");
+  CHECK_FALSE(std::filesystem::is_symlink(folder.dir.file(name)));
+
+  std::filesystem::permissions(folder.path, std::filesystem::perms(0777));
+  auto open = io::state_dir::open(folder.path, io::state_dir::access::read);
+  REQUIRE_FALSE(open);
+  CHECK_THAT(open.error().what(), Catch::Contains("writable by every user (mode 0777)"));
 }
 
 }  // namespace test_baseline_state

@@ -176,6 +176,45 @@ TEST_CASE("O5 HTML report: every name is escaped, control characters shown, neve
   CHECK(page.find('\xFF') == std::string::npos);
 }
 
+/// Every bidirectional control (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069) and the
+/// line and paragraph separators, as UTF-8.
+const std::vector<std::string> bidi_controls = {
+    "\xD8\x9C",     "\xE2\x80\x8E", "\xE2\x80\x8F", "\xE2\x80\xAA", "\xE2\x80\xAB",
+    "\xE2\x80\xAC", "\xE2\x80\xAD", "\xE2\x80\xAE", "\xE2\x81\xA6", "\xE2\x81\xA7",
+    "\xE2\x81\xA8", "\xE2\x81\xA9", "\xE2\x80\xA8", "\xE2\x80\xA9"};
+
+TEST_CASE("O6.3 HTML report: bidirectional controls are shown escaped, never sent raw") {
+  std::string pod = "invoice";
+  for (const auto& control : bidi_controls) pod += control + "x";
+  std::vector<finding> findings{make_finding(pod, 3000, 7)};
+  findings.back().service = "evil\xE2\x80\xAEtxt.exe";  // RLO: shows as "evilexe.txt"
+  const std::string page = write_findings(findings, output_format::html);
+  for (const auto& control : bidi_controls) {
+    INFO("control " << control.size() << " bytes");
+    CHECK(page.find(control) == std::string::npos);
+  }
+  CHECK(page.find("evil\\u202etxt.exe") != std::string::npos);
+  CHECK(page.find("invoice\\u061cx\\u200ex\\u200fx\\u202ax") != std::string::npos);
+  CHECK(io::detail::html_text("caf\xC3\xA9 \xC2\xA0\xE2\x82\xAC") ==
+        "caf\xC3\xA9 \xC2\xA0\xE2\x82\xAC");
+}
+
+TEST_CASE("O6.3 O2 terminal text: bidirectional controls escaped like other invisible ones") {
+  std::string pod = "invoice";
+  for (const auto& control : bidi_controls) pod += control;
+  const std::string shown = terminal_text(pod);
+  for (const auto& control : bidi_controls) CHECK(shown.find(control) == std::string::npos);
+  CHECK(shown ==
+        "invoice\\u061c\\u200e\\u200f\\u202a\\u202b\\u202c\\u202d\\u202e\\u2066\\u2067"
+        "\\u2068\\u2069\\u2028\\u2029");
+  // What terminal_safe did stays: C0 and DEL as \xNN, C1 as \uNNNN, bad UTF-8 as U+FFFD.
+  CHECK(terminal_text("a\x1b[2J\x7f\xC2\x9B\xFF"
+                      "b") ==
+        "a\\x1b[2J\\x7f\\u009b\xEF\xBF\xBD"
+        "b");
+  CHECK(terminal_text("caf\xC3\xA9 \xF0\x9F\x98\x80") == "caf\xC3\xA9 \xF0\x9F\x98\x80");
+}
+
 TEST_CASE("O5 HTML chart: values per anomalous bucket against avg and avg + k*stdev") {
   auto f = make_finding("checkout-7d4b9c8f6d-x2k9p", 1500, 6);
   html_report_context ctx;

@@ -3,8 +3,12 @@
 // stderr.
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -19,6 +23,7 @@
 
 #include <fmt/format.h>
 #include <stdlib.h>  // mkstemp
+#include <unistd.h>  // access
 
 #include <k8snetio/engine/baseline_runner.hpp>
 #include <k8snetio/engine/detector.hpp>
@@ -259,9 +264,6 @@ void print_baseline_written(const k8snetio::baseline_result<2>& result, const st
 // The day files themselves (names, checks, atomic writes) are the library's:
 // io/baseline_state_dir.hpp, shared with serve's and consume's learners.
 using io::day_file_name;
-using io::list_day_files;
-using io::open_day_file;
-using io::write_day_file;
 
 std::string day_range(const std::vector<std::int64_t>& days) {
   if (days.empty()) return "no day";
@@ -283,13 +285,33 @@ int write_rolling_table(const baseline_command_options& o,
   return exit_ok;
 }
 
-/// `baseline --state DIR [--add FILE...]`: S6.
+/// S1.4: the newest day a state may hold now, by this machine's clock.
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// S1.4: a day file from the future is refused, naming it: it would make every real day
+/// "past the horizon".
+std::optional<std::string> future_day_file(const std::string& file, std::int64_t day,
+                                           std::int64_t now) {
+  if (day <= k8snetio::latest_plausible_day(now)) return std::nullopt;
+  return fmt::format(
+      "{}: holds {}, a day after today ({} UTC by this machine's clock): a state from the "
+      "future is refused (S1.4); remove the file or correct the clock",
+      file, k8snetio::utc_day_text(day), k8snetio::utc_day_text(k8snetio::utc_day_of(now)));
+}
+
+/// `baseline --state DIR [--add FILE...]`: S6. The directory is locked for the whole run and
+/// changed all or nothing (io::state_dir).
 int run_baseline_state(const baseline_command_options& o) {
   const auto& rule = rule_named(o.rule);
   const auto options = baseline_options_of(o);
   k8snetio::rolling_baseline_options horizon;
   horizon.horizon_days = o.horizon;
   k8snetio::rolling_baseline<2> rolling(rule, options, horizon);
+  const std::int64_t now = now_seconds();
 
   std::error_code ec;
   const bool exists = std::filesystem::exists(o.state, ec);
@@ -297,6 +319,35 @@ int run_baseline_state(const baseline_command_options& o) {
     return fail(fmt::format("{}: --state must name a directory", o.state));
   if (!exists && o.add.empty())
     return fail(fmt::format("{}: no such state directory (the first --add creates it)", o.state));
+
+  // An existing directory is locked before the input is read (a second run is refused at
+  // once); a new one right after it is created. A run that only reads takes a shared lock
+  // when it cannot write the directory (and then cannot finish an interrupted change).
+  std::optional<io::state_dir> dir;
+  std::string recovered;
+  const auto open_dir = [&](io::state_dir::access mode) -> std::optional<std::string> {
+    auto opened = io::state_dir::open(o.state, mode);
+    if (!opened) return opened.error().what();
+    dir.emplace(std::move(*opened));
+    if (mode == io::state_dir::access::read) {
+      if (dir->has_interrupted_commit())
+        return fmt::format(
+            "{}: a change of the state was cut off; a `k8s-netio baseline --state {}` run by a "
+            "user who can write the directory completes it",
+            o.state, o.state);
+      return std::nullopt;
+    }
+    auto note = dir->recover();
+    if (!note) return note.error().what();
+    recovered = std::move(*note);
+    return std::nullopt;
+  };
+  if (exists) {
+    const bool writable = !o.add.empty() || ::access(o.state.c_str(), W_OK) == 0;
+    if (auto failed =
+            open_dir(writable ? io::state_dir::access::write : io::state_dir::access::read))
+      return fail(*failed);
+  }
 
   output_file out;
   std::string error;
@@ -307,29 +358,49 @@ int run_baseline_state(const baseline_command_options& o) {
   run_summary summary;
   bool second_pass = false;
   if (!o.add.empty()) {
+    // S1.4: a point stamped after the clock (plus the same 5 minutes as --max-future) would
+    // make a day from the future, and every real day "past the horizon": it is refused.
+    const double latest = static_cast<double>(now + k8snetio::baseline_max_future_seconds);
     auto runner = read_exactly<k8snetio::daily_baseline_runner<2>>(
         o, summary, second_pass, [&](k8snetio::group_closing closing) {
           auto run = options;
           run.span.closing = closing;
-          return std::make_unique<k8snetio::daily_baseline_runner<2>>(rule, run);
+          auto made = std::make_unique<k8snetio::daily_baseline_runner<2>>(rule, run);
+          made->refuse_after(latest);
+          return made;
         });
     if (!runner) return fail(runner.error());
+    if (const auto future = (*runner)->future_points())
+      return fail(fmt::format(
+          "{}: {} point{} stamped after this machine's clock (the first at {:.0f}, in {}; the "
+          "clock says {}): a baseline input from the future is refused (S1.4) and nothing was "
+          "written; drop those rows or correct the clock",
+          o.add.size() == 1 ? o.add.front() : std::string("the input"), with_commas(future),
+          future == 1 ? " is" : "s are", *(*runner)->first_future_time(),
+          k8snetio::utc_day_text(k8snetio::utc_day_of(
+              static_cast<std::int64_t>(std::floor(*(*runner)->first_future_time())))),
+          k8snetio::utc_day_text(k8snetio::utc_day_of(now))));
     added = (*runner)->finish();
     summary.aggregation = (*runner)->stats();
   }
 
-  std::map<std::int64_t, std::string> files;
-  if (exists) {
-    auto listed = list_day_files(o.state);
-    if (!listed) return fail(listed.error());
-    files = std::move(*listed);
+  if (!dir) {  // a new state directory, made now that the input is in
+    std::filesystem::create_directories(o.state, ec);
+    if (ec)
+      return fail(fmt::format("{}: cannot create the state directory: {}", o.state, ec.message()));
+    if (auto failed = open_dir(io::state_dir::access::write)) return fail(*failed);
   }
+  auto listed = dir->list();
+  if (!listed) return fail(listed.error());
+  const std::map<std::int64_t, std::string>& files = *listed;
+  for (const auto& [day, name] : files)
+    if (auto future = future_day_file(dir->file_path(name), day, now)) return fail(*future);
   if (!o.replace)
     for (const auto& [day, state] : added)
       if (auto it = files.find(day); it != files.end())
         return fail(
             fmt::format("{}: the state already holds {} (--replace replaces it with the input's)",
-                        it->second, k8snetio::utc_day_text(day)));
+                        dir->file_path(it->second), k8snetio::utc_day_text(day)));
   if (files.empty() && added.empty())
     return fail(fmt::format("{}: holds no day state{}", o.state,
                             o.add.empty() ? "" : ", and the input has no point to add"));
@@ -340,13 +411,15 @@ int run_baseline_state(const baseline_command_options& o) {
   if (!added.empty()) newest = std::max(newest, added.rbegin()->first);
   const std::int64_t oldest = newest - (o.horizon - 1);
   std::vector<std::int64_t> dropped, past_horizon;
-  for (const auto& [day, path] : files) {
+  for (const auto& [day, name] : files) {
     if (day < oldest) {
       dropped.push_back(day);
       continue;
     }
     if (added.contains(day)) continue;  // --replace: the input's day stands instead
-    auto opened = open_day_file(rolling, path, day);
+    auto bytes = dir->read(name);
+    if (!bytes) return fail(bytes.error());
+    auto opened = io::open_day_bytes(rolling, bytes->first, dir->file_path(name), day);
     if (!opened) return fail(opened.error());
     rolling.add_day(opened->first, opened->second);
   }
@@ -361,25 +434,18 @@ int run_baseline_state(const baseline_command_options& o) {
   }
 
   if (!o.add.empty()) {
-    if (!exists) {
-      std::filesystem::create_directories(o.state, ec);
-      if (ec)
-        return fail(
-            fmt::format("{}: cannot create the state directory: {}", o.state, ec.message()));
-    }
-    for (std::int64_t day : new_days) {
-      const std::string path = (std::filesystem::path(o.state) / day_file_name(day)).string();
-      if (auto failed = write_day_file(rolling, day, path)) return fail(*failed);
-    }
-    for (std::int64_t day : dropped) {
-      std::filesystem::remove(files.at(day), ec);
-      if (ec)
-        return fail(fmt::format("{}: cannot remove a day past the horizon: {}", files.at(day),
-                                ec.message()));
-    }
+    // All or nothing: every new day and every removal is one commit of the directory.
+    io::state_commit change;
+    for (std::int64_t day : new_days)
+      change.put.emplace_back(day_file_name(day), rolling.save_day(day));
+    for (std::int64_t day : dropped) change.drop.push_back(files.at(day));
+    if (auto committed = dir->commit(change); !committed) return fail(committed.error());
     print_summary(summary, o.max_series);
     print_second_pass(second_pass);
   }
+  if (!recovered.empty())
+    print_diagnostic("k8s-netio: state {}: {}\n", quoted_for_diagnostic(o.state),
+                     quoted_for_diagnostic(recovered));
   print_diagnostic(
       "k8s-netio: state {}: {}{}{}{}\n", quoted_for_diagnostic(o.state), day_range(rolling.days()),
       new_days.empty() ? "" : fmt::format("; added {}", day_range(new_days)),
@@ -393,32 +459,62 @@ int run_baseline_state(const baseline_command_options& o) {
 }
 
 /// `baseline --merge STATE...`: K6, S4.1. The same day in several states is added up, in the
-/// order the states are given.
+/// order the states are given. The same file or directory twice (by any path or link) is
+/// refused: it would count every row twice. Each directory is read under a shared lock.
 int run_baseline_merge(const baseline_command_options& o) {
   const auto& rule = rule_named(o.rule);
   k8snetio::rolling_baseline_options horizon;
   horizon.horizon_days = o.horizon;
   k8snetio::rolling_baseline<2> rolling(rule, baseline_options_of(o), horizon);
+  const std::int64_t now = now_seconds();
   output_file out;
   std::string error;
   if (!out.open(o.output, error)) return fail(error);
+  std::map<io::file_identity, std::string> seen;  // every state and day file read, by identity
+  const auto first_time = [&](const io::file_identity& id,
+                              const std::string& path) -> std::optional<std::string> {
+    auto [it, fresh] = seen.emplace(id, path);
+    if (fresh) return std::nullopt;
+    return fmt::format("{}: the same {} as {}: merging it twice would count every row twice (S4.1)",
+                       path, std::filesystem::is_directory(path) ? "directory" : "file",
+                       it->second);
+  };
+  const auto add_day = [&](const std::string& bytes, const std::string& path,
+                           std::optional<std::int64_t> named_day) -> std::optional<std::string> {
+    auto opened = io::open_day_bytes(rolling, bytes, path, named_day);
+    if (!opened) return opened.error().what();
+    if (auto future = future_day_file(path, opened->first, now)) return future;
+    rolling.add_day(opened->first, opened->second);
+    return std::nullopt;
+  };
   std::size_t files_read = 0;
   for (const std::string& state : o.merge) {
+    const auto id = io::identity_of(state);
+    if (!id) return fail(fmt::format("{}: cannot read the state: {}", state, std::strerror(errno)));
+    if (auto twice = first_time(*id, state)) return fail(*twice);
     std::error_code ec;
     if (std::filesystem::is_directory(state, ec)) {
-      auto listed = list_day_files(state);
+      auto dir = io::state_dir::open(state, io::state_dir::access::read);
+      if (!dir) return fail(dir.error());
+      if (dir->has_interrupted_commit())
+        return fail(fmt::format(
+            "{}: a change of the state was cut off; `k8s-netio baseline --state {}` completes it",
+            state, state));
+      auto listed = dir->list();
       if (!listed) return fail(listed.error());
       if (listed->empty()) return fail(fmt::format("{}: holds no day state", state));
-      for (const auto& [day, path] : *listed) {
-        auto opened = open_day_file(rolling, path, day);
-        if (!opened) return fail(opened.error());
-        rolling.add_day(opened->first, opened->second);
+      for (const auto& [day, name] : *listed) {
+        auto bytes = dir->read(name);
+        if (!bytes) return fail(bytes.error());
+        const std::string path = dir->file_path(name);
+        if (auto twice = first_time(bytes->second, path)) return fail(*twice);
+        if (auto failed = add_day(bytes->first, path, day)) return fail(*failed);
         ++files_read;
       }
     } else {
-      auto opened = open_day_file(rolling, state, std::nullopt);
-      if (!opened) return fail(opened.error());
-      rolling.add_day(opened->first, opened->second);
+      auto bytes = io::read_state_file(state);
+      if (!bytes) return fail(bytes.error());
+      if (auto failed = add_day(*bytes, state, std::nullopt)) return fail(*failed);
       ++files_read;
     }
   }

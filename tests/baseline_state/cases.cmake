@@ -5,7 +5,8 @@ if(TARGET k8s-netio)
   find_package(Python3 COMPONENTS Interpreter QUIET)
   if(K8SNETIO_BASELINE_STATE_BASH AND Python3_Interpreter_FOUND)
     foreach(case IN ITEMS S6.rolling_add_drop S6.replace_and_refuse S6.bad_state K6.merge
-                          S6.usage)
+                          S6.usage S1.4.future_day RT-5.lock RT-23.merge_twice
+                          RT-24.all_or_nothing RT-12.state_links)
       add_test(NAME cli.${case}
                COMMAND ${K8SNETIO_BASELINE_STATE_BASH}
                        ${CMAKE_CURRENT_LIST_DIR}/run.sh $<TARGET_FILE:k8s-netio>

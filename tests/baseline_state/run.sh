@@ -228,6 +228,138 @@ sys.stdout.writelines(lines[:1] + body)' day0.csv >shuffled0.csv
     grep -q -- "--merge" out || fail "--help does not show --merge"
     [ ! -e st ] || fail "a usage error created the state directory"
     ;;
+  S1.4.future_day)
+    # One row stamped 2100-01-01 given to --add: refused, naming the input; the real days stay
+    # (before: the row made a day 2100 and every real day "past the horizon", deleted).
+    simulate_day 0 day0.csv
+    simulate_day 1 day1.csv
+    "$bin" baseline --state st --add day0.csv >/dev/null 2>&1 || fail "first add"
+    sum_before=$(md5sum st/*)
+    { cat day1.csv; tail -n 1 day1.csv | awk -F, 'BEGIN { OFS = "," } { $1 = "4102444800"; print }'; } >future.csv
+    run baseline --state st --add future.csv
+    expect_rc 1
+    expect_err "future.csv: 1 point is stamped after this machine's clock \(the first at 4102444800, in 2100-01-01"
+    expect_err "nothing was written"
+    [ "$(md5sum st/*)" = "$sum_before" ] || fail "the state changed on a refused run"
+    [ -f st/2023-11-15.k8snetio-day ] || fail "the real day was deleted"
+    # A day file named for a day after today is refused too, naming it, never the newest day.
+    cp st/2023-11-15.k8snetio-day st/2100-01-01.k8snetio-day
+    run baseline --state st --add day1.csv
+    expect_rc 1
+    expect_err "st/2100-01-01.k8snetio-day: holds 2100-01-01, a day after today"
+    [ -f st/2023-11-15.k8snetio-day ] || fail "the real day was deleted"
+    run baseline --merge st
+    expect_rc 1
+    expect_err "2100-01-01.k8snetio-day"
+    rm st/2100-01-01.k8snetio-day
+    run baseline --state st --add day1.csv
+    expect_rc 0
+    ;;
+  RT-5.lock)
+    # The state directory is locked for a whole --add: a second run is refused at once with a
+    # clear error, and nothing of either is lost (before: both exited 0, one shard was lost).
+    simulate_day 0 day0.csv
+    simulate_day 1 day1.csv
+    "$bin" baseline --state st --add day0.csv >/dev/null 2>&1 || fail "first add"
+    sum_before=$(md5sum st/*)
+    # Another holder of the lock (flock(1) on the same file) for the length of our run.
+    flock -x st/.k8snetio-lock "$bin" baseline --state st --add day1.csv >out 2>err
+    rc=$?
+    expect_rc 1
+    expect_err "st/.k8snetio-lock: another k8s-netio run is using this state directory"
+    [ "$(md5sum st/*)" = "$sum_before" ] || fail "a refused run changed the state"
+    # Two shards of one day at once, ten times: never both accepted (one is refused, by the
+    # lock or because the other's day is in place), and the day kept is one whole shard.
+    awk -F, 'NR == 1 || $4 == "prod-eu"' day1.csv >a.csv
+    awk -F, 'NR == 1 || $4 != "prod-eu"' day1.csv >b.csv
+    "$bin" baseline a.csv >a.table 2>/dev/null
+    "$bin" baseline b.csv >b.table 2>/dev/null
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+      rm -rf race
+      mkdir race
+      "$bin" baseline --state race --add a.csv >/dev/null 2>race.a &
+      pa=$!
+      "$bin" baseline --state race --add b.csv >/dev/null 2>race.b &
+      pb=$!
+      wait $pa
+      ra=$?
+      wait $pb
+      rb=$?
+      [ $((ra + rb)) -eq 1 ] || fail "round $i: exit codes $ra and $rb, expected one run refused"
+      "$bin" baseline --state race >race.table 2>/dev/null || fail "round $i: state unreadable"
+      if [ $ra -eq 0 ]; then cmp -s race.table a.table; else cmp -s race.table b.table; fi ||
+        fail "round $i: the day kept is not the accepted run's"
+    done
+    ;;
+  RT-23.merge_twice)
+    # The same state twice, by the same path, a link or a day file inside it: refused (before:
+    # every count doubled).
+    simulate_day 0 day0.csv
+    "$bin" baseline --state a --add day0.csv >/dev/null 2>&1 || fail "add"
+    ln -s a link
+    run baseline --merge a a
+    expect_rc 1
+    expect_err "a: the same directory as a: merging it twice would count every row twice"
+    run baseline --merge a link
+    expect_rc 1
+    expect_err "link: the same directory as a"
+    run baseline --merge a/2023-11-15.k8snetio-day a
+    expect_rc 1
+    expect_err "2023-11-15.k8snetio-day: the same file as a/2023-11-15.k8snetio-day"
+    ln a/2023-11-15.k8snetio-day hard.k8snetio-day
+    run baseline --merge a hard.k8snetio-day
+    expect_rc 1
+    expect_err "hard.k8snetio-day: the same file as"
+    run baseline --merge a
+    expect_rc 0
+    ;;
+  RT-24.all_or_nothing)
+    # A two-day --add whose second day cannot be written (a file size limit: a full disk for
+    # that file) writes neither day, and the same command then succeeds (before: the first day
+    # stayed, and rerunning was refused because the state "already holds" it).
+    "$python" - <<'PY' >two.csv
+print("metric_timestamp,metric_name,_value,k8s.cluster.name,k8s.node.name,k8s.pod.name,"
+      "k8s.namespace.name,direction,interface")
+day0, day1 = 1700006400, 1700006400 + 86400
+print(f"{day0 + 5},k8s.pod.network.io,100,c0,n,svc-abc-xyz,ns,receive,eth0")
+for c in range(3000):
+    print(f"{day1 + 5},k8s.pod.network.io,{c + 1},cluster-{c},n,svc-abc-xyz,ns,receive,eth0")
+PY
+    mkdir st
+    (
+      trap '' XFSZ
+      ulimit -f 64
+      exec "$bin" baseline --state st --add two.csv -o /dev/null
+    ) >out 2>err
+    rc=$?
+    [ -z "$(ls -A st | grep -v '^.k8snetio-lock$')" ] || fail "a failed --add left files: $(ls -A st)"
+    expect_rc 1
+    expect_err "(File too large|file too large).*the state directory is as it was"
+    run baseline --state st --add two.csv -o table.csv
+    expect_rc 0
+    expect_err "added 2 days, 2023-11-15 to 2023-11-16"
+    ;;
+  RT-12.state_links)
+    # A day file that is a symbolic link is refused (never followed); so is a state directory
+    # every user may write.
+    simulate_day 0 day0.csv
+    "$bin" baseline --state st --add day0.csv >/dev/null 2>&1 || fail "add"
+    mkdir elsewhere
+    mv st/2023-11-15.k8snetio-day elsewhere/
+    ln -s ../elsewhere/2023-11-15.k8snetio-day st/2023-11-15.k8snetio-day
+    run baseline --state st
+    expect_rc 1
+    expect_err "st/2023-11-15.k8snetio-day: a state file must be a regular file"
+    rm st/2023-11-15.k8snetio-day
+    mv elsewhere/2023-11-15.k8snetio-day st/
+    chmod 0777 st
+    run baseline --state st
+    expect_rc 1
+    expect_err "st: the state directory is writable by every user \(mode 0777\)"
+    chmod 0755 st
+    run baseline --state st
+    expect_rc 0
+    ;;
   *)
     fail "no such case"
     ;;

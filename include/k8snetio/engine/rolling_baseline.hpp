@@ -71,6 +71,23 @@ inline std::optional<std::int64_t> parse_utc_day(std::string_view text) {
   return day;
 }
 
+/// S1.4 for day states: how far past the clock a baseline input's point, or a day state, may be
+/// stamped before it is refused as from the future (the same 5 minutes as `--max-future`).
+inline constexpr std::int64_t baseline_max_future_seconds = 300;
+
+/// S1.4: the newest day a state may hold at the clock time `now_seconds` (epoch seconds):
+/// the day of now + `max_future_seconds`. A day after it is in the future: refused, and never
+/// the newest day the horizon counts back from.
+inline std::int64_t latest_plausible_day(
+    std::int64_t now_seconds, std::int64_t max_future_seconds = baseline_max_future_seconds) {
+  return utc_day_of(now_seconds + max_future_seconds);
+}
+
+/// S4: the most rows one key may count in one day's state. A day is 86,400 s, so 2^40 rows is
+/// over 12 million rows a second for one key (no real input), and 2^24 such days still add up
+/// without wrapping the 64-bit count. A larger count is a damaged or forged state.
+inline constexpr std::uint64_t max_day_rows_per_key = std::uint64_t{1} << 40;
+
 struct rolling_baseline_options {
   /// Days kept, counted back from the newest day held (that day included): 30 as the ESCU
   /// baseline search's -30d@d … -1d@d. At least 1.
@@ -184,6 +201,25 @@ class rolling_baseline {
     baseline_builder<N> state(rule_.measures, options_.numerics);
     state.restore(r);
     r.expect_end();
+    // The checksum says the bytes are the ones written, not that the values make sense: a
+    // count that would wrap when days add up, a key the table's reader refuses, a last_seen
+    // outside the day are refused here, naming the key, so the state never makes a table that
+    // its own reader (D5.5) refuses.
+    const std::int64_t first_second = day * seconds_per_day;
+    const std::int64_t last_second = first_second + seconds_per_day - 1;
+    std::optional<std::string> why;
+    state.for_each_key([&](std::string_view key, const baseline_accumulator<N>& acc) {
+      if (why) return;
+      if (key.find(':') == std::string_view::npos)
+        why = fmt::format("the key '{}' has no ':' (keys are cluster:service)", key);
+      else if (acc.count > max_day_rows_per_key)
+        why = fmt::format("the key '{}' counts {} rows in one day (at most {})", key, acc.count,
+                          max_day_rows_per_key);
+      else if (acc.last_seen && (*acc.last_seen < first_second || *acc.last_seen > last_second))
+        why = fmt::format("the key '{}' has last_seen {}, outside its day {}", key, *acc.last_seen,
+                          utc_day_text(day));
+    });
+    if (why) r.fail(*why);
     return {day, std::move(state)};
   }
 
@@ -215,10 +251,22 @@ class daily_baseline_runner {
                       options_.span.span_seconds));
   }
 
+  /// S1.4: points stamped after `latest` (epoch seconds: the clock plus its tolerance) are
+  /// refused, as drop_reason::time_out_of_range, and counted in future_points(): a day from the
+  /// future never reaches a state.
+  void refuse_after(double latest) noexcept { latest_time_ = latest; }
+  /// The points refused by refuse_after, and the time of the first of them.
+  std::uint64_t future_points() const noexcept { return future_points_; }
+  std::optional<double> first_future_time() const noexcept { return first_future_time_; }
+
   add_outcome add(const metric_point& p) {
     // A time without a bucket (non-finite, beyond ±9e15 s) goes to a runner of no day, which
     // counts and drops it as any runner does.
     if (!std::isfinite(p.time) || std::abs(p.time) > 9e15) return note(undated_.add(p));
+    if (latest_time_ && p.time > *latest_time_) {
+      if (!future_points_++) first_future_time_ = p.time;
+      return {drop_reason::time_out_of_range};
+    }
     const std::int64_t day = utc_day_of(static_cast<std::int64_t>(std::floor(p.time)));
     if (!last_ || last_->first != day) {
       auto it = days_.find(day);
@@ -270,6 +318,9 @@ class daily_baseline_runner {
   std::map<std::int64_t, std::unique_ptr<baseline_runner<N>>> days_;
   std::pair<const std::int64_t, std::unique_ptr<baseline_runner<N>>>* last_ = nullptr;
   std::optional<drop_reason> failure_;
+  std::optional<double> latest_time_;
+  std::uint64_t future_points_ = 0;
+  std::optional<double> first_future_time_;
 };
 
 }  // namespace k8snetio

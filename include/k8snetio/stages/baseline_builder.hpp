@@ -181,6 +181,13 @@ class baseline_builder {
   bool empty() const noexcept { return keys_.empty(); }
   baseline_numerics numerics() const noexcept { return options_.numerics; }
 
+  /// Calls `f(key, accumulator)` for every key, in no particular order (read-only: a restored
+  /// state's values are checked this way, S4).
+  template <class F>
+  void for_each_key(F&& f) const {
+    for (const auto& [key, acc] : keys_) f(std::string_view(key), acc);
+  }
+
   /// S4: every key's state, keys in byte order (the same state gives the same bytes).
   void save(detail::snapshot_writer& w) const {
     std::vector<const std::pair<const std::string, baseline_accumulator<N>>*> sorted;

@@ -51,17 +51,8 @@ inline std::string escape_diagnostic(std::string_view text) {
       i += subpart ? subpart : 1;
       continue;
     }
-    std::uint32_t code_point = 0;
-    if (length == 2)
-      code_point = (c & 0x1Fu) << 6 | (static_cast<unsigned char>(text[i + 1]) & 0x3Fu);
-    else if (length == 3)
-      code_point = (c & 0x0Fu) << 12 | (static_cast<unsigned char>(text[i + 1]) & 0x3Fu) << 6 |
-                   (static_cast<unsigned char>(text[i + 2]) & 0x3Fu);
-    const bool invisible_control =
-        (code_point >= 0x80 && code_point < 0xA0) || code_point == 0x061C || code_point == 0x200E ||
-        code_point == 0x200F || (code_point >= 0x2028 && code_point <= 0x202E) ||
-        (code_point >= 0x2066 && code_point <= 0x2069);
-    if (invisible_control)
+    const std::uint32_t code_point = detail::utf8_code_point(text.substr(i), length);
+    if (detail::invisible_control(code_point))
       fmt::format_to(std::back_inserter(out), "\\u{:04x}", code_point);
     else
       out.append(text.data() + i, length);

@@ -41,8 +41,9 @@ struct html_report_context {
 namespace detail {
 
 /// Text for HTML (content and quoted attributes): & < > " ' as entities; C0 controls, DEL and
-/// C1 controls shown as \xNN (never sent raw: they could hide or reorder what is shown);
-/// ill-formed UTF-8 as U+FFFD.
+/// C1 controls shown as \xNN, the bidirectional controls and line separators
+/// (detail::invisible_control) as \uNNNN (never sent raw: they could hide or reorder what is
+/// shown, O6.3); ill-formed UTF-8 as U+FFFD.
 inline void append_html_text(std::string& out, std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
@@ -72,6 +73,10 @@ inline void append_html_text(std::string& out, std::string_view text) {
       fmt::format_to(std::back_inserter(out), "\\x{:02x}",
                      static_cast<unsigned char>(text[i + 1]));  // C1 control
       i += 2;
+    } else if (const std::uint32_t code_point = utf8_code_point(text.substr(i), length);
+               invisible_control(code_point)) {  // O6.3: bidirectional controls, U+2028/9
+      fmt::format_to(std::back_inserter(out), "\\u{:04x}", code_point);
+      i += length;
     } else {
       out.append(text.data() + i, length);
       i += length;

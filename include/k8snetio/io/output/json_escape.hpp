@@ -48,7 +48,77 @@ inline std::size_t utf8_sequence_length(std::string_view s, std::size_t& subpart
   return length;
 }
 
+/// The code point of the well-formed sequence of `length` bytes (utf8_sequence_length) at the
+/// start of `s`.
+inline std::uint32_t utf8_code_point(std::string_view s, std::size_t length) noexcept {
+  const auto byte = [&](std::size_t i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(s[i]));
+  };
+  switch (length) {
+    case 1: return byte(0);
+    case 2: return (byte(0) & 0x1Fu) << 6 | (byte(1) & 0x3Fu);
+    case 3: return (byte(0) & 0x0Fu) << 12 | (byte(1) & 0x3Fu) << 6 | (byte(2) & 0x3Fu);
+    default:
+      return (byte(0) & 0x07u) << 18 | (byte(1) & 0x3Fu) << 12 | (byte(2) & 0x3Fu) << 6 |
+             (byte(3) & 0x3Fu);
+  }
+}
+
+/// O6.3: the code points that are invisible yet change what is shown: C1 controls, the
+/// bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E, U+200F,
+/// U+202A–U+202E, U+2066–U+2069; U+202E turns "exe.txt" into "txt.exe" on screen) and the line
+/// and paragraph separators U+2028–U+2029. Shown escaped as \uNNNN wherever text from the
+/// input is shown to people.
+constexpr bool invisible_control(std::uint32_t code_point) noexcept {
+  return (code_point >= 0x80 && code_point < 0xA0) || code_point == 0x061C ||
+         code_point == 0x200E || code_point == 0x200F ||
+         (code_point >= 0x2028 && code_point <= 0x202E) ||
+         (code_point >= 0x2066 && code_point <= 0x2069);
+}
+
 }  // namespace detail
+
+/// O2, O6.3: text safe for a terminal: C0 controls and DEL as \xNN, the invisible controls
+/// (detail::invisible_control: C1, bidirectional, line separators) as \uNNNN, so a hostile pod
+/// name can neither send escape sequences nor reorder what is shown; ill-formed UTF-8 as
+/// U+FFFD. Everything else is kept as it is.
+inline std::string terminal_text(std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    std::size_t subpart = 1;
+    const std::size_t length = detail::utf8_sequence_length(text.substr(i), subpart);
+    if (length == 0) {
+      out += "\xEF\xBF\xBD";
+      i += subpart;
+      continue;
+    }
+    const std::uint32_t code_point = detail::utf8_code_point(text.substr(i), length);
+    if (detail::invisible_control(code_point)) {
+      out += "\\u";
+      for (int shift = 12; shift >= 0; shift -= 4) out += hex[(code_point >> shift) & 0xF];
+    } else {
+      out.append(text.data() + i, length);
+    }
+    i += length;
+  }
+  return out;
+}
 
 /// Appends the JSON string literal of `text`, quotes included. `"` and `\` are escaped;
 /// control characters as \b \f \n \r \t or \u00XX, DEL as \u007f; U+2028 and U+2029 as

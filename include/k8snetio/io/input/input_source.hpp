@@ -5,11 +5,14 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <concepts>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -107,6 +111,216 @@ constexpr compression compression_of(std::string_view head) noexcept {
 
 // ---- bytes ---------------------------------------------------------------------------------
 
+namespace detail {
+
+/// The SIGBUS guard of mapped files. Reading a page of a mapping that lies past the end of a
+/// file that shrank after it was mapped raises SIGBUS, which would end the process. While a
+/// mapped_file lives, its address range is registered here; the handler puts a page of zeros
+/// in place of such a page and marks the mapping, so the read goes on and its owner reports
+/// the change as an error. A fault anywhere else goes to the handler that was there before.
+/// Installed on the first mapping; when it cannot be (a sanitizer keeps SIGBUS for itself, or
+/// every slot is taken), files are not mapped and are read with read(2).
+class mapping_guard {
+ public:
+  static constexpr std::size_t max_ranges = 64;
+
+  /// A slot for [begin, end), or nullptr when none is free or the handler is not in place.
+  static std::atomic<int>* enter(const void* begin, std::size_t size) noexcept {
+    if (!installed()) return nullptr;
+    const auto b = reinterpret_cast<std::uintptr_t>(begin);
+    for (std::size_t i = 0; i < max_ranges; ++i) {
+      range& r = ranges()[i];
+      std::uintptr_t expected = 0;
+      if (r.begin.load(std::memory_order_relaxed) == 0 &&
+          r.begin.compare_exchange_strong(expected, b, std::memory_order_acq_rel)) {
+        r.faulted.store(0, std::memory_order_relaxed);
+        r.end.store(b + size, std::memory_order_release);
+        return &r.faulted;
+      }
+    }
+    return nullptr;
+  }
+
+  /// Frees the slot of `faulted` (before the range is unmapped).
+  static void leave(std::atomic<int>* faulted) noexcept {
+    for (std::size_t i = 0; i < max_ranges; ++i) {
+      range& r = ranges()[i];
+      if (&r.faulted == faulted) {
+        r.end.store(0, std::memory_order_release);
+        r.begin.store(0, std::memory_order_release);
+      }
+    }
+  }
+
+ private:
+  struct range {
+    std::atomic<std::uintptr_t> begin{0};
+    std::atomic<std::uintptr_t> end{0};
+    std::atomic<int> faulted{0};
+  };
+  static range* ranges() noexcept {
+    static range all[max_ranges];
+    return all;
+  }
+  struct state {
+    struct sigaction previous {};
+    std::uintptr_t page = 4096;
+    bool ok = false;
+  };
+  static state& saved() noexcept {
+    static state s;
+    return s;
+  }
+
+  static void on_sigbus(int sig, siginfo_t* info, void* context) {
+    const auto at = reinterpret_cast<std::uintptr_t>(info->si_addr);
+    const std::uintptr_t page = saved().page;
+    for (std::size_t i = 0; i < max_ranges; ++i) {
+      range& r = ranges()[i];
+      const std::uintptr_t b = r.begin.load(std::memory_order_acquire);
+      const std::uintptr_t e = r.end.load(std::memory_order_acquire);
+      if (b == 0 || at < b || at >= e) continue;
+      void* zero = ::mmap(reinterpret_cast<void*>(at & ~(page - 1)), page, PROT_READ,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+      if (zero != MAP_FAILED) {
+        r.faulted.store(1, std::memory_order_release);
+        return;  // the read is made again, and finds zeros
+      }
+    }
+    // Not ours: what was there before.
+    const struct sigaction& before = saved().previous;
+    if (before.sa_flags & SA_SIGINFO) {
+      if (before.sa_sigaction) before.sa_sigaction(sig, info, context);
+      return;
+    }
+    if (before.sa_handler != SIG_DFL && before.sa_handler != SIG_IGN) {
+      before.sa_handler(sig);
+      return;
+    }
+    // The default action: restored, and the faulting read, made again, ends the process.
+    struct sigaction fallback {};
+    fallback.sa_handler = SIG_DFL;
+    sigemptyset(&fallback.sa_mask);
+    ::sigaction(SIGBUS, &fallback, nullptr);
+  }
+
+  static bool installed() noexcept {
+    static const bool ok = [] {
+      state& s = saved();
+      const long page = ::sysconf(_SC_PAGESIZE);
+      if (page <= 0) return false;
+      s.page = static_cast<std::uintptr_t>(page);
+      struct sigaction mine {};
+      mine.sa_sigaction = &on_sigbus;
+      mine.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+      sigemptyset(&mine.sa_mask);
+      if (::sigaction(SIGBUS, &mine, &s.previous) != 0) return false;
+      // A sanitizer may answer success and keep its own handler: check.
+      struct sigaction now {};
+      if (::sigaction(SIGBUS, nullptr, &now) != 0 || !(now.sa_flags & SA_SIGINFO) ||
+          now.sa_sigaction != &on_sigbus)
+        return false;
+      return true;
+    }();
+    return ok;
+  }
+};
+
+}  // namespace detail
+
+/// A regular file mapped read-only (for the readers of uncompressed files: no copy from the
+/// page cache into a buffer). Pages that were read can be given back (`release`), so memory
+/// stays flat whatever the file's size. A file that shrinks while mapped is no crash: the
+/// bytes past its new end read as zeros and `shrank()` says so (see detail::mapping_guard);
+/// the readers then end with error_code::read_failed, and check the size between chunks too.
+class mapped_file {
+ public:
+  mapped_file() = default;
+  mapped_file(const mapped_file&) = delete;
+  mapped_file& operator=(const mapped_file&) = delete;
+  mapped_file(mapped_file&& o) noexcept { *this = std::move(o); }
+  mapped_file& operator=(mapped_file&& o) noexcept {
+    if (this != &o) {
+      unmap();
+      data_ = std::exchange(o.data_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+      released_ = std::exchange(o.released_, 0);
+      faulted_ = std::exchange(o.faulted_, nullptr);
+    }
+    return *this;
+  }
+  ~mapped_file() { unmap(); }
+
+  /// The first `size` bytes of the open regular file `fd`, mapped; nullopt when it cannot be
+  /// (an empty file, no address space, no SIGBUS guard): read it with read(2) then.
+  static std::optional<mapped_file> map(int fd, std::uint64_t size) noexcept {
+    if (size == 0 || size > std::numeric_limits<std::size_t>::max() / 2) return std::nullopt;
+    const auto n = static_cast<std::size_t>(size);
+    void* at = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (at == MAP_FAILED) return std::nullopt;
+    std::atomic<int>* faulted = detail::mapping_guard::enter(at, n);
+    if (!faulted) {
+      ::munmap(at, n);
+      return std::nullopt;
+    }
+    ::madvise(at, n, MADV_SEQUENTIAL);
+    mapped_file m;
+    m.data_ = static_cast<const char*>(at);
+    m.size_ = n;
+    m.faulted_ = faulted;
+    return m;
+  }
+
+  std::string_view bytes() const noexcept { return {data_, size_}; }
+  std::size_t size() const noexcept { return size_; }
+  const char* data() const noexcept { return data_; }
+
+  /// Whether a page past the file's end was read (the file shrank after it was mapped): what
+  /// was read since cannot be trusted.
+  bool shrank() const noexcept { return faulted_ && faulted_->load(std::memory_order_acquire); }
+
+  /// Maps [from, to) now, in one call rather than a fault per page (where the kernel can).
+  void prefetch(std::size_t from, std::size_t to) const noexcept {
+#if defined(MADV_POPULATE_READ)
+    const std::uintptr_t page = page_size();
+    const auto b = reinterpret_cast<std::uintptr_t>(data_ + from) & ~(page - 1);
+    const auto e = reinterpret_cast<std::uintptr_t>(data_ + std::min(to, size_));
+    if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_READ);
+#else
+    (void)from;
+    (void)to;
+#endif
+  }
+
+  /// Gives back the whole pages below `through` (they were read; the page cache keeps them).
+  void release(std::size_t through) noexcept {
+    const std::uintptr_t page = page_size();
+    const auto base = reinterpret_cast<std::uintptr_t>(data_);
+    const std::uintptr_t end = (base + std::min(through, size_)) & ~(page - 1);
+    const std::uintptr_t begin = base + released_;
+    if (end <= begin) return;
+    ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+    released_ = end - base;
+  }
+
+ private:
+  static std::uintptr_t page_size() noexcept {
+    static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    return page;
+  }
+  void unmap() noexcept {
+    if (!data_) return;
+    detail::mapping_guard::leave(faulted_);
+    ::munmap(const_cast<char*>(data_), size_);
+    data_ = nullptr;
+  }
+
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t released_ = 0;  ///< bytes from the start given back (whole pages)
+  std::atomic<int>* faulted_ = nullptr;
+};
+
 /// An open input delivering its (decompressed) bytes chunk by chunk:
 ///
 ///     auto in = input_source::open(path);        // "-" is standard input
@@ -116,6 +330,10 @@ constexpr compression compression_of(std::string_view head) noexcept {
 /// Chunks are full (`chunk_bytes`) except the last, so the first one holds enough to detect
 /// the format. Progress is in bytes of the file as stored: compressed bytes for gzip or zstd.
 /// Decompression streams: whatever the ratio, no more than one chunk of output is held.
+/// An uncompressed regular file is mapped (mapped_file) and its chunks are views of the
+/// mapping, each page given back once the next chunk is asked for; bytes the file gains
+/// after that are then read with read(2), as from a pipe. A file that shrinks while read is
+/// error_code::read_failed. Pipes, standard input and compressed files are read with read(2).
 class input_source {
  public:
   static constexpr std::size_t default_chunk_bytes = std::size_t{4} << 20;
@@ -137,9 +355,11 @@ class input_source {
   bool gzipped() const noexcept { return state_->stored == compression::gzip; }
   /// How the content is stored (known after the first next()).
   io::compression compression() const noexcept { return state_->stored; }
+  /// Whether the chunks are views of a mapping of the file (known after the first next()).
+  bool mapped() const noexcept { return state_->map.has_value(); }
 
  private:
-  enum class mode : std::uint8_t { unstarted, plain, gzip, zstd, done };
+  enum class mode : std::uint8_t { unstarted, plain, mapped, gzip, zstd, done };
 
   // Behind a pointer: zlib's state points back at its z_stream, so that must never move.
   struct state {
@@ -161,6 +381,8 @@ class input_source {
     std::uint64_t bytes_read = 0;
     std::uint64_t bytes_out = 0;
     std::optional<std::uint64_t> total;
+    std::optional<mapped_file> map;  ///< mode::mapped: the file up to its size at the start
+    std::size_t map_pos = 0;         ///< bytes of the mapping handed out
 
     ~state() {
       if (zs_ready) inflateEnd(&zs);
@@ -172,6 +394,7 @@ class input_source {
   explicit input_source(std::unique_ptr<state> s) : state_(std::move(s)) {}
 
   result<void> fill_raw();
+  result<std::string_view> next_mapped();
   result<std::string_view> next_inflated();
   result<std::string_view> next_zstd();
   result<std::string_view> handed_out(std::string_view chunk) noexcept {
@@ -206,12 +429,12 @@ inline result<input_source> input_source::open(std::string path, std::size_t chu
       return make_error(error_code::cannot_open, s->name, 0, "cannot open: is a directory");
     if (S_ISREG(st.st_mode)) s->total = static_cast<std::uint64_t>(st.st_size);
   }
-  s->raw.resize(s->chunk_bytes);
   return input_source(std::move(s));
 }
 
 inline result<void> input_source::fill_raw() {
   state& s = *state_;
+  if (s.raw.size() < s.chunk_bytes) s.raw.resize(s.chunk_bytes);
   s.raw_size = 0;
   s.raw_pos = 0;
   while (!s.eof && s.raw_size < s.chunk_bytes) {
@@ -232,6 +455,14 @@ inline result<std::string_view> input_source::next() {
   switch (s.current) {
     case mode::done: return std::string_view();
     case mode::unstarted: {
+      if (s.total && *s.total > 0 && s.owns_fd) {
+        s.map = mapped_file::map(s.fd, *s.total);
+        if (s.map && compression_of(s.map->bytes().substr(0, 4)) == io::compression::none) {
+          s.current = mode::mapped;
+          return next_mapped();
+        }
+        s.map.reset();  // compressed (or not mappable): read(2) from the start
+      }
       if (auto filled = fill_raw(); !filled) return tl::unexpected(filled.error());
       s.stored = compression_of(std::string_view(s.raw.data(), s.raw_size));
       if (s.stored == io::compression::gzip) {
@@ -264,10 +495,42 @@ inline result<std::string_view> input_source::next() {
       if (s.raw_size == 0) s.current = mode::done;
       return handed_out(std::string_view(s.raw.data(), s.raw_size));
     }
+    case mode::mapped: return next_mapped();
     case mode::gzip: return next_inflated();
     case mode::zstd: return next_zstd();
   }
   return std::string_view();
+}
+
+inline result<std::string_view> input_source::next_mapped() {
+  state& s = *state_;
+  mapped_file& map = *s.map;
+  map.release(s.map_pos);  // the chunk handed out last is done with
+  const auto shrank = [&](std::uint64_t now) {
+    return failure(error_code::read_failed,
+                   fmt::format("the file changed size while being read: {} bytes when opened, {} "
+                               "after {} bytes were read",
+                               map.size(), now, s.map_pos));
+  };
+  if (map.shrank()) return shrank(s.map_pos);
+  if (s.map_pos == map.size()) {
+    // The size it had when opened is read; what it gained since is read as from a pipe.
+    s.map.reset();
+    if (::lseek(s.fd, static_cast<off_t>(s.map_pos), SEEK_SET) < 0)
+      return failure(error_code::read_failed, fmt::format("seek failed: {}", std::strerror(errno)));
+    s.current = mode::plain;
+    if (auto filled = fill_raw(); !filled) return tl::unexpected(filled.error());
+    if (s.raw_size == 0) s.current = mode::done;
+    return handed_out(std::string_view(s.raw.data(), s.raw_size));
+  }
+  const std::size_t n = std::min(s.chunk_bytes, map.size() - s.map_pos);
+  struct stat st {};
+  if (::fstat(s.fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < s.map_pos + n)
+    return shrank(static_cast<std::uint64_t>(st.st_size));
+  const std::string_view chunk = map.bytes().substr(s.map_pos, n);
+  s.map_pos += n;
+  s.bytes_read += n;
+  return handed_out(chunk);
 }
 
 inline result<std::string_view> input_source::next_inflated() {

@@ -4,7 +4,8 @@
 // order is the contract; parsing is what is spread out, never the stages.
 //
 // The file is cut into segments of about `segment_bytes` at line ends. Threads claim segments
-// in order, read each with pread and parse it with a reader that continues the header's; the
+// in order and parse each, in place in a mapping of the file (mapped_file; with pread into a
+// buffer where the file cannot be mapped), with a reader that continues the header's; the
 // calling thread hands the segments' points to the sink in file order, parsing segments itself
 // while the next one it needs is not ready. A segment starts at a record boundary if the one
 // before it ended at one; when a quoted field runs across a cut (a newline inside quotes), the
@@ -135,6 +136,19 @@ class parallel_metrics_csv_reader {
                                   After& after);
 
   result<std::size_t> pread_some(int fd, char* out, std::size_t n, std::uint64_t at) const;
+  /// The error of a file that shrank under the mapping (`fd`: the file, to say its size now).
+  input_error shrank_error(int fd) const {
+    struct stat st {};
+    return make_error(error_code::read_failed, name_, 0,
+                      ::fstat(fd, &st) == 0
+                          ? fmt::format("the file changed size while being read: {} bytes when "
+                                        "opened, {} now",
+                                        size_, st.st_size)
+                          : fmt::format("the file changed size while being read ({} bytes when "
+                                        "opened)",
+                                        size_))
+        .value();
+  }
   result<std::optional<std::uint64_t>> line_start_from(int fd, std::uint64_t at) const;
   void parse_segment(int fd, std::size_t k, segment& s) const;
 
@@ -152,6 +166,7 @@ class parallel_metrics_csv_reader {
   std::uint64_t body_ = 0;                  ///< where the first record after the header starts
   std::uint64_t size_ = 0;
   std::size_t segments_ = 0;
+  std::optional<mapped_file> map_;               ///< the file, mapped (else: pread)
   std::vector<std::unique_ptr<segment>> spare_;  ///< parsed segments' buffers, for reuse
 };
 
@@ -177,6 +192,14 @@ inline result<std::size_t> parallel_metrics_csv_reader::pread_some(int fd, char*
 inline result<std::optional<std::uint64_t>> parallel_metrics_csv_reader::line_start_from(
     int fd, std::uint64_t at) const {
   if (at <= body_) return body_;
+  if (map_) {
+    const std::uint64_t from = at - 1;
+    const std::uint64_t limit = std::min(size_, from + default_max_csv_record_bytes + 1);
+    if (const void* nl = std::memchr(map_->data() + from, '\n', limit - from))
+      return static_cast<std::uint64_t>(static_cast<const char*>(nl) - map_->data()) + 1;
+    if (limit == size_) return size_;
+    return std::nullopt;
+  }
   char block[16384];
   const std::uint64_t limit = std::min(size_, at - 1 + default_max_csv_record_bytes + 1);
   for (std::uint64_t pos = at - 1; pos < limit;) {
@@ -221,18 +244,30 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
     s.begin = **begin;
     s.end = std::max(**end, s.begin);
     const auto n = static_cast<std::size_t>(s.end - s.begin);
-    if (n > s.capacity) {
-      s.text = std::make_unique_for_overwrite<char[]>(n);
-      s.capacity = n;
+    std::string_view text;
+    if (map_) {
+      struct stat st {};
+      if (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < s.end) {
+        s.error = shrank_error(fd);
+        return;
+      }
+      map_->prefetch(static_cast<std::size_t>(s.begin), static_cast<std::size_t>(s.end));
+      text = map_->bytes().substr(static_cast<std::size_t>(s.begin), n);
+      s.size = n;
+    } else {
+      if (n > s.capacity) {
+        s.text = std::make_unique_for_overwrite<char[]>(n);
+        s.capacity = n;
+      }
+      auto got = pread_some(fd, s.text.get(), n, s.begin);
+      if (!got) {
+        s.error = got.error();
+        return;
+      }
+      s.size = *got;  // short only if the file shrank meanwhile: parsed as it is
+      text = std::string_view(s.text.get(), s.size);
     }
-    auto got = pread_some(fd, s.text.get(), n, s.begin);
-    if (!got) {
-      s.error = got.error();
-      return;
-    }
-    s.size = *got;  // short only if the file shrank meanwhile: parsed as it is
     s.parsed = true;
-    const std::string_view text(s.text.get(), s.size);
     const auto inside =
         [lo = reinterpret_cast<std::uintptr_t>(text.data()),
          hi = reinterpret_cast<std::uintptr_t>(text.data() + text.size())](std::string_view v) {
@@ -294,29 +329,43 @@ result<void> parallel_metrics_csv_reader::read_rest_in_order(int fd, std::uint64
   fell_back_ = true;
   metrics_csv_reader reader = lead_->continuation(first_line);
   const std::size_t chunk_bytes = input_source::default_chunk_bytes;
-  auto buffer = std::make_unique_for_overwrite<char[]>(chunk_bytes);
+  auto buffer = map_ ? nullptr : std::make_unique_for_overwrite<char[]>(chunk_bytes);
   const read_report before = report_;
   result<void> outcome;
   for (std::uint64_t pos = from;;) {
     const auto want = static_cast<std::size_t>(
         std::min<std::uint64_t>(chunk_bytes, size_ - std::min(pos, size_)));
-    auto got = pread_some(fd, buffer.get(), want, pos);
-    if (!got) {
-      outcome = tl::unexpected(got.error());
-      break;
+    std::string_view chunk;
+    if (map_) {
+      map_->release(static_cast<std::size_t>(pos));
+      struct stat st {};
+      if (map_->shrank() ||
+          (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < pos + want)) {
+        outcome = tl::unexpected(shrank_error(fd));
+        break;
+      }
+      chunk = map_->bytes().substr(static_cast<std::size_t>(pos), want);
+    } else {
+      auto got = pread_some(fd, buffer.get(), want, pos);
+      if (!got) {
+        outcome = tl::unexpected(got.error());
+        break;
+      }
+      chunk = std::string_view(buffer.get(), *got);
     }
-    if (*got == 0) {
+    if (chunk.empty()) {
       outcome = reader.finish(sink);
       break;
     }
-    pos += *got;
-    if (outcome = reader.feed(std::string_view(buffer.get(), *got), sink); !outcome) break;
+    pos += chunk.size();
+    if (outcome = reader.feed(chunk, sink); !outcome) break;
     report_ = before;
     report_ += reader.report();
     if (!after(report_)) break;
   }
   report_ = before;
   report_ += reader.report();
+  if (outcome && map_ && map_->shrank()) return tl::unexpected(shrank_error(fd));
   return outcome;
 }
 
@@ -344,13 +393,23 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
   if (file.fd < 0 || static_cast<std::uint64_t>(st.st_size) < 2 * step)
     return read_in_order(sink, after);
   size_ = static_cast<std::uint64_t>(st.st_size);
+  // Unmapped when read() returns, after the threads have stopped (declared before them).
+  struct unmap_at_end {
+    std::optional<mapped_file>& map;
+    ~unmap_at_end() { map.reset(); }
+  } unmap{map_};
+  map_ = mapped_file::map(file.fd, size_);
 
   // The header: the first non-blank record, within the first MiB; else read in order.
   {
     std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(size_, 1u << 20)), '\0');
-    auto got = pread_some(file.fd, head.data(), head.size(), 0);
-    if (!got) return tl::unexpected(got.error());
-    head.resize(*got);
+    if (map_) {
+      std::memcpy(head.data(), map_->data(), head.size());
+    } else {
+      auto got = pread_some(file.fd, head.data(), head.size(), 0);
+      if (!got) return tl::unexpected(got.error());
+      head.resize(*got);
+    }
     if (compression_of(head) != compression::none)
       return read_in_order(sink, after);  // gzip or zstd: one stream, read in order
     csv_tokenizer tokenizer;
@@ -451,6 +510,10 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
       s = std::move(done[k % ahead]);
     }
     if (s->exception) std::rethrow_exception(s->exception);
+    if (map_ && map_->shrank()) {  // what this segment holds cannot be trusted
+      stop_all();
+      return tl::unexpected(shrank_error(fd));
+    }
     if (s->error && !s->parsed) {  // reading failed before any parsing
       stop_all();
       return tl::unexpected(std::move(*s->error));
@@ -474,6 +537,7 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
     }
     line += s->lines;
     position = s->end;
+    if (map_) map_->release(static_cast<std::size_t>(s->end));  // read: give its pages back
     {
       std::lock_guard lock(mutex);
       consumed = k + 1;
@@ -482,6 +546,7 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
     changed.notify_all();
     if (!after(report_)) return {};
   }
+  if (map_ && map_->shrank()) return tl::unexpected(shrank_error(fd));
   return {};
 }
 

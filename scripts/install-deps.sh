@@ -11,6 +11,8 @@ packages=(
   libsimdjson-dev zlib1g-dev libzstd-dev libprotozero-dev  # readers (k8snetio::io)
   libcli11-dev libcpp-httplib-dev            # the k8s-netio program
   librdkafka-dev                               # k8s-netio consume and its mock-cluster tests
+  libboost-dev libssl-dev libgrpc++-dev        # serve's transports: Beast/Asio, TLS, OTLP/gRPC
+  openssl python3-grpcio                       # tests: certificates, a gRPC client of its own
   libbenchmark-dev                             # benchmarks
   clang-14 libclang-rt-14-dev                  # sanitizer and fuzz builds in scripts/test.sh
   ccache clang-format-14                       # faster rebuilds; the format check

@@ -474,6 +474,15 @@ TEST_CASE("I3.5 K1.1 looks_like_otlp_json and looks_like_otlp_proto_frames tell 
   CHECK_FALSE(looks_like_otlp_proto_frames(std::string("\x0A\x0A\x0A\x0A\x0A", 5)));
 }
 
+TEST_CASE("I3.5 L2 the protobuf response carries partial_success only when points were rejected",
+          "[otlp][I3.5]") {
+  CHECK(otlp_protobuf_response(0, "").empty());
+  const auto bytes = otlp_protobuf_response(3, "missing dimension: k8s.pod.name");
+  // ExportMetricsServiceResponse{partial_success(1){rejected_data_points(1)=3, error_message(2)}}
+  const std::string body = tag(1, 0) + "\x03" + len_field(2, "missing dimension: k8s.pod.name");
+  CHECK(bytes == len_field(1, body));
+}
+
 TEST_CASE("S5.1 the cumulative series held are capped; new ones beyond are refused and named",
           "[otlp][S5.1]") {
   reader_options options;

@@ -243,6 +243,12 @@ TEST_CASE("I3.5 a batch file in the file exporter's format: proto reads as its J
       per_message += frame(zstd(std::string_view(framed).substr(at + 4, n)));
       at += 4 + n;
     }
+    // `format: json` with `compression: zstd` (the exporter's default, without its native-
+    // compression gate) frames each JSON request, compressed on its own, the same way.
+    std::string json_messages;
+    for (const auto& line : json_lines(read_fixture(std::string(name) + ".jsonl")))
+      json_messages += frame(zstd(line));
+    k8snetio::test::write_file(dir.file("json.zst-messages"), json_messages);
     k8snetio::test::write_file(dir.file("plain.pb"), framed);
     k8snetio::test::write_file(dir.file("messages.pb"), per_message);
     k8snetio::test::write_file(dir.file("whole.pb.zst"), zstd(framed));
@@ -254,7 +260,7 @@ TEST_CASE("I3.5 a batch file in the file exporter's format: proto reads as its J
       collector json_points;
       auto json = read_inputs({dir.file("twin.jsonl")}, in, json_points);
       REQUIRE(json);
-      for (const char* file : {"plain.pb", "messages.pb", "whole.pb.zst"}) {
+      for (const char* file : {"plain.pb", "messages.pb", "whole.pb.zst", "json.zst-messages"}) {
         for (std::optional<input_format> format :
              {std::optional<input_format>{}, std::optional{input_format::otlp_json}}) {
           CAPTURE(file, format.has_value());

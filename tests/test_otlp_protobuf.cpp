@@ -536,6 +536,26 @@ TEST_CASE("S5 a cumulative series idle past the horizon (data time) is released"
   REQUIRE(reader.feed_protobuf(proto.at(5), sink));
   CHECK(reader.report().count(skip_reason::first_of_series) == before + 1);
 
+  SECTION("a point stamped far in the future does not release every series") {
+    otlp_reader guarded(options);
+    collector points;
+    REQUIRE(guarded.feed_protobuf(proto.at(1), points));  // A at 10 s
+    REQUIRE(guarded.feed_protobuf(proto.at(2), points));  // A at 30 s
+    // Series B once at 2^64-1 ns (JSON: the same reader reads both encodings).
+    const auto lines = json_lines(read_fixture("otlp_twins.jsonl"));
+    std::string future = lines[9];
+    const auto at = future.find("\"timeUnixNano\":\"50000000000\"");
+    REQUIRE(at != std::string::npos);
+    future.replace(at, 28, "\"timeUnixNano\":\"18446744073709551615\"");
+    REQUIRE(guarded.read(future + "\n", points));
+    REQUIRE(guarded.feed_protobuf(proto.at(19), points));  // a sweep, if the clock had moved
+    REQUIRE(guarded.feed_protobuf(proto.at(19), points));
+    CHECK(guarded.series_released() == 0);
+    REQUIRE(guarded.feed_protobuf(proto.at(5), points));  // A at 40 s: a delta, not a first
+    REQUIRE(points.points.size() == 2);
+    CHECK(points.points.back().value == 100);
+  }
+
   SECTION("save and restore keep the series and their clock; a bad snapshot is an error value") {
     otlp_reader restored(options);
     REQUIRE(restored.try_restore_series(reader.save_series()));

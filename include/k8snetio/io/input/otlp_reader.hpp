@@ -66,6 +66,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -223,7 +224,9 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     in.expect_end();
     series_ = std::move(loaded);
     clock_ns_ = 0;
-    for (const auto& entry : series_) clock_ns_ = std::max(clock_ns_, entry.second.time_ns);
+    const auto ceiling = clock_ceiling_ns();
+    for (const auto& entry : series_)
+      if (entry.second.time_ns <= ceiling) clock_ns_ = std::max(clock_ns_, entry.second.time_ns);
     swept_at_ns_ = clock_ns_;
   }
 
@@ -314,6 +317,22 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     series_cap_detail_ =
         fmt::format("more than {} cumulative series held (reader_options::otlp_max_series)",
                     input_.options().otlp_max_series);
+  }
+
+  // The data time the idle rule measures by. A point stamped past the wall clock by more than
+  // the idle horizon (2^64-1 ns, a year ahead) does not move it: one such point would otherwise
+  // release every series at once (the engine refuses such points itself, S1.4). Historic
+  // files are in the past and unaffected.
+  void advance_clock(std::uint64_t time_ns) noexcept {
+    if (time_ns <= record_ceiling_ns_) record_clock_ns_ = std::max(record_clock_ns_, time_ns);
+  }
+  std::uint64_t clock_ceiling_ns() const noexcept {
+    const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const auto wall = static_cast<std::uint64_t>(std::max<std::int64_t>(now, 0));
+    const std::uint64_t margin = std::max<std::uint64_t>(series_idle_ns_, 3'600'000'000'000u);
+    return wall > ~margin ? ~std::uint64_t{0} : wall + margin;
   }
 
   // S5: forgets the series idle past the horizon, between records only (undo_ is empty).
@@ -560,7 +579,8 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   // ---- one record (a JSON line or a protobuf request): all or nothing ---------------------
 
   void begin_record() {
-    if (series_idle_ns_ != 0 && clock_ns_ >= swept_at_ns_ + series_idle_ns_ / 2) release_idle();
+    if (series_idle_ns_ != 0 && clock_ns_ - swept_at_ns_ >= series_idle_ns_ / 2) release_idle();
+    record_ceiling_ns_ = clock_ceiling_ns();
     staged_.clear();
     undo_.clear();
     rows_in_line_ = 0;
@@ -905,7 +925,7 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
         return stage_skip(skip_reason::too_many_series, series_cap_detail_);
       }
       auto where = series_.emplace(series_key_, now).first;
-      record_clock_ns_ = std::max(record_clock_ns_, time_ns);
+      advance_clock(time_ns);
       undo_.push_back({&where->second, now, &where->first});
       return stage_skip(skip_reason::first_of_series, {});
     }
@@ -915,7 +935,7 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     bool decreased =
         (is_int && before.is_int) ? int_value < before.int_value : value < before.value;
     undo_.push_back({&before, before, nullptr});
-    record_clock_ns_ = std::max(record_clock_ns_, time_ns);
+    advance_clock(time_ns);
     auto previous = std::exchange(before, now);
     if (start_ns != previous.start_ns || decreased)
       return stage_skip(skip_reason::counter_reset, {});
@@ -1535,7 +1555,7 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   series_map series_;
 
   // S5 / S5.1: the data-time clock (the newest point taken), the last sweep, and the limits.
-  std::uint64_t clock_ns_ = 0, record_clock_ns_ = 0, swept_at_ns_ = 0;
+  std::uint64_t clock_ns_ = 0, record_clock_ns_ = 0, swept_at_ns_ = 0, record_ceiling_ns_ = 0;
   std::uint64_t series_idle_ns_ = 0;
   std::uint64_t series_released_ = 0;
   std::string series_cap_detail_;

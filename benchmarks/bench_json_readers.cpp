@@ -4,16 +4,22 @@
 //    memory and network errors), so a third of the rows are the metric.
 //  - OTLP (spec I3): the kubeletstats receiver through the file exporter, one line per node
 //    scrape; per pod 7 metrics and 11 data points, 2 of them k8s.pod.network.io (cumulative).
+//  - OTLP protobuf (spec I3.5): the same OTLP requests, encoded as the collector's otlphttp
+//    exporter sends them (converted from the JSON corpus field by field, so both hold the same
+//    data; the benchmark checks that both readers hand on the same number of points).
 // Reported: bytes/s (SetBytesProcessed) and points/s handed to the sink.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include <k8snetio/io/input/hec_reader.hpp>
+#include <k8snetio/io/input/otlp_protobuf.hpp>
 #include <k8snetio/io/input/otlp_reader.hpp>
+#include <protozero/pbf_writer.hpp>
 
 namespace {
 
@@ -182,9 +188,181 @@ void BM_otlp_simdjson_index_only(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
 }
 
+// ---- the OTLP corpus as protobuf requests --------------------------------------------------
+
+// Writes one OTLP/JSON object (as the corpus has them) as its protobuf message.
+class otlp_json_to_protobuf {
+ public:
+  static std::string request(simdjson::dom::element root) {
+    std::string out;
+    protozero::pbf_writer w(out);
+    for (auto rm : root["resourceMetrics"].get_array()) {
+      protozero::pbf_writer m(w, io::otlp_field::request_resource_metrics);
+      resource_metrics(m, rm);
+    }
+    return out;
+  }
+
+ private:
+  using element = simdjson::dom::element;
+  static protozero::data_view str(element e) {
+    std::string_view s(e.get_string());
+    return {s.data(), s.size()};
+  }
+  static std::uint64_t u64(element e) {
+    std::uint64_t v = 0;
+    if (e.is_string())
+      (void)io::parse_integer(std::string_view(e.get_string()), v);
+    else
+      v = e.get_uint64();
+    return v;
+  }
+
+  static void attributes(protozero::pbf_writer& parent, protozero::pbf_tag_type field,
+                         element list) {
+    for (auto kv : list.get_array()) {
+      protozero::pbf_writer a(parent, field);
+      a.add_string(io::otlp_field::key_value_key, str(kv["key"]));
+      protozero::pbf_writer v(a, io::otlp_field::key_value_value);
+      v.add_string(io::otlp_field::any_string, str(kv["value"]["stringValue"]));
+    }
+  }
+
+  static void resource_metrics(protozero::pbf_writer& w, element rm) {
+    {
+      protozero::pbf_writer r(w, io::otlp_field::resource_metrics_resource);
+      attributes(r, io::otlp_field::resource_attributes, rm["resource"]["attributes"]);
+    }
+    for (auto sm : rm["scopeMetrics"].get_array()) {
+      protozero::pbf_writer s(w, io::otlp_field::resource_metrics_scope_metrics);
+      {
+        protozero::pbf_writer scope(s, 1);  // InstrumentationScope: name 1, version 2
+        scope.add_string(1, str(sm["scope"]["name"]));
+        scope.add_string(2, str(sm["scope"]["version"]));
+      }
+      for (auto metric : sm["metrics"].get_array()) {
+        protozero::pbf_writer m(s, io::otlp_field::scope_metrics_metrics);
+        m.add_string(io::otlp_field::metric_name, str(metric["name"]));
+        if (auto d = metric["description"]; !d.error()) m.add_string(2, str(d.value()));
+        m.add_string(3, str(metric["unit"]));
+        const bool sum = !metric["sum"].error();
+        element data = sum ? metric["sum"].value() : metric["gauge"].value();
+        protozero::pbf_writer d(m, sum ? io::otlp_field::metric_sum : io::otlp_field::metric_gauge);
+        for (auto point : data["dataPoints"].get_array()) {
+          protozero::pbf_writer p(d, io::otlp_field::data_points);
+          if (auto st = point["startTimeUnixNano"]; !st.error())
+            p.add_fixed64(io::otlp_field::point_start_time_unix_nano, u64(st.value()));
+          p.add_fixed64(io::otlp_field::point_time_unix_nano, u64(point["timeUnixNano"]));
+          if (auto i = point["asInt"]; !i.error())
+            p.add_sfixed64(io::otlp_field::point_as_int, static_cast<std::int64_t>(u64(i.value())));
+          else
+            p.add_double(io::otlp_field::point_as_double, double(point["asDouble"]));
+          if (auto a = point["attributes"]; !a.error())
+            attributes(p, io::otlp_field::point_attributes, a.value());
+        }
+        if (sum) {
+          d.add_enum(io::otlp_field::sum_aggregation_temporality, 2);
+          d.add_bool(3, true);
+        }
+      }
+    }
+  }
+};
+
+const std::vector<std::string>& otlp_protobuf_corpus() {
+  static const std::vector<std::string> requests = [] {
+    std::vector<std::string> out;
+    simdjson::dom::parser parser;
+    std::string_view rest = otlp_corpus();
+    while (!rest.empty()) {
+      auto nl = rest.find('\n');
+      auto line = rest.substr(0, nl);
+      rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+      if (!line.empty()) out.push_back(otlp_json_to_protobuf::request(parser.parse(line)));
+    }
+    return out;
+  }();
+  return requests;
+}
+
+template <class Read>
+void run_otlp(benchmark::State& state, std::uint64_t bytes, io::reader_options options, Read read) {
+  std::uint64_t points = 0, rows = 0;
+  double checksum = 0;
+  for (auto _ : state) {
+    io::otlp_reader reader(options);
+    auto sink = [&](const metric_point& p) { checksum += p.value; };
+    if (auto r = read(reader, sink); !r) state.SkipWithError(r.error().what().c_str());
+    points += reader.report().points;
+    rows += reader.report().rows_read;
+  }
+  benchmark::DoNotOptimize(checksum);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
+  state.counters["points/s"] =
+      benchmark::Counter(static_cast<double>(points), benchmark::Counter::kIsRate);
+  state.counters["rows/s"] =
+      benchmark::Counter(static_cast<double>(rows), benchmark::Counter::kIsRate);
+  state.counters["MB"] = static_cast<double>(bytes) / 1e6;
+}
+
+// The JSON corpus one request at a time (as serve and consume get it), and its protobuf twin:
+// the I3.5 comparison (L7: the protobuf reader at least 3x the JSON reader's points/s).
+void otlp_requests(benchmark::State& state, bool protobuf, io::otlp_counter_mode mode) {
+  io::reader_options options;
+  options.otlp_counter = mode;
+  const auto& requests = otlp_protobuf_corpus();
+  static const std::vector<std::string> lines = [] {
+    std::vector<std::string> out;
+    std::string_view rest = otlp_corpus();
+    while (!rest.empty()) {
+      auto nl = rest.find('\n');
+      out.emplace_back(rest.substr(0, nl));
+      rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+    }
+    return out;
+  }();
+  // Both encodings must give the same points, or the comparison means nothing.
+  static const bool same = [&] {
+    io::otlp_reader a(options), b(options);
+    auto none = [](const metric_point&) {};
+    for (const auto& r : requests) (void)a.feed_protobuf(r, none);
+    for (const auto& l : lines) (void)b.read(l, none);
+    return a.report().points == b.report().points && a.report().rows_read == b.report().rows_read;
+  }();
+  if (!same) {
+    state.SkipWithError("the protobuf corpus does not give the JSON corpus' points");
+    return;
+  }
+  std::uint64_t bytes = 0;
+  for (const auto& r : protobuf ? requests : lines) bytes += r.size();
+  run_otlp(state, bytes, options, [&](io::otlp_reader& reader, auto& sink) -> io::result<void> {
+    if (protobuf) {
+      for (const auto& r : requests)
+        if (auto x = reader.feed_protobuf(r, sink); !x) return x;
+    } else {
+      for (const auto& l : lines)
+        if (auto x = reader.read(l, sink); !x) return x;
+    }
+    return {};
+  });
+}
+
+void BM_otlp_json_requests_delta(benchmark::State& state) {
+  otlp_requests(state, false, io::otlp_counter_mode::delta);
+}
+void BM_otlp_protobuf_requests_delta(benchmark::State& state) {
+  otlp_requests(state, true, io::otlp_counter_mode::delta);
+}
+void BM_otlp_protobuf_requests_raw(benchmark::State& state) {
+  otlp_requests(state, true, io::otlp_counter_mode::raw);
+}
+
 }  // namespace
 
 BENCHMARK(BM_hec_reader)->Unit(benchmark::kMillisecond)->MinTime(2);
 BENCHMARK(BM_otlp_reader_delta)->Unit(benchmark::kMillisecond)->MinTime(2);
 BENCHMARK(BM_otlp_reader_raw)->Unit(benchmark::kMillisecond)->MinTime(2);
 BENCHMARK(BM_otlp_simdjson_index_only)->Unit(benchmark::kMillisecond)->MinTime(2);
+BENCHMARK(BM_otlp_json_requests_delta)->Unit(benchmark::kMillisecond)->MinTime(2);
+BENCHMARK(BM_otlp_protobuf_requests_delta)->Unit(benchmark::kMillisecond)->MinTime(2);
+BENCHMARK(BM_otlp_protobuf_requests_raw)->Unit(benchmark::kMillisecond)->MinTime(2);

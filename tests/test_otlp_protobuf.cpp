@@ -243,6 +243,12 @@ TEST_CASE("I3.5 a batch file in the file exporter's format: proto reads as its J
       per_message += frame(zstd(std::string_view(framed).substr(at + 4, n)));
       at += 4 + n;
     }
+    // `format: json` with `compression: zstd` (the exporter's default, without its native-
+    // compression gate) frames each JSON request, compressed on its own, the same way.
+    std::string json_messages;
+    for (const auto& line : json_lines(read_fixture(std::string(name) + ".jsonl")))
+      json_messages += frame(zstd(line));
+    k8snetio::test::write_file(dir.file("json.zst-messages"), json_messages);
     k8snetio::test::write_file(dir.file("plain.pb"), framed);
     k8snetio::test::write_file(dir.file("messages.pb"), per_message);
     k8snetio::test::write_file(dir.file("whole.pb.zst"), zstd(framed));
@@ -254,7 +260,7 @@ TEST_CASE("I3.5 a batch file in the file exporter's format: proto reads as its J
       collector json_points;
       auto json = read_inputs({dir.file("twin.jsonl")}, in, json_points);
       REQUIRE(json);
-      for (const char* file : {"plain.pb", "messages.pb", "whole.pb.zst"}) {
+      for (const char* file : {"plain.pb", "messages.pb", "whole.pb.zst", "json.zst-messages"}) {
         for (std::optional<input_format> format :
              {std::optional<input_format>{}, std::optional{input_format::otlp_json}}) {
           CAPTURE(file, format.has_value());
@@ -474,6 +480,15 @@ TEST_CASE("I3.5 K1.1 looks_like_otlp_json and looks_like_otlp_proto_frames tell 
   CHECK_FALSE(looks_like_otlp_proto_frames(std::string("\x0A\x0A\x0A\x0A\x0A", 5)));
 }
 
+TEST_CASE("I3.5 L2 the protobuf response carries partial_success only when points were rejected",
+          "[otlp][I3.5]") {
+  CHECK(otlp_protobuf_response(0, "").empty());
+  const auto bytes = otlp_protobuf_response(3, "missing dimension: k8s.pod.name");
+  // ExportMetricsServiceResponse{partial_success(1){rejected_data_points(1)=3, error_message(2)}}
+  const std::string body = tag(1, 0) + "\x03" + len_field(2, "missing dimension: k8s.pod.name");
+  CHECK(bytes == len_field(1, body));
+}
+
 TEST_CASE("S5.1 the cumulative series held are capped; new ones beyond are refused and named",
           "[otlp][S5.1]") {
   reader_options options;
@@ -520,6 +535,26 @@ TEST_CASE("S5 a cumulative series idle past the horizon (data time) is released"
   const auto before = reader.report().count(skip_reason::first_of_series);
   REQUIRE(reader.feed_protobuf(proto.at(5), sink));
   CHECK(reader.report().count(skip_reason::first_of_series) == before + 1);
+
+  SECTION("a point stamped far in the future does not release every series") {
+    otlp_reader guarded(options);
+    collector points;
+    REQUIRE(guarded.feed_protobuf(proto.at(1), points));  // A at 10 s
+    REQUIRE(guarded.feed_protobuf(proto.at(2), points));  // A at 30 s
+    // Series B once at 2^64-1 ns (JSON: the same reader reads both encodings).
+    const auto lines = json_lines(read_fixture("otlp_twins.jsonl"));
+    std::string future = lines[9];
+    const auto at = future.find("\"timeUnixNano\":\"50000000000\"");
+    REQUIRE(at != std::string::npos);
+    future.replace(at, 28, "\"timeUnixNano\":\"18446744073709551615\"");
+    REQUIRE(guarded.read(future + "\n", points));
+    REQUIRE(guarded.feed_protobuf(proto.at(19), points));  // a sweep, if the clock had moved
+    REQUIRE(guarded.feed_protobuf(proto.at(19), points));
+    CHECK(guarded.series_released() == 0);
+    REQUIRE(guarded.feed_protobuf(proto.at(5), points));  // A at 40 s: a delta, not a first
+    REQUIRE(points.points.size() == 2);
+    CHECK(points.points.back().value == 100);
+  }
 
   SECTION("save and restore keep the series and their clock; a bad snapshot is an error value") {
     otlp_reader restored(options);

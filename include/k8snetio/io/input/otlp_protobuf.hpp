@@ -15,6 +15,7 @@
 
 #include <protozero/exception.hpp>
 #include <protozero/pbf_reader.hpp>
+#include <protozero/pbf_writer.hpp>
 
 namespace k8snetio::io {
 
@@ -64,7 +65,24 @@ inline constexpr protozero::pbf_tag_type any_kvlist = 6;
 inline constexpr protozero::pbf_tag_type any_bytes = 7;
 // ArrayValue, KeyValueList
 inline constexpr protozero::pbf_tag_type list_values = 1;
+// ExportMetricsServiceResponse, ExportMetricsPartialSuccess
+inline constexpr protozero::pbf_tag_type response_partial_success = 1;
+inline constexpr protozero::pbf_tag_type partial_success_rejected_data_points = 1;  // int64
+inline constexpr protozero::pbf_tag_type partial_success_error_message = 2;
 }  // namespace otlp_field
+
+/// L2: the protobuf ExportMetricsServiceResponse of a request whose `rejected` points were
+/// refused (`partial_success` set only then, as the OTLP specification asks); empty when none.
+inline std::string otlp_protobuf_response(std::int64_t rejected, std::string_view message) {
+  std::string out;
+  if (rejected == 0 && message.empty()) return out;
+  protozero::pbf_writer response(out);
+  protozero::pbf_writer partial(response, otlp_field::response_partial_success);
+  if (rejected != 0) partial.add_int64(otlp_field::partial_success_rejected_data_points, rejected);
+  if (!message.empty())
+    partial.add_string(otlp_field::partial_success_error_message, message.data(), message.size());
+  return out;
+}
 
 namespace detail {
 

@@ -290,6 +290,24 @@ TEST_CASE("A2 the shipped rules: the stages with the search window and the engin
   CHECK(k::detect_anomalous_network_io(series_major(points), table).findings == staged);
 }
 
+TEST_CASE("A2 a rule made with one direction per measure is the main rule's equal") {
+  const k::rule_definition<2> by_name(k::network_io_measures, k::anomalous_network_io_rule,
+                                      {"receive", "transmit"});
+  CHECK(by_name.one_direction_per_measure);
+  CHECK(by_name.measure_of("receive") == 0);
+  CHECK(by_name.measure_of("transmit") == 1);
+  CHECK_FALSE(by_name.measure_of("tx"));
+  const auto owned = traffic(t0, 360, 100, 100);
+  const auto points = views(owned);
+  const auto table = k::build_network_io_baseline(views(history())).table;
+  const auto expected = k::detect_anomalous_network_io(points, table).findings;
+  REQUIRE(expected.size() == 1);
+  CHECK(k::detect(by_name, series_major(points), table).findings == expected);
+  CHECK_THROWS_WITH(k::rule_definition<2>(k::network_io_measures, k::anomalous_network_io_rule,
+                                          {"transmit", "transmit"}),
+                    Catch::Matchers::Contains("feeds two measures"));
+}
+
 TEST_CASE("A2 without a window, persist_over dates a finding from its own pod's buckets only") {
   const auto rule = two_to_one_rule();
   const auto table = flat_table(rule);

@@ -22,7 +22,7 @@ find_program(K8SNETIO_A5_GXX NAMES g++)
 find_program(K8SNETIO_A5_CLANGXX NAMES clang++-14 clang++)
 if(K8SNETIO_A5_GXX)
   add_test(NAME A5.every_header_warning_free.gcc COMMAND ${K8SNETIO_A5_GXX} ${k8snetio_a5_flags})
-  set_tests_properties(A5.every_header_warning_free.gcc PROPERTIES LABELS warnings TIMEOUT 300)
+  set_tests_properties(A5.every_header_warning_free.gcc PROPERTIES LABELS warnings TIMEOUT 600)
 endif()
 if(K8SNETIO_A5_CLANGXX)
   # clang's -Wconversion includes -Wsign-conversion. Two headers of other hands still warn
@@ -31,5 +31,5 @@ if(K8SNETIO_A5_CLANGXX)
   # merge, and this flag goes with them.
   add_test(NAME A5.every_header_warning_free.clang
            COMMAND ${K8SNETIO_A5_CLANGXX} ${k8snetio_a5_flags} -Wno-sign-conversion)
-  set_tests_properties(A5.every_header_warning_free.clang PROPERTIES LABELS warnings TIMEOUT 300)
+  set_tests_properties(A5.every_header_warning_free.clang PROPERTIES LABELS warnings TIMEOUT 600)
 endif()

@@ -272,15 +272,22 @@ std::string day_range(const std::vector<std::int64_t>& days) {
                      k8snetio::utc_day_text(days.back()));
 }
 
-/// Writes the table of `rolling` to -o (or standard output) atomically.
+/// Writes the table of `rolling` to -o (or standard output) atomically. `after_commit`: the
+/// state was changed already, so a failure here says how to write the table again.
 int write_rolling_table(const baseline_command_options& o,
-                        const k8snetio::rolling_baseline<2>& rolling, output_file& out) {
+                        const k8snetio::rolling_baseline<2>& rolling, output_file& out,
+                        bool after_commit = false) {
   const auto result = rolling.result();
   std::string text;
   io::write_baseline_csv(text, result.table);
   out.write(text);
   std::string error;
-  if (!out.close(error)) return fail(error);
+  if (!out.close(error))
+    return fail(after_commit
+                    ? fmt::format("{} (the state {} was updated: `k8s-netio baseline --state {} "
+                                  "-o FILE` writes its table again)",
+                                  error, o.state, o.state)
+                    : error);
   print_baseline_written(result, o.rule);
   return exit_ok;
 }
@@ -455,7 +462,7 @@ int run_baseline_state(const baseline_command_options& o) {
       past_horizon.empty()
           ? ""
           : fmt::format("; not kept, already past the horizon: {}", day_range(past_horizon)));
-  return write_rolling_table(o, rolling, out);
+  return write_rolling_table(o, rolling, out, !o.add.empty());
 }
 
 /// `baseline --merge STATE...`: K6, S4.1. The same day in several states is added up, in the

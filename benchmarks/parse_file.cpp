@@ -14,6 +14,7 @@
 int main(int argc, char** argv) {
   namespace io = k8snetio::io;
   io::parallel_read_options parallel;
+  parallel.group_series = false;  // reading only: no work done for the stages
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];

@@ -66,7 +66,7 @@ class symbol_table {
 /// (the reader clears it): a stage given another point ignores it.
 struct series_hint {
   const void* point = nullptr;  ///< the metric_point being handed over
-  std::uint64_t batch = 0;      ///< unique per batch (next_series_batch)
+  std::uint64_t batch = 0;      ///< unique per batch (next_series_batch); 0: not grouped
   std::uint32_t index = 0;      ///< the point's series within the batch
   std::uint32_t count = 0;      ///< series in the batch
   /// Every point of the batch with a metric name has this one (the reader checked it): a

@@ -585,7 +585,7 @@ class span_aggregator {
     // A reader that grouped this point's batch by series on its own thread: each series of
     // the batch is looked up once; the state changes exactly as the lookup below changes it.
     const detail::series_hint& hint = detail::current_series_hint;
-    if (hint.point == &p) [[likely]] {
+    if (hint.point == &p && hint.batch != 0) {
       if (hint.batch != hint_batch_) {
         hint_batch_ = hint.batch;
         hint_ids_.assign(hint.count, no_series);

@@ -63,8 +63,11 @@ struct parallel_read_options {
   /// The parsing threads also group each segment's points by series (cluster, pod, node,
   /// direction) and hand that over with each point (k8snetio::detail::series_hint), so that the
   /// span aggregator on the sink's thread looks each series up once per segment rather than
-  /// comparing names per point. Off: only parse (what a bare parse is measured with).
-  bool group_series = true;
+  /// comparing names per point. That moves work off the sink's thread but adds some: it pays
+  /// when the sink's thread is the bottleneck, with 3 threads or more; on 2 the threads share
+  /// the work evenly and it costs more than it saves (benchmarks/README.md, 2026-12-07).
+  /// Unset: on with 3 threads or more. Off is a bare parse.
+  std::optional<bool> group_series{};
 
   /// The sink runs on one thread and takes points at a few times the rate one thread parses
   /// them, so beyond a few parsing threads more cores only add memory.
@@ -93,6 +96,7 @@ class parallel_metrics_csv_reader {
                                      parallel_read_options::default_max_threads);
     parallel_.segment_bytes = std::max<std::size_t>(parallel_.segment_bytes, 64);
     if (parallel_.segments_ahead == 0) parallel_.segments_ahead = 2 * parallel_.threads + 2;
+    if (!parallel_.group_series) parallel_.group_series = parallel_.threads >= 3;
   }
 
   template <metric_point_sink Sink, class After>
@@ -304,7 +308,7 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
     auto fed = reader.feed(text, collect);
     if (fed && last) fed = reader.finish(collect);
     if (!fed) s.error = fed.error();
-    if (parallel_.group_series) group_series(s);
+    if (*parallel_.group_series) group_series(s);
     s.at_boundary = last || reader.at_record_boundary();
     s.lines = reader.next_line() - 1;
     s.report = std::move(reader.report());
@@ -593,22 +597,21 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
       stop_all();
       return read_rest_in_order(fd, position, line, sink, after);
     }
-    if (s->batch != 0) {
+    {
       k8snetio::detail::series_hint& hint = k8snetio::detail::current_series_hint;
       struct clear_hint {
         k8snetio::detail::series_hint& h;
         ~clear_hint() { h = {}; }
       } clear{hint};
-      const auto series_count = static_cast<std::uint32_t>(s->series_first.size());
+      const auto series_count =
+          s->batch ? static_cast<std::uint32_t>(s->series_first.size()) : std::uint32_t{0};
       // metrics_csv_reader hands on only points of its metric (or with no metric name).
       const std::string_view metric = options_.metric_name;
       for (std::size_t i = 0; i < s->points.size(); ++i) {
         const metric_point& p = s->points[i];
-        hint = {&p, s->batch, s->series_of[i], series_count, metric};
+        hint = {&p, s->batch, s->batch ? s->series_of[i] : 0, series_count, metric};
         std::invoke(sink, p);
       }
-    } else {
-      for (const metric_point& p : s->points) std::invoke(sink, p);
     }
     if (line > 1)
       for (input_problem& e : s->report.examples)

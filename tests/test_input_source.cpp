@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <random>
@@ -389,6 +390,94 @@ TEST_CASE("S5.2 an input larger than its cap is refused as soon as the cap is pa
   write_file(dir.file("plain.csv"), std::string(100, 'x'));
   CHECK_FALSE(read_whole_input(dir.file("plain.csv"), 99));
   CHECK(read_whole_input(dir.file("plain.csv"), 100));
+}
+
+TEST_CASE("S1 I3.4 a plain regular file is mapped; gzip and pipes are read with read(2)",
+          "[inputs][I3.4]") {
+  temp_dir dir;
+  const std::string text = sample_text(300000);
+  write_file(dir.file("m.csv"), text);
+  write_gzip_member(dir.file("m.csv.gz"), text, "wb");
+  const auto r = read_all(dir.file("m.csv"), 65536);
+  REQUIRE_FALSE(r.error);
+  CHECK(r.bytes == text);
+  CHECK(r.progress.back() == text.size());
+  auto plain = input_source::open(dir.file("m.csv"), 65536);
+  REQUIRE(plain);
+  REQUIRE(plain->next());
+  CHECK(plain->mapped() == mapped_file::available());
+  auto gz = input_source::open(dir.file("m.csv.gz"), 65536);
+  REQUIRE(gz);
+  REQUIRE(gz->next());
+  CHECK_FALSE(gz->mapped());
+  CHECK(gz->gzipped());
+  auto empty_file = input_source::open((write_file(dir.file("empty"), ""), dir.file("empty")));
+  REQUIRE(empty_file);
+  auto none = empty_file->next();
+  REQUIRE(none);
+  CHECK(none->empty());
+  CHECK_FALSE(empty_file->mapped());
+}
+
+TEST_CASE("S1 a file that shrinks while it is read is read_failed, not a crash", "[inputs]") {
+  if (!mapped_file::available()) {
+    WARN("files are not mapped here (SIGBUS is a sanitizer's): read(2) reads what is left");
+    return;
+  }
+  temp_dir dir;
+  const std::string text = sample_text(256 * 1024);
+  const std::string path = dir.file("m.csv");
+  {  // shrinks between two chunks: the next one is an error
+    write_file(path, text);
+    auto in = input_source::open(path, 4096);
+    REQUIRE(in);
+    REQUIRE(in->next());
+    REQUIRE(in->mapped());
+    REQUIRE(::truncate(path.c_str(), 8192) == 0);
+    auto second = in->next();
+    REQUIRE(second);
+    CHECK(*second == std::string_view(text).substr(4096, 4096));
+    auto third = in->next();
+    REQUIRE_FALSE(third);
+    CHECK(third.error().code == error_code::read_failed);
+    CHECK_THAT(third.error().what(), Catch::Contains("changed size while being read"));
+  }
+  {  // shrinks under a chunk handed out: its missing pages read as zeros, then the error
+    write_file(path, text);
+    auto in = input_source::open(path, 128 * 1024);
+    REQUIRE(in);
+    auto first = in->next();
+    REQUIRE(first);
+    REQUIRE(::truncate(path.c_str(), 0) == 0);
+    std::size_t zeros = 0;
+    for (char c : *first) zeros += c == '\0';
+    CHECK(zeros == first->size());
+    auto next = in->next();
+    REQUIRE_FALSE(next);
+    CHECK(next.error().code == error_code::read_failed);
+  }
+  {  // grows: what it gains after it was opened is read too, as before
+    write_file(path, text);
+    auto in = input_source::open(path, 65536);
+    REQUIRE(in);
+    std::string back;
+    auto chunk = in->next();
+    REQUIRE(chunk);
+    back.append(*chunk);
+    {
+      std::FILE* f = std::fopen(path.c_str(), "ab");
+      REQUIRE(f != nullptr);
+      std::fputs("tail,row\n", f);
+      std::fclose(f);
+    }
+    for (;;) {
+      chunk = in->next();
+      REQUIRE(chunk);
+      if (chunk->empty()) break;
+      back.append(*chunk);
+    }
+    CHECK(back == text + "tail,row\n");
+  }
 }
 
 }  // namespace test_input_source

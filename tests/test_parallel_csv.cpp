@@ -15,11 +15,14 @@
 #include <vector>
 
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
+#include <k8snetio/io/input/input_source.hpp>
 #include <k8snetio/io/input/metrics_csv_reader.hpp>
 #include <k8snetio/io/input/parallel_csv.hpp>
+#include <k8snetio/stages/span_aggregator.hpp>
 
 #include "support.hpp"
 
@@ -309,6 +312,176 @@ TEST_CASE("I1 I3.4 parallel: a FIFO, gzip, zstd and small files are read in orde
   auto r = missing.read([](const metric_point&) {});
   REQUIRE_FALSE(r);
   CHECK(r.error().code == error_code::cannot_open);
+}
+
+namespace {
+
+/// Whether this process maps files (not where a sanitizer keeps SIGBUS for itself).
+bool maps_files() { return mapped_file::available(); }
+
+/// What a span aggregator makes of a file read in parallel: rows, each with its series id.
+struct aggregated {
+  std::vector<std::string> rows;
+  aggregation_stats stats;
+  std::string state;  ///< S4: the aggregator's saved state before finish
+};
+
+aggregated aggregate(const std::string& path, parallel_read_options p, span_options s) {
+  span_aggregator agg(s);
+  aggregated out;
+  const auto emit = [&](const span_row& r, std::uint32_t series) {
+    out.rows.push_back(std::string(r.cluster) + "|" + std::string(r.pod) + "|" +
+                       std::string(r.node) + "|" + std::string(r.direction) + "|" +
+                       std::to_string(r.time) + "|" + std::to_string(r.io) + "|" +
+                       std::to_string(series));
+  };
+  parallel_metrics_csv_reader reader(path, {}, p);
+  REQUIRE(reader.read([&](const metric_point& pt) {
+    agg.add(pt);
+    agg.emit_closed(emit);
+  }));
+  k8snetio::detail::snapshot_writer w;
+  agg.save(w);
+  out.state = w.bytes();
+  agg.finish(emit);
+  out.stats = agg.stats();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("S1 I1 parallel: a mapped file gives the points read(2) gives") {
+  std::mt19937_64 rng(27);
+  const std::string text = random_file(rng, 3000);
+  const temp_file file(text);
+  if (!maps_files()) WARN("files are not mapped here (SIGBUS is a sanitizer's): read(2) only");
+  // The reference reads a pipe-like copy: the same bytes through one reader in memory.
+  const outcome reference = read_in_order(text, file.path, {});
+  for (unsigned threads : {1u, 2u, 3u}) {
+    parallel_read_options p;
+    p.threads = threads;
+    p.segment_bytes = 4096;
+    INFO(threads << " threads");
+    require_same(read_parallel(file.path, {}, p), reference);
+  }
+  // input_source's chunks (the one-thread path) are the file's bytes.
+  auto in = input_source::open(file.path, 4096);
+  REQUIRE(in);
+  REQUIRE(in->next()->size() == 4096);
+  CHECK(in->mapped() == maps_files());
+  in = input_source::open(file.path, 4096);
+  REQUIRE(in);
+  std::string back;
+  for (;;) {
+    auto chunk = in->next();
+    REQUIRE(chunk);
+    if (chunk->empty()) break;
+    back.append(*chunk);
+  }
+  CHECK(back == text);
+}
+
+TEST_CASE("S1 I1 parallel: an empty file, and a last record without a line end at a page end") {
+  {
+    const temp_file empty("");
+    parallel_read_options p;
+    p.threads = 2;
+    p.segment_bytes = 64;
+    require_same(read_parallel(empty.path, {}, p), read_in_order("", empty.path, {}));
+  }
+  // Exactly two pages, the last byte the end of a record with no newline after it: the reader
+  // must stop at the mapping's end, not look past it.
+  std::string text = "_time,_value,k8s.cluster.name,k8s.pod.name,k8s.node.name,direction\n";
+  const std::string row = "1700000000,1,prod,p-1,node-1,transmit\n";
+  while (text.size() + row.size() < 8192 - 40) text += row;
+  std::string last = "1700000010,2,prod,p-2,node-1,receive";
+  last += std::string(8192 - text.size() - last.size(), 'x');  // a long direction
+  text += last;
+  REQUIRE(text.size() == 8192);
+  const temp_file file(text);
+  for (unsigned threads : {1u, 2u}) {
+    parallel_read_options p;
+    p.threads = threads;
+    p.segment_bytes = 1024;
+    INFO(threads << " threads");
+    const outcome parallel = read_parallel(file.path, {}, p);
+    require_same(parallel, read_in_order(text, file.path, {}));
+    REQUIRE_FALSE(parallel.points.empty());
+    CHECK(parallel.points.back().direction == last.substr(last.find("receive")));
+  }
+}
+
+TEST_CASE("S1 I1 parallel: a file that shrinks while it is read is an error, not a crash") {
+  if (!maps_files()) {
+    WARN("files are not mapped here (SIGBUS is a sanitizer's): pread reads what is left");
+    return;
+  }
+  std::string text = "_time,_value,k8s.cluster.name,k8s.pod.name,k8s.node.name,direction\n";
+  for (int i = 0; i < 20000; ++i) text += "1700000000,1,prod,p-1,node-1,transmit\n";
+  for (unsigned threads : {2u, 3u}) {
+    const temp_file file(text);
+    parallel_read_options p;
+    p.threads = threads;
+    p.segment_bytes = 8192;
+    parallel_metrics_csv_reader reader(file.path, {}, p);
+    std::uint64_t points = 0;
+    int segments = 0;
+    auto r = reader.read([&](const metric_point&) { ++points; },
+                         [&](const read_report&) {
+                           // After the first segment the file loses all but its first page:
+                           // segments ahead may be parsed already, others not yet.
+                           if (++segments == 1) REQUIRE(::truncate(file.path.c_str(), 4096) == 0);
+                           return true;
+                         });
+    INFO(threads << " threads");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == error_code::read_failed);
+    CHECK_THAT(r.error().what(), Catch::Contains("changed size while being read"));
+    CHECK(points < 20000);
+  }
+}
+
+TEST_CASE("D1.4 B3 S5 parallel: series grouped on the parsing threads give the same rows and ids") {
+  // Thousands of series in repeating order (time-major), most of them replaced every 4
+  // buckets (new pods), so that S5 releases the ended ones and gives their ids to new series;
+  // segments of every size: the span aggregator must see the same series with the same ids
+  // whether the reader grouped the points by series or not.
+  std::string text = "_time,_value,k8s.cluster.name,k8s.pod.name,k8s.node.name,direction\n";
+  std::mt19937_64 rng(4);
+  for (int bucket = 0; bucket < 12; ++bucket)
+    for (int pod = 0; pod < 2200; ++pod) {
+      const int generation = pod < 1500 ? bucket / 4 : 0;
+      for (const char* dir : {"transmit", "receive"})
+        if (rng() % 10 != 0)
+          text += std::to_string(1'700'000'000 + bucket * 10 + static_cast<int>(rng() % 10)) + "," +
+                  std::to_string(rng() % 1000) + ",prod,pod-" + std::to_string(pod) + "-g" +
+                  std::to_string(generation) + ",node-" + std::to_string(pod % 3) + "," + dir +
+                  "\n";
+    }
+  const temp_file file(text);
+  span_options s;
+  s.closing = group_closing::by_series;
+  s.idle_seconds = 30;
+  parallel_read_options plain;
+  plain.threads = 1;
+  const aggregated reference = aggregate(file.path, plain, s);
+  CHECK(reference.stats.series_released > 0);
+  for (std::size_t segment : {std::size_t{64}, std::size_t{700}, std::size_t{50000}}) {
+    for (unsigned threads : {2u, 4u}) {
+      for (bool grouped : {true, false}) {
+        parallel_read_options p;
+        p.threads = threads;
+        p.segment_bytes = segment;
+        p.group_series = grouped;
+        INFO(segment << "-byte segments, " << threads << " threads, grouped " << grouped);
+        const aggregated got = aggregate(file.path, p, s);
+        REQUIRE(got.rows == reference.rows);
+        CHECK(got.state == reference.state);  // S4: the same snapshot, byte for byte
+        CHECK(got.stats.series_released == reference.stats.series_released);
+        CHECK(got.stats.aggregated == reference.stats.aggregated);
+      }
+    }
+  }
 }
 
 }  // namespace test_parallel_csv

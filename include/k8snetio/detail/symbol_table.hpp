@@ -2,6 +2,7 @@
 // so per-point work compares integers and rows carry views that stay valid as long as the table.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -56,5 +57,29 @@ class symbol_table {
   std::deque<std::string> strings_;
   std::unordered_map<std::string_view, std::uint32_t, string_hash, std::equal_to<>> ids_;
 };
+
+/// A reader that parsed a batch of points on another thread and grouped them by series there
+/// (io/input/parallel_csv.hpp) says so for the point it is handing over: points of a batch
+/// with the same `index` have the same cluster, pod, node and direction (compared byte for
+/// byte), and no two batches share a `batch` number. The span aggregator then looks each
+/// series of a batch up once, not once per point. Valid only during the hand-over of `point`
+/// (the reader clears it): a stage given another point ignores it.
+struct series_hint {
+  const void* point = nullptr;  ///< the metric_point being handed over
+  std::uint64_t batch = 0;      ///< unique per batch (next_series_batch); 0: not grouped
+  std::uint32_t index = 0;      ///< the point's series within the batch
+  std::uint32_t count = 0;      ///< series in the batch
+  /// Every point of the batch with a metric name has this one (the reader checked it): a
+  /// stage compares its own with this, in cache, rather than with the point's.
+  std::string_view metric{};
+};
+
+inline thread_local series_hint current_series_hint{};
+
+/// A batch number not given out before in this process (never 0).
+inline std::uint64_t next_series_batch() noexcept {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 }  // namespace k8snetio::detail

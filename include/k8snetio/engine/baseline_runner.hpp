@@ -94,6 +94,11 @@ class baseline_runner {
         failure_ = used.reason;
       return used;
     }
+#if defined(__GNUC__)
+    // The per-series state the next point's row is likely to need (see span_aggregator).
+    if (const std::uint32_t next = aggregator_.likely_next_series(); next < by_series_.size())
+      __builtin_prefetch(&by_series_[next]);
+#endif
     aggregator_.emit_closed([this](const span_row& r, std::uint32_t series) { fold(r, series); });
     // R5 across pods: with the live watermark a (key, _time) row is complete once its bucket
     // is; otherwise the pivot's rows wait for finish (one per key and bucket).

@@ -155,8 +155,15 @@ concept span_row_sink =
 
 /// D1.3: floor(time / span) * span, aligned to the epoch.
 inline std::int64_t bucket_of(double time, std::int64_t span_seconds) noexcept {
-  return static_cast<std::int64_t>(std::floor(time / static_cast<double>(span_seconds))) *
-         span_seconds;
+  const double q = time / static_cast<double>(span_seconds);
+  // std::floor is a library call where the target has no rounding instruction (x86-64
+  // without SSE4.1); within ±2^62 truncation and one step down is the same number.
+  constexpr double exact = 4611686018427387904.0;  // 2^62
+  if (q > -exact && q < exact) {
+    const auto t = static_cast<std::int64_t>(q);
+    return (static_cast<double>(t) > q ? t - 1 : t) * span_seconds;
+  }
+  return static_cast<std::int64_t>(std::floor(q)) * span_seconds;
 }
 
 class span_aggregator {
@@ -181,7 +188,12 @@ class span_aggregator {
   /// counts.
   add_outcome add(const metric_point& p) {
     ++stats_.points_in;
-    if (!p.metric_name.empty() && !detail::same_bytes(p.metric_name, options_.metric_name)) {
+    // A reader that checked the batch's metric names says which one they all have.
+    const detail::series_hint& hint = detail::current_series_hint;
+    const std::string_view metric = hint.point == &p && hint.metric.size() == p.metric_name.size()
+                                        ? hint.metric
+                                        : p.metric_name;
+    if (!p.metric_name.empty() && !detail::same_bytes(metric, options_.metric_name)) {
       ++stats_.other_metric;
       return {drop_reason::other_metric};
     }
@@ -492,6 +504,7 @@ class span_aggregator {
     std::string_view pod() const noexcept { return part(1); }
     std::string_view node() const noexcept { return part(2); }
     std::string_view direction() const noexcept { return part(3); }
+    const char* bytes() const noexcept { return bytes_.get(); }
 
    private:
     std::string_view part(int i) const noexcept {
@@ -538,9 +551,76 @@ class span_aggregator {
            detail::same_bytes(s.node(), p.node) && detail::same_bytes(s.cluster(), p.cluster);
   }
 
+  /// Time-major input visits the series in the order of the bucket before: while the point
+  /// of `id` is handled, the names of the series expected next and the state of the one after
+  /// are fetched into cache (thousands of series do not stay there between two buckets).
+  K8SNETIO_ALWAYS_INLINE void prefetch_after(std::uint32_t id) const noexcept {
+#if defined(__GNUC__)
+    const std::uint32_t next = series_[id].next;
+    if (next == no_series) return;
+    const series_info& s = series_[next];
+    __builtin_prefetch(s.names.bytes());
+    const std::uint32_t after = s.next;
+    if (after == no_series) return;
+    const char* state = reinterpret_cast<const char*>(&series_[after]);
+    __builtin_prefetch(state);
+    __builtin_prefetch(state + sizeof(series_info) - 1);
+#else
+    (void)id;
+#endif
+  }
+
+ public:
+  /// The series the next point most likely belongs to (the one that followed the last
+  /// point's series before), for consumers that keep per-series state to fetch ahead; none:
+  /// a number not below series_count().
+  std::uint32_t likely_next_series() const noexcept {
+    return last_series_ == no_series ? no_series : series_[last_series_].next;
+  }
+
+ private:
   /// The id of the point's series, made if new; nullopt when a new series is refused
   /// (series_refusal_ says why).
   std::optional<std::uint32_t> series_id(const metric_point& p, std::int64_t bucket) {
+    // A reader that grouped this point's batch by series on its own thread: each series of
+    // the batch is looked up once; the state changes exactly as the lookup below changes it.
+    const detail::series_hint& hint = detail::current_series_hint;
+    if (hint.point == &p && hint.batch != 0) {
+      if (hint.batch != hint_batch_) {
+        hint_batch_ = hint.batch;
+        hint_ids_.assign(hint.count, no_series);
+      }
+      if (hint.index < hint_ids_.size()) {
+        std::uint32_t& cached = hint_ids_[hint.index];
+        if (cached != no_series) return hinted(cached);
+        const std::optional<std::uint32_t> id = series_id_of(p, bucket);
+        // hint_ids_ is cleared when series are released: only an id still held is kept.
+        if (id && hint_batch_ == hint.batch) hint_ids_[hint.index] = *id;
+        return id;
+      }
+    }
+    return series_id_of(p, bucket);
+  }
+
+  /// series_id_of's effect on the state for a point of series `id`, known without comparing.
+  K8SNETIO_ALWAYS_INLINE std::uint32_t hinted(std::uint32_t id) noexcept {
+    if (last_series_ != no_series && (missed_guesses_ < 8 || (stats_.points_in & 63) == 0)) {
+      if (id == last_series_) {
+        missed_guesses_ = 0;
+        return id;
+      }
+      if (id == series_[last_series_].next) {
+        missed_guesses_ = 0;
+        prefetch_after(id);
+        return last_series_ = id;
+      }
+      if (missed_guesses_ < 8) ++missed_guesses_;
+    }
+    if (last_series_ != no_series) series_[last_series_].next = id;
+    return last_series_ = id;
+  }
+
+  std::optional<std::uint32_t> series_id_of(const metric_point& p, std::int64_t bucket) {
     // Inputs repeat their order: a pod's interfaces back to back, and the series of each
     // bucket in the order of the one before. So before hashing, try the last series and the
     // one that followed it last time: a comparison the lookup would make anyway.
@@ -553,6 +633,7 @@ class span_aggregator {
       }
       if (guess != no_series && same_series(guess, p)) {
         missed_guesses_ = 0;
+        prefetch_after(guess);
         return last_series_ = guess;
       }
       if (missed_guesses_ < 8) ++missed_guesses_;
@@ -600,6 +681,8 @@ class span_aggregator {
   /// S5: releases every series idle for longer than idle_seconds with no open group; next
   /// time when the series held have doubled, so that the sweeps cost O(1) a series.
   void release_idle() {
+    hint_batch_ = 0;  // ids may now name other series
+    hint_ids_.clear();
     if (stats_.last_bucket) {
       const std::int64_t idle_before = *stats_.last_bucket - options_.idle_seconds;
       for (std::uint32_t id = 0; id < series_.size(); ++id) {
@@ -688,7 +771,10 @@ class span_aggregator {
   detail::flat_hash_slots<std::uint32_t> series_index_;  // series hash → id
   std::uint32_t last_series_ = no_series;
   std::uint32_t missed_guesses_ = 0;  // in a row
-  std::deque<group> open_;            // in first-appearance order; position = popped_ + index
+  std::uint64_t hint_batch_ = 0;      // the batch of detail::current_series_hint seen last
+  std::vector<std::uint32_t>
+      hint_ids_;            // its series' ids, by the batch's index; no_series: not yet
+  std::deque<group> open_;  // in first-appearance order; position = popped_ + index
   std::uint64_t popped_ = 0;
   detail::flat_hash_slots<group_entry> group_index_;  // only while indexed_
   bool indexed_ = false;

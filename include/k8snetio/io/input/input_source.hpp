@@ -141,6 +141,9 @@ class mapping_guard {
     return nullptr;
   }
 
+  /// Whether files can be mapped safely here (the handler is in place; installs it).
+  static bool available() noexcept { return installed(); }
+
   /// Frees the slot of `faulted` (before the range is unmapped).
   static void leave(std::atomic<int>* faulted) noexcept {
     for (std::size_t i = 0; i < max_ranges; ++i) {
@@ -204,6 +207,7 @@ class mapping_guard {
     ::sigaction(SIGBUS, &fallback, nullptr);
   }
 
+  /// Whether the handler is in place (installs it on the first call).
   static bool installed() noexcept {
     static const bool ok = [] {
       state& s = saved();
@@ -270,6 +274,9 @@ class mapped_file {
     m.faulted_ = faulted;
     return m;
   }
+
+  /// Whether files are mapped in this process (false where a sanitizer owns SIGBUS).
+  static bool available() noexcept { return detail::mapping_guard::available(); }
 
   std::string_view bytes() const noexcept { return {data_, size_}; }
   std::size_t size() const noexcept { return size_; }

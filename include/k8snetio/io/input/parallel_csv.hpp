@@ -24,6 +24,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -40,6 +41,8 @@
 
 #include <fmt/format.h>
 
+#include <k8snetio/detail/flat_hash.hpp>
+#include <k8snetio/detail/symbol_table.hpp>
 #include <k8snetio/io/error.hpp>
 #include <k8snetio/io/input/input_source.hpp>
 #include <k8snetio/io/input/metrics_csv_reader.hpp>
@@ -57,6 +60,14 @@ struct parallel_read_options {
   /// Parsed segments held for the sink, at most: memory is about this many times
   /// 2 × segment_bytes (the text and its points). 0: 2 × threads + 2.
   std::size_t segments_ahead = 0;
+  /// The parsing threads also group each segment's points by series (cluster, pod, node,
+  /// direction) and hand that over with each point (k8snetio::detail::series_hint), so that the
+  /// span aggregator on the sink's thread looks each series up once per segment rather than
+  /// comparing names per point. That moves work off the sink's thread but adds some: it pays
+  /// when the sink's thread is the bottleneck, with 3 threads or more; on 2 the threads share
+  /// the work evenly and it costs more than it saves (benchmarks/README.md, 2026-12-07).
+  /// Unset: on with 3 threads or more. Off is a bare parse.
+  std::optional<bool> group_series{};
 
   /// The sink runs on one thread and takes points at a few times the rate one thread parses
   /// them, so beyond a few parsing threads more cores only add memory.
@@ -85,6 +96,7 @@ class parallel_metrics_csv_reader {
                                      parallel_read_options::default_max_threads);
     parallel_.segment_bytes = std::max<std::size_t>(parallel_.segment_bytes, 64);
     if (parallel_.segments_ahead == 0) parallel_.segments_ahead = 2 * parallel_.threads + 2;
+    if (!parallel_.group_series) parallel_.group_series = parallel_.threads >= 3;
   }
 
   template <metric_point_sink Sink, class After>
@@ -111,7 +123,12 @@ class parallel_metrics_csv_reader {
     std::size_t capacity = 0;
     std::size_t size = 0;
     std::vector<metric_point> points;
-    std::deque<std::string> owned;  ///< strings not in `text` (unescaped quoted fields)
+    std::deque<std::string> owned;            ///< strings not in `text` (unescaped quoted fields)
+    std::vector<std::uint32_t> series_of;     ///< group_series: each point's series in the segment
+    std::vector<std::uint32_t> series_first;  ///< each series' first point
+    std::vector<std::uint32_t> series_next;   ///< the series that followed each one last time
+    k8snetio::detail::flat_hash_slots<std::uint32_t> series_index;  ///< hash of the names → series
+    std::uint64_t batch = 0;  ///< k8snetio::detail::series_hint::batch
     read_report report;
     std::optional<input_error> error;
     std::exception_ptr exception;
@@ -151,6 +168,7 @@ class parallel_metrics_csv_reader {
   }
   result<std::optional<std::uint64_t>> line_start_from(int fd, std::uint64_t at) const;
   void parse_segment(int fd, std::size_t k, segment& s) const;
+  static void group_series(segment& s);
 
   std::string path_;
   reader_options options_;
@@ -226,6 +244,7 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
   s.begin = s.end = 0;
   s.lines = 0;
   s.size = 0;
+  s.batch = 0;
   try {
     const std::uint64_t step = parallel_.segment_bytes;
     auto begin = line_start_from(fd, body_ + k * step);
@@ -289,12 +308,66 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
     auto fed = reader.feed(text, collect);
     if (fed && last) fed = reader.finish(collect);
     if (!fed) s.error = fed.error();
+    if (*parallel_.group_series) group_series(s);
     s.at_boundary = last || reader.at_record_boundary();
     s.lines = reader.next_line() - 1;
     s.report = std::move(reader.report());
   } catch (...) {
     s.exception = std::current_exception();
   }
+}
+
+/// Numbers the series of a segment's points (0, 1, … in order of first appearance), comparing
+/// names byte for byte: points of one series often come in a row, else one probe.
+inline void parallel_metrics_csv_reader::group_series(segment& s) {
+  const std::vector<metric_point>& points = s.points;
+  if (points.size() >= std::numeric_limits<std::uint32_t>::max()) return;  // batch 0: none
+  s.series_of.resize(points.size());
+  s.series_first.clear();
+  s.series_next.clear();
+  s.series_index.clear();
+  constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
+  const auto same = [](const metric_point& a, const metric_point& b) {
+    return k8snetio::detail::same_bytes(a.direction, b.direction) &&
+           k8snetio::detail::same_bytes(a.pod, b.pod) &&
+           k8snetio::detail::same_bytes(a.node, b.node) &&
+           k8snetio::detail::same_bytes(a.cluster, b.cluster);
+  };
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const metric_point& p = points[i];
+    if (i > 0) {
+      // Inputs repeat their order: the series of the point before, or the one that followed
+      // it last time, before a hash.
+      const std::uint32_t before = s.series_of[i - 1];
+      if (same(points[i - 1], p)) {
+        s.series_of[i] = before;
+        continue;
+      }
+      const std::uint32_t guess = s.series_next[before];
+      if (guess != none && same(points[s.series_first[guess]], p)) {
+        s.series_of[i] = guess;
+        continue;
+      }
+    }
+    std::uint64_t h = k8snetio::detail::hash_bytes(p.cluster);
+    h = k8snetio::detail::hash_bytes(p.pod, h);
+    h = k8snetio::detail::hash_bytes(p.node, h);
+    h = k8snetio::detail::hash_bytes(p.direction, h);
+    const std::uint32_t* known = s.series_index.find(
+        h, [&](std::uint32_t series) { return same(points[s.series_first[series]], p); });
+    std::uint32_t series;
+    if (known) {
+      series = *known;
+    } else {
+      series = static_cast<std::uint32_t>(s.series_first.size());
+      s.series_first.push_back(static_cast<std::uint32_t>(i));
+      s.series_next.push_back(none);
+      s.series_index.insert(h, series);
+    }
+    s.series_of[i] = series;
+    if (i > 0) s.series_next[s.series_of[i - 1]] = series;
+  }
+  s.batch = k8snetio::detail::next_series_batch();
 }
 
 template <class Sink, class After>
@@ -524,7 +597,22 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
       stop_all();
       return read_rest_in_order(fd, position, line, sink, after);
     }
-    for (const metric_point& p : s->points) std::invoke(sink, p);
+    {
+      k8snetio::detail::series_hint& hint = k8snetio::detail::current_series_hint;
+      struct clear_hint {
+        k8snetio::detail::series_hint& h;
+        ~clear_hint() { h = {}; }
+      } clear{hint};
+      const auto series_count =
+          s->batch ? static_cast<std::uint32_t>(s->series_first.size()) : std::uint32_t{0};
+      // metrics_csv_reader hands on only points of its metric (or with no metric name).
+      const std::string_view metric = options_.metric_name;
+      for (std::size_t i = 0; i < s->points.size(); ++i) {
+        const metric_point& p = s->points[i];
+        hint = {&p, s->batch, s->batch ? s->series_of[i] : 0, series_count, metric};
+        std::invoke(sink, p);
+      }
+    }
     if (line > 1)
       for (input_problem& e : s->report.examples)
         if (e.line) e.line += line - 1;

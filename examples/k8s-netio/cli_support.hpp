@@ -19,10 +19,12 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <k8snetio/io/input/read_report.hpp>
 #include <k8snetio/io/output/atomic_file.hpp>
 #include <k8snetio/io/output/diagnostic_text.hpp>
+#include <k8snetio/service/live_options.hpp>
 #include <k8snetio/stages/span_aggregator.hpp>
 
 namespace k8snetio_cli {
@@ -385,5 +387,87 @@ struct run_summary {
     return out;
   }
 };
+
+/// L0, L1: the live options' flags, registered from k8snetio::service::live_options so that
+/// `serve` and `consume` (and `detect`, for the detection flags) share one definition, one
+/// default and one check each. Durations are taken as text and read by parse_live_options.
+struct live_flag_texts {
+  std::string span = "10s";
+  std::string window = "1h";
+  std::string lateness = "30s";
+  std::string max_future = "5m";
+  std::string read_timeout = "10s";
+};
+
+/// The detection flags shared with `detect`: --span, --sigma, --min-count, --metric,
+/// --default-cluster, --default-node.
+inline void add_detection_flags(CLI::App& cmd, k8snetio::service::live_options& o,
+                                live_flag_texts& t) {
+  cmd.add_option("--span", t.span, "Aggregation span (D1): 10, 10s, 1m, …")->capture_default_str();
+  cmd.add_option("--sigma", o.sigma, "k in value > avg + k * stdev (D6.2); above 0")
+      ->capture_default_str();
+  cmd.add_option("--min-count", o.min_count,
+                 "A pod is a finding with more than this many anomalous buckets (D7.2)")
+      ->capture_default_str();
+  cmd.add_option("--metric", o.metric, "The metric to read")->capture_default_str();
+  cmd.add_option("--default-cluster", o.default_cluster, "k8s.cluster.name for points without");
+  cmd.add_option("--default-node", o.default_node, "k8s.node.name for points without");
+}
+
+/// The live flags of `serve` and `consume` (the detection flags included).
+inline void add_live_flags(CLI::App& cmd, k8snetio::service::live_options& o, live_flag_texts& t,
+                           bool http) {
+  add_detection_flags(cmd, o, t);
+  cmd.add_option("--window", t.window, "Window length (D9), e.g. 1h")->capture_default_str();
+  cmd.add_option("--lateness", t.lateness, "Allowed lateness of points (S1.3), e.g. 30s, or 0")
+      ->capture_default_str();
+  cmd.add_option("--max-future", t.max_future,
+                 "S1.4: a point stamped further ahead of this machine's clock is rejected as "
+                 "future_time")
+      ->capture_default_str();
+  cmd.add_option("--max-open-groups", o.max_open_groups,
+                 "Cardinality cap (S5.1): buckets held open at once (about 220 bytes each)")
+      ->capture_default_str();
+  cmd.add_flag("--early-alerts", o.early_alerts,
+               "S3, L12: a provisional finding as soon as a pod passes the threshold, the final "
+               "one when its window closes");
+  cmd.add_flag("--learn", o.learn,
+               "L8: detect with the baseline learned from what is received (kept in the state "
+               "directory), from the day after each UTC day completes; needs --state");
+  cmd.add_option("--horizon", o.horizon_days, "L8: days of the learned baseline")
+      ->capture_default_str();
+  if (!http) return;
+  cmd.add_option("--max-body", o.max_body, "Largest request body in bytes, after decompression")
+      ->capture_default_str();
+  cmd.add_option("--max-in-flight", o.max_in_flight,
+                 "Data requests read or waiting for the engine at once; beyond it a request "
+                 "gets 503 with Retry-After (L5)")
+      ->capture_default_str();
+  cmd.add_option("--read-timeout", t.read_timeout, "Cut off a client that stalls this long")
+      ->capture_default_str();
+}
+
+/// Reads the duration flags into `o` and validates the whole; the usage message otherwise.
+inline std::optional<std::string> parse_live_options(k8snetio::service::live_options& o,
+                                                     const live_flag_texts& t, bool with_state) {
+  using k8snetio::service::parse_duration;
+  const auto span = parse_duration(t.span);
+  if (!span) return "--span must be a duration such as 10s, 1m (got '" + t.span + "')";
+  const auto window = parse_duration(t.window);
+  if (!window) return "--window must be a duration such as 1h (got '" + t.window + "')";
+  const auto lateness = parse_duration(t.lateness, true);
+  if (!lateness)
+    return "--lateness must be a duration such as 30s, or 0 (got '" + t.lateness + "')";
+  const auto future = parse_duration(t.max_future);
+  if (!future) return "--max-future must be a duration such as 5m (got '" + t.max_future + "')";
+  const auto timeout = parse_duration(t.read_timeout);
+  if (!timeout) return "--read-timeout must be a duration such as 10s";
+  o.span_seconds = *span;
+  o.window_seconds = *window;
+  o.lateness_seconds = *lateness;
+  o.max_future_seconds = *future;
+  o.read_timeout_seconds = *timeout;
+  return o.validate(with_state);
+}
 
 }  // namespace k8snetio_cli

@@ -1,8 +1,10 @@
-// `k8s-netio consume` (service.md K1–K5): a Kafka consumer-group member on librdkafka. Each
-// assigned partition has its own readers and detector (K2, partitioned_engines); its state goes
-// to a compacted state topic on revoke, at checkpoints and at shutdown, and comes back on
-// assign before any message (K3); offsets are committed only after the state covering them is
-// stored. Findings go to an output topic keyed by finding id, or to a file (K4).
+// `k8s-netio consume` (service.md K1–K5): a Kafka adapter over the library's live core (L0).
+// Each assigned partition has its own live detector (K2, partitioned_engines): the same
+// decoding, accounting, statuses and defaults as serve. Its state goes to a compacted state
+// topic (the consumer's state store) on revoke, at checkpoints and at shutdown, and comes back
+// on assign before any message (K3); offsets are committed only after the state covering them
+// and the findings it produced are durable. Findings go to an output topic keyed by finding id,
+// or to a file appended and fsynced as windows close (K4, issue 28 #1).
 #include "consume_command.hpp"
 
 #include <memory>
@@ -14,6 +16,7 @@
 #if K8SNETIO_HAVE_RDKAFKA
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -22,12 +25,14 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <set>
 #include <span>
+#include <sstream>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -37,7 +42,6 @@
 #include <librdkafka/rdkafka.h>
 
 #include "consume_partition.hpp"
-#include "serve_state.hpp"
 
 #include <k8snetio/engine/partitioned.hpp>
 #include <k8snetio/io/baseline_csv.hpp>
@@ -47,6 +51,7 @@ namespace k8snetio_cli {
 namespace {
 
 namespace io = k8snetio::io;
+namespace svc = k8snetio::service;
 using consume::partition_pipeline;
 using k8snetio::partition_id;
 using engine_set = k8snetio::partitioned_engines<partition_pipeline>;
@@ -63,20 +68,12 @@ struct consume_options {
   std::string format = "jsonl";
   std::vector<std::string> properties;  // -X name=value
   std::string rule = "io";
-  std::string window = "1h";
-  std::string lateness = "30s";
   std::string checkpoint = "5s";
-  std::string metric = std::string(k8snetio::default_metric_name);
-  std::int64_t span = 10;
-  double sigma = 4;
-  std::uint64_t min_count = 5;
-  std::size_t max_open_groups = std::size_t{1} << 22;
-  std::string default_cluster;
-  std::string default_node;
+  svc::live_options live;  ///< L0: the same options, defaults and checks as serve
+  live_flag_texts texts;
   std::string hec_index;
   std::string metrics_listen;  ///< K1: HOST:PORT of the L4 /metrics and /healthz
   std::string baseline_state;  ///< K6: per-partition per-day baseline states, one folder each
-  std::int64_t horizon = 30;   ///< K6: days kept in each partition's learner
 };
 
 std::atomic<bool> stop_requested{false};
@@ -132,17 +129,24 @@ struct malformed_message {
 class consumer {
  public:
   consumer(const consume_options& o, const k8snetio::rule_definition<2>& rule,
-           const k8snetio::baseline_table<2>& table, k8snetio::detection_options options,
-           io::reader_options reader, io::output_format format, std::string settings,
-           std::optional<k8snetio::baseline_run_options> learn)
+           std::shared_ptr<const k8snetio::baseline_table<2>> table, io::output_format format,
+           std::string settings, std::optional<k8snetio::baseline_run_options> learn)
       : o_(o),
         format_(format),
         engines_(
-            [&rule, &table, options, reader, learn, horizon = o.horizon](const partition_id&) {
+            [this, &rule, table, learn, horizon = o.live.horizon_days](const partition_id& id) {
               k8snetio::rolling_baseline_options rolling;
               rolling.horizon_days = horizon;
-              return std::make_unique<partition_pipeline>(rule, table, options, reader, learn,
-                                                          rolling);
+              auto p = std::make_unique<partition_pipeline>(
+                  rule, table, o_.live,
+                  [this](std::span<const k8snetio::finding> found, std::string& error) {
+                    return write_findings(found, error);
+                  },
+                  learn, rolling);
+              p->on_point = [this, id](const k8snetio::metric_point& point) {
+                note_pod(point, id);
+              };
+              return p;
             },
             std::move(settings)) {
     state_topic_ = o.state_topic.empty() ? o.group + ".k8snetio-state" : o.state_topic;
@@ -287,9 +291,22 @@ class consumer {
     }
   }
 
+  /// Line formats to a file: opened for appending now, each finding written, flushed and
+  /// fsynced as its window closes, before any offset that produced it is committed (K3,
+  /// issue 28 #1). False with `error` when it cannot be opened.
+  bool open_output(std::string& error) {
+    if (!o_.output_topic.empty() || !line_format_ || o_.output.empty() || o_.output == "-")
+      return true;
+    out_file_ = std::fopen(o_.output.c_str(), "ae");
+    if (!out_file_) {
+      error = fmt::format("cannot open {}: {}", o_.output, std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+
   bool write_output(std::string& error) {
-    if (!o_.output_topic.empty()) return true;
-    if (line_format_ && (o_.output.empty() || o_.output == "-")) return true;  // written live
+    if (!o_.output_topic.empty() || line_format_) return true;  // written live
     output_file out;
     if (!out.open(o_.output, error)) return false;
     io::findings_write_options options;
@@ -343,18 +360,26 @@ class consumer {
     metrics_server_.reset();
   }
 
-  ~consumer() { stop_metrics(); }
+  ~consumer() {
+    stop_metrics();
+    if (out_file_) std::fclose(out_file_);
+  }
 
   void print_summary() const {
     std::string reasons;
-    for (const auto& [reason, n] : rejected_reasons_)
-      reasons += fmt::format("{}{} {}", reasons.empty() ? " (" : ", ", with_commas(n), reason);
+    for (std::size_t i = 0; i < svc::point_outcome_count; ++i) {
+      const auto o = static_cast<svc::point_outcome>(i);
+      if (svc::class_of(o) == svc::outcome_class::rejected && counts_[o])
+        reasons += fmt::format("{}{} {}", reasons.empty() ? " (" : ", ", with_commas(counts_[o]),
+                               svc::label(o));
+    }
     if (!reasons.empty()) reasons += ")";
     print_diagnostic(
-        "k8s-netio: {} message{} from {}: points {} accepted, {} rejected{}; {} malformed "
-        "message{}; {} replayed message{} skipped; {} finding{} written\n",
-        with_commas(messages_), messages_ == 1 ? "" : "s", o_.topic, with_commas(accepted_),
-        with_commas(rejected_), reasons, with_commas(malformed_.size() + malformed_more_),
+        "k8s-netio: {} message{} from {}: points {} accepted, {} rejected{}, {} ignored; {} "
+        "malformed message{}; {} replayed message{} skipped; {} finding{} written\n",
+        with_commas(messages_), messages_ == 1 ? "" : "s", o_.topic,
+        with_commas(counts_.accepted()), with_commas(counts_.rejected()), reasons,
+        with_commas(counts_.ignored()), with_commas(malformed_.size() + malformed_more_),
         malformed_.size() + malformed_more_ == 1 ? "" : "s", with_commas(replayed_),
         replayed_ == 1 ? "" : "s", with_commas(findings_written_),
         findings_written_ == 1 ? "" : "s");
@@ -364,8 +389,9 @@ class consumer {
           "k8s-netio: {:.2f} s from the first message to the last (from {:.3f} epoch): {} "
           "points/s, {} messages/s\n",
           seconds, std::chrono::duration<double>(first_message_epoch_.time_since_epoch()).count(),
-          with_commas(static_cast<std::uint64_t>(static_cast<double>(accepted_ + rejected_) /
-                                                 std::max(seconds, 1e-9))),
+          with_commas(static_cast<std::uint64_t>(
+              static_cast<double>(counts_.accepted() + counts_.rejected()) /
+              std::max(seconds, 1e-9))),
           with_commas(static_cast<std::uint64_t>(static_cast<double>(messages_) /
                                                  std::max(seconds, 1e-9))));
     }
@@ -416,7 +442,6 @@ class consumer {
     const std::string_view payload(static_cast<const char*>(m.payload), m.len);
     decode(id, m.offset, payload, pipeline);
     engines_.processed(id, m.offset);
-    emit(pipeline);
     learn(id, pipeline);
   }
 
@@ -427,25 +452,37 @@ class consumer {
       out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
     };
     counter("k8snetio_points_accepted_total",
-            "Points accepted (a cumulative series' first point included).", accepted_);
+            "Points accepted (a cumulative series' first point included).", counts_.accepted());
     out +=
         "# HELP k8snetio_points_rejected_total Points rejected, by reason.\n"
         "# TYPE k8snetio_points_rejected_total counter\n";
-    for (const auto& [reason, n] : rejected_reasons_) {
-      std::string label(reason);
-      std::replace(label.begin(), label.end(), ' ', '_');
-      out += fmt::format("k8snetio_points_rejected_total{{reason=\"{}\"}} {}\n", label, n);
+    out +=
+        "# HELP k8snetio_points_ignored_total Points not for this rule, by reason.\n"
+        "# TYPE k8snetio_points_ignored_total counter\n";
+    for (std::size_t i = 0; i < svc::point_outcome_count; ++i) {
+      const auto o = static_cast<svc::point_outcome>(i);
+      const auto c = svc::class_of(o);
+      if (c == svc::outcome_class::accepted || !counts_[o]) continue;
+      out += fmt::format("k8snetio_points_{}_total{{reason=\"{}\"}} {}\n",
+                         c == svc::outcome_class::rejected ? "rejected" : "ignored", svc::label(o),
+                         counts_[o]);
     }
     counter("k8snetio_messages_total", "Messages consumed (replays skipped excluded).", messages_);
     counter("k8snetio_malformed_messages_total", "Messages that were not OTLP JSON or HEC.",
             malformed_.size() + malformed_more_);
     counter("k8snetio_replayed_messages_skipped_total",
             "Messages a restored state already held (K3).", replayed_);
-    counter("k8snetio_findings_emitted_total", "Findings written.", findings_written_);
-    std::uint64_t late = 0, learned = 0;
+    out +=
+        "# HELP k8snetio_findings_emitted_total Findings written, by status (L12).\n"
+        "# TYPE k8snetio_findings_emitted_total counter\n";
+    for (const auto st : {k8snetio::finding_status::final, k8snetio::finding_status::provisional,
+                          k8snetio::finding_status::partial})
+      out +=
+          fmt::format("k8snetio_findings_emitted_total{{status=\"{}\"}} {}\n",
+                      k8snetio::to_string(st), findings_by_status_[static_cast<std::size_t>(st)]);
+    std::uint64_t late = counts_[svc::point_outcome::late], learned = 0;
     for (const auto& id : engines_.partitions()) {
       const auto& p = engines_.engine(id);
-      late += p.detector.stats().late;
       if (p.learner) learned += p.learner->rolling().size();
     }
     out += fmt::format(
@@ -485,71 +522,24 @@ class consumer {
                        k8snetio::utc_day_text(day), quoted_for_diagnostic(dir));
   }
 
+  /// K1.1: one message into its partition's live detector (the core decodes and counts).
   void decode(const partition_id& id, std::int64_t offset, std::string_view payload,
               partition_pipeline& pipeline) {
     const auto first = payload.find_first_not_of(" \t\r\n");
     if (first == std::string_view::npos) return note_malformed(id, offset, "empty message");
-    if (payload[first] != '{' && payload[first] != '[')
-      return note_malformed(
-          id, offset,
-          o_.input_format == "otlp"
-              ? "not JSON (a protobuf payload? set `encoding: otlp_json` on the collector's "
-                "kafka exporter)"
-              : "not JSON");
-    std::uint64_t accepted = 0, rejected = 0;
-    const auto sink = [&](const k8snetio::metric_point& p) {
-      const k8snetio::add_outcome used = pipeline.detector.add(p);
-      if (used) {
-        ++accepted;
-        note_pod(p, id);
-        if (pipeline.learner) pipeline.learner->add(p);  // K6: what the detector took
-      } else {
-        ++rejected;
-        ++rejected_reasons_[std::string(k8snetio::to_string(used.reason))];
-      }
-    };
-    const std::string name = fmt::format("{}@{}", id.to_string(), offset);
-    io::read_report report;
-    if (o_.input_format == "hec") {
-      pipeline.hec.start_file(name);
-      (void)pipeline.hec.feed(payload, sink);
-      (void)pipeline.hec.finish(sink);
-      report = pipeline.hec.take_report();
-    } else {
-      // One OTLP request per message: the body is one JSON document that may span lines, and
-      // JSON strings hold no raw line breaks, so it is read as one line (as serve does).
-      body_.assign(payload);
-      std::replace(body_.begin(), body_.end(), '\n', ' ');
-      std::replace(body_.begin(), body_.end(), '\r', ' ');
-      body_ += '\n';
-      pipeline.otlp.start_file(name);
-      (void)pipeline.otlp.feed(body_, sink);
-      report = pipeline.otlp.take_report();
-    }
-    for (std::size_t i = 0; i < io::skip_reason_count; ++i) {
-      const auto reason = static_cast<io::skip_reason>(i);
-      const std::uint64_t n = report.skipped[i];
-      if (!n || reason == io::skip_reason::bad_syntax) continue;
-      if (io::is_error(reason)) {
-        rejected += n;
-        rejected_reasons_[std::string(io::to_string(reason))] += n;
-      } else {
-        accepted += n;
-      }
-    }
-    if (report.count(io::skip_reason::bad_syntax)) {
-      std::string why = "bad JSON";
-      for (const auto& e : report.examples)
-        if (e.reason == io::skip_reason::bad_syntax) {
-          why = e.to_string();
-          break;
-        }
-      note_malformed(id, offset, why);
-    }
-    pipeline.accepted += accepted;
-    pipeline.rejected += rejected;
-    accepted_ += accepted;
-    rejected_ += rejected;
+    const svc::payload_kind kind = o_.input_format == "hec"         ? svc::payload_kind::hec
+                                   : o_.input_format == "otlp-json" ? svc::payload_kind::otlp_json
+                                   : o_.input_format == "otlp-proto"
+                                       ? svc::payload_kind::otlp_protobuf
+                                       : svc::sniff_otlp(payload);
+    const svc::ingest_result r = pipeline.live.ingest(kind, payload);
+    if (r.state == svc::ingest_result::status::unsupported ||
+        r.state == svc::ingest_result::status::malformed)
+      note_malformed(id, offset, r.message.empty() ? "bad syntax" : r.message);
+    pipeline.accepted += r.accepted();
+    pipeline.rejected += r.rejected();
+    pipeline.ignored += r.ignored();
+    counts_ += r.counts;
   }
 
   /// K2: the same pod on two partitions is a configuration error, reported, not split silently.
@@ -566,16 +556,15 @@ class consumer {
     }
   }
 
-  /// S2.1: the findings of the windows this partition's watermark closed.
-  void emit(partition_pipeline& pipeline) {
-    auto closed = pipeline.detector.take_closed();
-    if (closed.empty()) return;
-    pipeline.findings += closed.size();
-    findings_written_ += closed.size();
+  /// S2.1, K4: the findings a partition's detector emitted, to the output. A file gets them
+  /// appended, flushed and fsynced now (durable before the offsets are committed); a topic
+  /// gets them produced now and flushed before the commit (save_and_commit).
+  bool write_findings(std::span<const k8snetio::finding> found, std::string& error) {
+    if (found.empty()) return true;
+    io::findings_write_options options;
+    options.hec_index = o_.hec_index;
     if (!o_.output_topic.empty()) {
-      io::findings_write_options options;
-      options.hec_index = o_.hec_index;
-      for (const auto& f : closed) {
+      for (const auto& f : found) {
         std::string value;
         io::write_findings(value, std::span(&f, 1), format_, options);
         const std::string key = io::finding_uid(f);
@@ -583,22 +572,30 @@ class consumer {
             producer_.rk, RD_KAFKA_V_TOPIC(o_.output_topic.c_str()),
             RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(value.data(), value.size()),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (err)
-          fatal_ = fmt::format("cannot produce a finding to {}: {}", o_.output_topic,
-                               rd_kafka_err2str(err));
+        if (err) {
+          error = fmt::format("cannot produce a finding to {}: {}", o_.output_topic,
+                              rd_kafka_err2str(err));
+          fatal_ = error;
+          return false;
+        }
       }
-      return;
-    }
-    if (line_format_ && (o_.output.empty() || o_.output == "-")) {
+    } else if (line_format_) {
       std::string text;
-      io::findings_write_options options;
-      options.hec_index = o_.hec_index;
-      io::write_findings(text, closed, format_, options);
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      std::fflush(stdout);
-      return;
+      io::write_findings(text, found, format_, options);
+      std::FILE* out = out_file_ ? out_file_ : stdout;
+      if (std::fwrite(text.data(), 1, text.size(), out) != text.size() || std::fflush(out) != 0 ||
+          (out_file_ && ::fsync(::fileno(out_file_)) != 0)) {
+        error = fmt::format("cannot write the findings to {}: {}",
+                            out_file_ ? o_.output : "standard output", std::strerror(errno));
+        fatal_ = error;  // K3: nothing is committed past findings that are not durable
+        return false;
+      }
+    } else {
+      findings_.insert(findings_.end(), found.begin(), found.end());
     }
-    std::move(closed.begin(), closed.end(), std::back_inserter(findings_));
+    for (const auto& f : found) ++findings_by_status_[static_cast<std::size_t>(f.status)];
+    findings_written_ += found.size();
+    return true;
   }
 
   // ---- state (K3) ----------------------------------------------------------------------------
@@ -669,15 +666,7 @@ class consumer {
   /// Saves the state of every partition with new records (all of `ids` when given), then
   /// commits the offsets the stored states cover. A refused commit is retried next time.
   void save_and_commit(const std::vector<partition_id>& ids, bool all, const char* why) {
-    if constexpr (!consume::can_save_state<consume::detector_type>) {
-      if (!warned_no_state_) {
-        print_diagnostic(
-            "k8s-netio: warning: this build's detector cannot save its state (engine.md S4): "
-            "no state is kept and no offset committed\n");
-        warned_no_state_ = true;
-      }
-      return;
-    } else {
+    {
       std::vector<partition_id> saved;
       for (const auto& id : ids)
         if (engines_.assigned(id) && (all || engines_.dirty(id)) && engines_.next_offset(id)) {
@@ -930,12 +919,13 @@ class consumer {
   std::string body_;
   std::string fatal_;
   bool shutting_down_ = false;
-  bool warned_no_state_ = false;
   bool verbose_states_ = true;
   std::uint64_t delivery_failures_ = 0;
-  std::uint64_t messages_ = 0, replayed_ = 0, accepted_ = 0, rejected_ = 0;
+  std::uint64_t messages_ = 0, replayed_ = 0;
+  svc::outcome_counts counts_;  ///< L0: one outcome per point, as serve counts them
   std::uint64_t findings_written_ = 0;
-  std::map<std::string, std::uint64_t> rejected_reasons_;
+  std::array<std::uint64_t, 4> findings_by_status_{};
+  std::FILE* out_file_ = nullptr;
   std::vector<malformed_message> malformed_;
   std::uint64_t malformed_more_ = 0;
   std::vector<k8snetio::finding> findings_;
@@ -955,16 +945,15 @@ class consumer {
   std::map<std::string, std::string> split_pods_;
 };
 
-int run_consume(const consume_options& o) {
+int run_consume(consume_options& o) {
   const auto fail = [](const std::string& message) {
     print_diagnostic("k8s-netio: error: {}\n", quoted_for_diagnostic(message));
     return exit_failure;
   };
-  const auto window = parse_duration(o.window);
-  const auto lateness =
-      o.lateness == "0" ? std::optional<std::int64_t>(0) : parse_duration(o.lateness);
-  if (!window || *window % o.span) return fail("--window must be a positive multiple of --span");
-  if (!lateness) return fail("--lateness must be a duration such as 30s");
+  if (auto bad = parse_live_options(o.live, o.texts, false)) {
+    print_diagnostic("k8s-netio: error: {}\n", quoted_for_diagnostic(*bad));
+    return exit_usage;
+  }
   if (!parse_duration(o.checkpoint))
     return fail("--checkpoint-interval must be a duration such as 5s");
   const auto format = io::parse_output_format(o.format);
@@ -981,40 +970,34 @@ int run_consume(const consume_options& o) {
       o.rule == "ratio" ? k8snetio::network_io_ratio : k8snetio::anomalous_network_io;
   auto table = io::load_baseline_csv<2>(o.baseline, *rule.measures);
   if (!table) return fail(table.error().what());
-  const auto baseline_hash = serve::hash_file(o.baseline);
-  if (!baseline_hash) return fail("cannot read " + o.baseline);
-
-  k8snetio::detection_options options;
-  options.span.span_seconds = o.span;
-  options.span.metric_name = o.metric;
-  options.span.allowed_lateness = *lateness;
-  options.span.max_open_groups = o.max_open_groups;
-  options.scoring.sigma = o.sigma;
-  options.min_count = o.min_count;
-  options.window_seconds = *window;
-  io::reader_options reader;
-  reader.metric_name = o.metric;
-  reader.default_cluster = o.default_cluster;
-  reader.default_node = o.default_node;
+  std::string baseline_bytes;
+  {
+    std::ifstream in(o.baseline, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in && !in.eof()) return fail("cannot read " + o.baseline);
+    baseline_bytes = text.str();
+  }
   // A state taken under another rule, baseline, window, lateness or input is refused (K3).
   const std::string settings = fmt::format(
       "rule={};baseline={:016x};window={};lateness={};span={};sigma={};min_count={};"
-      "metric={};input={};learn={}",
-      o.rule, *baseline_hash, *window, *lateness, o.span, o.sigma, o.min_count, o.metric,
-      o.input_format, o.baseline_state.empty() ? "no" : fmt::format("{}d", o.horizon));
+      "metric={};input={};learn={};early_alerts={}",
+      o.rule, svc::fnv1a64(baseline_bytes), o.live.window_seconds, o.live.lateness_seconds,
+      o.live.span_seconds, o.live.sigma, o.live.min_count, o.live.metric, o.input_format,
+      o.baseline_state.empty() ? "no" : fmt::format("{}d", o.live.horizon_days),
+      o.live.early_alerts);
   std::optional<k8snetio::baseline_run_options> learn;
   if (!o.baseline_state.empty()) {
-    if (o.horizon < 1) return fail("--horizon must be at least one day");
-    if (86400 % o.span != 0)
+    if (86400 % o.live.span_seconds != 0)
       return fail(
           fmt::format("--baseline-state keeps one state per UTC day: --span ({} s) must "
                       "divide a day",
-                      o.span));
+                      o.live.span_seconds));
     learn.emplace();
-    learn->span.span_seconds = o.span;
-    learn->span.metric_name = o.metric;
-    learn->span.allowed_lateness = *lateness;
-    learn->span.max_open_groups = o.max_open_groups;
+    learn->span.span_seconds = o.live.span_seconds;
+    learn->span.metric_name = o.live.metric;
+    learn->span.allowed_lateness = o.live.lateness_seconds;
+    learn->span.max_open_groups = o.live.max_open_groups;
   }
 
   struct sigaction action {};
@@ -1023,9 +1006,10 @@ int run_consume(const consume_options& o) {
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
 
-  consumer c(o, rule, *table, options, reader, *format, settings, learn);
+  consumer c(o, rule, std::make_shared<const k8snetio::baseline_table<2>>(std::move(*table)),
+             *format, settings, learn);
   std::string error;
-  if (!c.start(error) || !c.start_metrics(error)) return fail(error);
+  if (!c.open_output(error) || !c.start(error) || !c.start_metrics(error)) return fail(error);
   const bool ok = c.run(error);
   c.print_summary();
   if (!ok) return fail(error);
@@ -1046,36 +1030,28 @@ consume_command add_consume_command(CLI::App& app) {
   cmd->add_option("--group", o->group, "Consumer group id");
   cmd->add_option("--baseline", o->baseline, "Baseline table (from `k8s-netio baseline`)")
       ->required();
-  cmd->add_option("--input-format", o->input_format, "otlp or hec")
-      ->check(CLI::IsMember({"otlp", "hec"}));
+  cmd->add_option("--input-format", o->input_format,
+                  "otlp (protobuf or JSON, told apart by content), otlp-proto, otlp-json or hec")
+      ->check(CLI::IsMember({"otlp", "otlp-proto", "otlp-json", "hec"}))
+      ->capture_default_str();
   cmd->add_option("--state-topic", o->state_topic,
                   "Compacted topic of partition states (default <group>.k8snetio-state)");
   cmd->add_option("--output-topic", o->output_topic, "Topic for findings, keyed by finding id");
   cmd->add_option("-o,--output", o->output,
-                  "Findings file, written atomically at exit (default: standard output)");
+                  "Findings file: line formats appended and fsynced as windows close, before the "
+                  "offsets are committed; other formats written atomically at exit");
   cmd->add_option("--format", o->format, "jsonl, csv, table, hec, risk, ocsf or html");
   cmd->add_option("-X", o->properties, "A librdkafka property, name=value (repeatable)");
   cmd->add_option("--rule", o->rule, "io or ratio")->check(CLI::IsMember({"io", "ratio"}));
-  cmd->add_option("--window", o->window, "Window length (D9), e.g. 1h");
-  cmd->add_option("--lateness", o->lateness, "Allowed lateness of points (S1.3), e.g. 30s");
   cmd->add_option("--checkpoint-interval", o->checkpoint,
                   "Save states and commit offsets this often, e.g. 5s");
-  cmd->add_option("--max-open-groups", o->max_open_groups,
-                  "Cardinality cap per partition: buckets held open at once");
-  cmd->add_option("--metric", o->metric, "Metric name read");
-  cmd->add_option("--span", o->span, "Bucket span in seconds (D1.3)")->check(CLI::PositiveNumber);
-  cmd->add_option("--sigma", o->sigma, "Sigma threshold (D6)");
-  cmd->add_option("--min-count", o->min_count, "Persistence: count > N (D7.2)");
-  cmd->add_option("--default-cluster", o->default_cluster, "k8s.cluster.name for points without");
-  cmd->add_option("--default-node", o->default_node, "k8s.node.name for points without");
+  add_live_flags(*cmd, o->live, o->texts, false);
   cmd->add_option("--metrics-listen", o->metrics_listen,
                   "Serve the L4 /metrics (Prometheus text) and /healthz on HOST:PORT (port 0: any "
                   "free port, named on standard error)");
   cmd->add_option("--baseline-state", o->baseline_state,
                   "K6: keep each partition's per-day baseline state and write its complete UTC "
                   "days to DIR/TOPIC-PARTITION/ (combine them with `baseline --merge DIR/*`)");
-  cmd->add_option("--horizon", o->horizon, "K6: days kept by each partition's learner")
-      ->capture_default_str();
   cmd->add_option("--hec-index", o->hec_index, "index of --format hec and risk events");
   c.run = [o] { return run_consume(*o); };
   return c;

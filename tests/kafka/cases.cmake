@@ -13,7 +13,8 @@ if(TARGET k8s-netio AND K8SNETIO_HAVE_RDKAFKA AND Python3_Interpreter_FOUND)
                         K3.killed_consumer_failover K3.consumer_added_rebalance
                         K3.corrupt_state_refused K1.malformed_messages_counted
                         K1.hec_input_same_findings K1.metrics_listen
-                        K6.learned_days_merge)
+                        K6.learned_days_merge K3.killed_consumer_file_durable
+                        K1.early_alerts)
     string(REGEX REPLACE "^K[0-9]+\\." "" function ${case})
     add_test(NAME kafka.${case}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/kafka_test.py

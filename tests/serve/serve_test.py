@@ -124,10 +124,26 @@ def detect(paths, fmt):
     out = os.path.join(WORK, f"detect.{fmt}.jsonl")
     run("detect", "--baseline", paths["base.csv"], "--window", "1h", paths[f"hour.{fmt}"],
         "-o", out)
-    return sorted_lines(out)
+    return detect_lines(out)
 
 
-def sorted_lines(path):
+LIVE_FIELDS = re.compile(rb',"status":"(final|provisional|partial)","finding_id":"[0-9a-f]{16}"')
+
+
+def strip_live(line):
+    """L12: a finding written live carries its status and finding_id; batch output has neither.
+    The comparison with `detect` drops them (every live line must have them)."""
+    check(LIVE_FIELDS.search(line), f"a live finding without status and finding_id: {line!r}")
+    return LIVE_FIELDS.sub(b"", line)
+
+
+def sorted_lines(path, raw=False):
+    with open(path, "rb") as f:
+        lines = [line for line in f.read().splitlines() if line.strip()]
+    return sorted(lines if raw else map(strip_live, lines))
+
+
+def detect_lines(path):
     with open(path, "rb") as f:
         return sorted(line for line in f.read().splitlines() if line.strip())
 
@@ -218,7 +234,10 @@ def case_hec_same_findings():
     push_hec(server, hec_requests(paths["hour.hec"]))
     code, out, err = server.stop()
     check(code == 0, f"exit {code}: {err!r}")
-    got = sorted(l for l in out.splitlines() if l.strip())
+    lines = [l for l in out.splitlines() if l.strip()]
+    # L6: without --state, the hour still open at SIGTERM is written as partial, never final.
+    check(lines and all(b'"status":"partial"' in l for l in lines), f"not partial: {lines!r}")
+    got = sorted(map(strip_live, lines))
     check(got == expected, f"serve found {got!r}\ndetect found {expected!r}")
 
 
@@ -232,7 +251,7 @@ def case_restart_same_findings():
         state_dir = os.path.join(WORK, f"state-{'-'.join(map(str, cuts))}")
         shutil.rmtree(state_dir, ignore_errors=True)
         os.makedirs(state_dir)
-        state = os.path.join(state_dir, "serve.state")
+        state = os.path.join(state_dir, "serve.state")  # L1: a directory, created by serve
         out = os.path.join(state_dir, "findings.jsonl")
         args = ("--baseline", paths["base.csv"], "--hec-token", HEC_TOKEN, "--state", state,
                 "-o", out)
@@ -263,19 +282,24 @@ def case_early_alerts():
         os.remove(out)
     server = Server("--baseline", paths["base.csv"], "--early-alerts", "-o", out)
     push_hec(server, hec_requests(paths["hour.hec"]))
-    early = sorted_lines(out)  # the hour is still open: only provisional findings so far
+    early = sorted_lines(out, raw=True)  # the hour is still open: only provisional ones so far
     check(len(early) == len(expected), f"before the window closed: {early!r}")
+    check(all(json.loads(l)["status"] == "provisional" for l in early), f"L12: {early!r}")
     _, metrics, _ = server.request("GET", "/metrics")
     check(f'k8snetio_findings_emitted_total{{status="provisional"}} {len(expected)}'.encode()
           in metrics, metrics.decode())
     push_hec(server, [TICK])
     code, _, err = server.stop()
     check(code == 0, f"exit {code}: {err!r}")
-    final = sorted_lines(out)
+    final = sorted_lines(out, raw=True)
     check(len(final) == 2 * len(expected), f"after the window closed: {final!r}")
     strip = lambda line: json.dumps({k: v for k, v in json.loads(line).items()
-                                     if k not in ("status", "finding_status")}, sort_keys=True)
+                                     if k not in ("status", "finding_id")}, sort_keys=True)
     closing = [line for line in final if line not in early]
+    check(all(json.loads(l)["status"] == "final" for l in closing), f"L12: {closing!r}")
+    # L12, O4: the provisional and the final finding of one pod and window share one id.
+    check(sorted(json.loads(l)["finding_id"] for l in closing) ==
+          sorted(json.loads(l)["finding_id"] for l in early), "finding ids differ")
     check(sorted(map(strip, expected)) == sorted(map(strip, closing)),
           f"final findings {closing!r} differ from detect's {expected!r}")
 
@@ -284,9 +308,7 @@ def case_state_refused():
     """L6: a state written for another rule is refused with a clear error and exit 1."""
     paths = prepare()
     state = os.path.join(WORK, "refused.state")
-    for p in (state,):
-        if os.path.exists(p):
-            os.remove(p)
+    shutil.rmtree(state, ignore_errors=True)
     server = Server("--baseline", paths["base.csv"], "--state", state)
     code, _, err = server.stop()
     check(code == 0, f"exit {code}: {err!r}")
@@ -297,6 +319,7 @@ def case_state_refused():
     _, err = server.proc.communicate(timeout=60)
     check(server.proc.returncode == 1, f"exit {server.proc.returncode}: {err!r}")
     check(b"was written for rule io" in err, err.decode())
+    check(b"listening on" not in err, f"L1: 'listening on' before the state was accepted: {err!r}")
 
 
 def case_error_paths():
@@ -304,7 +327,7 @@ def case_error_paths():
     still serves afterwards."""
     paths = prepare()
     server = Server("--baseline", paths["base.csv"], "--hec-token", HEC_TOKEN, "--max-body",
-                    "100000", "--read-timeout", "1s")
+                    "100000", "--read-timeout", "1s", "--open-endpoint", "otlp")
     json_type = {"Content-Type": "application/json"}
     cases = [
         ("malformed OTLP JSON", "POST", "/v1/metrics", b'{"resourceMetrics": [', json_type, 400,
@@ -421,7 +444,8 @@ def case_otlp_restart_keeps_counters():
 
     def first_points(server):
         _, metrics, _ = server.request("GET", "/metrics")
-        m = re.search(rb'k8snetio_points_ignored_total\{reason="first[^"]*"\} (\d+)', metrics)
+        m = re.search(rb'k8snetio_points_accepted_without_delta_total\{reason="first[^"]*"\} (\d+)',
+                      metrics)
         return int(m.group(1)) if m else 0
 
     whole = Server("--baseline", paths["base.csv"], "-o", os.path.join(WORK, "whole.jsonl"))
@@ -450,12 +474,15 @@ def case_otlp_restart_keeps_counters():
     got = sorted_lines(out)
     check(got == expected, f"serve found {got!r}\ndetect found {expected!r}")
 
-    # A series state of another counter mode is refused with a clear error.
-    with open(os.path.join(state_dir, "serve.state.otlp-series"), "wb") as f:
-        f.write(b"K8NIOSNP-not-a-snapshot")
+    # A damaged snapshot (it holds the OTLP series too) is refused with a clear error.
+    snapshot = os.path.join(state_dir, "serve.state", "snapshot")
+    data = bytearray(open(snapshot, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(snapshot, "wb").write(bytes(data))
     server = Server(*args, expect_exit=True)
     code, _, err = server.proc.wait(timeout=30), None, server.proc.stderr.read()
-    check(code != 0 and b"OTLP series state" in err, f"exit {code}: {err!r}")
+    check(code == 1 and b"cannot be restored" in err and b"listening on" not in err,
+          f"exit {code}: {err!r}")
 
 
 def scrape(server):
@@ -490,7 +517,7 @@ def case_operations():
     os.makedirs(state_dir)
     out = os.path.join(WORK, "ops.jsonl")
     server = Server("--baseline", paths["base.csv"], "--state",
-                    os.path.join(state_dir, "serve.state"), "-o", out)
+                    os.path.join(state_dir, "serve.state"), "-o", out, "--open-endpoint", "hec")
     status, body, _ = server.request("GET", "/healthz")
     check(status == 200 and body == b"ok\n", f"/healthz: {status} {body!r}")
     requests = otlp_requests(paths["hour.otlp"])
@@ -594,7 +621,7 @@ def case_learn():
 
     state, learned_findings = serve_run("learn", True)
     learned = os.path.join(WORK, "learned.csv")
-    run("baseline", "--state", state + ".baseline", "-o", learned)
+    run("baseline", "--state", os.path.join(state, "baseline"), "-o", learned)
     batch = os.path.join(WORK, "day1-baseline.csv")
     run("baseline", day1, "--input-format", "hec", "-o", batch)
     header, got = read_table(learned)
@@ -611,8 +638,8 @@ def case_learn():
     out = os.path.join(WORK, "detect.learned.jsonl")
     run("detect", "--baseline", learned, "--window", "1h", day2, "--input-format", "hec",
         "-o", out)
-    switch = 1700006400 + 7200  # the day completes in the learner at 02:00:50 on day 2
-    expected = sorted(l for l in sorted_lines(out)
+    switch = 1700006400  # the day completes in the learner at 00:00:40 on day 2
+    expected = sorted(l for l in detect_lines(out)
                       if json.loads(l)["window_start"] >= switch)
     check(expected, "detect with the learned table found nothing: the fixture lost its incident")
     check(learned_findings == expected,
@@ -621,8 +648,8 @@ def case_learn():
     # Without --learn it learns the same days and detects with the given table: nothing.
     state, plain = serve_run("no-learn", False)
     check(plain == [], f"serve without --learn found {plain!r}")
-    check(open(os.path.join(state + ".baseline", "2023-11-14.k8snetio-day"), "rb").read() ==
-          open(os.path.join(WORK, "learn", "serve.state.baseline", "2023-11-14.k8snetio-day"),
+    check(open(os.path.join(state, "baseline", "2023-11-14.k8snetio-day"), "rb").read() ==
+          open(os.path.join(WORK, "learn", "serve.state", "baseline", "2023-11-14.k8snetio-day"),
                "rb").read(), "the learned day differs with and without --learn")
 
     # Restarts before, across and after the switch: the same findings, each written once.
@@ -630,6 +657,152 @@ def case_learn():
     for cuts in ([n1 // 2, n1 + 1], [n1 + 2, len(requests) - 2]):
         _, again = serve_run(f"learn-{cuts[0]}", True, cuts)
         check(again == expected, f"cuts {cuts}: serve found {again!r}\nexpected {expected!r}")
+
+
+def case_hec_endpoints():
+    """L3: /services/collector/event/1.0 takes events (Splunk's logging libraries post there);
+    GET /services/collector/health and /health/1.0 answer as Splunk does."""
+    paths = prepare()
+    server = Server("--baseline", paths["base.csv"], "--hec-token", HEC_TOKEN)
+    status, reply, _ = server.request("POST", "/services/collector/event/1.0", TICK,
+                                      {"Authorization": f"Splunk {HEC_TOKEN}"})
+    check(status == 200 and json.loads(reply) == {"text": "Success", "code": 0},
+          f"event/1.0: {status} {reply!r}")
+    for path in ("/services/collector/health", "/services/collector/health/1.0"):
+        status, reply, _ = server.request("GET", path)
+        check(status == 200 and json.loads(reply) == {"text": "HEC is healthy", "code": 17},
+              f"{path}: {status} {reply!r}")
+    code, _, err = server.stop()
+    check(code == 0, f"exit {code}: {err!r}")
+
+
+def case_state_dir():
+    """L1, RT-17, RT-12, RT-20: --state DIR is created, locked against a second process,
+    refused when others can write it; -o inside it is a usage error; 'listening on' is printed
+    only once the state is accepted."""
+    paths = prepare()
+    state = os.path.join(WORK, "dir-state")
+    shutil.rmtree(state, ignore_errors=True)
+    first = Server("--baseline", paths["base.csv"], "--state", state)
+    check(os.path.isdir(state) and os.path.exists(os.path.join(state, "snapshot")),
+          f"the state directory was not created: {os.listdir(WORK)}")
+    second = Server("--baseline", paths["base.csv"], "--state", state, expect_exit=True)
+    _, err = second.proc.communicate(timeout=60)
+    check(second.proc.returncode == 1 and b"in use by another process" in err and
+          b"listening on" not in err, f"a second process: {second.proc.returncode} {err!r}")
+    code, _, err = first.stop()
+    check(code == 0, f"exit {code}: {err!r}")
+    os.chmod(state, 0o777)
+    third = Server("--baseline", paths["base.csv"], "--state", state, expect_exit=True)
+    _, err = third.proc.communicate(timeout=60)
+    check(third.proc.returncode == 1 and b"writable by other users" in err, f"{err!r}")
+    os.chmod(state, 0o700)
+    inside = Server("--baseline", paths["base.csv"], "--state", state, "-o",
+                    os.path.join(state, "findings.jsonl"), expect_exit=True)
+    _, err = inside.proc.communicate(timeout=60)
+    check(inside.proc.returncode == 2 and b"inside the state directory" in err, f"{err!r}")
+    same = Server("--baseline", paths["base.csv"], "-o", paths["base.csv"], expect_exit=True)
+    _, err = same.proc.communicate(timeout=60)
+    check(same.proc.returncode == 2, f"-o = the baseline: {same.proc.returncode} {err!r}")
+
+
+def raw_request(port, data, timeout=10, half_close=True):
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def case_http_hardening():
+    """RT-11, RT-18, RT-28, RT-26: any token closes every data endpoint (the token checked
+    before the body is read), an empty token is a usage error, tokens can come from a file and
+    are reloaded on SIGHUP (which never stops the service); a body over --max-body is 413 with
+    the size message on both endpoints; two Content-Length headers are refused; the content
+    type is compared case-insensitively; zstd bodies are read."""
+    paths = prepare()
+    empty = Server("--baseline", paths["base.csv"], "--otlp-token", "", expect_exit=True)
+    _, err = empty.proc.communicate(timeout=60)
+    check(empty.proc.returncode == 2 and b"must not be empty" in err, f"{err!r}")
+
+    token_file = os.path.join(WORK, "otlp.tokens")
+    with open(token_file, "w") as f:
+        f.write("first-token\n")
+    server = Server("--baseline", paths["base.csv"], "--otlp-token-file", token_file,
+                    "--max-body", "100000")
+    json_type = {"Content-Type": "Application/JSON; charset=utf-8"}
+    point, second_point = otlp_requests(paths["hour.otlp"], points_per_request=50)[:2]
+    # Only an OTLP token: HEC is closed too (no token can open it).
+    status, reply, _ = server.request("POST", "/services/collector", TICK)
+    check(status == 401 and json.loads(reply)["code"] == 2, f"HEC open: {status} {reply!r}")
+    # A small body: the refusal does not read it, so a large one may meet a closed socket.
+    status, _, _ = server.request("POST", "/v1/metrics", b'{"resourceMetrics":[]}', json_type)
+    check(status == 401, f"OTLP without a token: {status}")
+    auth = {"Authorization": "Bearer first-token", **json_type}
+    status, reply, _ = server.request("POST", "/v1/metrics", point, auth)
+    check(status == 200, f"OTLP with the token, mixed-case type: {status} {reply!r}")
+    # 413 with the size message, on both endpoints, from the declared length.
+    status, reply, _ = server.request("POST", "/v1/metrics", b" " * 200000, auth)
+    check(status == 413 and b"larger than 100000 bytes" in reply, f"OTLP 413: {status} {reply!r}")
+    hec_server = Server("--baseline", paths["base.csv"], "--hec-token", HEC_TOKEN,
+                        "--max-body", "100000")
+    status, reply, _ = hec_server.request("POST", "/services/collector", b" " * 200000,
+                                          {"Authorization": f"Splunk {HEC_TOKEN}"})
+    check(status == 413 and b"larger than 100000 bytes" in reply, f"HEC 413: {status} {reply!r}")
+    hec_server.stop()
+    # Two Content-Length headers: refused.
+    reply = raw_request(server.port, b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\n"
+                        b"Authorization: Bearer first-token\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
+    # Refused: a 400, or (httplib's own check) the connection closed with no reply.
+    check(reply == b"" or reply.startswith(b"HTTP/1.1 400"), f"two Content-Length: {reply[:200]!r}")
+    # zstd, as the collector's otlphttp exporter may send it.
+    compressed = subprocess.run(["zstd", "-q", "-c"], input=second_point, capture_output=True,
+                                check=True, timeout=30).stdout
+    status, reply, _ = server.request("POST", "/v1/metrics", compressed,
+                                      {**auth, "Content-Encoding": "zstd"})
+    check(status == 200 and json.loads(reply) == {}, f"zstd: {status} {reply!r}")
+    status, reply, _ = server.request("POST", "/v1/metrics", compressed[:len(compressed) // 2],
+                                      {**auth, "Content-Encoding": "zstd"})
+    check(status == 400, f"a cut zstd body: {status} {reply!r}")
+    # SIGHUP: the token file is read again; the service goes on.
+    with open(token_file, "w") as f:
+        f.write("second-token\n")
+    server.proc.send_signal(signal.SIGHUP)
+    for _ in range(100):  # bounded: 100 x 50 ms
+        status, _, _ = server.request("POST", "/v1/metrics", point,
+                                      {"Authorization": "Bearer second-token", **json_type})
+        if status == 200:
+            break
+        time.sleep(0.05)
+    check(status == 200 and server.proc.poll() is None, f"after SIGHUP: {status}")
+    code, _, err = server.stop()
+    check(code == 0 and b"tokens reloaded" in err, f"exit {code}: {err!r}")
+
+
+def case_future_time():
+    """S1.4, RT-8: a point a year ahead of the receiver's clock is rejected as future_time and
+    does not move the watermark: the hour's findings are still those of detect."""
+    paths = prepare()
+    expected = detect(paths, "hec")
+    out = os.path.join(WORK, "future.jsonl")
+    if os.path.exists(out):
+        os.remove(out)
+    server = Server("--baseline", paths["base.csv"], "--hec-token", HEC_TOKEN, "-o", out)
+    future = TICK.replace(b"1700010100", str(int(time.time()) + 365 * 86400).encode())
+    requests = hec_requests(paths["hour.hec"])
+    push_hec(server, requests[:2] + [future] + requests[2:] + [TICK])
+    m = scrape(server)
+    check(m.get(("k8snetio_points_rejected_total", '{reason="future_time"}')) == 1, f"{m}")
+    check(m[("k8snetio_watermark_seconds", "")] < 1700010100, f"watermark moved: {m}")
+    code, _, err = server.stop()
+    check(code == 0, f"exit {code}: {err!r}")
+    check(sorted_lines(out) == expected, "the future point changed the findings")
 
 
 def main():

@@ -90,9 +90,22 @@ struct finding_series {
   friend bool operator==(const finding_series&, const finding_series&) = default;
 };
 
-/// S3: with early alerts a pod's finding is first provisional (the moment its count passes the
-/// threshold), then final (when its window closes). Without them a finding has no status.
-enum class finding_status { none, provisional, final };
+/// S3, L12: with early alerts a pod's finding is first provisional (the moment its count passes
+/// the threshold), then final (when its window closes). A live service marks every finding it
+/// writes: final, provisional, or partial (L6: the window was still open at a shutdown with no
+/// state to keep it). Batch findings have no status (none), and their output no status field.
+enum class finding_status { none, provisional, final, partial };
+
+/// The L12 spelling of a status ("" for none).
+constexpr std::string_view to_string(finding_status s) noexcept {
+  switch (s) {
+    case finding_status::none: return "";
+    case finding_status::provisional: return "provisional";
+    case finding_status::final: return "final";
+    case finding_status::partial: return "partial";
+  }
+  return "";
+}
 
 /// One finding: a (cluster, node, pod, service) group whose anomalous-bucket count passed the
 /// persistence threshold (D7.2), with fields named as the SPL renames them (D8).
@@ -137,5 +150,28 @@ struct finding {
            (a.rule == b.rule || (a.rule && b.rule && *a.rule == *b.rule));
   }
 };
+
+/// O4's finding_info.uid, K3: FNV-1a 64 of rule id, cluster, node, pod and window start (joined
+/// by U+001F), as 16 lowercase hex digits. The same finding of a rerun, a replay or a restart
+/// gets the same id, whatever its status.
+inline std::string finding_id(const finding& f) {
+  std::uint64_t h = 14695981039346656037ULL;
+  const auto add = [&h](std::string_view bytes) {
+    for (unsigned char c : bytes) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+  };
+  const auto field = [&add](std::string_view s) {
+    add(s);
+    add("\x1f");
+  };
+  field(f.rule ? f.rule->id : anomalous_network_io_rule.id);
+  field(f.cluster);
+  field(f.host);
+  field(f.pod);
+  add(fmt::format("{}", f.window_start));
+  return fmt::format("{:016x}", h);
+}
 
 }  // namespace k8snetio

@@ -214,21 +214,8 @@ inline void append_json_key(std::string& out, std::string_view key) {
 
 }  // namespace detail
 
-/// O4's finding_info.uid: FNV-1a 64 of rule id, cluster, node, pod and window start (joined by
-/// U+001F), as 16 lowercase hex digits. The same finding of a rerun gets the same uid.
-inline std::string finding_uid(const finding& f) {
-  detail::fnv1a64 h;
-  const auto field = [&h](std::string_view s) {
-    h.add(s);
-    h.add("\x1f");
-  };
-  field(detail::rule_of(f).id);
-  field(f.cluster);
-  field(f.host);
-  field(f.pod);
-  h.add(fmt::format("{}", f.window_start));
-  return fmt::format("{:016x}", h.hash);
-}
+/// O4's finding_info.uid (k8snetio::finding_id). The same finding of a rerun gets the same uid.
+inline std::string finding_uid(const finding& f) { return finding_id(f); }
 
 // ---------------------------------------------------------------------------------------------
 // O1 — JSON Lines
@@ -269,6 +256,7 @@ inline void append_finding_json(std::string& out, const finding& f) {
   fmt::format_to(std::back_inserter(out), "\"risk_score\":{},", rule.risk_score);
   detail::append_json_key(out, "risk_message");
   append_json_string(out, f.risk_message());
+  detail::append_live_fields(out, f);
   out += '}';
 }
 
@@ -741,7 +729,12 @@ inline void append_finding_ocsf(std::string& out, const finding& f) {
     detail::append_number_or_null(out, a.z_score);
     out += '}';
   }
-  out += "]}}";
+  out += ']';
+  if (f.status != finding_status::none) {
+    out += ",\"status\":";
+    append_json_string(out, to_string(f.status));
+  }
+  out += "}}";
 }
 
 /// O4: one Detection Finding per line.

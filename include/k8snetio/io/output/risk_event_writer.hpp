@@ -17,6 +17,19 @@
 
 namespace k8snetio::io {
 
+namespace detail {
+/// L12, K3: a finding written live (it has a status) carries `"status"` and its stable id
+/// `"finding_id"` (O4's uid), so that a consumer can tell a provisional finding from the final
+/// one and drop the rare duplicate a crash may leave. Batch findings (no status) get neither.
+inline void append_live_fields(std::string& out, const finding& f) {
+  if (f.status == finding_status::none) return;
+  out += ",\"status\":";
+  append_json_string(out, to_string(f.status));
+  out += ",\"finding_id\":";
+  append_json_string(out, finding_id(f));
+}
+}  // namespace detail
+
 /// The index ES's risk action writes to; --hec-index replaces it.
 inline constexpr std::string_view default_risk_index = "risk";
 
@@ -112,8 +125,10 @@ inline void append_finding_risk_event(std::string& out, const finding& f,
     if (i) out += ',';
     append_json_string(out, f.anomalies[i]);
   }
-  fmt::format_to(std::back_inserter(out), "],\"window_start\":{},\"window_end\":{}}}}}",
-                 f.window_start, f.window_end);
+  fmt::format_to(std::back_inserter(out), "],\"window_start\":{},\"window_end\":{}", f.window_start,
+                 f.window_end);
+  detail::append_live_fields(out, f);  // L12: status and finding_id, live only
+  out += "}}";
 }
 
 /// O3.1: one risk event per line, ready to POST to /services/collector/event with a token

@@ -1,0 +1,678 @@
+// service.md L0, L1, L6, L8, L12, K1.1; engine.md S1.4; issue 28 (RT-n): the live core of
+// include/k8snetio/service/ without a socket. Payloads are built as bytes (HEC events, OTLP
+// JSON), fed to a live_detector with an injected clock, and its findings, counts, state and
+// restarts are compared with one uninterrupted run.
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+#include <catch2/catch.hpp>
+
+#include <k8snetio/service/service.hpp>
+
+#include <k8snetio/k8snetio.hpp>
+
+#include "support.hpp"
+
+namespace test_service_live {
+
+namespace {
+
+namespace svc = k8snetio::service;
+using k8snetio::finding;
+using k8snetio::finding_status;
+using svc::ingest_result;
+using svc::payload_kind;
+using svc::point_outcome;
+
+constexpr std::int64_t t0 = 1700000400;  // a multiple of 600 and of 10
+constexpr double now = 1800000000;       // the receiver's clock: long after the data
+
+struct owned {
+  double time, value;
+  std::string cluster, pod, node, direction;
+};
+
+/// `buckets` 10 s buckets of four pods, both directions; pod 0 sends far more in buckets
+/// [spike_from, spike_to) (a finding after six such buckets in one window).
+std::vector<owned> traffic(int buckets, std::uint32_t seed, int spike_from = 1 << 30,
+                           int spike_to = 1 << 30, std::int64_t start = t0) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> noise(0.0, 100.0);
+  const std::vector<std::string> pods = {"web-7d4b9c8f6d-x2k9p", "api-5f6d7c8b9a-z9y8x", "db-0",
+                                         "cache-0"};
+  std::vector<owned> out;
+  for (int b = 0; b < buckets; ++b) {
+    const double t = static_cast<double>(start + 10 * b);
+    for (std::size_t p = 0; p < pods.size(); ++p) {
+      const bool spike = b >= spike_from && b < spike_to && p == 0;
+      const std::string node = p % 2 ? "node-2" : "node-1";
+      out.push_back(
+          {t + 1, 1000 + noise(rng) + (spike ? 9000 : 0), "prod", pods[p], node, "transmit"});
+      out.push_back({t + 2, 3000 + noise(rng), "prod", pods[p], node, "receive"});
+    }
+  }
+  return out;
+}
+
+std::vector<k8snetio::metric_point> views(const std::vector<owned>& points) {
+  std::vector<k8snetio::metric_point> out;
+  for (const auto& p : points)
+    out.push_back({p.time, p.value, "", p.cluster, p.pod, p.node, p.direction});
+  return out;
+}
+
+const k8snetio::baseline_table<2>& trained() {
+  static const auto table = k8snetio::build_network_io_baseline(views(traffic(300, 1))).table;
+  return table;
+}
+
+std::string hec_event(const owned& p, std::string_view metric = "k8s.pod.network.io") {
+  return fmt::format(
+      R"({{"event":"metric","time":{},"fields":{{"metric_name:{}":{},"k8s.cluster.name":"{}",)"
+      R"("k8s.node.name":"{}","k8s.pod.name":"{}","direction":"{}"}}}})"
+      "\n",
+      p.time, metric, p.value, p.cluster, p.node, p.pod, p.direction);
+}
+
+/// One HEC payload per 10 s bucket.
+std::vector<std::string> hec_payloads(const std::vector<owned>& points) {
+  std::map<std::int64_t, std::string> by_bucket;
+  for (const auto& p : points) by_bucket[static_cast<std::int64_t>(p.time) / 10] += hec_event(p);
+  std::vector<std::string> out;
+  for (auto& [bucket, body] : by_bucket) out.push_back(std::move(body));
+  return out;
+}
+
+/// One OTLP JSON request per 10 s bucket, every series a cumulative monotonic sum (the
+/// kubeletstats receiver's shape): the value sent is the running total.
+std::vector<std::string> otlp_cumulative_payloads(const std::vector<owned>& points) {
+  std::map<std::string, double> totals;
+  std::map<std::int64_t, std::vector<std::string>> by_bucket;
+  for (const auto& p : points) {
+    double& total = totals[p.pod + "/" + p.direction];
+    total += p.value;
+    by_bucket[static_cast<std::int64_t>(p.time) / 10].push_back(fmt::format(
+        R"({{"resource":{{"attributes":[{{"key":"k8s.cluster.name","value":{{"stringValue":"{}"}}}},)"
+        R"({{"key":"k8s.node.name","value":{{"stringValue":"{}"}}}},)"
+        R"({{"key":"k8s.pod.name","value":{{"stringValue":"{}"}}}}]}},"scopeMetrics":[{{"metrics":[)"
+        R"({{"name":"k8s.pod.network.io","sum":{{"aggregationTemporality":2,"isMonotonic":true,)"
+        R"("dataPoints":[{{"attributes":[{{"key":"direction","value":{{"stringValue":"{}"}}}}],)"
+        R"("startTimeUnixNano":"{}","timeUnixNano":"{}","asDouble":{}}}]}}}}]}}]}})",
+        p.cluster, p.node, p.pod, p.direction, std::int64_t{t0 - 1000} * 1000000000,
+        static_cast<std::int64_t>(p.time * 1e9), total));
+  }
+  std::vector<std::string> out;
+  for (auto& [bucket, resources] : by_bucket) {
+    std::string body = R"({"resourceMetrics":[)";
+    for (std::size_t i = 0; i < resources.size(); ++i) body += (i ? "," : "") + resources[i];
+    out.push_back(body + "]}");
+  }
+  return out;
+}
+
+svc::live_options small_options(bool early = false) {
+  svc::live_options o;
+  o.window_seconds = 600;
+  o.lateness_seconds = 30;
+  o.early_alerts = early;
+  return o;
+}
+
+/// Ids and statuses of findings, sorted (what "the same findings, each once" compares).
+std::vector<std::string> keys(const std::vector<finding>& found) {
+  std::vector<std::string> out;
+  for (const auto& f : found)
+    out.push_back(
+        fmt::format("{}:{}:{}", k8snetio::to_string(f.status), k8snetio::finding_id(f), f.count));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// A temporary state directory (mode 0700), removed at the end.
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    static int n = 0;
+    path = std::filesystem::temp_directory_path() /
+           fmt::format("k8snetio-service-{}-{}", ::getpid(), n++);
+    std::filesystem::remove_all(path);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string str() const { return path.string(); }
+};
+
+using live = svc::live_detector<2>;
+
+live make(svc::findings_sink& sink, svc::live_options o = small_options(), double clock = now) {
+  return live(k8snetio::anomalous_network_io, trained(), o, sink, {"io", 42},
+              [clock] { return clock; });
+}
+
+/// Three windows of 10 minutes; pod 0 spikes for 8 buckets of the second; a tick closes them.
+std::vector<std::string> incident_payloads() {
+  auto points = traffic(180, 7, 70, 78);
+  points.push_back({static_cast<double>(t0 + 1800 + 700), 1, "tick", "tick-0", "tick", "transmit"});
+  return hec_payloads(points);
+}
+
+std::vector<finding> uninterrupted(const std::vector<std::string>& payloads,
+                                   svc::live_options o = small_options()) {
+  svc::memory_findings_sink sink;
+  auto d = make(sink, o);
+  for (const auto& p : payloads)
+    REQUIRE(d.ingest(payload_kind::hec, p).state == ingest_result::status::ok);
+  REQUIRE(!d.shut_down());
+  return sink.findings;
+}
+
+}  // namespace
+
+TEST_CASE("L0 accounting by outcome: other_metric is ignored, not accepted (HEC, two measures)") {
+  svc::memory_findings_sink sink;
+  auto d = make(sink);
+  const owned io{static_cast<double>(t0 + 1), 5, "prod", "db-0", "node-1", "transmit"};
+  std::string body;
+  for (int i = 0; i < 4; ++i) {
+    body += hec_event(io);
+    body += hec_event(io, "k8s.pod.network.errors");
+  }
+  const auto r = d.ingest(payload_kind::hec, body);
+  CHECK(r.state == ingest_result::status::ok);
+  CHECK(r.counts[point_outcome::accepted] == 4);
+  CHECK(r.counts[point_outcome::other_metric] == 4);
+  CHECK(r.accepted() == 4);  // 4.x counted 8: the other metric's points as accepted
+  CHECK(r.ignored() == 4);
+  CHECK(r.rejected() == 0);
+  std::string metrics;
+  d.render_metrics(metrics);
+  CHECK_THAT(metrics, Catch::Contains("k8snetio_points_accepted_total 4\n"));
+  CHECK_THAT(metrics,
+             Catch::Contains("k8snetio_points_ignored_total{reason=\"other_metric\"} 4\n"));
+}
+
+TEST_CASE("L0 one label spelling for every outcome, whichever reader or engine named it") {
+  CHECK(svc::label(svc::outcome_of(k8snetio::io::skip_reason::non_finite)) == "non_finite_value");
+  CHECK(svc::label(svc::outcome_of(k8snetio::drop_reason::non_finite)) == "non_finite_value");
+  for (std::size_t i = 0; i < svc::point_outcome_count; ++i) {
+    const auto label = svc::label(static_cast<point_outcome>(i));
+    CHECK(label.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string_view::npos);
+  }
+  for (std::size_t i = 0; i < k8snetio::io::skip_reason_count; ++i)
+    CHECK(svc::label(svc::outcome_of(static_cast<k8snetio::io::skip_reason>(i))) != "unknown");
+}
+
+TEST_CASE("L0 accounting by outcome for every payload kind: HEC, OTLP JSON, OTLP protobuf") {
+  svc::memory_findings_sink sink;
+  auto d = make(sink);
+  SECTION("HEC: a non-finite value, a missing dimension, bad JSON") {
+    const std::string body =
+        R"({"event":"metric","time":1700000401,"fields":{"metric_name:k8s.pod.network.io":"NaN","k8s.cluster.name":"c","k8s.node.name":"n","k8s.pod.name":"p","direction":"transmit"}})"
+        "\n"
+        R"({"event":"metric","time":1700000401,"fields":{"metric_name:k8s.pod.network.io":3,"k8s.cluster.name":"c","k8s.node.name":"n","direction":"transmit"}})"
+        "\n";
+    const auto r = d.ingest(payload_kind::hec, body);
+    CHECK(r.counts[point_outcome::non_finite_value] == 1);
+    CHECK(r.counts[point_outcome::missing_dimension] == 1);
+    CHECK(r.rejected() == 2);
+    const auto bad = d.ingest(payload_kind::hec, "{\"event\": \n");
+    CHECK(bad.state == ingest_result::status::malformed);
+    CHECK(bad.counts[point_outcome::bad_syntax] == 1);
+  }
+  SECTION("OTLP JSON: a cumulative series' first point is accepted (no delta), then deltas") {
+    const auto payloads = otlp_cumulative_payloads(traffic(3, 3));
+    const auto first = d.ingest(payload_kind::otlp_json, payloads[0]);
+    CHECK(first.counts[point_outcome::first_of_series] == 8);
+    CHECK(first.accepted() == 8);
+    const auto second = d.ingest(payload_kind::otlp_json, payloads[1]);
+    CHECK(second.counts[point_outcome::accepted] == 8);
+    CHECK(d.series_count() == 8);
+    CHECK(d.ingest(payload_kind::otlp_json, "{\"resourceMetrics\": [").state ==
+          ingest_result::status::malformed);
+  }
+  SECTION("OTLP protobuf: one clearly marked outcome until the protobuf reader is wired") {
+    const auto r = d.ingest(payload_kind::otlp_protobuf, std::string("\x0a\x00", 2));
+    CHECK(r.state == ingest_result::status::unsupported);
+    CHECK(r.accepted() + r.rejected() == 0);
+    CHECK(svc::sniff_otlp(" {\"resourceMetrics\":[]}") == payload_kind::otlp_json);
+    CHECK(svc::sniff_otlp(std::string("\x0a\x00", 2)) == payload_kind::otlp_protobuf);
+  }
+}
+
+TEST_CASE("L12 every live finding has a status: provisional at the 6th bucket, then final") {
+  const auto payloads = incident_payloads();
+  const auto plain = uninterrupted(payloads);
+  REQUIRE(plain.size() == 1);
+  CHECK(plain[0].status == finding_status::final);
+  const auto early = uninterrupted(payloads, small_options(true));
+  REQUIRE(early.size() == 2);
+  CHECK(early[0].status == finding_status::provisional);
+  CHECK(early[0].count == 6);
+  CHECK(early[1].status == finding_status::final);
+  CHECK(k8snetio::finding_id(early[0]) == k8snetio::finding_id(early[1]));
+  // Every live format carries the status and the id; batch findings (no status) carry neither.
+  for (const auto format : {k8snetio::io::output_format::jsonl, k8snetio::io::output_format::hec,
+                            k8snetio::io::output_format::ocsf, k8snetio::io::output_format::risk}) {
+    const std::string text = k8snetio::io::write_findings(early, format);
+    CHECK_THAT(text, Catch::Contains("\"status\":\"provisional\""));
+    CHECK_THAT(text, Catch::Contains("\"status\":\"final\""));
+    CHECK_THAT(text, Catch::Contains(k8snetio::finding_id(early[0])));
+    auto batch = early;
+    for (auto& f : batch) f.status = finding_status::none;
+    CHECK_THAT(k8snetio::io::write_findings(batch, format),
+               !Catch::Contains("\"status\"") && !Catch::Contains("finding_id"));
+  }
+}
+
+TEST_CASE("L6 without a store, a shutdown writes the open windows' findings as partial") {
+  // The spike is in the second window, still open at the shutdown (no later point closes it).
+  const auto payloads = hec_payloads(traffic(100, 7, 70, 78));
+  svc::memory_findings_sink sink;
+  auto d = make(sink);
+  for (const auto& p : payloads) d.ingest(payload_kind::hec, p);
+  const auto before = sink.findings.size();
+  REQUIRE(!d.shut_down());
+  REQUIRE(before == 0);
+  REQUIRE(sink.findings.size() == 1);
+  CHECK(sink.findings.back().status == finding_status::partial);
+  std::string metrics;
+  d.render_metrics(metrics);
+  CHECK_THAT(metrics, Catch::Contains("k8snetio_findings_emitted_total{status=\"partial\"} 1"));
+}
+
+TEST_CASE("K1.1 L6 save_state/restore_state at every cut point: one run's findings, each once") {
+  const auto payloads = incident_payloads();
+  for (const bool early : {false, true}) {
+    const auto whole = keys(uninterrupted(payloads, small_options(early)));
+    REQUIRE(!whole.empty());
+    for (std::size_t cut = 0; cut <= payloads.size(); cut += 7) {
+      svc::memory_findings_sink sink;
+      std::string state;
+      {
+        auto a = make(sink, small_options(early));
+        for (std::size_t i = 0; i < cut; ++i) a.ingest(payload_kind::hec, payloads[i]);
+        state = a.save_state();
+      }
+      auto b = make(sink, small_options(early));
+      b.restore_state(state);
+      for (std::size_t i = cut; i < payloads.size(); ++i) b.ingest(payload_kind::hec, payloads[i]);
+      REQUIRE(!b.shut_down());
+      INFO("early alerts " << early << ", cut at payload " << cut);
+      CHECK(keys(sink.findings) == whole);
+    }
+  }
+}
+
+TEST_CASE(
+    "L1 L6 RT-15 RT-16 a directory store: a restart or a crash at every cut point gives "
+    "one run's findings, each written once (provisional ones too)") {
+  const auto payloads = incident_payloads();
+  for (const bool early : {false, true}) {
+    const auto whole = keys(uninterrupted(payloads, small_options(early)));
+    for (const bool crash : {false, true}) {
+      for (std::size_t cut = 1; cut < payloads.size(); cut += 5) {
+        temp_dir dir;
+        svc::memory_findings_sink sink;
+        {
+          std::string error;
+          auto store = svc::directory_store::open(dir.str(), error);
+          REQUIRE(store);
+          auto a = make(sink, small_options(early));
+          REQUIRE(!a.attach(*store));
+          for (std::size_t i = 0; i < cut; ++i) a.ingest(payload_kind::hec, payloads[i]);
+          if (!crash) REQUIRE(!a.shut_down());  // a crash: nothing more is written
+        }
+        std::string error;
+        auto store = svc::directory_store::open(dir.str(), error);
+        REQUIRE(store);
+        auto b = make(sink, small_options(early));
+        REQUIRE(!b.attach(*store));
+        for (std::size_t i = cut; i < payloads.size(); ++i)
+          b.ingest(payload_kind::hec, payloads[i]);
+        REQUIRE(!b.shut_down());
+        INFO("early alerts " << early << ", crash " << crash << ", cut at payload " << cut);
+        CHECK(keys(sink.findings) == whole);
+      }
+    }
+  }
+}
+
+TEST_CASE("RT-7 L6 OTLP cumulative series survive a crash: no delta lost, no first point twice") {
+  auto points = traffic(180, 7, 70, 78);
+  const auto payloads = otlp_cumulative_payloads(points);
+  svc::memory_findings_sink whole_sink;
+  std::uint64_t whole_first = 0;
+  {
+    auto d = make(whole_sink);
+    for (const auto& p : payloads)
+      whole_first += d.ingest(payload_kind::otlp_json, p).counts[point_outcome::first_of_series];
+    REQUIRE(!d.shut_down());
+  }
+  REQUIRE(whole_first == 8);
+  for (const std::size_t cut : {std::size_t{5}, std::size_t{64}, std::size_t{100}}) {
+    temp_dir dir;
+    svc::memory_findings_sink sink;
+    std::uint64_t first = 0;
+    {
+      std::string error;
+      auto store = svc::directory_store::open(dir.str(), error);
+      auto a = make(sink);
+      REQUIRE(!a.attach(*store));
+      for (std::size_t i = 0; i < cut; ++i)
+        first +=
+            a.ingest(payload_kind::otlp_json, payloads[i]).counts[point_outcome::first_of_series];
+    }  // killed: no shutdown
+    std::string error;
+    auto store = svc::directory_store::open(dir.str(), error);
+    auto b = make(sink);
+    REQUIRE(!b.attach(*store));
+    CHECK(b.series_count() == 8);
+    for (std::size_t i = cut; i < payloads.size(); ++i)
+      first +=
+          b.ingest(payload_kind::otlp_json, payloads[i]).counts[point_outcome::first_of_series];
+    REQUIRE(!b.shut_down());
+    CHECK(first == whole_first);
+    CHECK(keys(sink.findings) == keys(whole_sink.findings));
+  }
+}
+
+TEST_CASE(
+    "S1.4 a point stamped far in the future is future_time: it never moves the watermark, "
+    "never opens a window, and is rejected again after a restart") {
+  const auto payloads = incident_payloads();
+  const double clock = t0 + 1000;  // the data's own time: the receiver's clock is live
+  const auto whole = keys(uninterrupted(payloads));
+  temp_dir dir;
+  svc::memory_findings_sink sink;
+  {
+    std::string error;
+    auto store = svc::directory_store::open(dir.str(), error);
+    auto d = make(sink, small_options(), clock);
+    REQUIRE(!d.attach(*store));
+    for (std::size_t i = 0; i < 50; ++i) d.ingest(payload_kind::hec, payloads[i]);
+    const auto mark = d.watermark();
+    const owned future{clock + 86400.0 * 365, 1, "prod", "evil-0", "node-1", "transmit"};
+    const auto r = d.ingest(payload_kind::hec, hec_event(future));
+    CHECK(r.counts[point_outcome::future_time] == 1);
+    CHECK(r.accepted() == 0);
+    CHECK(d.watermark() == mark);
+    const owned near{t0 + 495.0, 1, "prod", "db-0", "node-1", "transmit"};  // not ahead
+    CHECK(d.ingest(payload_kind::hec, hec_event(near)).counts[point_outcome::accepted] == 1);
+    std::string metrics;
+    d.render_metrics(metrics);
+    CHECK_THAT(metrics,
+               Catch::Contains("k8snetio_points_rejected_total{reason=\"future_time\"} 1"));
+  }
+  // The restarted service, a year later by its clock, replays the log with the clock each
+  // request came at: the future point is rejected again, the windows still close as before.
+  std::string error;
+  auto store = svc::directory_store::open(dir.str(), error);
+  auto d = make(sink, small_options(), clock + 86400.0 * 400);
+  REQUIRE(!d.attach(*store));
+  CHECK(*d.watermark() < clock + 1000);
+  for (std::size_t i = 50; i < payloads.size(); ++i) d.ingest(payload_kind::hec, payloads[i]);
+  REQUIRE(!d.shut_down());
+  CHECK(keys(sink.findings) == whole);
+}
+
+TEST_CASE(
+    "RT-21 a damaged write-ahead log record is refused with its offset; a torn last "
+    "record is dropped") {
+  const auto payloads = incident_payloads();
+  temp_dir dir;
+  svc::memory_findings_sink sink;
+  std::filesystem::path log;
+  {
+    std::string error;
+    auto store = svc::directory_store::open(dir.str(), error);
+    auto d = make(sink);
+    REQUIRE(!d.attach(*store));
+    for (std::size_t i = 0; i < 20; ++i) d.ingest(payload_kind::hec, payloads[i]);
+  }
+  for (const auto& e : std::filesystem::directory_iterator(dir.path))
+    if (e.path().filename().string().rfind("wal.", 0) == 0) log = e.path();
+  REQUIRE(!log.empty());
+  std::string bytes = k8snetio::test::read_file(log.string());
+  REQUIRE(bytes.size() > 200);
+  SECTION("torn tail") {
+    std::ofstream(log, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 7);
+    std::string error;
+    auto store = svc::directory_store::open(dir.str(), error);
+    auto d = make(sink);
+    std::vector<std::string> lines;
+    d.on_log([&](const std::string& l) { lines.push_back(l); });
+    CHECK(!d.attach(*store));
+    CHECK(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
+      return l.find("cut short") != std::string::npos;
+    }));
+  }
+  SECTION("a flipped byte inside a record") {
+    bytes[bytes.size() / 2] ^= 0x20;
+    std::ofstream(log, std::ios::binary | std::ios::trunc) << bytes;
+    std::string error;
+    auto store = svc::directory_store::open(dir.str(), error);
+    auto d = make(sink);
+    const auto refused = d.attach(*store);
+    REQUIRE(refused);
+    CHECK_THAT(*refused, Catch::Contains("damaged record at byte offset"));
+  }
+}
+
+TEST_CASE("RT-17 L1 a second process on the same state directory is refused") {
+  temp_dir dir;
+  std::string error;
+  auto first = svc::directory_store::open(dir.str(), error);
+  REQUIRE(first);
+  auto second = svc::directory_store::open(dir.str(), error);
+  CHECK(!second);
+  CHECK_THAT(error, Catch::Contains("in use by another process"));
+  first.reset();
+  CHECK(svc::directory_store::open(dir.str(), error));
+}
+
+TEST_CASE("RT-12 L1 a state directory others can write, a link or a file is refused") {
+  temp_dir dir;
+  std::string error;
+  REQUIRE(svc::directory_store::open(dir.str(), error));  // created, 0700
+  CHECK((std::filesystem::status(dir.path).permissions() & std::filesystem::perms::group_write) ==
+        std::filesystem::perms::none);
+  ::chmod(dir.str().c_str(), 0777);
+  CHECK(!svc::directory_store::open(dir.str(), error));
+  CHECK_THAT(error, Catch::Contains("writable by other users"));
+  ::chmod(dir.str().c_str(), 0700);
+  const auto link = dir.path.string() + ".link";
+  std::filesystem::create_directory_symlink(dir.path, link);
+  CHECK(!svc::directory_store::open(link, error));
+  CHECK_THAT(error, Catch::Contains("symbolic link"));
+  std::filesystem::remove(link);
+  std::ofstream(dir.path / "file") << "x";
+  CHECK(!svc::directory_store::open((dir.path / "file").string(), error));
+  CHECK_THAT(error, Catch::Contains("not a directory"));
+}
+
+namespace {
+/// A store whose log appends can be made to fail, as a full disk does.
+class failing_store final : public svc::state_store {
+ public:
+  std::string name() const override { return "the test store"; }
+  std::optional<std::string> read_snapshot(std::string&) override { return snapshot; }
+  bool write_snapshot(std::string_view bytes, std::string&) override {
+    snapshot = std::string(bytes);
+    return true;
+  }
+  bool open_log(std::uint64_t g, std::string&) override {
+    open = g;
+    logs[g];
+    return true;
+  }
+  bool append(std::string_view record, std::string& error) override {
+    if (full) {
+      error = "No space left on device";
+      return false;
+    }
+    logs[open].emplace_back(record);
+    return true;
+  }
+  bool read_log(std::uint64_t g, const std::function<bool(std::string_view)>& record, std::string&,
+                std::string&) override {
+    for (const auto& r : logs[g])
+      if (!record(r)) break;
+    return true;
+  }
+  void drop_logs_except(std::uint64_t keep) override {
+    std::erase_if(logs, [keep](const auto& e) { return e.first != keep; });
+  }
+  bool sync(std::string&) override { return true; }
+  std::string learned_days_dir() const override { return dir.str(); }
+
+  temp_dir dir;
+  bool full = false;
+  std::optional<std::string> snapshot;
+  std::uint64_t open = 0;
+  std::map<std::uint64_t, std::vector<std::string>> logs;
+};
+}  // namespace
+
+TEST_CASE(
+    "RT-3 L6 a payload that cannot be made durable is not acknowledged: retry, nothing "
+    "counted or used") {
+  const auto payloads = incident_payloads();
+  const auto whole = keys(uninterrupted(payloads));
+  failing_store store;
+  svc::memory_findings_sink sink;
+  {
+    auto d = make(sink);
+    REQUIRE(!d.attach(store));
+    for (std::size_t i = 0; i < payloads.size(); ++i) {
+      store.full = i % 3 == 1;
+      auto r = d.ingest(payload_kind::hec, payloads[i]);
+      if (store.full) {
+        CHECK(r.state == ingest_result::status::retry);
+        CHECK(r.accepted() + r.rejected() == 0);
+        store.full = false;  // the sender retries once the space is back
+        r = d.ingest(payload_kind::hec, payloads[i]);
+      }
+      CHECK(r.state == ingest_result::status::ok);
+    }
+  }
+  CHECK(keys(sink.findings) == whole);
+  // A restart from that store replays exactly the payloads acknowledged.
+  svc::memory_findings_sink again;
+  auto d = make(again);
+  REQUIRE(!d.attach(store));
+  REQUIRE(!d.shut_down());
+  CHECK(again.findings.empty());  // every finding was marked written; none is written twice
+}
+
+TEST_CASE(
+    "RT-4 findings a sink could not write are kept, written when it recovers, and only "
+    "then marked written") {
+  const auto payloads = incident_payloads();
+  const auto whole = keys(uninterrupted(payloads));
+  svc::memory_findings_sink sink;
+  auto d = make(sink);
+  sink.fail_next = true;  // the disk is full when the first window's findings come
+  bool seen = false;
+  for (const auto& p : payloads) {
+    d.ingest(payload_kind::hec, p);
+    if (!seen && d.stats().sink_failures == 1) {
+      seen = true;
+      CHECK(d.pending() == 1);
+      CHECK(sink.findings.empty());
+    }
+  }
+  REQUIRE(seen);
+  CHECK(d.pending() == 0);
+  CHECK(keys(sink.findings) == whole);
+  CHECK(d.stats().sink_failures == 1);
+}
+
+TEST_CASE("L0 L1 the live options are checked once: --span 1m accepted, --sigma 0 refused") {
+  CHECK(svc::parse_duration("1m") == 60);
+  CHECK(svc::parse_duration("10s") == 10);
+  CHECK(!svc::parse_duration("0"));
+  CHECK(svc::parse_duration("0", true) == 0);
+  svc::live_options o;
+  CHECK(!o.validate(false));
+  CHECK(o.window_seconds == 3600);
+  CHECK(o.lateness_seconds == 30);
+  CHECK(o.max_future_seconds == 300);
+  CHECK(o.max_body == std::size_t{8} << 20);
+  o.span_seconds = 60;
+  CHECK(!o.validate(false));
+  o.sigma = 0;
+  REQUIRE(o.validate(false));
+  CHECK_THAT(*o.validate(false), Catch::Contains("--sigma"));
+  o.sigma = 4;
+  o.window_seconds = 90;
+  CHECK(o.validate(false));
+  o.window_seconds = 3600;
+  o.learn = true;
+  CHECK(o.validate(false));  // --learn needs a state
+  CHECK(!o.validate(true));
+  o.span_seconds = 7;
+  o.window_seconds = 7 * 500;
+  CHECK(o.validate(true));  // with a state the span must divide a day
+}
+
+TEST_CASE(
+    "L8 with learn, the detection switches to the learned table the day after a day "
+    "completes; the table switch survives a restart") {
+  // Day 1: normal traffic from midnight UTC; day 2: pod 0 spikes from 00:20 to 00:30. The
+  // given baseline is empty, so only the learned table can find it.
+  constexpr std::int64_t day1 = 1699920000;  // 2023-11-14T00:00:00Z
+  const auto day1_points = traffic(8640, 11, 1 << 30, 1 << 30, day1);
+  auto day2_points = traffic(360, 12, 120, 180, day1 + 86400);
+  day2_points.push_back(
+      {static_cast<double>(day1 + 86400 + 3700), 1, "tick", "tick-0", "tick", "transmit"});
+  auto payloads = hec_payloads(day1_points);
+  const auto day2 = hec_payloads(day2_points);
+  payloads.insert(payloads.end(), day2.begin(), day2.end());
+  const auto learned = k8snetio::build_network_io_baseline(views(day1_points)).table;
+  k8snetio::detection_options batch = small_options().detection();
+  batch.window_seconds = 3600;
+  batch.span.closing = k8snetio::group_closing::at_finish;
+  const auto expected =
+      k8snetio::detect_anomalous_network_io(views(day2_points), learned, batch).findings;
+  REQUIRE(expected.size() == 1);
+
+  svc::live_options o = small_options();
+  o.window_seconds = 3600;
+  o.learn = true;
+  for (const std::size_t cut : {std::size_t{0}, payloads.size() - 300}) {
+    temp_dir dir;
+    svc::memory_findings_sink sink;
+    const auto run = [&](std::size_t from, std::size_t to, bool stop) {
+      std::string error;
+      auto store = svc::directory_store::open(dir.str(), error);
+      REQUIRE(store);
+      live d(k8snetio::anomalous_network_io,
+             k8snetio::baseline_table<2>(*k8snetio::anomalous_network_io.measures), o, sink,
+             {"io", 1}, [] { return now; });
+      REQUIRE(!d.attach(*store));
+      for (std::size_t i = from; i < to; ++i) d.ingest(payload_kind::hec, payloads[i]);
+      if (stop) REQUIRE(!d.shut_down());
+      return d.stats().table_switches;
+    };
+    if (cut) run(0, cut, false);
+    run(cut, payloads.size(), true);
+    INFO("restart at payload " << cut);
+    REQUIRE(sink.findings.size() == 1);
+    CHECK(sink.findings[0] == expected[0]);
+    CHECK(std::filesystem::exists(dir.path / "baseline" / "2023-11-14.k8snetio-day"));
+  }
+}
+
+}  // namespace test_service_live

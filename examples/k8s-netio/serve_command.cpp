@@ -33,10 +33,12 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <zstd.h>
+#include <protozero/pbf_writer.hpp>
 
 #include <k8snetio/service/service.hpp>
 
 #include <k8snetio/io/baseline_csv.hpp>
+#include <k8snetio/io/input/otlp_protobuf.hpp>
 #include <k8snetio/k8snetio.hpp>
 
 #include "cli_support.hpp"
@@ -146,6 +148,22 @@ class admission {
 void reply(httplib::Response& res, int status, std::string body) {
   res.status = status;
   res.set_content(std::move(body), "application/json");
+}
+
+/// L2: a refused OTLP request's google.rpc.Status (code INVALID_ARGUMENT), in the request's
+/// encoding: protobuf (code = 1, message = 2) or JSON.
+void otlp_error(httplib::Response& res, int status, std::string_view message, bool protobuf) {
+  res.status = status;
+  if (!protobuf) {
+    res.set_content(fmt::format("{{\"code\":3,\"message\":{}}}", json_string(message)),
+                    "application/json");
+    return;
+  }
+  std::string body;
+  protozero::pbf_writer writer(body);
+  writer.add_int32(1, 3);
+  writer.add_string(2, message.data(), message.size());
+  res.set_content(std::move(body), "application/x-protobuf");
 }
 
 void reply_retry(httplib::Response& res, bool hec, std::string_view why) {
@@ -428,12 +446,18 @@ int run_serve(serve_options& o) {
     switch (r.state) {
       case svc::ingest_result::status::retry: return reply_retry(res, false, r.error);
       case svc::ingest_result::status::unsupported:
-        return reply(res, 415,
-                     fmt::format("{{\"code\":3,\"message\":{}}}", json_string(r.message)));
-      case svc::ingest_result::status::malformed:
-        return reply(res, 400,
-                     fmt::format("{{\"code\":3,\"message\":{}}}", json_string(r.message)));
+        return otlp_error(res, 415, r.message, protobuf);
+      case svc::ingest_result::status::malformed: return otlp_error(res, 400, r.message, protobuf);
       case svc::ingest_result::status::ok: break;
+    }
+    // L2: the ExportMetricsServiceResponse in the request's encoding, partialSuccess only when
+    // points were rejected.
+    if (protobuf) {
+      res.status = 200;
+      res.set_content(io::otlp_protobuf_response(static_cast<std::int64_t>(r.rejected()),
+                                                 r.rejected() ? r.message : std::string()),
+                      "application/x-protobuf");
+      return;
     }
     if (r.rejected())
       return reply(

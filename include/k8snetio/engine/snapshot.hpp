@@ -52,7 +52,8 @@ inline std::uint32_t crc32(std::string_view bytes, std::uint32_t crc = 0) noexce
     return t;
   }();
   crc = ~crc;
-  for (unsigned char b : bytes) crc = table[(crc ^ std::uint32_t{b}) & 0xFFu] ^ (crc >> 8);
+  for (const char ch : bytes)
+    crc = table[(crc ^ std::uint32_t{static_cast<unsigned char>(ch)}) & 0xFFu] ^ (crc >> 8);
   return ~crc;
 }
 

@@ -157,8 +157,8 @@ struct finding {
 inline std::string finding_id(const finding& f) {
   std::uint64_t h = 14695981039346656037ULL;
   const auto add = [&h](std::string_view bytes) {
-    for (unsigned char c : bytes) {
-      h ^= c;
+    for (const char ch : bytes) {
+      h ^= static_cast<unsigned char>(ch);
       h *= 1099511628211ULL;
     }
   };

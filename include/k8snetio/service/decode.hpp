@@ -34,12 +34,9 @@ constexpr std::string_view to_string(payload_kind k) noexcept {
   return "unknown";
 }
 
-/// K1.1: an OTLP message's encoding told apart by content: JSON starts with `{` (after
-/// blanks); anything else is protobuf.
+/// K1.1: an OTLP message's encoding told apart by content (io::looks_like_otlp_json).
 inline payload_kind sniff_otlp(std::string_view bytes) noexcept {
-  const auto at = bytes.find_first_not_of(" \t\r\n");
-  return at != std::string_view::npos && bytes[at] == '{' ? payload_kind::otlp_json
-                                                          : payload_kind::otlp_protobuf;
+  return io::looks_like_otlp_json(bytes) ? payload_kind::otlp_json : payload_kind::otlp_protobuf;
 }
 
 /// What the readers said about one payload (the points they handed on are not in it).
@@ -77,14 +74,11 @@ class payload_decoder {
         break;
       }
       case payload_kind::otlp_protobuf:
-        // MERGE POINT (protocols issue): io::otlp_reader::feed_protobuf(bytes, sink), same sink
-        // and report semantics as feed(), sharing otlp_'s cumulative series. Until it is wired
-        // the payload is refused whole as an unsupported media type.
-        out.unsupported = true;
-        out.message =
-            "OTLP protobuf is not read by this build: set `encoding: json` on the collector's "
-            "otlphttp exporter";
-        return out;
+        // I3.5: one ExportMetricsServiceRequest, sharing otlp_'s cumulative series with JSON.
+        otlp_->start_file("request");
+        (void)otlp_->feed_protobuf(bytes, sink);
+        report = otlp_->take_report();
+        break;
       case payload_kind::hec: {
         hec_->start_file("request");
         auto r = hec_->feed(bytes, sink);

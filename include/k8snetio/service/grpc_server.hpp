@@ -77,7 +77,7 @@ struct grpc_server_stats {
   std::atomic<std::uint64_t> busy_replies{0};
 };
 
-namespace detail {
+namespace grpc_detail {
 
 struct grpc_shared {
   grpc_server_options options;
@@ -165,16 +165,16 @@ class otlp_generic_service final : public grpc::CallbackGenericService {
   grpc_shared& shared_;
 };
 
-}  // namespace detail
+}  // namespace grpc_detail
 
 /// The OTLP/gRPC listener: start(), then it serves on gRPC's own threads until stop().
 class grpc_server {
  public:
   grpc_server(grpc_server_options options, grpc_handler handler)
-      : shared_(std::make_unique<detail::grpc_shared>()) {
+      : shared_(std::make_unique<grpc_detail::grpc_shared>()) {
     shared_->options = std::move(options);
     shared_->handler = std::move(handler);
-    service_ = std::make_unique<detail::otlp_generic_service>(*shared_);
+    service_ = std::make_unique<grpc_detail::otlp_generic_service>(*shared_);
   }
   grpc_server(const grpc_server&) = delete;
   grpc_server& operator=(const grpc_server&) = delete;
@@ -241,8 +241,8 @@ class grpc_server {
     return true;
   }
 
-  std::unique_ptr<detail::grpc_shared> shared_;
-  std::unique_ptr<detail::otlp_generic_service> service_;
+  std::unique_ptr<grpc_detail::grpc_shared> shared_;
+  std::unique_ptr<grpc_detail::otlp_generic_service> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

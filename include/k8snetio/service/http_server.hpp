@@ -110,7 +110,7 @@ struct http_server_stats {
 /// An error of the server's setup (address in use, unreadable certificate), as text.
 using http_setup_error = std::string;
 
-namespace detail {
+namespace http_detail {
 
 /// L11: a server context that speaks TLS 1.2 and 1.3 only.
 inline tl::expected<std::shared_ptr<boost::asio::ssl::context>, http_setup_error> make_tls_context(
@@ -346,7 +346,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   unsigned version_ = 11;
 };
 
-}  // namespace detail
+}  // namespace http_detail
 
 /// An HTTP/1.1 (or HTTPS) listener over one io_context.
 ///
@@ -357,7 +357,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
 class http_server {
  public:
   http_server(http_server_options options, http_handler handler)
-      : shared_(std::make_shared<detail::server_shared>()),
+      : shared_(std::make_shared<http_detail::server_shared>()),
         ioc_(static_cast<int>(options.threads ? options.threads : 1)) {
     shared_->options = std::move(options);
     shared_->handler = std::move(handler);
@@ -373,14 +373,14 @@ class http_server {
     if (!o.tls_cert.empty() || !o.tls_key.empty()) {
       if (o.tls_cert.empty() || o.tls_key.empty())
         return tl::unexpected(http_setup_error{"TLS needs both a certificate and a key"});
-      auto ctx = detail::make_tls_context(o);
+      auto ctx = http_detail::make_tls_context(o);
       if (!ctx) return tl::unexpected(ctx.error());
       std::lock_guard lock(tls_mutex_);
       tls_ = std::move(*ctx);
     } else if (!o.tls_client_ca.empty()) {
       return tl::unexpected(http_setup_error{"a client CA needs a TLS certificate and key"});
     }
-    detail::raise_open_file_limit();
+    http_detail::raise_open_file_limit();
     boost::system::error_code ec;
     const auto address = boost::asio::ip::make_address(o.host, ec);
     if (ec) return tl::unexpected("cannot listen on " + o.host + ": " + ec.message());
@@ -430,7 +430,7 @@ class http_server {
   /// ones keep theirs. On error the old files stay in use.
   [[nodiscard]] tl::expected<void, http_setup_error> reload_tls() {
     if (!tls()) return {};
-    auto ctx = detail::make_tls_context(shared_->options);
+    auto ctx = http_detail::make_tls_context(shared_->options);
     if (!ctx) return tl::unexpected(ctx.error());
     std::lock_guard lock(tls_mutex_);
     tls_ = std::move(*ctx);
@@ -467,12 +467,13 @@ class http_server {
     }
     if (tls) {
       auto& context = *tls;
-      std::make_shared<detail::http_session<boost::beast::ssl_stream<boost::beast::tcp_stream>>>(
+      std::make_shared<
+          http_detail::http_session<boost::beast::ssl_stream<boost::beast::tcp_stream>>>(
           shared_, std::move(tls), std::move(socket), context)
           ->start();
     } else {
-      std::make_shared<detail::http_session<boost::beast::tcp_stream>>(shared_, nullptr,
-                                                                       std::move(socket))
+      std::make_shared<http_detail::http_session<boost::beast::tcp_stream>>(shared_, nullptr,
+                                                                            std::move(socket))
           ->start();
     }
   }
@@ -487,7 +488,7 @@ class http_server {
     timer->async_wait([this, timer](boost::system::error_code) { poll_drain(); });
   }
 
-  std::shared_ptr<detail::server_shared> shared_;
+  std::shared_ptr<http_detail::server_shared> shared_;
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::acceptor acceptor_{ioc_};
   mutable std::mutex tls_mutex_;

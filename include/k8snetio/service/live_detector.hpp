@@ -96,8 +96,8 @@ struct live_identity {
 /// FNV-1a 64 of bytes (names the baseline a state was written for).
 inline std::uint64_t fnv1a64(std::string_view bytes) noexcept {
   std::uint64_t h = 14695981039346656037ULL;
-  for (unsigned char c : bytes) {
-    h ^= c;
+  for (const char ch : bytes) {
+    h ^= static_cast<unsigned char>(ch);
     h *= 1099511628211ULL;
   }
   return h;
@@ -222,14 +222,6 @@ class live_detector {
   /// One payload. With a store the payload is durable before anything of it is used.
   ingest_result ingest(payload_kind kind, std::string_view bytes) {
     ingest_result out;
-    if (kind == payload_kind::otlp_protobuf) {
-      // MERGE POINT (protocols issue): remove this early return once decode() reads protobuf.
-      out.state = ingest_result::status::unsupported;
-      out.message =
-          "OTLP protobuf is not read by this build: set `encoding: json` on the collector's "
-          "otlphttp exporter";
-      return out;
-    }
     const double now = clock_();
     if (store_) {
       std::string record;

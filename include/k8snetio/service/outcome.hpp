@@ -34,6 +34,7 @@ enum class point_outcome : std::uint8_t {
   memory_limit,       ///< rejected: S1.1
   service_pattern_limit,  ///< rejected: D2.4
   series_limit,           ///< rejected: S5.1, beyond the cardinality cap
+  unmapped_direction,     ///< rejected: library.md A1.4, its direction feeds no measure
   count_                  // keep last
 };
 
@@ -65,7 +66,7 @@ constexpr std::string_view label(point_outcome o) noexcept {
       "time_out_of_range", "late",
       "future_time",       "out_of_order",
       "memory_limit",      "service_pattern_limit",
-      "series_limit"};
+      "series_limit",      "unmapped_direction"};
   const auto i = static_cast<std::size_t>(o);
   return i < names.size() ? names[i] : std::string_view("unknown");
 }
@@ -85,6 +86,7 @@ constexpr point_outcome outcome_of(io::skip_reason r) noexcept {
     case io::skip_reason::late: return point_outcome::late;
     case io::skip_reason::time_out_of_range: return point_outcome::time_out_of_range;
     case io::skip_reason::no_recorded_value: return point_outcome::no_recorded_value;
+    case io::skip_reason::too_many_series: return point_outcome::series_limit;  // S5.1
     case io::skip_reason::count_: break;
   }
   return point_outcome::bad_syntax;
@@ -102,6 +104,7 @@ constexpr point_outcome outcome_of(drop_reason r) noexcept {
     case drop_reason::memory_limit: return point_outcome::memory_limit;
     case drop_reason::service_pattern_limit: return point_outcome::service_pattern_limit;
     case drop_reason::series_limit: return point_outcome::series_limit;
+    case drop_reason::unmapped_direction: return point_outcome::unmapped_direction;
   }
   return point_outcome::out_of_order;
 }

@@ -509,8 +509,8 @@ class span_aggregator {
    private:
     std::string_view part(int i) const noexcept {
       std::size_t offset = 0;
-      for (int k = 0; k < i; ++k) offset += lengths_[k];
-      return {bytes_.get() + offset, lengths_[i]};
+      for (int k = 0; k < i; ++k) offset += lengths_[static_cast<std::size_t>(k)];
+      return {bytes_.get() + offset, lengths_[static_cast<std::size_t>(i)]};
     }
     std::array<std::uint32_t, 4> lengths_{};
     std::unique_ptr<char[]> bytes_;

@@ -184,8 +184,8 @@ inline const rule_metadata& rule_of(const finding& f) noexcept {
 struct fnv1a64 {
   std::uint64_t hash = 14695981039346656037ULL;
   void add(std::string_view bytes) noexcept {
-    for (unsigned char c : bytes) {
-      hash ^= c;
+    for (const char ch : bytes) {
+      hash ^= static_cast<unsigned char>(ch);
       hash *= 1099511628211ULL;
     }
   }
@@ -357,40 +357,10 @@ inline void write_findings_csv(std::string& out, std::span<const finding> findin
 
 namespace detail {
 
-/// Text safe for a terminal: control characters (C0, DEL, C1) shown as \xNN or \u00NN, so a
-/// hostile pod name cannot send escape sequences; ill-formed UTF-8 as U+FFFD.
-inline std::string terminal_safe(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7F) {
-      fmt::format_to(std::back_inserter(out), "\\x{:02x}", c);
-      ++i;
-      continue;
-    }
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-      ++i;
-      continue;
-    }
-    std::size_t subpart = 1;
-    const std::size_t length = utf8_sequence_length(text.substr(i), subpart);
-    if (length == 0) {
-      out += "\xEF\xBF\xBD";
-      i += subpart;
-    } else if (length == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0) {
-      fmt::format_to(std::back_inserter(out), "\\u{:04x}",
-                     static_cast<unsigned char>(text[i + 1]));  // C1 control
-      i += 2;
-    } else {
-      out.append(text.data() + i, length);
-      i += length;
-    }
-  }
-  return out;
-}
+/// Text safe for a terminal (O6.3): io::terminal_text, which shows control characters and the
+/// bidirectional controls as escapes, so a hostile pod name can neither send escape sequences
+/// nor reorder what the table shows.
+inline std::string terminal_safe(std::string_view text) { return terminal_text(text); }
 
 /// Columns a (terminal_safe) UTF-8 text takes: one per code point.
 inline std::size_t display_width(std::string_view text) noexcept {

@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -242,10 +243,42 @@ TEST_CASE("L0 accounting by outcome for every payload kind: HEC, OTLP JSON, OTLP
     CHECK(d.ingest(payload_kind::otlp_json, "{\"resourceMetrics\": [").state ==
           ingest_result::status::malformed);
   }
-  SECTION("OTLP protobuf: one clearly marked outcome until the protobuf reader is wired") {
-    const auto r = d.ingest(payload_kind::otlp_protobuf, std::string("\x0a\x00", 2));
-    CHECK(r.state == ingest_result::status::unsupported);
-    CHECK(r.accepted() + r.rejected() == 0);
+  SECTION("OTLP protobuf: each request counts as its JSON twin does (I3.5, L2)") {
+    // The twins of tests/data/otlp_small.jsonl, encoded by Google's encoder (proto.twins).
+    const std::string bytes = k8snetio::test::read_fixture("otlp_proto/otlp_small.twins");
+    const auto big_endian = [&](std::size_t at) {
+      std::uint32_t v = 0;
+      for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+      return v;
+    };
+    std::vector<std::string> lines;
+    {
+      std::istringstream in(k8snetio::test::read_fixture("otlp_small.jsonl"));
+      for (std::string line; std::getline(in, line);) lines.push_back(line);
+    }
+    svc::memory_findings_sink json_sink;
+    auto json = make(json_sink);
+    std::size_t at = 0, requests = 0;
+    std::uint64_t counted = 0;
+    while (at + 8 <= bytes.size()) {
+      const std::size_t line = big_endian(at), length = big_endian(at + 4);
+      REQUIRE(at + 8 + length <= bytes.size());
+      REQUIRE(line >= 1);
+      REQUIRE(line <= lines.size());
+      const auto from_proto =
+          d.ingest(payload_kind::otlp_protobuf, std::string_view(bytes).substr(at + 8, length));
+      const auto from_json = json.ingest(payload_kind::otlp_json, lines[line - 1]);
+      CHECK(from_proto.state == from_json.state);
+      CHECK(from_proto.counts.n == from_json.counts.n);
+      counted += from_proto.accepted() + from_proto.rejected() + from_proto.ignored();
+      at += 8 + length;
+      ++requests;
+    }
+    CHECK(requests >= 2);
+    CHECK(counted > 0);
+    const auto bad = d.ingest(payload_kind::otlp_protobuf, std::string("\x0a\xff\xff\xff", 4));
+    CHECK(bad.state == ingest_result::status::malformed);
+    CHECK_THAT(bad.message, Catch::Contains("byte"));
     CHECK(svc::sniff_otlp(" {\"resourceMetrics\":[]}") == payload_kind::otlp_json);
     CHECK(svc::sniff_otlp(std::string("\x0a\x00", 2)) == payload_kind::otlp_protobuf);
   }

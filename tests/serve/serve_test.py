@@ -332,8 +332,10 @@ def case_error_paths():
     cases = [
         ("malformed OTLP JSON", "POST", "/v1/metrics", b'{"resourceMetrics": [', json_type, 400,
          lambda r: json.loads(r)["code"] == 3 and "bad syntax" in json.loads(r)["message"]),
-        ("protobuf", "POST", "/v1/metrics", b"\x0a\x00", {"Content-Type": "application/x-protobuf"},
-         415, lambda r: b"encoding: json" in r),
+        # L2 I3.5: a protobuf body cut short gets 400 (a google.rpc.Status in protobuf) naming
+        # the byte offset; whole requests: fleet_test.py's otlp_protobuf_same_findings.
+        ("malformed protobuf", "POST", "/v1/metrics", b"\x0a\x05\x0a",
+         {"Content-Type": "application/x-protobuf"}, 400, lambda r: b"byte" in r),
         ("oversize", "POST", "/v1/metrics", b" " * 200000, json_type, 413, lambda r: True),
         ("oversize after gzip", "GZIP", "/v1/metrics", b" " * 400000, json_type, 413,
          lambda r: True),

@@ -23,6 +23,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tls_certificates.hpp"
+
 namespace test_grpc_server {
 
 using namespace std::chrono_literals;
@@ -163,40 +165,7 @@ TEST_CASE("L10 L9 a call beyond max_in_flight gets UNAVAILABLE at once") {
   CHECK(server.stats().busy_replies == 1);
 }
 
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, made by `openssl`.
-struct certificates {
-  std::filesystem::path dir;
-  certificates() {
-    dir = std::filesystem::temp_directory_path() /
-          ("k8snetio-grpc-tls-" + std::to_string(::getpid()) + "-" +
-           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
-    std::filesystem::create_directories(dir);
-    {
-      std::ofstream script(dir / "make.sh");
-      script << "set -e\ncd \"$(dirname \"$0\")\"\n"
-                "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 "
-                "-subj /CN=test-ca\n"
-                "issue() {\n"
-                "  openssl req -newkey rsa:2048 -nodes -keyout $1.key -out $1.csr -subj /CN=$2\n"
-                "  printf 'subjectAltName=IP:127.0.0.1\\n' > $1.ext\n"
-                "  openssl x509 -req -in $1.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-                "-out $1.pem -days 2 -extfile $1.ext\n"
-                "}\n"
-                "issue server 127.0.0.1\nissue client collector\n";
-    }
-    const std::string command = "bash '" + (dir / "make.sh").string() + "' >/dev/null 2>&1";
-    REQUIRE(std::system(command.c_str()) == 0);
-  }
-  ~certificates() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-  }
-  std::string read(const char* name) const {
-    std::ifstream in(dir / name);
-    return {std::istreambuf_iterator<char>(in), {}};
-  }
-  std::string path(const char* name) const { return (dir / name).string(); }
-};
+using k8snetio::test::certificates;
 
 std::shared_ptr<grpc::Channel> tls_channel(std::uint16_t port, const certificates& c,
                                            bool client_certificate) {

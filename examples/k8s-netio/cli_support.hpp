@@ -49,29 +49,9 @@ struct usage_error : std::runtime_error {
 };
 
 /// "3600", "60s", "10m", "1h", "1d", "1w" → seconds; nullopt when malformed or not positive.
+/// The live options' parser, so that every command reads a duration alike.
 inline std::optional<std::int64_t> parse_duration(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  std::int64_t unit = 1;
-  switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    case 'w': unit = 7 * 86400; break;
-    default: unit = 0;
-  }
-  if (unit)
-    text.remove_suffix(1);
-  else
-    unit = 1;
-  if (text.empty() || text.size() > 12) return std::nullopt;
-  std::int64_t n = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + (c - '0');
-  }
-  if (n < 1) return std::nullopt;
-  return n * unit;
+  return k8snetio::service::parse_duration(text);
 }
 
 /// 1234567 → "1,234,567".

@@ -1051,28 +1051,30 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     return true;
   }
 
-  void read_proto_request(std::string_view request) {
-    pbf m(request.data(), request.size());
-    while (next_field(m, "ExportMetricsServiceRequest")) {
-      if (m.tag() == otlp_field::request_resource_metrics)
-        read_proto_resource_metrics(view_of(m));
+  // Calls f(bytes) for each length-delimited field `tag` of the message `bytes` (named `where`
+  // in errors), in order; every other field is skipped.
+  template <class F>
+  void for_each_message(std::string_view bytes, const char* where, protozero::pbf_tag_type tag,
+                        F&& f) {
+    pbf m(bytes.data(), bytes.size());
+    while (next_field(m, where)) {
+      if (m.tag() == tag)
+        f(view_of(m));
       else
         m.skip();
     }
   }
 
+  void read_proto_request(std::string_view request) {
+    for_each_message(request, "ExportMetricsServiceRequest", otlp_field::request_resource_metrics,
+                     [this](std::string_view m) { read_proto_resource_metrics(m); });
+  }
+
   void read_proto_resource_metrics(std::string_view bytes) {
     resource_attributes_.clear();
     resource_sorted_valid_ = false;
-    {
-      pbf m(bytes.data(), bytes.size());
-      while (next_field(m, "ResourceMetrics")) {
-        if (m.tag() == otlp_field::resource_metrics_resource)
-          read_proto_resource(view_of(m));
-        else
-          m.skip();
-      }
-    }
+    for_each_message(bytes, "ResourceMetrics", otlp_field::resource_metrics_resource,
+                     [this](std::string_view m) { read_proto_resource(m); });
     note_node_resource();
     pbf m(bytes.data(), bytes.size());
     while (next_field(m, "ResourceMetrics")) {
@@ -1085,36 +1087,19 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   }
 
   void read_proto_resource(std::string_view bytes) {
-    pbf m(bytes.data(), bytes.size());
-    while (next_field(m, "Resource")) {
-      if (m.tag() == otlp_field::resource_attributes)
-        read_proto_attribute(view_of(m), resource_attributes_);
-      else
-        m.skip();
-    }
+    for_each_message(bytes, "Resource", otlp_field::resource_attributes,
+                     [this](std::string_view m) { read_proto_attribute(m, resource_attributes_); });
   }
 
   void read_proto_scope_metrics(std::string_view bytes) {
-    pbf m(bytes.data(), bytes.size());
-    while (next_field(m, "ScopeMetrics")) {
-      if (m.tag() == otlp_field::scope_metrics_metrics)
-        read_proto_metric(view_of(m));
-      else
-        m.skip();
-    }
+    for_each_message(bytes, "ScopeMetrics", otlp_field::scope_metrics_metrics,
+                     [this](std::string_view m) { read_proto_metric(m); });
   }
 
   void read_proto_metric(std::string_view bytes) {
-    std::string_view name;
-    {
-      pbf m(bytes.data(), bytes.size());
-      while (next_field(m, "Metric")) {
-        if (m.tag() == otlp_field::metric_name)
-          name = view_of(m);  // checked as text below when it is the metric read
-        else
-          m.skip();
-      }
-    }
+    std::string_view name;  // checked as text below when it is the metric read
+    for_each_message(bytes, "Metric", otlp_field::metric_name,
+                     [&name](std::string_view m) { name = m; });
     if (name == input_.options().metric_name && !is_utf8(name))
       throw protobuf_error{"a string that is not UTF-8"};
     pbf m(bytes.data(), bytes.size());

@@ -260,26 +260,30 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   };
   struct string_hash {
     using is_transparent = void;
-    // Series keys are a few hundred bytes: 8 bytes a step, each mixed by a 128-bit product
-    // (as wyhash does), then murmur's finaliser; about 3x std::hash's murmur2 here.
-    std::size_t operator()(std::string_view s) const noexcept {
+    // Series keys are a few hundred bytes: 16 bytes a step, mixed by one 128-bit product (as
+    // wyhash does), then murmur's finaliser. Not noexcept on purpose: libstdc++ then keeps
+    // each key's hash in its node, so a lookup compares keys (long, and alike in their first
+    // hundred bytes) only when the hashes match.
+    std::size_t operator()(std::string_view s) const {
       __extension__ using u128 = unsigned __int128;  // GCC and Clang, where this builds
       const auto mix = [](std::uint64_t a, std::uint64_t b) noexcept {
         const auto product = static_cast<u128>(a) * b;
         return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
       };
+      const auto word_at = [&s](std::size_t at, std::size_t n) noexcept {
+        std::uint64_t word = 0;
+        std::memcpy(&word, s.data() + at, n);
+        return word;
+      };
       std::uint64_t h = 0x9E37'79B9'7F4A'7C15u ^ s.size();
       std::size_t i = 0;
-      for (; i + 8 <= s.size(); i += 8) {
-        std::uint64_t word = 0;
-        std::memcpy(&word, s.data() + i, 8);
-        h = mix(h ^ word, 0xA076'1D64'78BD'642Fu);
+      for (; i + 16 <= s.size(); i += 16)
+        h = mix(word_at(i, 8) ^ 0xA076'1D64'78BD'642Fu, word_at(i + 8, 8) ^ h);
+      if (i + 8 <= s.size()) {
+        h = mix(word_at(i, 8) ^ 0xE703'7ED1'A0B4'28DBu, h);
+        i += 8;
       }
-      if (i < s.size()) {
-        std::uint64_t word = 0;
-        std::memcpy(&word, s.data() + i, s.size() - i);
-        h = mix(h ^ word, 0xE703'7ED1'A0B4'28DBu);
-      }
+      if (i < s.size()) h = mix(word_at(i, s.size() - i) ^ 0x8EBC'6AF0'9C88'C6E3u, h);
       h ^= h >> 33;
       h *= 0xFF51'AFD7'ED55'8CCDu;
       h ^= h >> 33;

@@ -3,6 +3,7 @@
 // JSON), fed to a live_detector with an injected clock, and its findings, counts, state and
 // restarts are compared with one uninterrupted run.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -705,6 +706,122 @@ TEST_CASE(
     REQUIRE(sink.findings.size() == 1);
     CHECK(sink.findings[0] == expected[0]);
     CHECK(std::filesystem::exists(dir.path / "baseline" / "2023-11-14.k8snetio-day"));
+  }
+}
+
+/// A burst of `pods` new pods, one point each, at `time`: more groups than a small cap holds.
+std::string burst_payload(int pods, double time) {
+  std::string body;
+  for (int i = 0; i < pods; ++i)
+    body += hec_event({time, 1, "prod", fmt::format("burst-{}", i), "node-9", "transmit"});
+  return body;
+}
+
+TEST_CASE(
+    "S5.1 RT-9 reaching --max-open-groups never wedges the live detector: refused points are "
+    "counted and named, the watermark moves, windows close, before and after a restart") {
+  auto payloads = incident_payloads();
+  svc::live_options capped = small_options();
+  capped.max_open_groups = 48;  // the eight series of incident_payloads hold at most 40
+  const auto whole = keys(uninterrupted(payloads));
+  REQUIRE(whole.size() == 1);
+  REQUIRE(keys(uninterrupted(payloads, capped)) == whole);  // the cap alone refuses nothing
+  // 200 new pods in the first bucket fill the cap; the incident's first buckets are refused
+  // until the watermark passes that bucket, and its spike (second window) is found as ever.
+  payloads.insert(payloads.begin(), burst_payload(200, static_cast<double>(t0 + 5)));
+  {
+    svc::memory_findings_sink sink;
+    auto d = make(sink, capped);
+    std::uint64_t refused = 0, accepted_late_on = 0;
+    for (std::size_t i = 0; i < payloads.size(); ++i) {
+      const auto r = d.ingest(payload_kind::hec, payloads[i]);
+      REQUIRE(r.state == ingest_result::status::ok);
+      refused += r.counts[point_outcome::memory_limit];
+      if (i > payloads.size() / 2) accepted_late_on += r.accepted();
+      if (r.counts[point_outcome::memory_limit])
+        CHECK_THAT(r.message, Catch::Contains("memory_limit"));
+    }
+    CHECK(refused > 200 - 48);            // the burst's rest and the incident's first buckets
+    CHECK(accepted_late_on > 0);          // old series flow again once the burst's bucket closed
+    CHECK(d.engine().open_rows() <= 48);  // groups were released
+    CHECK(*d.watermark() > static_cast<double>(t0 + 1800));
+    REQUIRE(!d.shut_down());
+    CHECK(keys(sink.findings) == whole);
+    std::string metrics;
+    d.render_metrics(metrics);
+    CHECK_THAT(metrics,
+               Catch::Contains(fmt::format(
+                   "k8snetio_points_rejected_total{{reason=\"memory_limit\"}} {}", refused)));
+  }
+  // A restart at the cap (a crash: the log is replayed; or a saved state) wedges no more.
+  for (const std::size_t cut : {std::size_t{1}, std::size_t{3}, std::size_t{60}}) {
+    for (const bool crash : {true, false}) {
+      temp_dir dir;
+      svc::memory_findings_sink sink;
+      std::string state;
+      {
+        std::string error;
+        auto store = svc::directory_store::open(dir.str(), error);
+        REQUIRE(store);
+        auto a = make(sink, capped);
+        if (crash) REQUIRE(!a.attach(*store));
+        for (std::size_t i = 0; i < cut; ++i) a.ingest(payload_kind::hec, payloads[i]);
+        if (!crash) state = a.save_state();
+      }
+      std::string error;
+      auto store = svc::directory_store::open(dir.str(), error);
+      REQUIRE(store);
+      auto b = make(sink, capped);
+      if (crash)
+        REQUIRE(!b.attach(*store));
+      else
+        b.restore_state(state);
+      for (std::size_t i = cut; i < payloads.size(); ++i) b.ingest(payload_kind::hec, payloads[i]);
+      REQUIRE(!b.shut_down());
+      INFO("restart after payload " << cut << (crash ? ", a crash" : ", a saved state"));
+      CHECK(keys(sink.findings) == whole);
+    }
+  }
+}
+
+TEST_CASE(
+    "S1.3 RT-32 a point for a bucket the watermark has passed is late, counted and named, "
+    "though no group of its series or bucket was ever opened") {
+  // Lateness 30 and 0 are multiples of the 10 s span; 32 and 1 are not: the watermark is the
+  // newest point time minus the lateness, not the newest bucket minus it.
+  for (const std::int64_t lateness :
+       {std::int64_t{30}, std::int64_t{0}, std::int64_t{32}, std::int64_t{1}, std::int64_t{45}}) {
+    svc::live_options o = small_options();
+    o.lateness_seconds = lateness;
+    svc::memory_findings_sink sink;
+    auto d = make(sink, o);
+    // A series seen once, in the first bucket only.
+    REQUIRE(d.ingest(payload_kind::hec, hec_event({static_cast<double>(t0 + 1), 5, "prod",
+                                                   "sparse-0", "node-1", "transmit"}))
+                .accepted() == 1);
+    for (const auto& p : hec_payloads(traffic(20, 3))) d.ingest(payload_kind::hec, p);
+    const double watermark = *d.watermark();
+    REQUIRE(watermark == static_cast<double>(t0 + 190 + 2 - lateness));
+    // The newest bucket whose end the watermark has passed, and the one after it (not passed).
+    const std::int64_t passed = static_cast<std::int64_t>(std::floor(watermark / 10)) * 10 - 10;
+    const auto one = [&](double time, const char* pod) {
+      return d.ingest(payload_kind::hec, hec_event({time, 7, "prod", pod, "node-1", "transmit"}));
+    };
+    INFO(fmt::format("lateness {} s, watermark {:.1f}, bucket {}", lateness, watermark, passed));
+    // A brand-new series arriving late.
+    auto r = one(static_cast<double>(passed) + 9.5, "newcomer-0");
+    CHECK(r.counts[point_outcome::late] == 1);
+    CHECK(r.accepted() == 0);
+    CHECK_THAT(r.message, Catch::Contains("late"));
+    // A known series, for a bucket of its own never opened and older than the watermark.
+    r = one(static_cast<double>(passed) + 9.5, "sparse-0");
+    CHECK(r.counts[point_outcome::late] == 1);
+    // The bucket after it is not complete yet: new and known series are accepted.
+    CHECK(one(static_cast<double>(passed + 10), "newcomer-1").accepted() == 1);
+    CHECK(one(static_cast<double>(passed + 10), "sparse-0").accepted() == 1);
+    std::string metrics;
+    d.render_metrics(metrics);
+    CHECK_THAT(metrics, Catch::Contains("k8snetio_late_points_total 2"));
   }
 }
 

@@ -320,4 +320,70 @@ TEST_CASE(
   CHECK_FALSE(d.failure());  // live lateness is not a failure of the engine
 }
 
+TEST_CASE(
+    "S5.1 RT-9 live detection at max_open_groups is never wedged: refused points move the "
+    "watermark, windows close and release their groups, across a save and restore; batch "
+    "with a cap too low stays an error") {
+  using engine = k8snetio::detector<2, k8snetio::baseline_table<2>>;
+  k8snetio::detection_options live;
+  live.span.allowed_lateness = 30;
+  live.window_seconds = 600;
+  const auto owned_input = traffic(180, 7, 40);
+  const auto input = views(owned_input);
+  // Uncapped, the same points: the reference (the spike is in the second window and later).
+  const auto run = [&](engine& d, const std::vector<metric_point>& points, std::size_t from,
+                       std::size_t to, std::vector<finding>& out) {
+    for (std::size_t i = from; i < to; ++i) {
+      d.add(points[i]);
+      for (auto& f : d.take_closed()) out.push_back(std::move(f));
+    }
+  };
+  std::vector<finding> reference;
+  {
+    engine d(k8snetio::anomalous_network_io, trained(), live);
+    run(d, input, 0, input.size(), reference);
+    for (auto& f : d.finish().findings) reference.push_back(std::move(f));
+  }
+  REQUIRE(!reference.empty());
+  // 400 new pods in the first bucket fill a cap of 160 groups (the traffic holds about 110).
+  std::vector<owned> burst;
+  for (int i = 0; i < 400; ++i)
+    burst.push_back({static_cast<double>(t0) + 0.5, 1, "prod", "burst-" + std::to_string(i),
+                     "node-9", "transmit"});
+  auto points = views(burst);
+  points.insert(points.end(), input.begin(), input.end());
+  k8snetio::detection_options capped = live;
+  capped.span.max_open_groups = 160;
+  for (const std::size_t cut : {std::size_t{0}, std::size_t{500}, points.size() / 2}) {
+    std::vector<finding> found;
+    std::string state;
+    std::uint64_t refused = 0;
+    {
+      engine a(k8snetio::anomalous_network_io, trained(), capped);
+      run(a, points, 0, cut, found);
+      state = a.save_state();
+      refused = a.stats().memory_limit;
+    }
+    engine b(k8snetio::anomalous_network_io, trained(), capped);
+    b.restore_state(state);
+    run(b, points, cut, points.size(), found);
+    INFO("saved and restored after point " << cut);
+    CHECK(b.stats().memory_limit >= 400 - 160);  // counted and named
+    CHECK(b.stats().memory_limit >= refused);
+    CHECK(b.stats().last_bucket == static_cast<std::int64_t>(t0 + 1790));  // the watermark moved
+    CHECK(b.open_rows() < 160);
+    CHECK_FALSE(b.failure());
+    for (auto& f : b.finish().findings) found.push_back(std::move(f));
+    CHECK(found == reference);
+  }
+  // Batch keeps its rule: a cap too low for the input is an error, never a silent drop.
+  k8snetio::detection_options batch;
+  batch.window_seconds = 600;
+  batch.span.max_open_groups = 160;
+  engine held_back(k8snetio::anomalous_network_io, trained(), batch);
+  for (const auto& p : points) held_back.add(p);
+  CHECK(held_back.failure() == k8snetio::drop_reason::memory_limit);
+  CHECK_THROWS_AS(held_back.finish(), k8snetio::incomplete_detection);
+}
+
 }  // namespace test_engine_streaming

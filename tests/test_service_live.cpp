@@ -3,14 +3,18 @@
 // JSON), fed to a live_detector with an injected clock, and its findings, counts, state and
 // restarts are compared with one uninterrupted run.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <sys/stat.h>
@@ -18,6 +22,7 @@
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
 
+#include <k8snetio/service/partitioned_live.hpp>
 #include <k8snetio/service/service.hpp>
 
 #include <k8snetio/k8snetio.hpp>
@@ -706,6 +711,289 @@ TEST_CASE(
     CHECK(sink.findings[0] == expected[0]);
     CHECK(std::filesystem::exists(dir.path / "baseline" / "2023-11-14.k8snetio-day"));
   }
+}
+
+/// A burst of `pods` new pods, one point each, at `time`: more groups than a small cap holds.
+std::string burst_payload(int pods, double time) {
+  std::string body;
+  for (int i = 0; i < pods; ++i)
+    body += hec_event({time, 1, "prod", fmt::format("burst-{}", i), "node-9", "transmit"});
+  return body;
+}
+
+TEST_CASE(
+    "S5.1 RT-9 reaching --max-open-groups never wedges the live detector: refused points are "
+    "counted and named, the watermark moves, windows close, before and after a restart") {
+  auto payloads = incident_payloads();
+  svc::live_options capped = small_options();
+  capped.max_open_groups = 48;  // the eight series of incident_payloads hold at most 40
+  const auto whole = keys(uninterrupted(payloads));
+  REQUIRE(whole.size() == 1);
+  REQUIRE(keys(uninterrupted(payloads, capped)) == whole);  // the cap alone refuses nothing
+  // 200 new pods in the first bucket fill the cap; the incident's first buckets are refused
+  // until the watermark passes that bucket, and its spike (second window) is found as ever.
+  payloads.insert(payloads.begin(), burst_payload(200, static_cast<double>(t0 + 5)));
+  {
+    svc::memory_findings_sink sink;
+    auto d = make(sink, capped);
+    std::uint64_t refused = 0, accepted_late_on = 0;
+    for (std::size_t i = 0; i < payloads.size(); ++i) {
+      const auto r = d.ingest(payload_kind::hec, payloads[i]);
+      REQUIRE(r.state == ingest_result::status::ok);
+      refused += r.counts[point_outcome::memory_limit];
+      if (i > payloads.size() / 2) accepted_late_on += r.accepted();
+      if (r.counts[point_outcome::memory_limit])
+        CHECK_THAT(r.message, Catch::Contains("memory_limit"));
+    }
+    CHECK(refused > 200 - 48);            // the burst's rest and the incident's first buckets
+    CHECK(accepted_late_on > 0);          // old series flow again once the burst's bucket closed
+    CHECK(d.engine().open_rows() <= 48);  // groups were released
+    CHECK(*d.watermark() > static_cast<double>(t0 + 1800));
+    REQUIRE(!d.shut_down());
+    CHECK(keys(sink.findings) == whole);
+    std::string metrics;
+    d.render_metrics(metrics);
+    CHECK_THAT(metrics,
+               Catch::Contains(fmt::format(
+                   "k8snetio_points_rejected_total{{reason=\"memory_limit\"}} {}", refused)));
+  }
+  // A restart at the cap (a crash: the log is replayed; or a saved state) wedges no more.
+  for (const std::size_t cut : {std::size_t{1}, std::size_t{3}, std::size_t{60}}) {
+    for (const bool crash : {true, false}) {
+      temp_dir dir;
+      svc::memory_findings_sink sink;
+      std::string state;
+      {
+        std::string error;
+        auto store = svc::directory_store::open(dir.str(), error);
+        REQUIRE(store);
+        auto a = make(sink, capped);
+        if (crash) REQUIRE(!a.attach(*store));
+        for (std::size_t i = 0; i < cut; ++i) a.ingest(payload_kind::hec, payloads[i]);
+        if (!crash) state = a.save_state();
+      }
+      std::string error;
+      auto store = svc::directory_store::open(dir.str(), error);
+      REQUIRE(store);
+      auto b = make(sink, capped);
+      if (crash)
+        REQUIRE(!b.attach(*store));
+      else
+        b.restore_state(state);
+      for (std::size_t i = cut; i < payloads.size(); ++i) b.ingest(payload_kind::hec, payloads[i]);
+      REQUIRE(!b.shut_down());
+      INFO("restart after payload " << cut << (crash ? ", a crash" : ", a saved state"));
+      CHECK(keys(sink.findings) == whole);
+    }
+  }
+}
+
+TEST_CASE(
+    "S1.3 RT-32 a point for a bucket the watermark has passed is late, counted and named, "
+    "though no group of its series or bucket was ever opened") {
+  // Lateness 30 and 0 are multiples of the 10 s span; 32 and 1 are not: the watermark is the
+  // newest point time minus the lateness, not the newest bucket minus it.
+  for (const std::int64_t lateness :
+       {std::int64_t{30}, std::int64_t{0}, std::int64_t{32}, std::int64_t{1}, std::int64_t{45}}) {
+    svc::live_options o = small_options();
+    o.lateness_seconds = lateness;
+    svc::memory_findings_sink sink;
+    auto d = make(sink, o);
+    // A series seen once, in the first bucket only.
+    REQUIRE(d.ingest(payload_kind::hec, hec_event({static_cast<double>(t0 + 1), 5, "prod",
+                                                   "sparse-0", "node-1", "transmit"}))
+                .accepted() == 1);
+    for (const auto& p : hec_payloads(traffic(20, 3))) d.ingest(payload_kind::hec, p);
+    const double watermark = *d.watermark();
+    REQUIRE(watermark == static_cast<double>(t0 + 190 + 2 - lateness));
+    // The newest bucket whose end the watermark has passed, and the one after it (not passed).
+    const std::int64_t passed = static_cast<std::int64_t>(std::floor(watermark / 10)) * 10 - 10;
+    const auto one = [&](double time, const char* pod) {
+      return d.ingest(payload_kind::hec, hec_event({time, 7, "prod", pod, "node-1", "transmit"}));
+    };
+    INFO(fmt::format("lateness {} s, watermark {:.1f}, bucket {}", lateness, watermark, passed));
+    // A brand-new series arriving late.
+    auto r = one(static_cast<double>(passed) + 9.5, "newcomer-0");
+    CHECK(r.counts[point_outcome::late] == 1);
+    CHECK(r.accepted() == 0);
+    CHECK_THAT(r.message, Catch::Contains("late"));
+    // A known series, for a bucket of its own never opened and older than the watermark.
+    r = one(static_cast<double>(passed) + 9.5, "sparse-0");
+    CHECK(r.counts[point_outcome::late] == 1);
+    // The bucket after it is not complete yet: new and known series are accepted.
+    CHECK(one(static_cast<double>(passed + 10), "newcomer-1").accepted() == 1);
+    CHECK(one(static_cast<double>(passed + 10), "sparse-0").accepted() == 1);
+    std::string metrics;
+    d.render_metrics(metrics);
+    CHECK_THAT(metrics, Catch::Contains("k8snetio_late_points_total 2"));
+  }
+}
+
+/// The incident's HEC events by partition: pods 0 and 1 on partition 0, pods 2 and 3 on
+/// partition 1 (one pod's series on one partition, K2), one message per bucket; each partition
+/// gets a tick that closes the last window (its own watermark).
+std::vector<std::vector<std::string>> partitioned_payloads() {
+  auto points = traffic(180, 7, 70, 78);
+  std::vector<std::map<std::int64_t, std::string>> by_bucket(2);
+  for (const auto& p : points) {
+    const std::size_t partition = p.pod.rfind("web", 0) == 0 || p.pod.rfind("api", 0) == 0 ? 0 : 1;
+    by_bucket[partition][static_cast<std::int64_t>(p.time) / 10] += hec_event(p);
+  }
+  std::vector<std::vector<std::string>> out(2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    for (auto& [bucket, body] : by_bucket[i]) out[i].push_back(std::move(body));
+    out[i].push_back(hec_event({static_cast<double>(t0 + 1800 + 700), 1, "tick",
+                                fmt::format("tick-{}", i), "tick", "transmit"}));
+  }
+  return out;
+}
+
+svc::partitioned_live_options partitioned_options() {
+  svc::partitioned_live_options o;
+  o.live = small_options();
+  o.format = svc::message_format::hec;
+  o.settings = "test";
+  return o;
+}
+
+TEST_CASE(
+    "K2 K3 K5 L0 partitioned_live: a detector per partition, replays skipped, a state with the "
+    "offset it covers, commits only once stored; a failover at any cut gives one run's findings, "
+    "each once, every point accounted for") {
+  using k8snetio::partition_id;
+  const auto messages = partitioned_payloads();
+  const auto whole = keys(uninterrupted(incident_payloads()));
+  REQUIRE(whole.size() == 1);
+  const std::vector<partition_id> ids = {{"metrics", 0}, {"metrics", 1}};
+  // Round-robin over the partitions, as a consumer polls them.
+  std::vector<std::pair<std::size_t, std::int64_t>> order;
+  for (std::size_t i = 0; i < std::max(messages[0].size(), messages[1].size()); ++i)
+    for (std::size_t p = 0; p < 2; ++p)
+      if (i < messages[p].size()) order.emplace_back(p, static_cast<std::int64_t>(i));
+  std::uint64_t sent = 0;
+  for (const auto& m : messages)
+    for (const auto& body : m)
+      sent += static_cast<std::uint64_t>(std::count(body.begin(), body.end(), '\n'));
+
+  for (const std::size_t cut :
+       {std::size_t{0}, std::size_t{101}, order.size() / 2 + 1, order.size()}) {
+    std::vector<finding> found;
+    const svc::findings_output out = [&](std::span<const finding> f, std::string&) {
+      found.insert(found.end(), f.begin(), f.end());
+      return true;
+    };
+    std::map<partition_id, std::string> stored;
+    std::map<partition_id, std::int64_t> committed;
+    std::uint64_t counted = 0;
+    {
+      svc::partitioned_live a(k8snetio::anomalous_network_io,
+                              std::make_shared<const k8snetio::baseline_table<2>>(trained()),
+                              partitioned_options(), out);
+      for (const auto& id : ids) CHECK(!a.assign(id));
+      for (std::size_t i = 0; i < cut; ++i)
+        CHECK(a.message(ids[order[i].first], order[i].second,
+                        messages[order[i].first][static_cast<std::size_t>(order[i].second)]) ==
+              svc::partitioned_live::message_outcome::used);
+      // K3: nothing is committable before a state covering it is stored.
+      CHECK(a.commits(ids).empty());
+      for (const auto& id : a.due(ids, true)) {
+        stored[id] = a.save(id);
+        a.stored(id);
+      }
+      CHECK(a.due(ids, false).empty());  // nothing new since the save
+      const auto commits = a.commits(ids);
+      CHECK(commits.size() == stored.size());
+      for (const auto& [id, offset] : commits) committed[id] = offset;
+      a.committed(commits);
+      CHECK(a.commits(ids).empty());
+      counted = a.counts().accepted() + a.counts().rejected() + a.counts().ignored();
+    }  // the consumer is gone: another takes the partitions over
+    svc::partitioned_live b(k8snetio::anomalous_network_io,
+                            std::make_shared<const k8snetio::baseline_table<2>>(trained()),
+                            partitioned_options(), out);
+    std::uint64_t replayed = 0;
+    for (const auto& id : ids) {
+      const auto it = stored.find(id);
+      const auto resume = it == stored.end() ? b.assign(id) : b.assign(id, it->second);
+      CHECK(resume == (it == stored.end() ? std::nullopt : std::optional(committed[id])));
+      // Kafka redelivers from the last commit, or (a commit lost) from the start: both are fine.
+      const std::size_t p = static_cast<std::size_t>(id.partition);
+      for (std::size_t i = 0; i < messages[p].size(); ++i) {
+        const auto used = b.message(id, static_cast<std::int64_t>(i), messages[p][i]);
+        replayed += used == svc::partitioned_live::message_outcome::replayed;
+      }
+    }
+    INFO("failover after message " << cut);
+    CHECK(replayed == cut);
+    CHECK(b.replayed() == cut);
+    CHECK(keys(found) == whole);
+    // K5: every point counted once, across the failover; the states carried the counts.
+    CHECK(counted + b.counts().accepted() + b.counts().rejected() + b.counts().ignored() == sent);
+    std::uint64_t carried = 0;
+    for (const auto& id : ids)
+      carried += b.partition(id).accepted + b.partition(id).rejected + b.partition(id).ignored;
+    CHECK(carried == sent);
+    for (const auto& id : ids) b.revoke(id);
+    CHECK(b.partitions().empty());
+  }
+}
+
+TEST_CASE(
+    "K1 K2 L4 partitioned_live names malformed messages by partition and offset, a pod on two "
+    "partitions, and renders /metrics and the summary with serve's labels") {
+  using k8snetio::partition_id;
+  svc::partitioned_live live(k8snetio::anomalous_network_io,
+                             std::make_shared<const k8snetio::baseline_table<2>>(trained()),
+                             partitioned_options(),
+                             [](std::span<const finding>, std::string&) { return true; });
+  const partition_id a{"metrics", 0}, b{"metrics", 1}, other{"metrics", 2};
+  live.assign(a);
+  live.assign(b);
+  CHECK(live.message(other, 0, "x") == svc::partitioned_live::message_outcome::not_assigned);
+  const owned point{static_cast<double>(t0 + 1), 5, "prod", "web-0", "node-1", "transmit"};
+  CHECK(live.message(a, 0, hec_event(point)) == svc::partitioned_live::message_outcome::used);
+  CHECK(live.message(b, 0, hec_event(point)) == svc::partitioned_live::message_outcome::used);
+  live.message(b, 1, "{\"event\":");
+  live.message(a, 1, "   \n");
+  CHECK(live.malformed() == 2);
+  CHECK(live.partition(a).malformed == 1);
+  const auto summary = live.summary("metrics", 0);
+  REQUIRE(summary.size() == 4);
+  CHECK_THAT(summary[0], Catch::StartsWith("4 messages from metrics: points 2 accepted, ") &&
+                             Catch::Contains("; 2 malformed messages; 0 replayed messages skipped; "
+                                             "0 findings written"));
+  CHECK_THAT(summary[1], Catch::StartsWith("malformed message metrics/1@1: "));
+  CHECK(summary[2] == "malformed message metrics/0@1: empty message");
+  CHECK_THAT(summary[3], Catch::Contains("pod prod/web-0 is on partitions 0 and 1"));
+  std::string metrics;
+  live.render_metrics(metrics, {}, 0);
+  CHECK_THAT(metrics, Catch::Contains("k8snetio_points_accepted_total 2\n"));
+  CHECK_THAT(metrics, Catch::Contains("k8snetio_malformed_messages_total 2\n"));
+  CHECK_THAT(metrics, Catch::Contains("k8snetio_assigned_partitions 2\n"));
+}
+
+TEST_CASE(
+    "K3 a state larger than one message goes in chunks and a manifest; a lost chunk is named") {
+  std::string bytes(2 * svc::state_chunk_bytes + 1000, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7 % 251);
+  const std::string key = "group/metrics/3";
+  const auto messages = svc::split_state(key, bytes, "0123abcd", 42);
+  REQUIRE(messages.chunks.size() == 3);
+  svc::stored_state s;
+  s.manifest = messages.manifest;
+  for (const auto& [chunk, value] : messages.chunks) s.chunks[chunk] = std::string(value);
+  std::string error;
+  std::pair<std::string, std::size_t> generation;
+  const auto back = svc::assemble_state(key, s, "the topic", error, &generation);
+  REQUIRE(back);
+  CHECK(*back == bytes);
+  CHECK(generation == std::pair<std::string, std::size_t>{"0123abcd", 3});
+  s.chunks.erase(messages.chunks[1].first);
+  CHECK_FALSE(svc::assemble_state(key, s, "the topic", error, nullptr));
+  CHECK(error == "the state in the topic lacks its chunk 2 of 3");
+  s.manifest = "not a manifest";
+  CHECK_FALSE(svc::assemble_state(key, s, "the topic", error, nullptr));
+  CHECK_THAT(error, Catch::Contains("is not a k8snetio state manifest"));
 }
 
 }  // namespace test_service_live

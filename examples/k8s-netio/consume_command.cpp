@@ -1,10 +1,11 @@
 // `k8s-netio consume` (service.md K1–K5): a Kafka adapter over the library's live core (L0).
-// Each assigned partition has its own live detector (K2, partitioned_engines): the same
-// decoding, accounting, statuses and defaults as serve. Its state goes to a compacted state
-// topic (the consumer's state store) on revoke, at checkpoints and at shutdown, and comes back
-// on assign before any message (K3); offsets are committed only after the state covering them
-// and the findings it produced are durable. Findings go to an output topic keyed by finding id,
-// or to a file appended and fsynced as windows close (K4, issue 28 #1).
+// What is not Kafka lives in include/k8snetio/service/partitioned_live.hpp: one live detector
+// per assigned partition (K2), replays skipped, the counts, the state of each partition with
+// the offset it covers and which offsets may be committed (K3), the K6 learners, /metrics and
+// the summary. This file holds the Kafka side: the consumer and producer, the rebalance, the
+// compacted state topic as the partitions' state store (chunked, K3), the output topic or file
+// (K4), and the commits, made only after the state covering them and the findings it produced
+// are durable (issue 28 #1).
 #include "consume_command.hpp"
 
 #include <memory>
@@ -15,7 +16,6 @@
 
 #if K8SNETIO_HAVE_RDKAFKA
 
-#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -24,7 +24,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -35,26 +34,22 @@
 #include <sstream>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 
 #include <fmt/format.h>
 #include <httplib.h>
 #include <librdkafka/rdkafka.h>
 
-#include "consume_partition.hpp"
-
-#include <k8snetio/engine/partitioned.hpp>
 #include <k8snetio/io/baseline_csv.hpp>
-#include <k8snetio/io/baseline_state_dir.hpp>
+#include <k8snetio/k8snetio.hpp>
+#include <k8snetio/service/partitioned_live.hpp>
+#include <k8snetio/service/service.hpp>
 
 namespace k8snetio_cli {
 namespace {
 
 namespace io = k8snetio::io;
 namespace svc = k8snetio::service;
-using consume::partition_pipeline;
 using k8snetio::partition_id;
-using engine_set = k8snetio::partitioned_engines<partition_pipeline>;
 
 struct consume_options {
   std::string brokers;
@@ -78,19 +73,6 @@ struct consume_options {
 
 std::atomic<bool> stop_requested{false};
 extern "C" void request_stop(int) { stop_requested = true; }
-
-/// The largest value of one state message; larger states are chunked (K3).
-constexpr std::size_t state_chunk_bytes = 512 * 1024;
-constexpr std::string_view manifest_magic = "k8snetio-state-manifest 1";
-
-std::uint64_t fnv1a(std::string_view s) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 /// A -X property only consumers read: not given to the producer, which would warn about it.
 bool is_consumer_property(std::string_view name) {
@@ -120,38 +102,32 @@ struct partition_list {
   ~partition_list() { rd_kafka_topic_partition_list_destroy(list); }
 };
 
-/// A malformed message, named by where it is (K1: never fatal).
-struct malformed_message {
-  std::string where;
-  std::string why;
-};
+std::vector<partition_id> ids_of(const rd_kafka_topic_partition_list_t* partitions) {
+  std::vector<partition_id> ids;
+  for (int i = 0; i < partitions->cnt; ++i)
+    ids.push_back({partitions->elems[i].topic, partitions->elems[i].partition});
+  return ids;
+}
 
 class consumer {
  public:
   consumer(const consume_options& o, const k8snetio::rule_definition<2>& rule,
            std::shared_ptr<const k8snetio::baseline_table<2>> table, io::output_format format,
-           std::string settings, std::optional<k8snetio::baseline_run_options> learn)
+           svc::partitioned_live_options core)
       : o_(o),
         format_(format),
-        engines_(
-            [this, &rule, table, learn, horizon = o.live.horizon_days](const partition_id& id) {
-              k8snetio::rolling_baseline_options rolling;
-              rolling.horizon_days = horizon;
-              auto p = std::make_unique<partition_pipeline>(
-                  rule, table, o_.live,
-                  [this](std::span<const k8snetio::finding> found, std::string& error) {
-                    return write_findings(found, error);
-                  },
-                  learn, rolling);
-              p->on_point = [this, id](const k8snetio::metric_point& point) {
-                note_pod(point, id);
-              };
-              return p;
+        core_(
+            rule, std::move(table), std::move(core),
+            [this](std::span<const k8snetio::finding> found, std::string& error) {
+              return write_findings(found, error);
             },
-            std::move(settings)) {
+            [](const std::string& line) {
+              print_diagnostic("k8s-netio: {}\n", quoted_for_diagnostic(line));
+            }) {
     state_topic_ = o.state_topic.empty() ? o.group + ".k8snetio-state" : o.state_topic;
     line_format_ = format == io::output_format::jsonl || format == io::output_format::hec ||
                    format == io::output_format::ocsf || format == io::output_format::risk;
+    write_options_.hec_index = o.hec_index;
   }
 
   /// Creates the consumer and the producer; false with `error` set when librdkafka refuses.
@@ -244,16 +220,15 @@ class consumer {
     const auto interval = std::chrono::seconds(*parse_duration(o_.checkpoint));
     auto next_checkpoint = std::chrono::steady_clock::now() + interval;
     auto next_metrics = std::chrono::steady_clock::now();
-    while (!stop_requested && fatal_.empty()) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.rk, 100);
-      if (m) {
+    while (!stop_requested && fatal().empty()) {
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.rk, 100)) {
         handle(*m);
         rd_kafka_message_destroy(m);
       }
       rd_kafka_poll(producer_.rk, 0);
       const auto now = std::chrono::steady_clock::now();
-      if (now >= next_checkpoint && fatal_.empty()) {
-        checkpoint(false);
+      if (now >= next_checkpoint && fatal().empty()) {
+        save_and_commit(core_.partitions(), false, "checkpoint");
         next_checkpoint = std::chrono::steady_clock::now() + interval;
       }
       if (metrics_server_ && now >= next_metrics) {
@@ -261,16 +236,16 @@ class consumer {
         next_metrics = now + std::chrono::milliseconds(500);
       }
     }
-    if (fatal_.empty()) {
+    if (fatal().empty()) {
       // L6: complete windows were flushed as they closed; open ones stay in the state.
-      checkpoint(true);
+      save_and_commit(core_.partitions(), true, "shutdown");
       shutting_down_ = true;
     }
     leave_group();
     rd_kafka_consumer_close(consumer_.rk);  // revokes (and saves, unless fatal) what is left
     rd_kafka_flush(producer_.rk, 10000);
     stop_metrics();
-    if (!fatal_.empty()) return error = fatal_, false;
+    if (!fatal().empty()) return error = fatal(), false;
     return true;
   }
 
@@ -283,9 +258,9 @@ class consumer {
   void leave_group() {
     rd_kafka_unsubscribe(consumer_.rk);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!engines_.partitions().empty() && std::chrono::steady_clock::now() < deadline) {
+    while (!core_.partitions().empty() && std::chrono::steady_clock::now() < deadline) {
       if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.rk, 100)) {
-        if (fatal_.empty()) handle(*m);
+        if (fatal().empty()) handle(*m);
         rd_kafka_message_destroy(m);
       }
     }
@@ -295,24 +270,21 @@ class consumer {
   /// fsynced as its window closes, before any offset that produced it is committed (K3,
   /// issue 28 #1). False with `error` when it cannot be opened.
   bool open_output(std::string& error) {
-    if (!o_.output_topic.empty() || !line_format_ || o_.output.empty() || o_.output == "-")
-      return true;
-    out_file_ = std::fopen(o_.output.c_str(), "ae");
-    if (!out_file_) {
-      error = fmt::format("cannot open {}: {}", o_.output, std::strerror(errno));
-      return false;
-    }
+    if (!o_.output_topic.empty() || !line_format_) return true;
+    const bool to_file = !o_.output.empty() && o_.output != "-";
+    if (to_file && !(out_file_ = std::fopen(o_.output.c_str(), "ae")))
+      return error = fmt::format("cannot open {}: {}", o_.output, std::strerror(errno)), false;
+    file_sink_.emplace(to_file ? out_file_ : stdout, format_, to_file, write_options_);
     return true;
   }
 
+  /// Other formats (csv, table, html) are written whole, atomically, at exit.
   bool write_output(std::string& error) {
     if (!o_.output_topic.empty() || line_format_) return true;  // written live
     output_file out;
     if (!out.open(o_.output, error)) return false;
-    io::findings_write_options options;
-    options.hec_index = o_.hec_index;
     std::string text;
-    io::write_findings(text, findings_, format_, options);
+    io::write_findings(text, findings_, format_, write_options_);
     out.write(text);
     return out.close(error);
   }
@@ -366,194 +338,47 @@ class consumer {
   }
 
   void print_summary() const {
-    std::string reasons;
-    for (std::size_t i = 0; i < svc::point_outcome_count; ++i) {
-      const auto o = static_cast<svc::point_outcome>(i);
-      if (svc::class_of(o) == svc::outcome_class::rejected && counts_[o])
-        reasons += fmt::format("{}{} {}", reasons.empty() ? " (" : ", ", with_commas(counts_[o]),
-                               svc::label(o));
-    }
-    if (!reasons.empty()) reasons += ")";
+    for (const auto& line : core_.summary(o_.topic, findings_written_))
+      print_diagnostic("k8s-netio: {}\n", quoted_for_diagnostic(line));
+    if (core_.messages() < 2) return;
+    const double seconds = std::chrono::duration<double>(last_message_ - first_message_).count();
+    const auto rate = [&](std::uint64_t n) {
+      return with_commas(
+          static_cast<std::uint64_t>(static_cast<double>(n) / std::max(seconds, 1e-9)));
+    };
     print_diagnostic(
-        "k8s-netio: {} message{} from {}: points {} accepted, {} rejected{}, {} ignored; {} "
-        "malformed message{}; {} replayed message{} skipped; {} finding{} written\n",
-        with_commas(messages_), messages_ == 1 ? "" : "s", o_.topic,
-        with_commas(counts_.accepted()), with_commas(counts_.rejected()), reasons,
-        with_commas(counts_.ignored()), with_commas(malformed_.size() + malformed_more_),
-        malformed_.size() + malformed_more_ == 1 ? "" : "s", with_commas(replayed_),
-        replayed_ == 1 ? "" : "s", with_commas(findings_written_),
-        findings_written_ == 1 ? "" : "s");
-    if (messages_ > 1) {
-      const double seconds = std::chrono::duration<double>(last_message_ - first_message_).count();
-      print_diagnostic(
-          "k8s-netio: {:.2f} s from the first message to the last (from {:.3f} epoch): {} "
-          "points/s, {} messages/s\n",
-          seconds, std::chrono::duration<double>(first_message_epoch_.time_since_epoch()).count(),
-          with_commas(static_cast<std::uint64_t>(
-              static_cast<double>(counts_.accepted() + counts_.rejected()) /
-              std::max(seconds, 1e-9))),
-          with_commas(static_cast<std::uint64_t>(static_cast<double>(messages_) /
-                                                 std::max(seconds, 1e-9))));
-    }
-    for (const auto& m : malformed_)
-      print_diagnostic("k8s-netio: malformed message {}: {}\n", m.where,
-                       quoted_for_diagnostic(m.why));
-    if (malformed_more_)
-      print_diagnostic("k8s-netio: … and {} more malformed messages\n", malformed_more_);
-    for (const auto& [pod, where] : split_pods_)
-      print_diagnostic(
-          "k8s-netio: warning: pod {} is on partitions {}: its series are split, so its buckets "
-          "are incomplete (key the collector's kafka exporter by pod)\n",
-          quoted_for_diagnostic(pod), where);
+        "k8s-netio: {:.2f} s from the first message to the last (from {:.3f} epoch): {} "
+        "points/s, {} messages/s\n",
+        seconds, std::chrono::duration<double>(first_message_epoch_.time_since_epoch()).count(),
+        rate(core_.counts().accepted() + core_.counts().rejected()), rate(core_.messages()));
   }
 
  private:
-  // ---- messages ------------------------------------------------------------------------------
-
-  void note_malformed(const partition_id& id, std::int64_t offset, std::string why) {
-    auto& pipeline = engines_.engine(id);
-    ++pipeline.malformed;
-    if (malformed_.size() < 10)
-      malformed_.push_back({fmt::format("{}@{}", id.to_string(), offset), std::move(why)});
-    else
-      ++malformed_more_;
-  }
+  const std::string& fatal() const { return fatal_.empty() ? core_.fatal() : fatal_; }
 
   void handle(const rd_kafka_message_t& m) {
     if (m.err) {
-      if (m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
-      print_diagnostic("k8s-netio: kafka: {}\n", rd_kafka_message_errstr(&m));
+      if (m.err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        print_diagnostic("k8s-netio: kafka: {}\n", rd_kafka_message_errstr(&m));
       return;
     }
     const partition_id id{rd_kafka_topic_name(m.rkt), m.partition};
-    if (!engines_.assigned(id)) return;  // a message fetched before a revoke
-    if (!engines_.is_new(id, m.offset)) {
-      ++replayed_;  // K3: the restored state already holds it
+    const std::string_view payload(static_cast<const char*>(m.payload), m.len);
+    if (core_.message(id, m.offset, payload) != svc::partitioned_live::message_outcome::used)
       return;
-    }
-    ++messages_;
     last_message_ = std::chrono::steady_clock::now();
-    if (messages_ == 1) {
+    if (core_.messages() == 1) {
       first_message_ = last_message_;
       first_message_epoch_ = std::chrono::system_clock::now();
     }
-    auto& pipeline = engines_.engine(id);
-    ++pipeline.messages;
-    const std::string_view payload(static_cast<const char*>(m.payload), m.len);
-    decode(id, m.offset, payload, pipeline);
-    engines_.processed(id, m.offset);
-    learn(id, pipeline);
   }
 
   /// L4's exposition of this process's counters (K1), taken on the poll thread.
   void publish_metrics() {
     std::string out;
-    const auto counter = [&out](std::string_view name, std::string_view help, auto value) {
-      out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
-    };
-    counter("k8snetio_points_accepted_total",
-            "Points accepted (a cumulative series' first point included).", counts_.accepted());
-    out +=
-        "# HELP k8snetio_points_rejected_total Points rejected, by reason.\n"
-        "# TYPE k8snetio_points_rejected_total counter\n";
-    out +=
-        "# HELP k8snetio_points_ignored_total Points not for this rule, by reason.\n"
-        "# TYPE k8snetio_points_ignored_total counter\n";
-    for (std::size_t i = 0; i < svc::point_outcome_count; ++i) {
-      const auto o = static_cast<svc::point_outcome>(i);
-      const auto c = svc::class_of(o);
-      if (c == svc::outcome_class::accepted || !counts_[o]) continue;
-      out += fmt::format("k8snetio_points_{}_total{{reason=\"{}\"}} {}\n",
-                         c == svc::outcome_class::rejected ? "rejected" : "ignored", svc::label(o),
-                         counts_[o]);
-    }
-    counter("k8snetio_messages_total", "Messages consumed (replays skipped excluded).", messages_);
-    counter("k8snetio_malformed_messages_total", "Messages that were not OTLP JSON or HEC.",
-            malformed_.size() + malformed_more_);
-    counter("k8snetio_replayed_messages_skipped_total",
-            "Messages a restored state already held (K3).", replayed_);
-    out +=
-        "# HELP k8snetio_findings_emitted_total Findings written, by status (L12).\n"
-        "# TYPE k8snetio_findings_emitted_total counter\n";
-    for (const auto st : {k8snetio::finding_status::final, k8snetio::finding_status::provisional,
-                          k8snetio::finding_status::partial})
-      out +=
-          fmt::format("k8snetio_findings_emitted_total{{status=\"{}\"}} {}\n",
-                      k8snetio::to_string(st), findings_by_status_[static_cast<std::size_t>(st)]);
-    std::uint64_t late = counts_[svc::point_outcome::late], learned = 0;
-    for (const auto& id : engines_.partitions()) {
-      const auto& p = engines_.engine(id);
-      if (p.learner) learned += p.learner->rolling().size();
-    }
-    out += fmt::format(
-        "# TYPE k8snetio_late_points_total counter\nk8snetio_late_points_total {}\n"
-        "# HELP k8snetio_assigned_partitions Partitions this consumer holds.\n"
-        "# TYPE k8snetio_assigned_partitions gauge\nk8snetio_assigned_partitions {}\n",
-        late, engines_.partitions().size());
-    if (!o_.baseline_state.empty())
-      out += fmt::format(
-          "# HELP k8snetio_learned_days Days held by the partitions' learners (K6), summed.\n"
-          "# TYPE k8snetio_learned_days gauge\nk8snetio_learned_days {}\n",
-          learned);
-    out += fmt::format(
-        "# TYPE k8snetio_last_state_write_timestamp_seconds gauge\n"
-        "k8snetio_last_state_write_timestamp_seconds {}\n",
-        last_state_write_);
+    core_.render_metrics(out, findings_by_status_, last_state_write_);
     std::lock_guard lock(metrics_mutex_);
     metrics_text_ = std::move(out);
-  }
-
-  /// K6: the days this partition's learner completed, written to its folder of day states
-  /// (`baseline --merge DIR/*` combines the partitions'). Written again, identical, when a
-  /// message is replayed after a failover.
-  void learn(const partition_id& id, partition_pipeline& pipeline) {
-    if (!pipeline.learner) return;
-    const auto days = pipeline.learner->take_completed_days();
-    if (days.empty()) return;
-    const std::string dir =
-        (std::filesystem::path(o_.baseline_state) / fmt::format("{}-{}", id.topic, id.partition))
-            .string();
-    if (auto failed = io::write_day_files(pipeline.learner->rolling(), days, dir)) {
-      fatal_ = *failed;
-      return;
-    }
-    for (const std::int64_t day : days)
-      print_diagnostic("k8s-netio: {} learned the day {} into {}\n", id.to_string(),
-                       k8snetio::utc_day_text(day), quoted_for_diagnostic(dir));
-  }
-
-  /// K1.1: one message into its partition's live detector (the core decodes and counts).
-  void decode(const partition_id& id, std::int64_t offset, std::string_view payload,
-              partition_pipeline& pipeline) {
-    const auto first = payload.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return note_malformed(id, offset, "empty message");
-    const svc::payload_kind kind = o_.input_format == "hec"         ? svc::payload_kind::hec
-                                   : o_.input_format == "otlp-json" ? svc::payload_kind::otlp_json
-                                   : o_.input_format == "otlp-proto"
-                                       ? svc::payload_kind::otlp_protobuf
-                                       : svc::sniff_otlp(payload);
-    const svc::ingest_result r = pipeline.live.ingest(kind, payload);
-    if (r.state == svc::ingest_result::status::unsupported ||
-        r.state == svc::ingest_result::status::malformed)
-      note_malformed(id, offset, r.message.empty() ? "bad syntax" : r.message);
-    pipeline.accepted += r.accepted();
-    pipeline.rejected += r.rejected();
-    pipeline.ignored += r.ignored();
-    counts_ += r.counts;
-  }
-
-  /// K2: the same pod on two partitions is a configuration error, reported, not split silently.
-  void note_pod(const k8snetio::metric_point& p, const partition_id& id) {
-    pod_key_.assign(p.cluster);
-    pod_key_ += '/';
-    pod_key_ += p.pod;
-    auto it = pod_partition_.find(pod_key_);
-    if (it == pod_partition_.end()) {
-      pod_partition_.emplace(pod_key_, id.partition);
-    } else if (it->second != id.partition && !split_pods_.count(pod_key_) &&
-               split_pods_.size() < 20) {
-      split_pods_.emplace(pod_key_, fmt::format("{} and {}", it->second, id.partition));
-    }
   }
 
   /// S2.1, K4: the findings a partition's detector emitted, to the output. A file gets them
@@ -561,34 +386,24 @@ class consumer {
   /// gets them produced now and flushed before the commit (save_and_commit).
   bool write_findings(std::span<const k8snetio::finding> found, std::string& error) {
     if (found.empty()) return true;
-    io::findings_write_options options;
-    options.hec_index = o_.hec_index;
     if (!o_.output_topic.empty()) {
       for (const auto& f : found) {
         std::string value;
-        io::write_findings(value, std::span(&f, 1), format_, options);
+        io::write_findings(value, std::span(&f, 1), format_, write_options_);
         const std::string key = io::finding_uid(f);
-        const auto err = rd_kafka_producev(
-            producer_.rk, RD_KAFKA_V_TOPIC(o_.output_topic.c_str()),
-            RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(value.data(), value.size()),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (err) {
-          error = fmt::format("cannot produce a finding to {}: {}", o_.output_topic,
-                              rd_kafka_err2str(err));
-          fatal_ = error;
-          return false;
-        }
+        if (const auto err =
+                rd_kafka_producev(producer_.rk, RD_KAFKA_V_TOPIC(o_.output_topic.c_str()),
+                                  RD_KAFKA_V_KEY(key.data(), key.size()),
+                                  RD_KAFKA_V_VALUE(value.data(), value.size()),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END))
+          return fatal_ = error = fmt::format("cannot produce a finding to {}: {}", o_.output_topic,
+                                              rd_kafka_err2str(err)),
+                 false;
       }
-    } else if (line_format_) {
-      std::string text;
-      io::write_findings(text, found, format_, options);
-      std::FILE* out = out_file_ ? out_file_ : stdout;
-      if (std::fwrite(text.data(), 1, text.size(), out) != text.size() || std::fflush(out) != 0 ||
-          (out_file_ && ::fsync(::fileno(out_file_)) != 0)) {
-        error = fmt::format("cannot write the findings to {}: {}",
-                            out_file_ ? o_.output : "standard output", std::strerror(errno));
-        fatal_ = error;  // K3: nothing is committed past findings that are not durable
-        return false;
+    } else if (file_sink_) {
+      if (!file_sink_->write(found, error)) {
+        error = fmt::format("{} ({})", error, out_file_ ? o_.output : "standard output");
+        return fatal_ = error, false;  // K3: nothing is committed past findings not durable
       }
     } else {
       findings_.insert(findings_.end(), found.begin(), found.end());
@@ -598,13 +413,14 @@ class consumer {
     return true;
   }
 
-  // ---- state (K3) ----------------------------------------------------------------------------
+  // ---- the state topic: the partitions' state store (K3) -------------------------------------
 
   std::string state_key(const partition_id& id) const {
     return fmt::format("{}/{}/{}", o_.group, id.topic, id.partition);
   }
   std::int32_t state_partition(const std::string& key) const {
-    return static_cast<std::int32_t>(fnv1a(key) % static_cast<std::uint64_t>(state_partitions_));
+    return static_cast<std::int32_t>(svc::fnv1a64(key) %
+                                     static_cast<std::uint64_t>(state_partitions_));
   }
 
   bool produce_state_message(std::int32_t partition, const std::string& key,
@@ -615,117 +431,83 @@ class consumer {
         producer_.rk, RD_KAFKA_V_TOPIC(state_topic_.c_str()), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_KEY(key.data(), key.size()), RD_KAFKA_V_VALUE(data, size),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY | RD_KAFKA_MSG_F_BLOCK), RD_KAFKA_V_END);
-    if (err) {
+    if (err)
       print_diagnostic("k8s-netio: error: cannot produce to {}: {}\n", state_topic_,
                        rd_kafka_err2str(err));
-      return false;
-    }
-    return true;
+    return !err;
   }
 
   /// Writes the partition's state as chunks, then the manifest that names them (K3); the old
   /// generation's chunks get tombstones once the manifest is written. Not yet durable: call
   /// flush_producer().
   bool write_state(const partition_id& id) {
-    const std::string bytes = engines_.save(id);
+    const std::string bytes = core_.save(id);
     state_bytes_[id] = bytes.size();
     const std::string key = state_key(id);
     const std::int32_t partition = state_partition(key);
     std::random_device random;
     const std::string generation =
         fmt::format("{:08x}{:08x}", random(), static_cast<std::uint32_t>(std::time(nullptr)));
-    const std::size_t chunks = (bytes.size() + state_chunk_bytes - 1) / state_chunk_bytes;
-    for (std::size_t i = 0; i < chunks; ++i)
-      if (!produce_state_message(
-              partition, fmt::format("{}/chunk/{}/{}", key, generation, i),
-              std::string_view(bytes).substr(i * state_chunk_bytes, state_chunk_bytes)))
-        return false;
-    const std::string manifest = fmt::format("{} {} {} {} {}\n", manifest_magic, generation, chunks,
-                                             bytes.size(), engines_.next_offset(id).value_or(-1));
-    if (!produce_state_message(partition, key, manifest)) return false;
+    const auto messages =
+        svc::split_state(key, bytes, generation, core_.next_offset(id).value_or(-1));
+    for (const auto& [chunk, value] : messages.chunks)
+      if (!produce_state_message(partition, chunk, value)) return false;
+    if (!produce_state_message(partition, key, messages.manifest)) return false;
     if (auto old = generations_.find(key); old != generations_.end())
-      for (std::size_t i = 0; i < old->second.second; ++i)
-        produce_state_message(partition, fmt::format("{}/chunk/{}/{}", key, old->second.first, i),
-                              std::nullopt);
-    generations_[key] = {generation, chunks};
+      for (const auto& chunk : svc::chunk_keys(key, old->second.first, old->second.second))
+        produce_state_message(partition, chunk, std::nullopt);
+    generations_[key] = {generation, messages.chunks.size()};
     return true;
   }
 
   bool flush_producer() {
     const auto err = rd_kafka_flush(producer_.rk, 30000);
-    if (err || delivery_failures_) {
-      print_diagnostic("k8s-netio: error: {} message{} not delivered{}\n", delivery_failures_,
-                       delivery_failures_ == 1 ? "" : "s",
-                       err ? fmt::format(" ({})", rd_kafka_err2str(err)) : std::string());
-      delivery_failures_ = 0;
-      return false;
-    }
-    return true;
+    if (!err && !delivery_failures_) return true;
+    print_diagnostic("k8s-netio: error: {} message{} not delivered{}\n", delivery_failures_,
+                     delivery_failures_ == 1 ? "" : "s",
+                     err ? fmt::format(" ({})", rd_kafka_err2str(err)) : std::string());
+    delivery_failures_ = 0;
+    return false;
   }
 
-  /// Saves the state of every partition with new records (all of `ids` when given), then
-  /// commits the offsets the stored states cover. A refused commit is retried next time.
+  /// Saves the state of every partition of `ids` with new records (all that hold records when
+  /// `all`), then commits the offsets the stored states cover. A refused commit is retried next
+  /// time.
   void save_and_commit(const std::vector<partition_id>& ids, bool all, const char* why) {
-    {
-      std::vector<partition_id> saved;
-      for (const auto& id : ids)
-        if (engines_.assigned(id) && (all || engines_.dirty(id)) && engines_.next_offset(id)) {
-          if (!write_state(id)) return;
-          saved.push_back(id);
-        }
-      // Findings first and states second, both durable before the commit (K3).
-      if (!saved.empty() && !flush_producer()) return;
-      if (!saved.empty()) last_state_write_ = static_cast<std::int64_t>(std::time(nullptr));
-      for (const auto& id : saved) {
-        const auto& p = engines_.engine(id);
-        if (verbose_states_)
-          print_diagnostic(
-              "k8s-netio: state of {} saved ({}) at offset {}: {} points accepted, {} rejected, "
-              "{} malformed messages since the group began; {} bytes\n",
-              id.to_string(), why, *engines_.next_offset(id), p.accepted, p.rejected, p.malformed,
-              state_bytes_[id]);
-        uncommitted_.insert(id);
-      }
-      // Every offset a stored state covers and the group has not confirmed: those just saved,
-      // those restored on assign (the previous owner's commit may have been refused during the
-      // rebalance), and those a refused commit left.
-      partition_list offsets;
-      std::vector<partition_id> committing;
-      for (const auto& id : uncommitted_)
-        if (std::find(ids.begin(), ids.end(), id) != ids.end() && engines_.assigned(id) &&
-            engines_.next_offset(id)) {
-          rd_kafka_topic_partition_list_add(offsets.list, id.topic.c_str(), id.partition)->offset =
-              *engines_.next_offset(id);
-          committing.push_back(id);
-        }
-      if (committing.empty()) return;
-      for (int attempt = 0; attempt < 3; ++attempt) {
-        const auto err = rd_kafka_commit(consumer_.rk, offsets.list, 0);
-        if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET) {
-          for (const auto& id : committing) uncommitted_.erase(id);
-          return;
-        }
-        print_diagnostic("k8s-netio: offset commit refused ({}); {}\n", rd_kafka_err2str(err),
-                         attempt < 2 ? "retrying" : "the next checkpoint retries");
-        rd_kafka_poll(producer_.rk, 100);
-      }
+    const auto saved = core_.due(ids, all);
+    for (const auto& id : saved)
+      if (!write_state(id)) return;
+    // Findings first and states second, both durable before the commit (K3).
+    if (!saved.empty() && !flush_producer()) return;
+    if (!saved.empty()) last_state_write_ = static_cast<std::int64_t>(std::time(nullptr));
+    for (const auto& id : saved) {
+      const auto& p = core_.partition(id);
+      print_diagnostic(
+          "k8s-netio: state of {} saved ({}) at offset {}: {} points accepted, {} rejected, {} "
+          "malformed messages since the group began; {} bytes\n",
+          id.to_string(), why, *core_.next_offset(id), p.accepted, p.rejected, p.malformed,
+          state_bytes_[id]);
+      core_.stored(id);
+    }
+    const auto commits = core_.commits(ids);
+    if (commits.empty()) return;
+    partition_list offsets;
+    for (const auto& [id, offset] : commits)
+      rd_kafka_topic_partition_list_add(offsets.list, id.topic.c_str(), id.partition)->offset =
+          offset;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      const auto err = rd_kafka_commit(consumer_.rk, offsets.list, 0);
+      if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET) return core_.committed(commits);
+      print_diagnostic("k8s-netio: offset commit refused ({}); {}\n", rd_kafka_err2str(err),
+                       attempt < 2 ? "retrying" : "the next checkpoint retries");
+      rd_kafka_poll(producer_.rk, 100);
     }
   }
-
-  void checkpoint(bool all) {
-    save_and_commit(engines_.partitions(), all, all ? "shutdown" : "checkpoint");
-  }
-
-  struct stored_state {
-    std::string manifest;
-    std::int64_t offset = -1;
-    std::map<std::string, std::string> chunks;  // key -> value (latest)
-  };
 
   /// Reads the state topic's partitions that hold `ids`' states, up to their ends; the last
   /// manifest of each key wins (a compacted topic keeps only it).
-  bool read_states(const std::vector<partition_id>& ids, std::map<std::string, stored_state>& out,
-                   std::string& error) {
+  bool read_states(const std::vector<partition_id>& ids,
+                   std::map<std::string, svc::stored_state>& out, std::string& error) {
     std::set<std::int32_t> partitions;
     std::set<std::string> keys;
     for (const auto& id : ids) {
@@ -783,9 +565,8 @@ class consumer {
         const std::string_view value(static_cast<const char*>(m->payload), m->len);
         for (const auto& wanted : keys) {
           if (key == wanted) {
-            auto& s = out[wanted];
-            s.manifest.assign(value);
-            s.offset = m->offset;
+            out[wanted].manifest.assign(value);
+            out[wanted].offset = m->offset;
           } else if (key.rfind(wanted + "/chunk/", 0) == 0) {
             if (m->payload)
               out[wanted].chunks[key].assign(value);
@@ -801,44 +582,9 @@ class consumer {
     return true;
   }
 
-  /// The state bytes a manifest names, or an error naming what is wrong with it.
-  std::optional<std::string> assemble(const std::string& key, const stored_state& s,
-                                      std::string& error) {
-    const auto where = fmt::format("{} (partition {}, offset {}, key {})", state_topic_,
-                                   state_partition(key), s.offset, key);
-    char generation[64] = {};
-    unsigned long long chunks = 0, size = 0;
-    long long offset = 0;
-    if (s.manifest.rfind(manifest_magic, 0) != 0 ||
-        std::sscanf(s.manifest.c_str() + manifest_magic.size(), " %63s %llu %llu %lld", generation,
-                    &chunks, &size, &offset) != 4 ||
-        chunks > (size / state_chunk_bytes) + 1) {
-      error = fmt::format("the state message in {} is not a k8snetio state manifest", where);
-      return std::nullopt;
-    }
-    std::string bytes;
-    for (unsigned long long i = 0; i < chunks; ++i) {
-      auto it = s.chunks.find(fmt::format("{}/chunk/{}/{}", key, generation, i));
-      if (it == s.chunks.end()) {
-        error = fmt::format("the state in {} lacks its chunk {} of {}", where, i + 1, chunks);
-        return std::nullopt;
-      }
-      bytes += it->second;
-    }
-    if (bytes.size() != size) {
-      error = fmt::format("the state in {} has {} bytes where its manifest says {}", where,
-                          bytes.size(), size);
-      return std::nullopt;
-    }
-    generations_[key] = {generation, static_cast<std::size_t>(chunks)};
-    return bytes;
-  }
-
   void assign(rd_kafka_topic_partition_list_t* partitions) {
-    std::vector<partition_id> ids;
-    for (int i = 0; i < partitions->cnt; ++i)
-      ids.push_back({partitions->elems[i].topic, partitions->elems[i].partition});
-    std::map<std::string, stored_state> stored;
+    const auto ids = ids_of(partitions);
+    std::map<std::string, svc::stored_state> stored;
     std::string error;
     if (!read_states(ids, stored, error)) {
       fatal_ = error;
@@ -849,14 +595,17 @@ class consumer {
       const partition_id& id = ids[static_cast<std::size_t>(i)];
       const std::string key = state_key(id);
       std::optional<std::int64_t> resume;
-      auto it = stored.find(key);
       try {
-        if (it != stored.end() && !it->second.manifest.empty()) {
-          auto bytes = assemble(key, it->second, error);
+        if (auto it = stored.find(key); it != stored.end() && !it->second.manifest.empty()) {
+          const auto where = fmt::format("{} (partition {}, offset {}, key {})", state_topic_,
+                                         state_partition(key), it->second.offset, key);
+          std::pair<std::string, std::size_t> generation;
+          const auto bytes = svc::assemble_state(key, it->second, where, error, &generation);
           if (!bytes) throw k8snetio::snapshot_error(error);
-          resume = engines_.assign(id, *bytes);
+          generations_[key] = generation;
+          resume = core_.assign(id, *bytes);
         } else {
-          engines_.assign(id);
+          core_.assign(id);
         }
       } catch (const k8snetio::snapshot_error& e) {
         // K3: refused whole; nothing of it was loaded, nothing is consumed or committed.
@@ -864,12 +613,11 @@ class consumer {
             "the state of {} in {} is refused: {}; remove it (a tombstone for key {}) to start "
             "that partition afresh, or run with the options that wrote it",
             id.to_string(), state_topic_, e.what(), key);
-        for (const auto& assigned : engines_.partitions()) engines_.revoke(assigned);
+        for (const auto& assigned : core_.partitions()) core_.revoke(assigned);
         rd_kafka_assign(consumer_.rk, nullptr);
         return;
       }
       partitions->elems[i].offset = resume ? *resume : RD_KAFKA_OFFSET_INVALID;
-      if (resume) uncommitted_.insert(id);
       print_diagnostic("k8s-netio: assigned {}{}\n", id.to_string(),
                        resume ? fmt::format(", state restored at offset {}", *resume)
                               : std::string(", no state"));
@@ -878,13 +626,10 @@ class consumer {
   }
 
   void revoke(rd_kafka_topic_partition_list_t* partitions) {
-    std::vector<partition_id> ids;
-    for (int i = 0; i < partitions->cnt; ++i)
-      ids.push_back({partitions->elems[i].topic, partitions->elems[i].partition});
-    if (fatal_.empty()) save_and_commit(ids, false, "revoke");
+    const auto ids = ids_of(partitions);
+    if (fatal().empty()) save_and_commit(ids, false, "revoke");
     for (const auto& id : ids) {
-      if (engines_.assigned(id)) engines_.revoke(id);
-      uncommitted_.erase(id);
+      core_.revoke(id);
       if (!shutting_down_) print_diagnostic("k8s-netio: revoked {}\n", id.to_string());
     }
     rd_kafka_assign(consumer_.rk, nullptr);
@@ -900,49 +645,38 @@ class consumer {
   }
 
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-    if (m->err) {
-      auto* self = static_cast<consumer*>(opaque);
-      ++self->delivery_failures_;
-      print_diagnostic("k8s-netio: delivery to {} failed: {}\n", rd_kafka_topic_name(m->rkt),
-                       rd_kafka_err2str(m->err));
-    }
+    if (!m->err) return;
+    ++static_cast<consumer*>(opaque)->delivery_failures_;
+    print_diagnostic("k8s-netio: delivery to {} failed: {}\n", rd_kafka_topic_name(m->rkt),
+                     rd_kafka_err2str(m->err));
   }
 
   const consume_options& o_;
   io::output_format format_;
+  io::findings_write_options write_options_;
   bool line_format_ = false;
-  engine_set engines_;
+  svc::partitioned_live core_;
   std::string state_topic_;
   std::int32_t state_partitions_ = 0;
   kafka_handle producer_;  // destroyed after the consumer (members go in reverse order)
   kafka_handle consumer_;
-  std::string body_;
   std::string fatal_;
   bool shutting_down_ = false;
-  bool verbose_states_ = true;
   std::uint64_t delivery_failures_ = 0;
-  std::uint64_t messages_ = 0, replayed_ = 0;
-  svc::outcome_counts counts_;  ///< L0: one outcome per point, as serve counts them
   std::uint64_t findings_written_ = 0;
   std::array<std::uint64_t, 4> findings_by_status_{};
   std::FILE* out_file_ = nullptr;
-  std::vector<malformed_message> malformed_;
-  std::uint64_t malformed_more_ = 0;
+  std::optional<svc::file_findings_sink> file_sink_;
   std::vector<k8snetio::finding> findings_;
   std::map<std::string, std::pair<std::string, std::size_t>> generations_;
   std::chrono::steady_clock::time_point first_message_, last_message_;
   std::chrono::system_clock::time_point first_message_epoch_;
-  std::set<partition_id> uncommitted_;
-  std::map<partition_id, std::size_t>
-      state_bytes_;  // states stored whose offsets the group has not taken
-  std::string pod_key_;
+  std::map<partition_id, std::size_t> state_bytes_;
   std::unique_ptr<httplib::Server> metrics_server_;
   std::thread metrics_thread_;
   std::mutex metrics_mutex_;
   std::string metrics_text_;
   std::int64_t last_state_write_ = 0;
-  std::unordered_map<std::string, std::int32_t> pod_partition_;
-  std::map<std::string, std::string> split_pods_;
 };
 
 int run_consume(consume_options& o) {
@@ -965,6 +699,10 @@ int run_consume(consume_options& o) {
       *format != io::output_format::risk)
     return fail(
         "--output-topic takes one message per finding: use --format jsonl, hec, ocsf or risk");
+  if (!o.baseline_state.empty() && 86400 % o.live.span_seconds != 0)
+    return fail(
+        fmt::format("--baseline-state keeps one state per UTC day: --span ({} s) must divide a day",
+                    o.live.span_seconds));
 
   const auto& rule =
       o.rule == "ratio" ? k8snetio::network_io_ratio : k8snetio::anomalous_network_io;
@@ -978,27 +716,18 @@ int run_consume(consume_options& o) {
     if (!in && !in.eof()) return fail("cannot read " + o.baseline);
     baseline_bytes = text.str();
   }
+  svc::partitioned_live_options core;
+  core.live = o.live;
+  core.format = *svc::parse_message_format(o.input_format);
+  core.learned_days_dir = o.baseline_state;
   // A state taken under another rule, baseline, window, lateness or input is refused (K3).
-  const std::string settings = fmt::format(
+  core.settings = fmt::format(
       "rule={};baseline={:016x};window={};lateness={};span={};sigma={};min_count={};"
       "metric={};input={};learn={};early_alerts={}",
       o.rule, svc::fnv1a64(baseline_bytes), o.live.window_seconds, o.live.lateness_seconds,
       o.live.span_seconds, o.live.sigma, o.live.min_count, o.live.metric, o.input_format,
       o.baseline_state.empty() ? "no" : fmt::format("{}d", o.live.horizon_days),
       o.live.early_alerts);
-  std::optional<k8snetio::baseline_run_options> learn;
-  if (!o.baseline_state.empty()) {
-    if (86400 % o.live.span_seconds != 0)
-      return fail(
-          fmt::format("--baseline-state keeps one state per UTC day: --span ({} s) must "
-                      "divide a day",
-                      o.live.span_seconds));
-    learn.emplace();
-    learn->span.span_seconds = o.live.span_seconds;
-    learn->span.metric_name = o.live.metric;
-    learn->span.allowed_lateness = o.live.lateness_seconds;
-    learn->span.max_open_groups = o.live.max_open_groups;
-  }
 
   struct sigaction action {};
   action.sa_handler = request_stop;
@@ -1007,7 +736,7 @@ int run_consume(consume_options& o) {
   sigaction(SIGINT, &action, nullptr);
 
   consumer c(o, rule, std::make_shared<const k8snetio::baseline_table<2>>(std::move(*table)),
-             *format, settings, learn);
+             *format, std::move(core));
   std::string error;
   if (!c.open_output(error) || !c.start(error) || !c.start_metrics(error)) return fail(error);
   const bool ok = c.run(error);

@@ -22,4 +22,16 @@ if(TARGET k8s-netio AND K8SNETIO_HAVE_RDKAFKA AND Python3_Interpreter_FOUND)
                      --work ${CMAKE_CURRENT_BINARY_DIR}/kafka-work/${function} ${function})
     set_tests_properties(kafka.${case} PROPERTIES LABELS kafka TIMEOUT 150)
   endforeach()
+  # K1.1: otlp_proto messages encoded by Google's encoder: Debian's python3 has
+  # python3-protobuf (another python3 first on PATH may not), and protoc compiles tests/proto.
+  set(proto_python ${Python3_EXECUTABLE})
+  if(EXISTS /usr/bin/python3)
+    set(proto_python /usr/bin/python3)
+  endif()
+  add_test(NAME kafka.K1.1.otlp_proto_same_findings
+           COMMAND ${proto_python} ${CMAKE_CURRENT_LIST_DIR}/kafka_test.py
+                   --k8s-netio $<TARGET_FILE:k8s-netio> --helper $<TARGET_FILE:kafka_helper>
+                   --work ${CMAKE_CURRENT_BINARY_DIR}/kafka-work/otlp_proto_same_findings
+                   otlp_proto_same_findings)
+  set_tests_properties(kafka.K1.1.otlp_proto_same_findings PROPERTIES LABELS kafka TIMEOUT 150)
 endif()

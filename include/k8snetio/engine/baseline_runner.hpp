@@ -92,7 +92,8 @@ class baseline_runner {
       if (!failure_ &&
           (used.reason == drop_reason::out_of_order || used.reason == drop_reason::memory_limit))
         failure_ = used.reason;
-      return used;
+      // S5.1: live, a point refused at a cap still moved the watermark; close what it passed.
+      if (!aggregator_.refusal_moves_watermark(used.reason)) return used;
     }
 #if defined(__GNUC__)
     // The per-series state the next point's row is likely to need (see span_aggregator).

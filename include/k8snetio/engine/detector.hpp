@@ -227,9 +227,11 @@ class detector {
     const add_outcome used = aggregator_.add(p);
     if (!used) {
       note_failure(used.reason);
-      return used;
+      // S5.1: live, a point refused at a cap still moved the watermark; close what it passed.
+      if (!aggregator_.refusal_moves_watermark(used.reason)) return used;
+    } else if (!maps_direction(p.direction)) {
+      ++unmapped_points_;  // A1.4
     }
-    if (!maps_direction(p.direction)) ++unmapped_points_;  // A1.4
     aggregator_.emit_closed([this](const span_row& r, std::uint32_t series) { join(r, series); });
     if (options_.span.allowed_lateness)
       if (auto t = aggregator_.complete_through()) {
@@ -617,6 +619,8 @@ class detector {
   }
 
   void note_failure(drop_reason r) {
+    // S5.1: live, a point refused at the cap is counted and named, and the rest goes on.
+    if (r == drop_reason::memory_limit && options_.span.allowed_lateness) return;
     if (!failure_ && (r == drop_reason::out_of_order || r == drop_reason::memory_limit))
       failure_ = r;
   }

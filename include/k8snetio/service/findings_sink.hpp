@@ -32,13 +32,14 @@ class findings_sink {
 class file_findings_sink final : public findings_sink {
  public:
   /// `out` stays the caller's; `durable`: fsync after each write (a regular file).
-  file_findings_sink(std::FILE* out, io::output_format format, bool durable)
-      : out_(out), format_(format), durable_(durable) {}
+  file_findings_sink(std::FILE* out, io::output_format format, bool durable,
+                     io::findings_write_options options = {})
+      : out_(out), format_(format), durable_(durable), options_(std::move(options)) {}
 
   bool write(std::span<const finding> found, std::string& error) override {
     if (found.empty()) return true;
     std::string text;
-    io::write_findings(text, found, format_, io::findings_write_options{});
+    io::write_findings(text, found, format_, options_);
     const long before = durable_ ? std::ftell(out_) : -1;
     if (std::fwrite(text.data(), 1, text.size(), out_) != text.size() || std::fflush(out_) != 0 ||
         (durable_ && ::fsync(::fileno(out_)) != 0)) {
@@ -55,6 +56,7 @@ class file_findings_sink final : public findings_sink {
   std::FILE* out_;
   io::output_format format_;
   bool durable_;
+  io::findings_write_options options_;
 };
 
 /// Keeps findings in memory (tests, embedding programs).

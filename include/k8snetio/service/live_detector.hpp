@@ -438,8 +438,11 @@ class live_detector {
       }
       const add_outcome used = engine_->add(p);
       out.counts.add(outcome_of(used.reason));
+      // S5.1: a point refused at a cap still moved the engine's watermark (never wedged).
+      const bool moved = used || used.reason == drop_reason::memory_limit ||
+                         used.reason == drop_reason::series_limit;
+      if (moved && (!latest_ || p.time > *latest_)) latest_ = p.time;
       if (!used) return;
-      if (!latest_ || p.time > *latest_) latest_ = p.time;
       if (learner_ && feed_learner_) (void)learner_->add(p);
       if (on_accepted_ && !replaying_ && feed_learner_) on_accepted_(p);
     };

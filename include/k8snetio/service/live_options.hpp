@@ -57,9 +57,12 @@ struct live_defaults {
   static constexpr std::size_t max_body = std::size_t{8} << 20;  ///< L5
   static constexpr std::size_t max_in_flight = 16;               ///< L5
   static constexpr std::int64_t read_timeout_seconds = 10;       ///< L5
-  /// S5.1: groups held open at once. A held group costs about 220 bytes (issue 28 #25,
-  /// measured), so 2^20 of them stay under 256 MiB.
-  static constexpr std::size_t max_open_groups = std::size_t{1} << 20;
+  /// S5.1: groups held open at once. Measured (benchmarks/live_group_cost.cpp, README
+  /// 2026-12-07): a held group costs up to about 200 bytes, and up to about 400 with a state
+  /// (the learner of L8 holds the same groups), when every group is its own series (a burst of
+  /// new pods); about 95 / 190 bytes when each series holds three buckets. 2^19 groups, the
+  /// worst case with a state, measured 203 MiB: within 256 MiB.
+  static constexpr std::size_t max_open_groups = std::size_t{1} << 19;
   static constexpr std::int64_t horizon_days = 30;  ///< L8, S6
 };
 

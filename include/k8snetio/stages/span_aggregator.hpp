@@ -64,7 +64,9 @@ struct span_options {
   /// input) does not hold the rest back.
   std::size_t series_window = std::size_t{1} << 16;
   /// The most groups held open at once (0: no limit); a point that would open one more is
-  /// refused as drop_reason::memory_limit. About 64 bytes a group.
+  /// refused as drop_reason::memory_limit. With an allowed lateness such a point still moves
+  /// the watermark (S5.1), so that the groups it passes close and make room again. The cost
+  /// of a held group is measured in benchmarks/README.md (live_group_cost).
   std::size_t max_open_groups = 0;
   /// S5 (by_series and live): a series with no open group whose newest bucket is more than
   /// this many seconds of event time behind the newest bucket seen releases its state, and its
@@ -102,7 +104,8 @@ struct aggregation_stats {
   std::uint64_t series_released = 0;    ///< S5: idle series whose state was released
   std::uint64_t rows_out = 0;
   std::optional<std::int64_t> first_bucket;  ///< earliest bucket aggregated
-  std::optional<std::int64_t> last_bucket;   ///< latest bucket aggregated
+  std::optional<std::int64_t>
+      last_bucket;  ///< latest bucket aggregated (live: or refused at a cap)
 
   void save(detail::snapshot_writer& w) const {
     for (std::uint64_t v :
@@ -219,6 +222,7 @@ class span_aggregator {
         return {drop_reason::out_of_order};
       }
       ++stats_.series_limit;
+      advance_watermark(bucket, p.time);
       return {drop_reason::series_limit};
     }
     const std::uint32_t id = *known;
@@ -238,10 +242,9 @@ class span_aggregator {
       g->sum += p.value;
       ++g->count;
     } else {
-      // S1.3: late once the watermark has passed its bucket, whether or not a group of that
-      // bucket was ever opened (complete_through() has already reported it complete).
-      if (options_.allowed_lateness && stats_.last_bucket &&
-          bucket <= *stats_.last_bucket - *options_.allowed_lateness - options_.span_seconds) {
+      // S1.3: late once the watermark has passed the end of its bucket, whether or not a group
+      // of that bucket was ever opened (complete_through() has already reported it complete).
+      if (const auto passed = passed_through(); passed && bucket <= *passed) {
         ++stats_.late;
         return {drop_reason::late};
       }
@@ -251,6 +254,7 @@ class span_aggregator {
       }
       if (options_.max_open_groups && open_.size() >= options_.max_open_groups) {
         ++stats_.memory_limit;
+        advance_watermark(bucket, p.time);
         return {drop_reason::memory_limit};
       }
       const std::uint64_t position = popped_ + open_.size();
@@ -266,6 +270,7 @@ class span_aggregator {
     ++stats_.aggregated;
     if (!stats_.first_bucket || bucket < *stats_.first_bucket) stats_.first_bucket = bucket;
     if (!stats_.last_bucket || bucket > *stats_.last_bucket) stats_.last_bucket = bucket;
+    if (p.time > newest_time_) newest_time_ = p.time;
     return {};
   }
 
@@ -291,11 +296,10 @@ class span_aggregator {
       }
       return;
     }
-    if (!options_.allowed_lateness || !stats_.last_bucket) return;
-    // A group is final once the newest bucket seen starts more than `lateness` after its end.
-    const std::int64_t horizon =
-        *stats_.last_bucket - *options_.allowed_lateness - options_.span_seconds;
-    while (!open_.empty() && open_.front().bucket <= horizon) pop_front(sink);
+    // A group is final once the watermark has passed the end of its bucket.
+    const auto horizon = passed_through();
+    if (!horizon) return;
+    while (!open_.empty() && open_.front().bucket <= *horizon) pop_front(sink);
   }
 
   /// Emits every group still open, in first-appearance order.
@@ -374,6 +378,7 @@ class span_aggregator {
       w.i64(m.bucket);
       w.u64(m.position);
     }
+    w.f64(newest_time_);
   }
 
   /// Replaces this aggregator's state with a saved one; throws snapshot_error (and keeps its
@@ -446,14 +451,26 @@ class span_aggregator {
         r.fail("a watermark mark outside the open groups");
       a.open_minimum_.push_back(m);
     }
+    a.newest_time_ = r.f64();
+    if (a.stats_.last_bucket &&
+        bucket_of(a.newest_time_, a.options_.span_seconds) != *a.stats_.last_bucket)
+      r.fail("the newest point time is not in the newest bucket");
     *this = std::move(a);
+  }
+
+  /// S5.1: whether a point refused with `reason` still moved the live watermark, so that the
+  /// caller closes what it passed (emit_closed, complete_through) as after an accepted point.
+  bool refusal_moves_watermark(drop_reason reason) const noexcept {
+    return options_.allowed_lateness &&
+           (reason == drop_reason::memory_limit || reason == drop_reason::series_limit);
   }
 
   /// The latest bucket all of whose rows have been emitted, when the lateness allows emitting:
   /// no later point can add to it, and no open group is at or before it.
   std::optional<std::int64_t> complete_through() const noexcept {
-    if (!options_.allowed_lateness || !stats_.last_bucket) return std::nullopt;
-    std::int64_t t = *stats_.last_bucket - *options_.allowed_lateness - options_.span_seconds;
+    const auto passed = passed_through();
+    if (!passed) return std::nullopt;
+    std::int64_t t = *passed;
     if (!open_minimum_.empty()) t = std::min(t, open_minimum_.front().bucket - 1);
     return t;
   }
@@ -706,6 +723,26 @@ class span_aggregator {
     next_sweep_ = std::max<std::size_t>(4096, 2 * live_series());
   }
 
+  /// S5.1: live, a point refused at a cap (max_open_groups, max_series) is still a point of
+  /// the stream: its time moves the watermark (S1.3), so the groups it passes close and
+  /// release their room. Otherwise a full cap refuses every later point, nothing ever closes
+  /// and the engine is wedged for good (issue 28 #9). Batch (no lateness) is left alone: there
+  /// a refusal at the cap makes the answer inexact and the run fails.
+  void advance_watermark(std::int64_t bucket, double time) noexcept {
+    if (!options_.allowed_lateness) return;
+    if (!stats_.last_bucket || bucket > *stats_.last_bucket) stats_.last_bucket = bucket;
+    if (time > newest_time_) newest_time_ = time;
+  }
+
+  /// S1.3: the latest bucket whose end the live watermark (the newest point time seen minus
+  /// the allowed lateness) has reached: complete, so a point for it is late. Exact for any
+  /// lateness, a multiple of the span or not. nullopt without a lateness or before any point.
+  std::optional<std::int64_t> passed_through() const noexcept {
+    if (!options_.allowed_lateness || !stats_.last_bucket) return std::nullopt;
+    const double watermark = newest_time_ - static_cast<double>(*options_.allowed_lateness);
+    return bucket_of(watermark, options_.span_seconds) - options_.span_seconds;
+  }
+
   /// The open group of (series, bucket), through the index of open groups, which is built on
   /// the first need: a time-ordered input never pays for it.
   group* find_group(std::uint32_t series, std::int64_t bucket) {
@@ -784,6 +821,8 @@ class span_aggregator {
     std::uint64_t position;
   };
   std::deque<bucket_mark> open_minimum_;  // with a lateness only, for complete_through()
+  /// The newest point time seen (with last_bucket): the live watermark's event time (S1.3).
+  double newest_time_ = -std::numeric_limits<double>::infinity();
 };
 
 /// The D1 rows of a whole input with the aggregator that owns their strings. A view: copies

@@ -126,7 +126,25 @@ def main():
     work_items = list(bodies(pods, args.scrapes, args.points_per_request // 2, 1700006400))
     protobuf = args.grpc or args.encoding == "protobuf"
     if protobuf:
-        work_items = to_protobuf(work, work_items)
+        # Google's encoder takes about 0.2 s a request here: the encoded load is kept for the
+        # next run with the same shape.
+        cache = os.path.join(tempfile.gettempdir(), f"serve-load-pb-{pods}-{args.scrapes}-"
+                                                    f"{args.points_per_request}.bin")
+        if os.path.exists(cache):
+            with open(cache, "rb") as f:
+                data = f.read()
+            encoded, at = [], 0
+            for _, n in work_items:
+                size = int.from_bytes(data[at:at + 4], "big")
+                encoded.append((data[at + 4:at + 4 + size], n))
+                at += 4 + size
+            work_items = encoded
+        else:
+            work_items = to_protobuf(work, work_items)
+            with open(cache + ".tmp", "wb") as f:
+                for body, _ in work_items:
+                    f.write(len(body).to_bytes(4, "big") + body)
+            os.replace(cache + ".tmp", cache)
     sent_points = sum(n for _, n in work_items)
     sent_bytes = sum(len(b) for b, _ in work_items)
     content_type = "application/x-protobuf" if protobuf else "application/json"

@@ -4,9 +4,12 @@
 #   io       readers and writers, and user service patterns (D2.4): adds simdjson, zlib, zstd,
 #            PCRE2, protozero and threads
 #   service  what the live core needs: io's, and threads
+#   server   the transports of `serve` (service.md L9-L11; http_server.hpp, grpc_server.hpp):
+#            adds Boost's headers (Beast, Asio), OpenSSL and gRPC++ (through pkg-config: its
+#            CMake package needs protobuf's development files, its .pc file does not)
 # Each with the oldest version we build and test with (Debian 12's), through imported targets.
 # All are Debian packages: libfmt-dev librange-v3-dev libexpected-dev libsimdjson-dev zlib1g-dev
-# libzstd-dev libpcre2-dev libprotozero-dev.
+# libzstd-dev libpcre2-dev libprotozero-dev; for server libboost-dev libssl-dev libgrpc++-dev.
 #
 # In the package config, k8snetio_find_<component>() marks what it cannot find in
 # _k8snetio_missing (and says what, unless quiet) instead of failing, so that a missing optional
@@ -19,6 +22,9 @@ set(K8SNETIO_ZLIB_MIN_VERSION 1.2.11)
 set(K8SNETIO_ZSTD_MIN_VERSION 1.5)
 set(K8SNETIO_PCRE2_MIN_VERSION 10.30)  # pcre2_set_heap_limit (D2.4)
 set(K8SNETIO_PROTOZERO_MIN_VERSION 1.7)
+set(K8SNETIO_BOOST_MIN_VERSION 1.74)
+set(K8SNETIO_OPENSSL_MIN_VERSION 1.1.1)
+set(K8SNETIO_GRPCPP_MIN_VERSION 1.30)
 
 # Finds one CMake package, at least `min_version` (compared here: some packages, range-v3 for
 # one, accept only their exact version when asked for one); in the package config a failure is
@@ -119,4 +125,27 @@ endmacro()
 macro(k8snetio_find_service)
   k8snetio_find_io()
   _k8snetio_require(Threads)
+endmacro()
+
+macro(k8snetio_find_server)
+  k8snetio_find_service()
+  _k8snetio_require(Boost ${K8SNETIO_BOOST_MIN_VERSION})
+  _k8snetio_require(OpenSSL ${K8SNETIO_OPENSSL_MIN_VERSION})
+  if(NOT TARGET k8snetio_deps::grpcpp)
+    find_package(PkgConfig QUIET)
+    if(PKG_CONFIG_FOUND)
+      pkg_check_modules(K8SNETIO_GRPCPP QUIET grpc++>=${K8SNETIO_GRPCPP_MIN_VERSION})
+    endif()
+    if(K8SNETIO_GRPCPP_FOUND)
+      add_library(k8snetio_deps::grpcpp INTERFACE IMPORTED)
+      set_target_properties(
+        k8snetio_deps::grpcpp
+        PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${K8SNETIO_GRPCPP_INCLUDE_DIRS}"
+                   INTERFACE_LINK_LIBRARIES "${K8SNETIO_GRPCPP_LINK_LIBRARIES}"
+                   INTERFACE_COMPILE_OPTIONS "${K8SNETIO_GRPCPP_CFLAGS_OTHER}")
+    else()
+      _k8snetio_missing_dependency(
+        "gRPC++ ${K8SNETIO_GRPCPP_MIN_VERSION} or newer (grpc++.pc; Debian: libgrpc++-dev)")
+    endif()
+  endif()
 endmacro()

@@ -245,6 +245,51 @@ TEST_CASE("L10 RT-6 a request stalled past --read-timeout is cut off, never hand
   CHECK(e.requests == 0);  // an incomplete body is refused whole
 }
 
+TEST_CASE("RT-6 a client gone mid-body: the request is never handled, the server goes on") {
+  echo e;
+  std::atomic<int> refused{0};
+  auto h = e.handler();
+  h.on_refused = [&refused](const k8snetio::service::http_request_header*, unsigned) { ++refused; };
+  running_server server(http_server_options{}, std::move(h));
+  asio::io_context ioc;
+  {
+    auto s = connect(ioc, server.port());
+    send(s, "POST /v1/metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789");
+    boost::system::error_code ignored;
+    s.shutdown(tcp::socket::shutdown_both, ignored);
+    s.close();
+  }
+  // The next request is answered; the cut one never reached the handler.
+  auto s = connect(ioc, server.port());
+  send(s, post("{}"));
+  boost::beast::flat_buffer buffer;
+  const auto res = receive(s, buffer);
+  REQUIRE(res);
+  CHECK(res->body() == "{\"bytes\":2}");
+  CHECK(e.requests == 1);
+}
+
+TEST_CASE("L5 L3 refusal_body: a transport refusal is answered in the endpoint's dialect") {
+  echo e;
+  auto h = e.handler();
+  h.refusal_body = [](const k8snetio::service::http_request_header& head, unsigned status) {
+    return std::optional<http_response>(k8snetio::service::make_response(
+        http::status::ok, std::string(head.target()) + " " + std::to_string(status)));
+  };
+  http_server_options o;
+  o.max_body = 10;
+  running_server server(o, std::move(h));
+  asio::io_context ioc;
+  auto s = connect(ioc, server.port());
+  send(s, post(std::string(50, ' ')));
+  boost::beast::flat_buffer buffer;
+  const auto res = receive(s, buffer);
+  REQUIRE(res);
+  CHECK(res->result_int() == 413);  // the status stays the transport's
+  CHECK(res->body() == "/v1/metrics 413");
+  CHECK(e.requests == 0);
+}
+
 TEST_CASE("L10 a burst beyond --max-in-flight gets 503 with Retry-After at once") {
   std::mutex m;
   std::condition_variable cv;

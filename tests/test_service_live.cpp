@@ -224,15 +224,18 @@ TEST_CASE("L0 accounting by outcome for every payload kind: HEC, OTLP JSON, OTLP
   svc::memory_findings_sink sink;
   auto d = make(sink);
   SECTION("HEC: a non-finite value, a missing dimension, bad JSON") {
-    const std::string body =
+    // L3: a HEC request stops at its first refused event, so each is sent alone.
+    const auto nan = d.ingest(
+        payload_kind::hec,
         R"({"event":"metric","time":1700000401,"fields":{"metric_name:k8s.pod.network.io":"NaN","k8s.cluster.name":"c","k8s.node.name":"n","k8s.pod.name":"p","direction":"transmit"}})"
-        "\n"
+        "\n");
+    const auto undimensioned = d.ingest(
+        payload_kind::hec,
         R"({"event":"metric","time":1700000401,"fields":{"metric_name:k8s.pod.network.io":3,"k8s.cluster.name":"c","k8s.node.name":"n","direction":"transmit"}})"
-        "\n";
-    const auto r = d.ingest(payload_kind::hec, body);
-    CHECK(r.counts[point_outcome::non_finite_value] == 1);
-    CHECK(r.counts[point_outcome::missing_dimension] == 1);
-    CHECK(r.rejected() == 2);
+        "\n");
+    CHECK(nan.counts[point_outcome::non_finite_value] == 1);
+    CHECK(undimensioned.counts[point_outcome::missing_dimension] == 1);
+    CHECK(nan.rejected() + undimensioned.rejected() == 2);
     const auto bad = d.ingest(payload_kind::hec, "{\"event\": \n");
     CHECK(bad.state == ingest_result::status::malformed);
     CHECK(bad.counts[point_outcome::bad_syntax] == 1);

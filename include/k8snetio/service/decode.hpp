@@ -45,7 +45,10 @@ struct decode_report {
   bool malformed = false;            ///< the payload (or an event of it) is not well formed
   outcome_counts skipped;            ///< points the readers did not hand on, by outcome
   std::uint64_t first_bad_line = 0;  ///< 1-based line of the first malformed part; 0: none
-  std::string message;               ///< the first problems, named
+  /// HEC (L3): the 0-based index of the refused event that ended the request (the events
+  /// before it were read, those after it not): HEC's invalid-event-number.
+  std::optional<std::uint64_t> first_bad_event;
+  std::string message;  ///< the first problems, named
 };
 
 /// Decodes payloads into points; keeps the OTLP cumulative series across payloads.
@@ -53,7 +56,9 @@ class payload_decoder {
  public:
   explicit payload_decoder(io::reader_options options)
       : otlp_(std::make_unique<io::otlp_reader>(options)),
-        hec_(std::make_unique<io::hec_reader>(options)) {}
+        hec_(std::make_unique<io::hec_reader>(options)) {
+    hec_->stop_at_bad_event(true);  // L3: a HEC request stops at its first refused event
+  }
 
   /// Hands every point of `bytes` to `sink` (an invocable taking const metric_point&).
   template <class Sink>
@@ -83,6 +88,7 @@ class payload_decoder {
         hec_->start_file("request");
         auto r = hec_->feed(bytes, sink);
         if (r) (void)hec_->finish(sink);
+        out.first_bad_event = hec_->bad_event();
         report = hec_->take_report();
         break;
       }
@@ -90,7 +96,7 @@ class payload_decoder {
     for (std::size_t i = 0; i < io::skip_reason_count; ++i)
       if (report.skipped[i])
         out.skipped.add(outcome_of(static_cast<io::skip_reason>(i)), report.skipped[i]);
-    out.malformed = report.count(io::skip_reason::bad_syntax) != 0;
+    out.malformed = report.count(io::skip_reason::bad_syntax) != 0 || out.first_bad_event;
     for (const auto& e : report.examples) {
       if (e.reason == io::skip_reason::bad_syntax && !out.first_bad_line)
         out.first_bad_line = e.line;

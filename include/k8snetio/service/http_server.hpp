@@ -17,6 +17,7 @@
 // (authentication, content type, size), `on_request` answers the whole request.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -94,6 +95,11 @@ struct http_handler {
   /// Called when a request ends in a transport-level refusal the handler never saw (413, 400,
   /// 408, 503): for the `/metrics` request counters. May be empty.
   std::function<void(const http_request_header*, unsigned status)> on_refused;
+  /// The reply to send for a transport-level refusal (413, 503, 400, 431) of a request whose
+  /// header was read, in the endpoint's own dialect; its status and Retry-After are kept. May
+  /// be empty (a short JSON message is sent).
+  std::function<std::optional<http_response>(const http_request_header&, unsigned status)>
+      refusal_body;
 };
 
 /// Counters of the transport, for /metrics and tests.
@@ -224,7 +230,12 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   }
 
   void on_header(boost::system::error_code ec) {
-    if (ec) return refuse_transport(ec, nullptr);
+    // A Content-Length over the body limit is refused by the parser once the header is done.
+    // (Its start line is parsed by then: the refusal can name the path.)
+    if (ec)
+      return refuse_transport(ec, parser_->is_header_done() || ec == http::error::body_limit
+                                      ? &parser_->get().base()
+                                      : nullptr);
     const http_request_header& head = parser_->get();
     keep_alive_ = parser_->keep_alive();
     version_ = head.version();
@@ -239,7 +250,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     if (shared_->handler.on_header)
       if (auto refusal = shared_->handler.on_header(head)) {
         // The body was not read: the connection cannot carry another request.
-        return reply_and_close(std::move(*refusal), nullptr);
+        return reply_and_close(std::move(*refusal), &head, false);
       }
     // L10 admission: a permit, or 503 at once.
     const auto in_flight = ++shared_->stats.requests_in_flight;
@@ -262,8 +273,8 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
     if (ec) return refuse_transport(ec, &parser_->get().base());
     http_request request = parser_->release();
     http_response res = shared_->handler.on_request(std::move(request));
+    const bool again = keep_alive_ && !shared_->stopping && res.keep_alive();
     res.version(version_);
-    const bool again = keep_alive_ && !shared_->stopping;
     res.keep_alive(again);
     write(std::move(res), !again);
   }
@@ -300,7 +311,14 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
         head);
   }
 
-  void reply_and_close(http_response res, const http_request_header* head) {
+  void reply_and_close(http_response res, const http_request_header* head, bool transport = true) {
+    if (transport && head && shared_->handler.refusal_body)
+      if (auto own = shared_->handler.refusal_body(*head, res.result_int())) {
+        const auto retry = res[http::field::retry_after];
+        own->result(res.result());
+        if (!retry.empty()) own->set(http::field::retry_after, retry);
+        res = std::move(*own);
+      }
     if (shared_->handler.on_refused) shared_->handler.on_refused(head, res.result_int());
     res.version(version_ ? version_ : 11);
     res.keep_alive(false);
@@ -317,8 +335,34 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
           self->parser_.reset();  // an idle connection holds no request's memory
           if (self->buffer_.size() == 0) self->buffer_.shrink_to_fit();
           self->release_permit();
-          if (ec || close_after) return self->close();
+          if (ec) return self->close();
+          if (close_after) return self->linger();
           self->wait_for_request();
+        });
+  }
+
+  /// After a reply that ends the connection, often sent before the request's body was read
+  /// (401, 413, 503): our side is shut for sending, and what the client still sends is read and
+  /// dropped for a short while before the socket is closed. Closing at once with unread data
+  /// would make the kernel send a reset, which can destroy the reply before the client reads it
+  /// (a lingering close, as nginx does).
+  void linger() {
+    boost::system::error_code ignored;
+    lowest().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    lowest().expires_after(
+        std::min(shared_->options.read_timeout, std::chrono::milliseconds{2000}));
+    linger_read();
+  }
+
+  void linger_read() {
+    buffer_.consume(buffer_.size());
+    auto space = buffer_.prepare(16 * 1024);
+    stream_.async_read_some(
+        space, [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          self->lingered_ += n;
+          if (ec || self->lingered_ > self->shared_->options.max_body + 64 * 1024)
+            return self->close();
+          self->linger_read();
         });
   }
 
@@ -344,6 +388,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   bool keep_alive_ = true;
   bool holds_permit_ = false;
   unsigned version_ = 11;
+  std::size_t lingered_ = 0;  // bytes read and dropped after the last reply
 };
 
 }  // namespace http_detail

@@ -80,7 +80,8 @@ struct ingest_result {
   outcome_counts counts;             ///< the payload's points by outcome
   std::string message;               ///< the first problems, named (partialSuccess, 400 bodies)
   std::uint64_t first_bad_line = 0;  ///< 1-based line of the first malformed part (HEC)
-  std::string error;                 ///< retry: why
+  std::optional<std::uint64_t> first_bad_event;  ///< HEC: 0-based index of the refused event
+  std::string error;                             ///< retry: why
 
   std::uint64_t accepted() const noexcept { return counts.accepted(); }
   std::uint64_t rejected() const noexcept { return counts.rejected(); }
@@ -449,6 +450,7 @@ class live_detector {
     const decode_report report = decoder_.decode(kind, bytes, sink);
     out.counts += report.skipped;
     out.first_bad_line = report.first_bad_line;
+    out.first_bad_event = report.first_bad_event;
     out.message = report.message;
     if (report.unsupported) out.state = ingest_result::status::unsupported;
     if (report.malformed) out.state = ingest_result::status::malformed;

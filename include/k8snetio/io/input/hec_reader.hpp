@@ -87,6 +87,19 @@ class hec_reader : public detail::json_reader<hec_reader> {
   /// Bytes the reader's event buffer has allocated.
   std::size_t buffered_capacity() const noexcept { return buffer_.allocated(); }
 
+  /// Splunk HEC's rule for one request (service.md L3, issue 28 #19/#27): the first event that
+  /// is refused (bad JSON, a field or dimension missing, a bad or non-finite number; not an event
+  /// of another metric, which is only ignored) ends the read: the events before it are read, it
+  /// is counted with its reason, the events after it are not read at all. Off by default (a
+  /// file is read whole).
+  void stop_at_bad_event(bool on) noexcept { stop_at_bad_event_ = on; }
+  /// The 0-based index of the event that ended the read under stop_at_bad_event(), counting
+  /// events (several may share a line, one may span lines) of the input (kept after finish(),
+  /// until the next input's first feed()).
+  std::optional<std::uint64_t> bad_event() const noexcept { return bad_event_; }
+  /// Events concluded (read or refused) in the input.
+  std::uint64_t events() const noexcept { return events_; }
+
  private:
   using error_code_t = simdjson::error_code;
   using value_t = simdjson::ondemand::value;
@@ -107,6 +120,11 @@ class hec_reader : public detail::json_reader<hec_reader> {
   friend class detail::json_reader<hec_reader>;
 
   result<void> feed_chunk(std::string_view chunk, sink_ref sink) {
+    if (new_input_) {
+      events_ = 0;
+      bad_event_.reset();
+      new_input_ = false;
+    }
     return detail::feed_in_slices(buffer_, chunk, [&] { return drain(sink, false); });
   }
 
@@ -117,13 +135,14 @@ class hec_reader : public detail::json_reader<hec_reader> {
     state_ = scan_state::between_events;
     at_file_start_ = blank_so_far_ = true;
     newline_free_to_ = 0;
+    new_input_ = true;  // the event count restarts with the next input, kept until then
   }
 
   result<void> drain(sink_ref sink, bool at_end) {
     result<void> outcome;
     const char* text = buffer_.data();
     bool wait_for_more = false;
-    while (outcome && pos_ < buffer_.size() && !wait_for_more) {
+    while (outcome && pos_ < buffer_.size() && !wait_for_more && !bad_event_) {
       switch (state_) {
         case scan_state::between_events: {
           char c = text[pos_];
@@ -184,9 +203,13 @@ class hec_reader : public detail::json_reader<hec_reader> {
     // An over-long event is still scanned to its end (so that chunking changes nothing) but no
     // longer kept.
     if (state_ == scan_state::in_event && pos_ - event_start_ > max_event_bytes_) oversized_ = true;
-    if (outcome && at_end && state_ == scan_state::in_event) {
-      outcome = skip_row(event_line_, skip_reason::bad_syntax, "unterminated event");
+    if (outcome && at_end && state_ == scan_state::in_event && !bad_event_) {
+      outcome = concluded(skip_row(event_line_, skip_reason::bad_syntax, "unterminated event"));
       state_ = scan_state::between_events;
+    }
+    if (bad_event_) {  // HEC: nothing after the refused event is read
+      state_ = scan_state::between_events;
+      pos_ = buffer_.size();
     }
     if (!outcome) {  // strict mode ended the read: nothing more to keep
       buffer_.clear();
@@ -211,13 +234,19 @@ class hec_reader : public detail::json_reader<hec_reader> {
 
   result<void> stray_text() {
     state_ = scan_state::rest_of_line;
-    return skip_row(line_, skip_reason::bad_syntax, "expected '{' to start an event");
+    return concluded(skip_row(line_, skip_reason::bad_syntax, "expected '{' to start an event"));
+  }
+
+  /// One more event has ended (read or refused).
+  result<void> concluded(result<void> r) noexcept {
+    ++events_;
+    return r;
   }
 
   // Advances through an event until it closes (then parses it) or the data ends.
   result<void> scan_event(sink_ref sink) {
     const char* text = buffer_.data();
-    while (pos_ < buffer_.size()) {
+    while (pos_ < buffer_.size() && !bad_event_) {
       char c = text[pos_];
       if (in_string_) {
         if (escaped_) {
@@ -232,7 +261,8 @@ class hec_reader : public detail::json_reader<hec_reader> {
           ++line_;
           state_ = scan_state::between_events;
           blank_so_far_ = true;
-          return skip_row(event_line_, skip_reason::bad_syntax, "line break inside a string");
+          return concluded(
+              skip_row(event_line_, skip_reason::bad_syntax, "line break inside a string"));
         }
         ++pos_;
         continue;
@@ -242,7 +272,8 @@ class hec_reader : public detail::json_reader<hec_reader> {
         case '[': ++depth_; break;
         case '{':
           if (at_line_start_) {  // the previous event was cut short
-            auto r = skip_row(event_line_, skip_reason::bad_syntax, "unterminated event");
+            auto r =
+                concluded(skip_row(event_line_, skip_reason::bad_syntax, "unterminated event"));
             start_event();
             if (!r) return r;
             continue;
@@ -255,9 +286,9 @@ class hec_reader : public detail::json_reader<hec_reader> {
             state_ = scan_state::between_events;
             ++pos_;
             if (oversized_ || pos_ - event_start_ > max_event_bytes_)
-              return skip_row(event_line_, skip_reason::bad_syntax,
-                              detail::too_long("event", max_event_bytes_));
-            return handle_event(event_start_, pos_ - event_start_, event_line_, sink);
+              return concluded(skip_row(event_line_, skip_reason::bad_syntax,
+                                        detail::too_long("event", max_event_bytes_)));
+            return concluded(handle_event(event_start_, pos_ - event_start_, event_line_, sink));
           }
           break;
         case '\n':
@@ -303,7 +334,7 @@ class hec_reader : public detail::json_reader<hec_reader> {
       return attempt::not_applicable;
     auto line = line_;
     pos_ = end;
-    if (auto r = emit_event(line, sink); !r) return tl::unexpected(r.error());
+    if (auto r = concluded(emit_event(line, sink)); !r) return tl::unexpected(r.error());
     return attempt::done;
   }
 
@@ -317,9 +348,10 @@ class hec_reader : public detail::json_reader<hec_reader> {
     if (length == 0) return false;
     auto start = pos_, line = line_;
     pos_ += length;
-    auto r = length > max_event_bytes_ ? skip_row(line, skip_reason::bad_syntax,
-                                                  detail::too_long("event", max_event_bytes_))
-                                       : handle_event(start, length, line, sink);
+    auto r =
+        concluded(length > max_event_bytes_ ? skip_row(line, skip_reason::bad_syntax,
+                                                       detail::too_long("event", max_event_bytes_))
+                                            : handle_event(start, length, line, sink));
     if (!r) return tl::unexpected(r.error());
     return true;
   }
@@ -407,29 +439,49 @@ class hec_reader : public detail::json_reader<hec_reader> {
   result<void> emit_event(std::uint64_t line, sink_ref sink) {
     if (!has_fields_) return skip_row(line, skip_reason::missing_field, "fields");
     if (measurements_.empty()) return skip_row(line, skip_reason::missing_field, "metric_name");
-    for (const auto& m : measurements_)
-      if (auto r = handle_measurement(m, line, sink); !r) return r;
+    metric_point p;
+    if (stop_at_bad_event_) {
+      // HEC: an event is taken whole or refused whole, so its measurements are checked first.
+      for (const auto& m : measurements_)
+        if (auto refused = point_of(m, p); refused && refused->reason != skip_reason::other_metric)
+          return refuse(*refused, line);
+    }
+    for (const auto& m : measurements_) {
+      if (auto refused = point_of(m, p)) {
+        if (auto r = refuse(*refused, line); !r) return r;
+        continue;
+      }
+      ++input_.report().rows_read;
+      ++input_.report().points;
+      sink.call(sink.object, p);
+    }
     return {};
   }
 
-  result<void> handle_measurement(const measurement& m, std::uint64_t line, sink_ref sink) {
-    if (m.name != input_.options().metric_name)
-      return skip_row(line, skip_reason::other_metric, m.name);
-    if (time_status_ == number_status::absent)
-      return skip_row(line, skip_reason::missing_field, "time");
-    if (time_status_ == number_status::bad) return skip_row(line, skip_reason::bad_number, "time");
-    if (time_status_ == number_status::non_finite)
-      return skip_row(line, skip_reason::non_finite, "time");
+  struct refusal {
+    skip_reason reason;
+    std::string_view detail;
+    bool time_range = false;  // the detail is formatted when the refusal is counted
+  };
+
+  result<void> refuse(const refusal& r, std::uint64_t line) {
+    if (r.time_range) return skip_row(line, r.reason, time_out_of_range_detail());
+    return skip_row(line, r.reason, r.detail);
+  }
+
+  /// The point of one measurement of the event just parsed, or why there is none.
+  std::optional<refusal> point_of(const measurement& m, metric_point& p) const {
+    if (m.name != input_.options().metric_name) return refusal{skip_reason::other_metric, m.name};
+    if (time_status_ == number_status::absent) return refusal{skip_reason::missing_field, "time"};
+    if (time_status_ == number_status::bad) return refusal{skip_reason::bad_number, "time"};
+    if (time_status_ == number_status::non_finite) return refusal{skip_reason::non_finite, "time"};
     double time = 0;
     if (epoch_seconds(time_, input_.options().epoch_unit, time) != time_status::ok)
-      return skip_row(line, skip_reason::time_out_of_range, time_out_of_range_detail());
-    if (m.status == number_status::absent)
-      return skip_row(line, skip_reason::missing_field, m.field);
-    if (m.status == number_status::bad) return skip_row(line, skip_reason::bad_number, m.field);
-    if (m.status == number_status::non_finite)
-      return skip_row(line, skip_reason::non_finite, m.field);
-
-    metric_point p;
+      return refusal{skip_reason::time_out_of_range, {}, true};
+    if (m.status == number_status::absent) return refusal{skip_reason::missing_field, m.field};
+    if (m.status == number_status::bad) return refusal{skip_reason::bad_number, m.field};
+    if (m.status == number_status::non_finite) return refusal{skip_reason::non_finite, m.field};
+    p = metric_point{};
     p.time = time;
     p.value = m.value;
     p.metric_name = input_.options().metric_name;
@@ -439,15 +491,11 @@ class hec_reader : public detail::json_reader<hec_reader> {
     p.direction = direction_.empty() ? newer_direction_ : direction_;
     p.namespace_name = namespace_;
     p.pod_uid = pod_uid_;
-    if (p.cluster.empty())
-      return skip_row(line, skip_reason::missing_dimension, "k8s.cluster.name");
-    if (p.pod.empty()) return skip_row(line, skip_reason::missing_dimension, "k8s.pod.name");
-    if (p.node.empty()) return skip_row(line, skip_reason::missing_dimension, "k8s.node.name");
-    if (p.direction.empty()) return skip_row(line, skip_reason::missing_dimension, "direction");
-    ++input_.report().rows_read;
-    ++input_.report().points;
-    sink.call(sink.object, p);
-    return {};
+    if (p.cluster.empty()) return refusal{skip_reason::missing_dimension, "k8s.cluster.name"};
+    if (p.pod.empty()) return refusal{skip_reason::missing_dimension, "k8s.pod.name"};
+    if (p.node.empty()) return refusal{skip_reason::missing_dimension, "k8s.node.name"};
+    if (p.direction.empty()) return refusal{skip_reason::missing_dimension, "direction"};
+    return std::nullopt;
   }
 
   // Cold: formatted only for the rows refused this way.
@@ -461,6 +509,8 @@ class hec_reader : public detail::json_reader<hec_reader> {
 
   result<void> skip_row(std::uint64_t line, skip_reason reason, std::string_view detail) {
     auto r = input_.skip_row(line, reason, detail);
+    if (stop_at_bad_event_ && reason != skip_reason::other_metric && !bad_event_)
+      bad_event_ = events_;
     if (!r) state_ = scan_state::between_events;  // strict mode ended the read
     return r;
   }
@@ -624,6 +674,10 @@ class hec_reader : public detail::json_reader<hec_reader> {
   bool blank_so_far_ = true;         // only blanks precede pos_ on its line
   std::size_t newline_free_to_ = 0;  // [pos_, newline_free_to_) holds no line break
   std::size_t max_event_bytes_ = default_max_event_bytes;
+  std::uint64_t events_ = 0;  // events concluded in this input (kept after finish())
+  bool new_input_ = true;
+  bool stop_at_bad_event_ = false;          // HEC's rule for one request
+  std::optional<std::uint64_t> bad_event_;  // the event that ended the read
 
   simdjson::ondemand::parser parser_;
   const char* failed_at_ = "";

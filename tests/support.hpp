@@ -112,4 +112,19 @@ struct temp_file {
   }
 };
 
+/// A point a test makes, owning its strings, for the engine's default metric (no metric name).
+struct test_point {
+  double time, value;
+  std::string cluster, pod, node, direction;
+};
+
+/// The engines' views of `points`, which must outlive them.
+inline std::vector<metric_point> views(const std::vector<test_point>& points) {
+  std::vector<metric_point> out;
+  out.reserve(points.size());
+  for (const auto& p : points)
+    out.push_back({p.time, p.value, "", p.cluster, p.pod, p.node, p.direction});
+  return out;
+}
+
 }  // namespace k8snetio::test

@@ -17,6 +17,8 @@
 
 #include <k8snetio/k8snetio.hpp>
 
+#include "support.hpp"
+
 namespace test_finding_series {
 
 namespace {
@@ -27,10 +29,8 @@ using detector = k8snetio::detector<2, k8snetio::baseline_table<2>>;
 
 constexpr std::int64_t t0 = 1700000000;
 
-struct owned {
-  double time, value;
-  std::string cluster, pod, node, direction;
-};
+using owned = k8snetio::test::test_point;
+using k8snetio::test::views;
 
 /// `buckets` buckets of four pods, both directions (one pod sends only, and every 7th bucket a
 /// pod's receive is missing); from bucket `spike_from` on, two pods of prod send far more.
@@ -53,13 +53,6 @@ std::vector<owned> traffic(int buckets, std::uint32_t seed, int spike_from = 1 <
         out.push_back({t + 3.75, rx, "prod", pods[p], node, "receive"});
     }
   }
-  return out;
-}
-
-std::vector<metric_point> views(const std::vector<owned>& points) {
-  std::vector<metric_point> out;
-  for (const auto& p : points)
-    out.push_back({p.time, p.value, "", p.cluster, p.pod, p.node, p.direction});
   return out;
 }
 

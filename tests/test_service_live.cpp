@@ -43,10 +43,8 @@ using svc::point_outcome;
 constexpr std::int64_t t0 = 1700000400;  // a multiple of 600 and of 10
 constexpr double now = 1800000000;       // the receiver's clock: long after the data
 
-struct owned {
-  double time, value;
-  std::string cluster, pod, node, direction;
-};
+using owned = k8snetio::test::test_point;
+using k8snetio::test::views;
 
 /// `buckets` 10 s buckets of four pods, both directions; pod 0 sends far more in buckets
 /// [spike_from, spike_to) (a finding after six such buckets in one window).
@@ -67,13 +65,6 @@ std::vector<owned> traffic(int buckets, std::uint32_t seed, int spike_from = 1 <
       out.push_back({t + 2, 3000 + noise(rng), "prod", pods[p], node, "receive"});
     }
   }
-  return out;
-}
-
-std::vector<k8snetio::metric_point> views(const std::vector<owned>& points) {
-  std::vector<k8snetio::metric_point> out;
-  for (const auto& p : points)
-    out.push_back({p.time, p.value, "", p.cluster, p.pod, p.node, p.direction});
   return out;
 }
 

@@ -167,8 +167,8 @@ def main():
         port = int(re.search(rb"listening on [^:]+:(\d+)", line).group(1))
         grpc_port = None
         if args.grpc:
-            ready, _, _ = select.select([server.stderr], [], [], 20)
-            line = server.stderr.readline() if ready else b""
+            # The next line (the first readline may already hold it in its buffer: no select).
+            line = server.stderr.readline()
             grpc_port = int(re.search(rb"grpc listening on [^:]+:(\d+)", line).group(1))
             import grpc
             credentials = None
@@ -262,7 +262,8 @@ def main():
               f"from {args.clients} clients in {elapsed:.2f} s: "
               f"{sent_points / elapsed:,.0f} points/s, {sent_bytes / elapsed / 1e6:.1f} MB/s")
         print(f"request latency ms: p50 {pct(0.5):.2f}, p90 {pct(0.9):.2f}, p99 {pct(0.99):.2f}, "
-              f"max {1000 * latencies[-1]:.2f}; non-200 replies: {len(errors)}")
+              f"max {1000 * latencies[-1]:.2f}; non-200 replies: {len(errors)}"
+              + (f" ({', '.join(sorted(set(map(str, errors))))})" if errors else ""))
         print(f"accounted: accepted {accepted:,.0f} + rejected {rejected:,.0f} = "
               f"{accepted + rejected:,.0f} of {sent_points:,} sent; peak RSS {peak} MiB "
               f"for {2 * pods:,} live series")

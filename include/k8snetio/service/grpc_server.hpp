@@ -110,6 +110,7 @@ class otlp_export_reactor final : public grpc::ServerGenericBidiReactor {
     holds_permit_ = true;
     if (++shared_.stats.in_flight > shared_.options.max_in_flight) {
       ++shared_.stats.busy_replies;
+      release_permit();
       Finish(
           grpc::Status(grpc::StatusCode::UNAVAILABLE, "too many requests in flight, retry later"));
       return;
@@ -119,16 +120,21 @@ class otlp_export_reactor final : public grpc::ServerGenericBidiReactor {
 
   void OnReadDone(bool ok) override {
     if (!ok) {
+      release_permit();
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
       return;
     }
     grpc::Slice slice;
     if (!request_.TrySingleSlice(&slice).ok() && !request_.DumpToSingleSlice(&slice).ok()) {
+      release_permit();
       Finish(grpc::Status(grpc::StatusCode::INTERNAL, "the request could not be read"));
       return;
     }
     const std::string_view bytes(reinterpret_cast<const char*>(slice.begin()), slice.size());
     grpc_reply reply = shared_.handler.on_export(bytes, info_);
+    // The call is handled: its permit goes back now, not when gRPC gets round to OnDone (its
+    // threads may be busy, and a sender's next call must not find its last one still counted).
+    release_permit();
     if (reply.code != grpc::StatusCode::OK) {
       Finish(grpc::Status(reply.code, reply.message));
       return;
@@ -139,11 +145,16 @@ class otlp_export_reactor final : public grpc::ServerGenericBidiReactor {
   }
 
   void OnDone() override {
-    if (holds_permit_) --shared_.stats.in_flight;
+    release_permit();
     delete this;
   }
 
  private:
+  void release_permit() {
+    if (holds_permit_) --shared_.stats.in_flight;
+    holds_permit_ = false;
+  }
+
   grpc_shared& shared_;
   std::string method_;
   std::string authorization_;

@@ -19,8 +19,18 @@ k::rule_definition<1> egress_rule_from_config() {
   const std::string measure = "egress_network_io", infix = " higher than average by ";
   const std::string name = "Example: Anomalous Kubernetes Pod Egress", id = "example-egress-0001";
   const k::measure_set<1> measures{{measure}, infix, {0}};
-  const k::rule_metadata metadata{name,     id, "T1048",
-                                  "system", 30, "Anomalous egress from container on host "};
+  // Its metadata is all that OCSF and ES risk output need (library.md A8): ids, ATT&CK technique
+  // and tactic with their names, risk score and message, analytic story.
+  const k::rule_metadata metadata{name,
+                                  id,
+                                  "T1048",
+                                  "system",
+                                  30,
+                                  "Anomalous egress from container on host ",
+                                  "Exfiltration Over Alternative Protocol",
+                                  "TA0010",
+                                  "Exfiltration",
+                                  "Example: Pod Egress"};
   return k::rule_definition<1>(measures, metadata, [](std::string_view direction) {
     return direction == "transmit" ? std::optional<std::size_t>(0) : std::nullopt;
   });

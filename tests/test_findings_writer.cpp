@@ -83,6 +83,37 @@ std::vector<finding> golden_findings() {
   return {checkout, web, lab};
 }
 
+/// One anomalous measure as the detector records it (library.md A8): the z-score is computed,
+/// as D6.3 does, and null for a zero stdev.
+anomalous_measure measured(std::int64_t time, std::string measure, double value, double avg,
+                           std::string avg_text, double stdev, std::string stdev_text) {
+  return {time,
+          std::move(measure),
+          value,
+          avg,
+          stdev,
+          std::move(avg_text),
+          std::move(stdev_text),
+          stdev == 0 ? std::nullopt : std::optional<double>((value - avg) / stdev)};
+}
+
+/// The golden findings with the data their texts were rendered from (finding::measures, by
+/// time), as an engine gives them: what OCSF renders (A8). The main rule's finding has its
+/// buckets out of text order, and one bucket twice (the same text, D7.1's distinct).
+std::vector<finding> golden_findings_with_measures() {
+  auto findings = golden_findings();
+  findings[0].measures = {
+      measured(1700000000, "outbound_network_io", 1500, 1000, "1000", 100, "100"),
+      measured(1700000010, "inbound_network_io", 4100, 2000, "2000", 500, "500"),
+      measured(1700000010, "outbound_network_io", 1600, 1000, "1000", 100, "100"),
+      measured(1700000020, "outbound_network_io", 1500, 1000, "1000", 100, "100")};
+  findings[1].measures = {
+      measured(1700000000, "inbound:outbound", 3.47, 0.5, "0.5", 0.2405, "0.2405")};
+  findings[2].measures = {
+      measured(1700003600, "outbound_network_io", 1e16, 1000.5, "1000.50", 0, "0")};
+  return findings;
+}
+
 /// Parses one JSON document; the parser must outlive the element.
 simdjson::dom::element parse_json(simdjson::dom::parser& parser, std::string_view line) {
   simdjson::dom::element doc;
@@ -442,12 +473,12 @@ TEST_CASE("O2 table: a long name is cut, so it cannot widen every row") {
 
 TEST_CASE("O4 OCSF Detection Findings: golden output, byte for byte") {
   std::string out;
-  write_findings_ocsf(out, golden_findings());
+  write_findings_ocsf(out, golden_findings_with_measures());
   CHECK(out == read_fixture("golden_findings.ocsf.jsonl"));
 }
 
 TEST_CASE("O4 OCSF Detection Findings parse back with the required fields") {
-  const auto findings = golden_findings();
+  const auto findings = golden_findings_with_measures();
   const auto lines = lines_of(write_findings(findings, output_format::ocsf));
   REQUIRE(lines.size() == findings.size());
   simdjson::dom::parser parser;
@@ -561,64 +592,55 @@ TEST_CASE("O4 finding_info.uid is stable and depends on rule, cluster, node, pod
   CHECK(finding_uid(a) != finding_uid(b));
 }
 
-TEST_CASE("O4 anomaly texts are read back into measure, values, baseline and z-score") {
-  SECTION("D6.3 one measure") {
-    const auto parts = parse_anomaly_text(
-        "outbound_network_io higher than average by 5.00 Standard Deviations. "
-        "outbound_network_io=1500 avg_outbound_network_io=1000 'stdev_outbound_network_io'=100");
-    REQUIRE(parts.size() == 1);
-    CHECK(parts[0].measure == "outbound_network_io");
-    CHECK(parts[0].z_score == 5.0);
-    CHECK(parts[0].observed == 1500.0);
-    CHECK(parts[0].avg == 1000.0);
-    CHECK(parts[0].stdev == 100.0);
-    CHECK(parts[0].z_score_text == "5.00");
-  }
-  SECTION("D6.5 two measures joined by a comma and a space") {
-    const auto parts = parse_anomaly_text(golden_findings()[0].anomalies[0]);
-    REQUIRE(parts.size() == 2);
+TEST_CASE("A8 OCSF renders the anomaly measures from the finding's data, never its texts") {
+  simdjson::dom::parser parser;
+  SECTION("the measures of each distinct text, in the texts' order") {
+    const auto parts = anomaly_measurements(golden_findings_with_measures()[0]);
+    REQUIRE(parts.size() == 3);  // the bucket given twice is one text
     CHECK(parts[0].measure == "inbound_network_io");
-    CHECK(parts[0].stdev_text == "500");
+    CHECK(parts[0].z_score == 4.2);
+    CHECK(parts[0].z_score_text == "4.20");
+    CHECK(parts[0].observed_text == "4100");
     CHECK(parts[1].measure == "outbound_network_io");
     CHECK(parts[1].observed == 1600.0);
-    CHECK(parts[1].stdev_text == "100");
+    CHECK(parts[2].observed == 1500.0);
+    CHECK(parts[2].stdev_text == "100");
   }
-  SECTION("R3 the ratio rule's text") {
-    const auto parts = parse_anomaly_text(
-        "inbound:outbound ratio higher than average by -0.50 Standard Deviations. "
-        "inbound:outbound=0.30000000000000004 avg_inbound:outbound=1.5e-05 "
-        "'stdev_inbound:outbound'=1000.50, outbound:inbound ratio higher than average by 2.00 "
-        "Standard Deviations. outbound:inbound=3 avg_outbound:inbound=1 "
-        "'stdev_outbound:inbound'=1");
-    REQUIRE(parts.size() == 2);
-    CHECK(parts[0].measure == "inbound:outbound");
-    CHECK(parts[0].z_score == -0.5);
-    CHECK(parts[0].observed == 0.30000000000000004);
+  SECTION("the z-score is the printed one; a zero stdev's is null (D6.4)") {
+    finding f = golden_findings()[1];
+    f.measures = {measured(1700000000, "inbound:outbound", 0.30000000000000004, 1.5e-05, "1.5e-05",
+                           0.123, "0.123")};
+    const auto parts = anomaly_measurements(f);
+    REQUIRE(parts.size() == 1);
+    CHECK(parts[0].observed_text == "0.30000000000000004");
     CHECK(parts[0].avg == 1.5e-05);
-    CHECK(parts[0].avg_text == "1.5e-05");
-    CHECK(parts[0].stdev_text == "1000.50");
-    CHECK(parts[1].measure == "outbound:inbound");
-    CHECK(parts[1].observed == 3.0);
+    CHECK(parts[0].z_score_text == "2.44");
+    CHECK(parts[0].z_score == 2.44);
+    const auto lab = anomaly_measurements(golden_findings_with_measures()[2]);
+    REQUIRE(lab.size() == 1);
+    CHECK(lab[0].z_score_text == "inf");
+    CHECK_FALSE(lab[0].z_score.has_value());
+    CHECK(lab[0].stdev == 0.0);
   }
-  SECTION("D6.4 a z-score printed inf is null") {
-    const auto parts = parse_anomaly_text(
-        "m higher than average by inf Standard Deviations. m=2 avg_m=1 'stdev_m'=0");
-    REQUIRE(parts.size() == 1);
-    CHECK_FALSE(parts[0].z_score.has_value());
-    CHECK(parts[0].z_score_text == "inf");
-    CHECK(parts[0].stdev == 0.0);
+  SECTION("a text that says otherwise does not change the numbers") {
+    finding f = golden_findings_with_measures()[0];
+    for (auto& text : f.anomalies)
+      text =
+          "m higher than average by 99.00 Standard Deviations. "
+          "m=1 avg_m=1 'stdev_m'=1";
+    const auto doc =
+        parse_json(parser, write_findings(std::vector<finding>{f}, output_format::ocsf));
+    simdjson::dom::array scores = doc["unmapped"]["anomaly_scores"];
+    REQUIRE(scores.size() == 3);
+    CHECK(str(scores.at(0)["measure"]) == "inbound_network_io");
+    CHECK(double(scores.at(0)["z_score"]) == 4.2);
   }
-  SECTION("a measure name holding '=' or the start of another measure's name") {
-    const auto parts = parse_anomaly_text(
-        "a=b higher than average by 1.00 Standard Deviations. a=b=7 avg_a=b=1 'stdev_a=b'=6");
-    REQUIRE(parts.size() == 1);
-    CHECK(parts[0].measure == "a=b");
-    CHECK(parts[0].observed == 7.0);
-  }
-  SECTION("text that does not follow the template gives nothing") {
-    CHECK(parse_anomaly_text("").empty());
-    CHECK(parse_anomaly_text("free text, with a comma").empty());
-    CHECK(parse_anomaly_text("m higher than average by 1.00 Standard Deviations. x=1").empty());
+  SECTION("a finding without measures (made by hand) has texts but no analyses") {
+    const auto doc = parse_json(
+        parser, write_findings(std::vector<finding>{golden_findings()[0]}, output_format::ocsf));
+    CHECK(simdjson::dom::array(doc["anomaly_analyses"]).size() == 0);
+    CHECK(simdjson::dom::array(doc["unmapped"]["anomaly_scores"]).size() == 0);
+    CHECK(simdjson::dom::array(doc["unmapped"]["anomalies"]).size() == 2);
   }
 }
 

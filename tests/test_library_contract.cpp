@@ -6,6 +6,8 @@
 // one measure, D3's mean).
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -16,6 +18,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <simdjson.h>
+
+#include <k8snetio/io/baseline_csv.hpp>
+#include <k8snetio/io/input/metrics_csv_reader.hpp>
+#include <k8snetio/io/input/read_inputs.hpp>
+#include <k8snetio/io/output/findings_writer.hpp>
 #include <k8snetio/k8snetio.hpp>
 
 namespace test_library_contract {
@@ -182,6 +190,74 @@ TEST_CASE("A1.4 the unmapped count survives save and restore") {
   CHECK(result.unmapped_directions[0].first == "tx");
 }
 
+TEST_CASE("A1.4 the baseline runner counts and names the directions the rule does not map") {
+  // tx/rx instead of transmit/receive: a table of empty cells (B4 still counts the rows), and
+  // the result says why.
+  const auto renamed = traffic(t0, 60, 1, 0, {"tx", "rx"});
+  const auto none = k::build_network_io_baseline(views(renamed));
+  for (const auto& row : none.table.rows())
+    for (std::size_t m = 0; m < 2; ++m) {
+      CHECK_FALSE(row.entry.avg[m].value.has_value());
+      CHECK_FALSE(row.entry.stdev[m].value.has_value());
+    }
+  CHECK(none.stats.aggregated == renamed.size());
+  CHECK(none.unmapped_direction == renamed.size());
+  const std::vector<std::pair<std::string, std::uint64_t>> named = {{"rx", renamed.size() / 2},
+                                                                    {"tx", renamed.size() / 2}};
+  CHECK(none.unmapped_directions == named);
+
+  // Mixed with mapped points: only the unmapped ones are counted, and every average and stdev
+  // is that of the mapped points alone (B4's row count counts every row, as SPL's does).
+  auto mixed = traffic(t0, 60);
+  const auto extra = traffic(t0, 60, 1, 0, {"dropped"});
+  mixed.insert(mixed.end(), extra.begin(), extra.end());
+  const auto with_extra = k::build_network_io_baseline(views(mixed));
+  const auto without = k::build_network_io_baseline(views(traffic(t0, 60)));
+  CHECK(with_extra.unmapped_direction == extra.size());
+  REQUIRE(with_extra.unmapped_directions.size() == 1);
+  CHECK(with_extra.unmapped_directions[0].first == "dropped");
+  CHECK(without.unmapped_direction == 0);
+  CHECK(without.unmapped_directions.empty());
+  REQUIRE(with_extra.table.size() == without.table.size());
+  for (std::size_t i = 0; i < without.table.size(); ++i) {
+    const auto& a = with_extra.table.rows()[i];
+    const auto& b = without.table.rows()[i];
+    CHECK(a.key == b.key);
+    CHECK(a.entry.avg == b.entry.avg);
+    CHECK(a.entry.stdev == b.entry.stdev);
+    CHECK(b.entry.avg[0].value.has_value());
+  }
+}
+
+TEST_CASE("A1.4 the baseline runner's unmapped count survives save, restore and merge") {
+  const auto owned = traffic(t0, 60, 1, 0, {"transmit", "receive", "tx"});
+  const auto points = views(owned);
+  const std::size_t half = points.size() / 2;
+  k::baseline_runner<2> first(k::anomalous_network_io);
+  for (std::size_t i = 0; i < half; ++i) (void)first.add(points[i]);
+  k::baseline_runner<2> second(k::anomalous_network_io);
+  second.restore_state(first.save_state());
+  for (std::size_t i = half; i < points.size(); ++i) (void)second.add(points[i]);
+  const auto restored = second.finish();
+  CHECK(restored.unmapped_direction == points.size() / 3);
+  REQUIRE(restored.unmapped_directions.size() == 1);
+  CHECK(restored.unmapped_directions[0] ==
+        std::pair<std::string, std::uint64_t>{"tx", points.size() / 3});
+
+  // Shards: the later part's runner merged into the earlier one's counts both parts.
+  k::baseline_runner<2> early(k::anomalous_network_io), later(k::anomalous_network_io);
+  for (std::size_t i = 0; i < half; ++i) (void)early.add(points[i]);
+  for (std::size_t i = half; i < points.size(); ++i) (void)later.add(points[i]);
+  early.merge_state(later.save_state());
+  CHECK(early.finish().unmapped_direction == points.size() / 3);
+
+  // Per day (baseline --state --add): every day's runner together.
+  k::daily_baseline_runner<2> daily(k::anomalous_network_io);
+  for (const auto& p : points) (void)daily.add(p);
+  CHECK(daily.unmapped().points() == points.size() / 3);
+  CHECK(daily.unmapped().named().size() == 1);
+}
+
 // ---- A2 -----------------------------------------------------------------------------------------
 
 namespace {
@@ -320,6 +396,148 @@ TEST_CASE("A2 without a window, persist_over dates a finding from its own pod's 
   // web-x2k9p's anomalous buckets are 10…17; web-abcde's stray bucket 50 does not count.
   CHECK(findings[0].window_start == t0 + 100);
   CHECK(findings[0].window_end == t0 + 180);
+}
+
+// ---- A6 -----------------------------------------------------------------------------------------
+
+TEST_CASE("A6 readers and loaders return coded, positioned errors that name no CLI flag") {
+  namespace io = k::io;
+  const auto no_flag = [](const std::string& text) {
+    INFO(text);
+    CHECK(text.find("--") == std::string::npos);
+  };
+  SECTION("a metrics header without the node column") {
+    io::metrics_csv_reader reader("n.csv");
+    std::size_t points = 0;
+    const auto read = reader.read(
+        "metric_timestamp,_value,k8s.cluster.name,k8s.pod.name,direction\n"
+        "1,2,c,p,transmit\n",
+        [&points](const k::metric_point&) { ++points; });
+    REQUIRE_FALSE(read);
+    CHECK(read.error().code == io::error_code::bad_header);
+    CHECK(read.error().file == "n.csv");
+    CHECK(read.error().line == 1);
+    CHECK(read.error().field == "k8s.node.name");
+    CHECK(read.error().message.find("reader_options::default_node") != std::string::npos);
+    no_flag(read.error().what());
+    CHECK(points == 0);
+  }
+  SECTION("a time that looks like epoch milliseconds: the skip names the library's option") {
+    io::metrics_csv_reader reader("ms.csv");
+    const auto read = reader.read(
+        "metric_timestamp,metric_name,_value,k8s.cluster.name,k8s.node.name,k8s.pod.name,"
+        "direction\n1700000010123,k8s.pod.network.io,5,c,n,p,transmit\n",
+        [](const k::metric_point&) {});
+    REQUIRE(read);
+    REQUIRE(reader.report().examples.size() == 1);
+    CHECK(reader.report().examples[0].detail.find("set reader_options::epoch_unit to ms") !=
+          std::string::npos);
+    no_flag(reader.report().examples[0].to_string());
+  }
+  SECTION("the hints for missing dimensions") {
+    io::read_report report;
+    report.missing_dimensions = {3, 0, 2, 0};
+    const auto hints = report.hints();
+    REQUIRE(hints.size() == 2);
+    CHECK(hints[0].find("reader_options::default_cluster") != std::string::npos);
+    CHECK(hints[1].find("reader_options::default_node") != std::string::npos);
+    for (const auto& hint : hints) no_flag(hint);
+  }
+  SECTION("a baseline table of another rule") {
+    std::string ratio_text;
+    io::write_baseline_csv(ratio_text, k::build_network_io_ratio_baseline(views(history())).table);
+    const auto loaded = io::read_baseline_csv<2>(ratio_text, "ratio.csv");
+    REQUIRE_FALSE(loaded);
+    CHECK(loaded.error().code == io::error_code::no_baseline_columns);
+    CHECK(loaded.error().file == "ratio.csv");
+    CHECK(loaded.error().line == 1);
+    CHECK(loaded.error().message.find("another rule") != std::string::npos);
+    no_flag(loaded.error().what());
+  }
+  SECTION("a baseline table given as metrics") {
+    const auto path = std::filesystem::temp_directory_path() / "k8snetio-a6-baseline-input.csv";
+    {
+      std::string table_text;
+      io::write_baseline_csv(table_text, k::build_network_io_baseline(views(history())).table);
+      std::ofstream(path) << table_text;
+    }
+    const auto read = io::read_inputs({path.string()}, {}, [](const k::metric_point&) {});
+    std::filesystem::remove(path);
+    REQUIRE_FALSE(read);
+    CHECK(read.error().code == io::error_code::unknown_format);
+    CHECK(read.error().file == path.string());
+    CHECK(read.error().message.find("input_options::format") != std::string::npos);
+    no_flag(read.error().what());
+  }
+}
+
+// ---- A8 -----------------------------------------------------------------------------------------
+
+TEST_CASE("A8 a user's own rule gets complete OCSF and ES risk output from its own metadata") {
+  // A rule of the user's: its own measures, texts, ids, ATT&CK technique and tactic, story.
+  static constexpr k::measure_set<2> measures{
+      {"egress_bytes", "ingress_bytes"}, " above its usual level by ", {0, 1}};
+  static constexpr k::rule_metadata meta{"Pod exfiltration",
+                                         "my-rule-0001",
+                                         "T1048",
+                                         "system",
+                                         70,
+                                         "Pod exfiltration suspected on host ",
+                                         "Exfiltration Over Alternative Protocol",
+                                         "TA0010",
+                                         "Exfiltration",
+                                         "Data Exfiltration"};
+  const k::rule_definition<2> rule(measures, meta,
+                                   std::array<std::string_view, 2>{"transmit", "receive"});
+  const auto table = k::build_baseline(rule, views(history())).table;
+  const auto result = k::detect(rule, views(traffic(t0, 60, 100, 10)), table);
+  REQUIRE(result.findings.size() == 1);
+  const k::finding& f = result.findings[0];
+  REQUIRE_FALSE(f.measures.empty());  // the numbers behind the texts, as data
+
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  const std::string ocsf = k::io::write_findings(result.findings, k::io::output_format::ocsf);
+  REQUIRE_FALSE(parser.parse(simdjson::padded_string(ocsf)).get(doc));
+  const auto info = doc["finding_info"];
+  CHECK(std::string_view(info["title"]) == "Pod exfiltration");
+  CHECK(std::string_view(info["analytic"]["uid"]) == "my-rule-0001");
+  const auto attack = info["attacks"].at(0);
+  CHECK(std::string_view(attack["technique"]["uid"]) == "T1048");
+  CHECK(std::string_view(attack["technique"]["name"]) == "Exfiltration Over Alternative Protocol");
+  CHECK(std::string_view(attack["tactic"]["uid"]) == "TA0010");
+  CHECK(std::string_view(attack["tactic"]["name"]) == "Exfiltration");
+  CHECK(std::int64_t(doc["risk_score"]) == 70);
+  CHECK(std::string_view(doc["message"]) == "Pod exfiltration suspected on host node-1");
+  // The anomaly numbers are the finding's, under the rule's measure names.
+  simdjson::dom::array scores = doc["unmapped"]["anomaly_scores"];
+  REQUIRE(scores.size() > 0);
+  const auto first = k::io::anomaly_measurements(f).front();
+  CHECK(std::string_view(scores.at(0)["measure"]) == first.measure);
+  CHECK((first.measure == "egress_bytes" || first.measure == "ingress_bytes"));
+  CHECK(double(scores.at(0)["observed"]) == *first.observed);
+  CHECK(double(scores.at(0)["baseline"]["avg"]) == *first.avg);
+  bool from_data = false;
+  for (const auto& m : f.measures)
+    from_data = from_data || (m.measure == first.measure && m.value == *first.observed);
+  CHECK(from_data);
+
+  const std::string risk = k::io::write_findings(result.findings, k::io::output_format::risk);
+  REQUIRE_FALSE(parser.parse(simdjson::padded_string(risk)).get(doc));
+  const auto event = doc["event"];
+  CHECK(std::string_view(doc["source"]) == "ESCU - Pod exfiltration - Rule");
+  CHECK(std::string_view(event["rule_id"]) == "my-rule-0001");
+  CHECK(std::int64_t(event["risk_score"]) == 70);
+  const auto only = [&](const char* key) {
+    simdjson::dom::array values = event[key];
+    return values.size() == 1 ? std::string(std::string_view(values.at(0))) : std::string();
+  };
+  CHECK(only("annotations.mitre_attack.mitre_technique_id") == "T1048");
+  CHECK(only("annotations.mitre_attack.mitre_technique") ==
+        "Exfiltration Over Alternative Protocol");
+  CHECK(only("annotations.mitre_attack.mitre_tactic_id") == "TA0010");
+  CHECK(only("annotations.mitre_attack.mitre_tactic") == "Exfiltration");
+  CHECK(only("analyticstories") == "Data Exfiltration");
 }
 
 }  // namespace test_library_contract

@@ -351,7 +351,7 @@ TEST_CASE("I1.5 a header without a dimension column no option supplies is bad_he
   CHECK(r.error->code == error_code::bad_header);
   CHECK(r.error->what() ==
         "[k8snetio.error.110] n.csv:1: the header has no 'k8s.node.name' column (or set "
-        "--default-node) (field 'k8s.node.name')");
+        "reader_options::default_node) (field 'k8s.node.name')");
   CHECK(r.points.empty());
   const auto no_pod =
       read_whole("metric_timestamp,_value,k8s.cluster.name,k8s.node.name,direction\n");

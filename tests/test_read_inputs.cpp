@@ -4,6 +4,9 @@
 // progress).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +15,7 @@
 #include <zstd.h>
 
 #include "k8snetio/engine/baseline_runner.hpp"
+#include "k8snetio/io/input/read_exactly.hpp"
 #include "k8snetio/io/input/read_inputs.hpp"
 #include "k8snetio/rules/anomalous_network_io.hpp"
 #include "support.hpp"
@@ -335,6 +339,79 @@ TEST_CASE("I1 read_inputs: a CSV file parsed on threads gives the points of one 
     CHECK(r.summary.error().line == 3002);
     CHECK(r.points.size() == 3000);
   }
+}
+
+namespace {
+
+/// A CSV of `buckets` buckets of three pods, both directions: rows time-major, or in an order
+/// that is neither time- nor series-major (each bucket's rows with the next bucket's between).
+std::string io_csv(int buckets, bool shuffled) {
+  std::vector<std::string> rows;
+  for (int b = 0; b < buckets; ++b)
+    for (const char* pod : {"web-aaaaa", "web-bbbbb", "api-ccccc"})
+      for (const char* direction : {"transmit", "receive"})
+        rows.push_back(fmt::format("{},k8s.pod.network.io,{},prod,node-1,{},{}\n",
+                                   1700000000 + 10 * b + 1, 1000 + (b * 37 + pod[5]) % 101, pod,
+                                   direction));
+  if (shuffled)  // the second half first: every series goes back in time once
+    std::rotate(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(rows.size() / 2),
+                rows.end());
+  std::string text =
+      "metric_timestamp,metric_name,_value,k8s.cluster.name,k8s.node.name,k8s.pod.name,"
+      "direction\n";
+  for (const auto& r : rows) text += r;
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("S1 read_inputs_exactly: any order gives the table of the ordered input") {
+  temp_dir dir;
+  const std::string ordered = dir.file("ordered.csv"), shuffled = dir.file("shuffled.csv");
+  write_file(ordered, io_csv(120, false));
+  write_file(shuffled, io_csv(120, true));
+  const auto make = [](k8snetio::group_closing closing) {
+    k8snetio::baseline_run_options options;
+    options.span.closing = closing;
+    return std::make_unique<k8snetio::baseline_runner<2>>(k8snetio::anomalous_network_io, options);
+  };
+  auto in_order = read_inputs_exactly<k8snetio::baseline_runner<2>>({ordered}, {}, make);
+  REQUIRE(in_order);
+  CHECK_FALSE(in_order->second_pass);
+  auto any_order = read_inputs_exactly<k8snetio::baseline_runner<2>>({shuffled}, {}, make);
+  REQUIRE(any_order);
+  CHECK(any_order->second_pass);  // the streaming pass could not be exact
+  CHECK(any_order->summary.report.points == in_order->summary.report.points);
+  const auto expected = in_order->engine->finish();
+  const auto got = any_order->engine->finish();
+  CHECK(expected.table.size() == 2);  // prod:web and prod:api
+  CHECK(got.table.rows() == expected.table.rows());
+
+  // Held from the start: one pass, the same table.
+  auto held = read_inputs_exactly<k8snetio::baseline_runner<2>>({shuffled}, {}, make, true);
+  REQUIRE(held);
+  CHECK_FALSE(held->second_pass);
+  CHECK(held->engine->finish().table.rows() == expected.table.rows());
+}
+
+TEST_CASE("S1.1 read_inputs_exactly: holding more groups than allowed is a coded error") {
+  temp_dir dir;
+  const std::string shuffled = dir.file("shuffled.csv");
+  write_file(shuffled, io_csv(120, true));
+  auto read = read_inputs_exactly<k8snetio::baseline_runner<2>>(
+      {shuffled}, {}, [](k8snetio::group_closing closing) {
+        k8snetio::baseline_run_options options;
+        options.span.closing = closing;
+        options.span.max_open_groups = 4;
+        return std::make_unique<k8snetio::baseline_runner<2>>(k8snetio::anomalous_network_io,
+                                                              options);
+      });
+  REQUIRE_FALSE(read);
+  CHECK(read.error().code == error_code::memory_limit);
+  CHECK(read.error().file == shuffled);
+  CHECK(read.error().what().starts_with("[k8snetio.error.104] "));
+  CHECK(read.error().message.find("max_open_groups") != std::string::npos);
+  CHECK(read.error().message.find("--") == std::string::npos);  // A6: no CLI flag
 }
 
 }  // namespace test_read_inputs

@@ -87,12 +87,12 @@ TEST_CASE("I3.1 raw kubeletstats without a cluster: counted under its name, with
   const auto hints = reader.report().hints();
   REQUIRE(hints.size() == 1);
   CHECK(hints[0] ==
-        "no k8s.cluster.name: 12 points; set --default-cluster or add the "
+        "no k8s.cluster.name: 12 points; set reader_options::default_cluster or add the "
         "k8sattributes or resource processor");
 }
 
 TEST_CASE(
-    "I3.1 a pod resource without any node source is counted, and the hint names --default-node",
+    "I3.1 a pod resource without any node source is counted, and the hint names the default node",
     "[real-shapes][I3.1]") {
   const std::string line =
       R"({"resourceMetrics":[{"resource":{"attributes":[{"key":"k8s.pod.name","value":{"stringValue":"web-0"}}]},)"
@@ -110,7 +110,8 @@ TEST_CASE(
     CHECK(reader.report().missing_dimensions[2] == 2);
     REQUIRE(reader.report().hints().size() == 1);
     CHECK(reader.report().hints()[0] ==
-          "no k8s.node.name: 2 points; set --default-node or add the k8sattributes processor");
+          "no k8s.node.name: 2 points; set reader_options::default_node or add the "
+          "k8sattributes processor");
   }
   SECTION("--default-node supplies it") {
     options.default_node = "node-1";
@@ -286,7 +287,7 @@ TEST_CASE("I1.4 epoch milliseconds are refused naming the unit, or converted whe
     REQUIRE(reader.report().examples.size() == 1);
     CHECK(reader.report().examples[0].to_string() ==
           "x:2: time out of range: metric_timestamp='1700000010123': looks like epoch "
-          "milliseconds; set --time-unit ms");
+          "milliseconds; set reader_options::epoch_unit to ms");
   }
   SECTION("told milliseconds: converted") {
     reader_options options;

@@ -22,7 +22,6 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <stdlib.h>  // mkstemp
 #include <unistd.h>  // access
 
 #include <k8snetio/engine/baseline_runner.hpp>
@@ -32,6 +31,7 @@
 #include <k8snetio/io/baseline_state_dir.hpp>
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/input/allowlist.hpp>
+#include <k8snetio/io/input/read_exactly.hpp>
 #include <k8snetio/io/input/read_inputs.hpp>
 #include <k8snetio/io/output/atomic_file.hpp>
 #include <k8snetio/io/output/findings_writer.hpp>
@@ -72,73 +72,24 @@ int fail(const std::string& message) {
   return exit_failure;
 }
 
-int fail(const io::input_error& error) { return fail(error.what()); }
-
-/// An engine's drop under --strict: the readers name file:line themselves; a point the engine
-/// refuses (missing dimension, non-finite, …) is named here by its reason, and by the input
-/// being read (read_inputs fills in the file). A point that only ends the streaming attempt
-/// (out of order: the second pass will take it) is not an error.
-io::result<void> strict_drop(k8snetio::drop_reason reason) {
-  if (reason == k8snetio::drop_reason::none || reason == k8snetio::drop_reason::out_of_order ||
-      reason == k8snetio::drop_reason::memory_limit)
-    return {};
-  return io::make_error(io::error_code::bad_row, {}, 0, std::string(k8snetio::to_string(reason)));
+/// library.md A6: the library's messages name its options (reader_options::default_node, …);
+/// the program names the flag that sets each one.
+std::string with_flags(std::string text) {
+  static constexpr std::pair<std::string_view, std::string_view> flags[] = {
+      {"set reader_options::default_cluster", "set --default-cluster"},
+      {"set reader_options::default_node", "set --default-node"},
+      {"set reader_options::epoch_unit to ", "set --time-unit "},
+      {"load it with load_baseline_csv, or force a format with input_options::format",
+       "pass it with --baseline, or force a format with --input-format"},
+      {"built for another rule?", "built with another --rule?"}};
+  for (const auto& [library, flag] : flags)
+    for (std::size_t at = text.find(library); at != std::string::npos;
+         at = text.find(library, at + flag.size()))
+      text.replace(at, library.size(), flag);
+  return text;
 }
 
-/// Reads `inputs` into a push API (baseline_runner or detector): every point goes to
-/// `engine.add`; under --strict the first point the engine refuses ends the read. A progress
-/// line shows on a terminal.
-template <class Engine>
-io::result<void> read_into(Engine& engine, const common_options& o,
-                           const std::vector<std::string>& inputs, run_summary& summary,
-                           std::FILE* spool = nullptr) {
-  const auto sink = [&](const k8snetio::metric_point& p) -> io::result<void> {
-    const k8snetio::add_outcome used = engine.add(p);
-    if (o.strict && !used) return strict_drop(used.reason);
-    return {};
-  };
-  io::input_options in = make_input_options(o);
-  in.spool = spool;
-  progress_line progress;
-  if (progress.enabled())
-    in.progress = [&progress](const io::input_progress& at) {
-      progress.set_total(at.total_bytes);
-      progress.update(at.bytes, at.rows);
-    };
-  auto read = io::read_inputs(inputs, in, sink);
-  summary.aggregation = engine.stats();
-  if (!read) return tl::unexpected(std::move(read.error()));
-  summary.inputs = read->inputs;
-  summary.report = std::move(read->report);
-  summary.outside_range = read->outside_range;
-  return {};
-}
-
-/// A temporary file that is removed when it goes out of scope (S1.2: standard input kept for
-/// a second pass).
-class spool_file {
- public:
-  spool_file() {
-    const char* dir = std::getenv("TMPDIR");
-    path_ = std::string(dir && *dir ? dir : "/tmp") + "/k8s-netio-stdin-XXXXXX";
-    const int fd = ::mkstemp(path_.data());
-    if (fd >= 0) file_ = ::fdopen(fd, "w+b");
-    if (!file_) path_.clear();
-  }
-  spool_file(const spool_file&) = delete;
-  spool_file& operator=(const spool_file&) = delete;
-  ~spool_file() {
-    if (file_) std::fclose(file_);
-    if (!path_.empty()) std::remove(path_.c_str());
-  }
-  std::FILE* get() const noexcept { return file_; }
-  const std::string& path() const noexcept { return path_; }
-  bool flush() const noexcept { return file_ && std::fflush(file_) == 0; }
-
- private:
-  std::string path_;
-  std::FILE* file_ = nullptr;
-};
+int fail(const io::input_error& error) { return fail(with_flags(error.what())); }
 
 /// --max-memory MiB as a number of open D1 groups (about 64 bytes each, with their index).
 std::size_t max_open_groups(std::uint64_t mebibytes) {
@@ -153,48 +104,55 @@ void set_batch_closing(k8snetio::span_options& span, const common_options& o) {
   span.max_series = static_cast<std::size_t>(o.max_series);
 }
 
-/// S1, S1.2: reads the inputs into the engine `make(closing)` builds. When they are in neither
-/// time nor series order (the engine's failure() is out_of_order), reads them all again into
-/// a fresh engine that holds every bucket; standard input is kept in a temporary file for
-/// that. Sets `second_pass` when it took one.
+/// S1, S1.2: reads the inputs into the engine `make(closing)` builds, exactly whatever their
+/// order (io::read_inputs_exactly: a second pass into an engine that holds every bucket when
+/// they are in neither time nor series order; --unordered holds from the start). Under --strict
+/// the first point the engine refuses ends the read. A progress line shows on a terminal. Sets
+/// `second_pass` when it took one.
 template <class Engine, class Make>
 io::result<std::unique_ptr<Engine>> read_exactly(const common_options& o, run_summary& summary,
                                                  bool& second_pass, Make&& make) {
-  auto engine =
-      make(o.unordered ? k8snetio::group_closing::at_finish : k8snetio::group_closing::by_series);
-  const bool reads_stdin = std::find(o.inputs.begin(), o.inputs.end(), "-") != o.inputs.end();
-  std::optional<spool_file> spool;
-  if (reads_stdin && !o.unordered) {
-    spool.emplace();
-    if (!spool->get())
-      return io::make_error(io::error_code::read_failed, "standard input", 0,
-                            "cannot create a temporary file to keep it for a second pass");
+  io::input_options in = make_input_options(o);
+  progress_line progress;
+  if (progress.enabled())
+    in.progress = [&progress](const io::input_progress& at) {
+      progress.set_total(at.total_bytes);
+      progress.update(at.bytes, at.rows);
+    };
+  auto read = io::read_inputs_exactly<Engine>(o.inputs, std::move(in), make, o.unordered);
+  if (!read) {
+    if (read.error().code == io::error_code::memory_limit)  // the library's limit: --max-memory
+      return io::make_error(
+          io::error_code::memory_limit, read.error().file, 0,
+          fmt::format("the input is in neither time nor series order, and holding it needs more "
+                      "than --max-memory {} MiB: sort it by time (for example sort -t, -k1,1n) "
+                      "or raise --max-memory",
+                      o.max_memory));
+    return tl::unexpected(std::move(read.error()));
   }
-  if (auto read = read_into(*engine, o, o.inputs, summary, spool ? spool->get() : nullptr); !read)
-    return tl::unexpected(read.error());
-  if constexpr (requires { engine->end_of_input(); }) engine->end_of_input();
-  second_pass = engine->failure() == k8snetio::drop_reason::out_of_order;
-  if (second_pass) {
-    std::vector<std::string> again = o.inputs;
-    if (spool) {
-      if (!spool->flush())
-        return io::make_error(io::error_code::read_failed, "standard input", 0,
-                              "cannot keep a copy for a second pass (disk full?)");
-      std::replace(again.begin(), again.end(), std::string("-"), spool->path());
-    }
-    engine = make(k8snetio::group_closing::at_finish);
-    summary = run_summary{};
-    if (auto read = read_into(*engine, o, again, summary); !read)
-      return tl::unexpected(read.error());
-  }
-  if (engine->failure() == k8snetio::drop_reason::memory_limit)
-    return io::make_error(
-        io::error_code::input_too_large, o.inputs.front(), 0,
-        fmt::format("the input is in neither time nor series order, and holding it needs more "
-                    "than --max-memory {} MiB: sort it by time (for example sort -t, -k1,1n) "
-                    "or raise --max-memory",
-                    o.max_memory));
-  return engine;
+  summary = run_summary{};
+  summary.aggregation = read->engine->stats();
+  summary.inputs = read->summary.inputs;
+  summary.report = std::move(read->summary.report);
+  summary.outside_range = read->summary.outside_range;
+  second_pass = read->second_pass;
+  return std::move(read->engine);
+}
+
+/// library.md A1.4: puts the points whose direction fed no measure of the rule in the summary;
+/// the sentence of the error when no point of the input fed the rule at all.
+std::optional<std::string> note_unmapped(
+    run_summary& summary, const common_options& o, std::uint64_t unmapped,
+    const std::vector<std::pair<std::string, std::uint64_t>>& named) {
+  summary.unmapped_direction = unmapped;
+  summary.unmapped_directions.clear();
+  for (const auto& direction : named) summary.unmapped_directions.push_back(direction.first);
+  const auto& stats = summary.aggregation;
+  if (stats.aggregated != unmapped || unmapped + stats.other_metric == 0) return std::nullopt;
+  return fmt::format(
+      "no point of the input feeds the {} rule: each has another metric than --metric '{}' or "
+      "a direction the rule does not read (it reads 'transmit' and 'receive'); {}",
+      o.rule, o.metric, with_flags(summary.line()));
 }
 
 void print_second_pass(bool second_pass) {
@@ -206,14 +164,14 @@ void print_second_pass(bool second_pass) {
 }
 
 void print_summary(const run_summary& summary, std::uint64_t max_series) {
-  print_diagnostic("k8s-netio: {}\n", summary.line());
+  print_diagnostic("k8s-netio: {}\n", with_flags(summary.line()));
   if (summary.aggregation.series_limit)  // S5.1: once, naming the cap and the option
     print_diagnostic(
         "k8s-netio: warning: {} points of series beyond the {} held at once were refused "
         "(--max-series {}); what was accepted is exact, raise --max-series to take them all\n",
         with_commas(summary.aggregation.series_limit), with_commas(max_series), max_series);
   for (const std::string& hint : summary.report.hints())  // I3.1: which option supplies it
-    print_diagnostic("k8s-netio: hint: {}\n", quoted_for_diagnostic(hint));
+    print_diagnostic("k8s-netio: hint: {}\n", quoted_for_diagnostic(with_flags(hint)));
 }
 
 /// D5.4: how many keys the summary names.
@@ -389,6 +347,9 @@ int run_baseline_state(const baseline_command_options& o) {
           k8snetio::utc_day_text(k8snetio::utc_day_of(now))));
     added = (*runner)->finish();
     summary.aggregation = (*runner)->stats();
+    const auto unmapped = (*runner)->unmapped();
+    if (auto none = note_unmapped(summary, o, unmapped.points(), unmapped.named()))
+      return fail(*none);  // library.md A1.4: the state is left as it was
   }
 
   if (!dir) {  // a new state directory, made now that the input is in
@@ -558,6 +519,8 @@ int run_baseline(const baseline_command_options& o) {
 
   auto result = (*runner)->finish();
   summary.aggregation = result.stats;
+  if (auto none = note_unmapped(summary, o, result.unmapped_direction, result.unmapped_directions))
+    return fail(*none);  // library.md A1.4: nothing is written
   std::string text;
   io::write_baseline_csv(text, result.table);
   out.write(text);
@@ -622,22 +585,15 @@ int run_detect(const detect_command_options& o) {
 
   auto result = (*detector)->finish();
   summary.aggregation = result.stats;
-  summary.unmapped_direction = result.unmapped_direction;  // library.md A1.4
-  for (const auto& named : result.unmapped_directions)
-    summary.unmapped_directions.push_back(named.first);
-  if (result.stats.aggregated == result.unmapped_direction &&
-      result.unmapped_direction + result.stats.other_metric > 0)
-    return fail(fmt::format(
-        "no point of the input feeds the {} rule: each has another metric than --metric '{}' or "
-        "a direction the rule does not read (it reads 'transmit' and 'receive'); {}",
-        o.rule, o.metric, summary.line()));
+  if (auto none = note_unmapped(summary, o, result.unmapped_direction, result.unmapped_directions))
+    return fail(*none);
   std::string text;
   io::findings_write_options write_options;
   write_options.csv_formula_guard = !o.csv_raw;  // O6.5
   write_options.hec_index = o.hec_index;         // O3, O3.1
   if (*format == io::output_format::html) {      // O5: the run's summary on the page
     auto& report = write_options.report;
-    report.input_summary = summary.line();
+    report.input_summary = with_flags(summary.line());
     if (result.stats.first_bucket && result.stats.last_bucket) {
       report.window_start = *result.stats.first_bucket;
       report.window_end = *result.stats.last_bucket + o.span;

@@ -22,7 +22,10 @@ set(k8snetio_misuse_messages
     "A1.3:take_closed:nodiscard"
     "A1.3:save_state:nodiscard"
     "A1.3:detect:nodiscard"
-    "A1.3:make_detector:nodiscard")
+    "A1.3:make_detector:nodiscard"
+    "A1.3:baseline_runner_finish:nodiscard"
+    "A1.3:load_baseline_csv:nodiscard"
+    "A1.3:read_inputs:nodiscard")
 set(k8snetio_misuse_command
     ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only -Werror=unused-result
     -I${PROJECT_SOURCE_DIR}/include ${CMAKE_CURRENT_LIST_DIR}/misuse.cpp)

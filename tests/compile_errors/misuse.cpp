@@ -7,6 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include <k8snetio/engine/baseline_runner.hpp>
+#include <k8snetio/io/baseline_csv.hpp>
+#include <k8snetio/io/input/read_inputs.hpp>
 #include <k8snetio/k8snetio.hpp>
 
 namespace k = k8snetio;
@@ -50,6 +53,10 @@ int main() {
   (void)made;
   auto shared = measure_rows | k::lookup_baseline(std::make_shared<k::baseline_table<2>>());
   (void)shared;
+  k::baseline_runner<2> runner(rule);
+  (void)runner.finish();
+  (void)k::io::load_baseline_csv<2>("baseline.csv");
+  (void)k::io::read_inputs({"points.csv"}, {}, [](const k::metric_point&) {});
 #elif K8SNETIO_MISUSE == 1
   (void)(numbers | k::aggregate_spans());
 #elif K8SNETIO_MISUSE == 2
@@ -94,6 +101,13 @@ int main() {
   k::detect(rule, points, table);
 #elif K8SNETIO_MISUSE == 18
   k::make_detector(rule, table, {});
+#elif K8SNETIO_MISUSE == 19
+  k::baseline_runner<2> runner(rule);
+  runner.finish();
+#elif K8SNETIO_MISUSE == 20
+  k::io::load_baseline_csv<2>("baseline.csv");
+#elif K8SNETIO_MISUSE == 21
+  k::io::read_inputs({"points.csv"}, {}, [](const k::metric_point&) {});
 #endif
   (void)table;
 }

@@ -20,12 +20,12 @@
 
 #include <fmt/format.h>
 
+#include "../detail/snapshot.hpp"
 #include "../model/drop_reason.hpp"
 #include "../model/metric_point.hpp"
-#include "../rules/rule_definition.hpp"
+#include "../model/rule_definition.hpp"
 #include "baseline_runner.hpp"
 #include "rolling_baseline.hpp"
-#include "snapshot.hpp"
 
 namespace k8snetio {
 
@@ -104,7 +104,7 @@ class baseline_learner {
   /// S4: the complete days, the open days' runners, the watermark and the counts, as one
   /// checked snapshot (kind "baseline_learner"). A learner made with the same rule and options
   /// that restores it and goes on gives what one uninterrupted learner gives.
-  std::string save_state() const {
+  [[nodiscard]] std::string save_state() const {
     detail::snapshot_writer w;
     const auto days = rolling_.days();
     w.u64(days.size());

@@ -4,7 +4,8 @@
 // memory. Any other order is never answered wrongly: a point whose group was already folded
 // makes `failure()` say so, and the caller reads the input again with every group held until
 // `finish` (group_closing::at_finish, under a memory limit). `build_baseline` over a forward
-// range, and io::read_metric_inputs over files and standard input, do that second pass.
+// range, and io::read_inputs_exactly (io/input/read_exactly.hpp) over files and standard
+// input, do that second pass.
 #pragma once
 
 #include <array>
@@ -22,15 +23,16 @@
 #include <fmt/format.h>
 #include <tl/expected.hpp>
 
+#include "../detail/direction_tally.hpp"
 #include "../model/drop_reason.hpp"
 
-#include "../rules/rule_definition.hpp"
+#include "../detail/snapshot.hpp"
+#include "../model/rule_definition.hpp"
 #include "../stages/baseline_builder.hpp"
 #include "../stages/direction_pivot.hpp"
 #include "../stages/service_normalizer.hpp"
 #include "../stages/span_aggregator.hpp"
 #include "detector.hpp"
-#include "snapshot.hpp"
 
 namespace k8snetio {
 
@@ -53,6 +55,11 @@ struct baseline_result {
   aggregation_stats stats;
   std::vector<std::string> overflowed;      ///< B7: keys whose sums overflowed (empty cells)
   std::uint64_t service_pattern_limit = 0;  ///< D2.4: D1 rows whose pod name hit the limit
+  /// A1.4 (drop_reason::unmapped_direction): points of the rule's metric whose direction feeds
+  /// none of the rule's measures (they add nothing to any key), and those directions with their
+  /// point counts, sorted (at most detail::max_named_directions of them are named).
+  std::uint64_t unmapped_direction = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> unmapped_directions;
 };
 
 /// `finish` on a runner whose answer would not be exact (see baseline_runner::failure).
@@ -95,6 +102,7 @@ class baseline_runner {
       // S5.1: live, a point refused at a cap still moved the watermark; close what it passed.
       if (!aggregator_.refusal_moves_watermark(used.reason)) return used;
     }
+    (void)unmapped_.maps(p.direction, rule_.measure_of, N);  // A1.4: counted when not
 #if defined(__GNUC__)
     // The per-series state the next point's row is likely to need (see span_aggregator).
     if (const std::uint32_t next = aggregator_.likely_next_series(); next < by_series_.size())
@@ -119,12 +127,14 @@ class baseline_runner {
   /// Groups still held in memory (for tests and progress reports).
   std::size_t open_groups() const noexcept { return aggregator_.open_groups() + pivot_.size(); }
 
-  baseline_result<N> finish() {
+  [[nodiscard]] baseline_result<N> finish() {
     if (failure_) throw incomplete_baseline(*failure_);
     flush();
     aggregation_stats stats = merged_stats_;
     stats += aggregator_.stats();
-    return {builder_.table(), stats, builder_.overflowed_keys(), pattern_limit_rows_};
+    return {builder_.table(),           stats,
+            builder_.overflowed_keys(), pattern_limit_rows_,
+            unmapped_.points(),         unmapped_.named()};
   }
 
   /// The end of this runner's input: folds every group still open and gives the per-key state
@@ -146,6 +156,10 @@ class baseline_runner {
   /// D2.4: D1 rows dropped because their pod name hit the service pattern's limit.
   std::uint64_t service_pattern_limit_rows() const noexcept { return pattern_limit_rows_; }
 
+  /// A1.4: the points whose direction fed none of the rule's measures, this runner's and those
+  /// of the runners merged into it.
+  const detail::direction_tally& unmapped() const noexcept { return unmapped_; }
+
   /// S4: the rule and every option a saved state depends on, as the snapshot records them.
   std::string settings() const {
     std::string measures;
@@ -164,7 +178,7 @@ class baseline_runner {
   /// the R5 pivot's partial rows, every key's sums and counts (B2–B5), the statistics. A runner
   /// made with the same rule and options that restores it and reads the rest of the input
   /// writes byte for byte the table of one uninterrupted run.
-  std::string save_state() const {
+  [[nodiscard]] std::string save_state() const {
     detail::snapshot_writer w;
     aggregator_.save(w);
     pivot_.save(w);
@@ -172,6 +186,7 @@ class baseline_runner {
     merged_stats_.save(w);
     w.u64(pattern_limit_rows_);
     w.u8(failure_ ? static_cast<std::uint8_t>(*failure_) + 1 : 0);
+    unmapped_.save(w);
     return seal_snapshot("baseline_runner", settings(), w.bytes());
   }
 
@@ -190,6 +205,7 @@ class baseline_runner {
     if (const std::uint8_t failure =
             r.choice(static_cast<std::uint8_t>(drop_reason::memory_limit) + 1, "the failure"))
       b.failure_ = static_cast<drop_reason>(failure - 1);
+    if (r.remaining()) b.unmapped_.restore(r);  // a state saved before A1.4 ends here
     r.expect_end();
     *this = std::move(b);
   }
@@ -212,6 +228,7 @@ class baseline_runner {
     merged_stats_ += later.merged_stats_;
     merged_stats_ += later.aggregator_.stats();
     pattern_limit_rows_ += later.pattern_limit_rows_;
+    unmapped_.merge(later.unmapped_);
   }
 
  private:
@@ -271,6 +288,7 @@ class baseline_runner {
   baseline_builder<N> builder_;
   aggregation_stats merged_stats_;
   std::optional<drop_reason> failure_;
+  detail::direction_tally unmapped_;  // A1.4
   std::string key_;
   struct series_state {
     bool resolved = false;
@@ -289,8 +307,8 @@ class baseline_runner {
 /// every group held when it is not; a single-pass range is held from the start. Throws
 /// incomplete_baseline when span.max_open_groups is too low for the input.
 template <std::size_t N, ranges::input_range Points>
-baseline_result<N> build_baseline(const rule_definition<N>& rule, Points&& points,
-                                  baseline_run_options options = {}) {
+[[nodiscard]] baseline_result<N> build_baseline(const rule_definition<N>& rule, Points&& points,
+                                                baseline_run_options options = {}) {
   if (!options.span.allowed_lateness && options.span.closing == group_closing::by_series) {
     if constexpr (ranges::forward_range<Points>) {
       baseline_runner<N> streaming(rule, options);
@@ -307,7 +325,7 @@ baseline_result<N> build_baseline(const rule_definition<N>& rule, Points&& point
 /// The engine, or one sentence saying why it cannot be made with these options (a user service
 /// pattern that does not compile, D2.4): see make_detector.
 template <std::size_t N>
-tl::expected<baseline_runner<N>, std::string> make_baseline_runner(
+[[nodiscard]] tl::expected<baseline_runner<N>, std::string> make_baseline_runner(
     const rule_definition<N>& rule, baseline_run_options options = {}) {
   try {
     return baseline_runner<N>(rule, std::move(options));

@@ -26,19 +26,20 @@
 #include <range/v3/view/transform.hpp>
 #include <tl/expected.hpp>
 
+#include "../detail/direction_tally.hpp"
 #include "../detail/flat_hash.hpp"
 #include "../detail/materialized.hpp"
+#include "../detail/snapshot.hpp"
 #include "../detail/symbol_table.hpp"
 #include "../model/drop_reason.hpp"
 #include "../model/finding.hpp"
-#include "../rules/rule_definition.hpp"
+#include "../model/rule_definition.hpp"
 #include "../stages/baseline_lookup.hpp"
 #include "../stages/direction_pivot.hpp"
 #include "../stages/persistence_filter.hpp"
 #include "../stages/service_normalizer.hpp"
 #include "../stages/sigma_anomaly_scorer.hpp"
 #include "../stages/span_aggregator.hpp"
-#include "snapshot.hpp"
 
 namespace k8snetio {
 
@@ -88,7 +89,6 @@ struct detection_result {
 };
 
 namespace detail {
-inline constexpr std::size_t max_named_directions = 16;
 template <class>
 inline constexpr bool always_false = false;
 }  // namespace detail
@@ -229,8 +229,8 @@ class detector {
       note_failure(used.reason);
       // S5.1: live, a point refused at a cap still moved the watermark; close what it passed.
       if (!aggregator_.refusal_moves_watermark(used.reason)) return used;
-    } else if (!maps_direction(p.direction)) {
-      ++unmapped_points_;  // A1.4
+    } else {
+      (void)unmapped_.maps(p.direction, rule_.measure_of, N);  // A1.4: counted when not
     }
     aggregator_.emit_closed([this](const span_row& r, std::uint32_t series) { join(r, series); });
     if (options_.span.allowed_lateness)
@@ -344,12 +344,7 @@ class detector {
       for (std::int64_t t : buckets) w.i64(t);
     }
     w.u64(pattern_limit_rows_);
-    w.u64(unmapped_points_);
-    w.u64(unmapped_names_.size());
-    for (const auto& [name, n] : unmapped_names_) {
-      w.str(name);
-      w.u64(n);
-    }
+    unmapped_.save(w);
     if (options_.keep_finding_series) {
       // Only then (the settings say so): a snapshot without series keeps its earlier layout.
       for (std::size_t i = 0; i < pods_.size(); ++i) {
@@ -468,14 +463,7 @@ class detector {
       for (std::size_t j = 0; j < b; ++j) it->second.buckets.insert(r.i64());
     }
     d.pattern_limit_rows_ = r.u64();
-    d.unmapped_points_ = r.u64();
-    const std::size_t unmapped = r.count(8 + 8);
-    if (unmapped > detail::max_named_directions) r.fail("too many unmapped directions");
-    for (std::size_t i = 0; i < unmapped; ++i) {
-      std::string name(r.str());
-      if (!d.unmapped_names_.emplace(std::move(name), r.u64()).second)
-        r.fail("an unmapped direction twice");
-    }
+    d.unmapped_.restore(r);
     if (options_.keep_finding_series) {
       for (std::size_t i = 0; i < pods; ++i) {
         if (!d.pods_[i].live) continue;
@@ -528,8 +516,8 @@ class detector {
     result.stats = aggregator_.stats();
     result.findings = take_closed();
     result.service_pattern_limit = pattern_limit_rows_;
-    result.unmapped_direction = unmapped_points_;
-    result.unmapped_directions.assign(unmapped_names_.begin(), unmapped_names_.end());
+    result.unmapped_direction = unmapped_.points();
+    result.unmapped_directions = unmapped_.named();
     for (const auto& [key, u] : unbaselined_)
       result.unbaselined.push_back({key, u.pods.size(), u.buckets.size()});
     std::sort(result.unbaselined.begin(), result.unbaselined.end(),
@@ -595,28 +583,6 @@ class detector {
     }
   };
   using pending_map = std::unordered_map<pending_key, pending_row, pending_hash>;
-
-  /// A1.4: whether a point's direction feeds a measure of the rule; counts it when not. The
-  /// answers for the first directions are kept, so that the mapping is not called per point.
-  bool maps_direction(std::string_view direction) {
-    bool mapped;
-    if (auto known = std::find_if(directions_.begin(), directions_.end(),
-                                  [direction](const auto& d) { return d.first == direction; });
-        known != directions_.end()) {
-      mapped = known->second;
-    } else {
-      const std::optional<std::size_t> m = rule_.measure_of(direction);
-      mapped = m && *m < N;
-      if (directions_.size() < 64) directions_.emplace_back(std::string(direction), mapped);
-    }
-    if (!mapped) {
-      if (auto it = unmapped_names_.find(direction); it != unmapped_names_.end())
-        ++it->second;
-      else if (unmapped_names_.size() < detail::max_named_directions)
-        unmapped_names_.emplace(std::string(direction), 1);
-    }
-    return mapped;
-  }
 
   void note_failure(drop_reason r) {
     // S5.1: live, a point refused at the cap is counted and named, and the rest goes on.
@@ -1051,9 +1017,7 @@ class detector {
   std::optional<drop_reason> failure_;
   std::unordered_map<std::string, unbaselined_state> unbaselined_;  // node-based: stable
   std::uint64_t pattern_limit_rows_ = 0;
-  std::uint64_t unmapped_points_ = 0;                                 // A1.4
-  std::map<std::string, std::uint64_t, std::less<>> unmapped_names_;  // A1.4: the first ones
-  std::vector<std::pair<std::string, bool>> directions_;              // A1.4: direction → mapped
+  detail::direction_tally unmapped_;         // A1.4
   detail::symbol_table restored_;            // S4: the strings of restored rows
   std::vector<std::string_view> pod_names_;  // pod id → its key in pod_ids_ (node-based: stable)
   std::vector<std::uint32_t> free_pods_;     // S5: released pod ids, reused last first

@@ -19,7 +19,7 @@
 
 #include <fmt/format.h>
 
-#include "snapshot.hpp"
+#include "../detail/snapshot.hpp"
 
 namespace k8snetio {
 
@@ -118,7 +118,7 @@ class partitioned_engines {
 
   /// The partition's state with the offset it covers, as a checked snapshot (S4). The state
   /// covers every record before next_offset(id); commit that offset only once this is stored.
-  std::string save(const partition_id& id) {
+  [[nodiscard]] std::string save(const partition_id& id) {
     auto& s = at(id);
     detail::snapshot_writer w;
     w.str(id.topic);

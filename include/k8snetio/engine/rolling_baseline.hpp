@@ -19,11 +19,11 @@
 
 #include <fmt/format.h>
 
+#include "../detail/snapshot.hpp"
 #include "../model/metric_point.hpp"
-#include "../rules/rule_definition.hpp"
+#include "../model/rule_definition.hpp"
 #include "../stages/baseline_builder.hpp"
 #include "baseline_runner.hpp"
-#include "snapshot.hpp"
 
 namespace k8snetio {
 
@@ -170,12 +170,12 @@ class rolling_baseline {
 
   /// The table of the days inside the horizon (B6), the days' sums added oldest first; keys
   /// whose sums overflow have empty cells and are named (B7).
-  baseline_result<N> result() const {
+  [[nodiscard]] baseline_result<N> result() const {
     baseline_builder<N> all(rule_.measures, options_.numerics);
     const auto oldest = oldest_kept_day();
     for (const auto& [day, state] : days_)
       if (day >= *oldest) all.merge(state);
-    baseline_result<N> out{all.table(), {}, all.overflowed_keys(), 0};
+    baseline_result<N> out{all.table(), {}, all.overflowed_keys(), 0, 0, {}};
     return out;
   }
 
@@ -183,7 +183,7 @@ class rolling_baseline {
 
   /// S4: one day's state as a checked snapshot (kind "baseline_day"); throws
   /// std::out_of_range when the day is not held.
-  std::string save_day(std::int64_t day) const {
+  [[nodiscard]] std::string save_day(std::int64_t day) const {
     detail::snapshot_writer w;
     w.i64(day);
     days_.at(day).save(w);
@@ -192,7 +192,8 @@ class rolling_baseline {
 
   /// S4: reads a day's snapshot (checked as every snapshot is); returns its day and state
   /// without adding it. Throws snapshot_error.
-  std::pair<std::int64_t, baseline_builder<N>> open_day(std::string_view snapshot) const {
+  [[nodiscard]] std::pair<std::int64_t, baseline_builder<N>> open_day(
+      std::string_view snapshot) const {
     detail::snapshot_reader r(open_snapshot(snapshot, "baseline_day", settings()),
                               "baseline_day state");
     const std::int64_t day = r.i64();
@@ -292,9 +293,16 @@ class daily_baseline_runner {
     return n;
   }
 
+  /// A1.4: the points whose direction fed none of the rule's measures, every day's together.
+  detail::direction_tally unmapped() const {
+    detail::direction_tally all = undated_.unmapped();
+    for (const auto& [day, runner] : days_) all.merge(runner->unmapped());
+    return all;
+  }
+
   /// Each day's state, days in order; a day whose points all were dropped has no state. Throws
   /// incomplete_baseline when failure() is set.
-  std::map<std::int64_t, baseline_builder<N>> finish() {
+  [[nodiscard]] std::map<std::int64_t, baseline_builder<N>> finish() {
     if (failure_) throw incomplete_baseline(*failure_);
     std::map<std::int64_t, baseline_builder<N>> out;
     for (auto& [day, runner] : days_) {

@@ -126,7 +126,7 @@ class baseline_csv_reader {
                                const measure_set<N>& measures = network_io_measures)
       : file_(std::move(file)), measures_(measures), table_(measures) {}
 
-  result<void> feed(std::string_view chunk) {
+  [[nodiscard]] result<void> feed(std::string_view chunk) {
     if (error_) return tl::unexpected(*error_);
     if (columns_ && stream_.at_record_boundary() && !chunk.empty() && chunk.back() == '\n') {
       // A run of blank lines (a gzip of newlines, say) costs a count, not a parse per line.
@@ -141,7 +141,7 @@ class baseline_csv_reader {
     return {};
   }
 
-  result<baseline_table<N>> finish() {
+  [[nodiscard]] result<baseline_table<N>> finish() {
     if (error_) return tl::unexpected(*error_);
     auto handler = [this](const csv_record& record) { return on_record(record); };
     stream_.finish(handler);
@@ -250,7 +250,7 @@ class baseline_csv_reader {
           error_code::no_baseline_columns, file_, record.line,
           fmt::format(
               "the baseline table has none of the rule's columns (avg_{0}, stdev_{0}, …); was it "
-              "built with another --rule?",
+              "built for another rule?",
               measures_.names[measures_.column_order[0]])));
     header_.assign(record.fields.begin(), record.fields.end());
     table_.set_stdev_column_order(detail::stdev_order_of(c, measures_));
@@ -270,8 +270,9 @@ class baseline_csv_reader {
 
 /// Reads a whole baseline table held in `text` (see baseline_csv_reader).
 template <std::size_t N = 2>
-result<baseline_table<N>> read_baseline_csv(std::string_view text, std::string_view file,
-                                            const measure_set<N>& measures = network_io_measures) {
+[[nodiscard]] result<baseline_table<N>> read_baseline_csv(
+    std::string_view text, std::string_view file,
+    const measure_set<N>& measures = network_io_measures) {
   baseline_csv_reader<N> reader(std::string(file), measures);
   if (auto r = reader.feed(text); !r) return tl::unexpected(r.error());
   return reader.finish();
@@ -281,9 +282,9 @@ result<baseline_table<N>> read_baseline_csv(std::string_view text, std::string_v
 /// content), chunk by chunk. More than `max_bytes` of text (after decompression: a bomb, or a
 /// file of nothing but newlines) is input_too_large, found as soon as the limit is passed.
 template <std::size_t N = 2>
-result<baseline_table<N>> load_baseline_csv(std::string path,
-                                            const measure_set<N>& measures = network_io_measures,
-                                            std::uint64_t max_bytes = default_max_input_bytes) {
+[[nodiscard]] result<baseline_table<N>> load_baseline_csv(
+    std::string path, const measure_set<N>& measures = network_io_measures,
+    std::uint64_t max_bytes = default_max_input_bytes) {
   auto in = input_source::open(std::move(path));
   if (!in) return tl::unexpected(in.error());
   baseline_csv_reader<N> reader(in->name(), measures);

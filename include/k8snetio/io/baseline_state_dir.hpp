@@ -44,7 +44,8 @@ inline std::string day_file_name(std::int64_t day) {
 
 /// The day files of a state directory, by day. A file that ends in the suffix but is not named
 /// for a day is an error; any other file (a temporary one, a README) is not ours.
-inline result<std::map<std::int64_t, std::string>> list_day_files(const std::string& dir) {
+[[nodiscard]] inline result<std::map<std::int64_t, std::string>> list_day_files(
+    const std::string& dir) {
   std::map<std::int64_t, std::string> out;
   std::error_code ec;
   std::filesystem::directory_iterator it(dir, ec);
@@ -65,7 +66,7 @@ inline result<std::map<std::int64_t, std::string>> list_day_files(const std::str
 }
 
 /// The bytes of a state file, refused beyond max_state_file_bytes.
-inline result<std::string> read_state_file(const std::string& path) {
+[[nodiscard]] inline result<std::string> read_state_file(const std::string& path) {
   std::error_code ec;
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec)
@@ -84,7 +85,7 @@ inline result<std::string> read_state_file(const std::string& path) {
 /// The bytes of one day file read, checked (S4) and, when `named_day` is given, checked to
 /// hold the day its name says; `path` names it in errors.
 template <std::size_t N>
-result<std::pair<std::int64_t, baseline_builder<N>>> open_day_bytes(
+[[nodiscard]] result<std::pair<std::int64_t, baseline_builder<N>>> open_day_bytes(
     const rolling_baseline<N>& rolling, std::string_view bytes, const std::string& path,
     std::optional<std::int64_t> named_day) {
   try {
@@ -102,7 +103,7 @@ result<std::pair<std::int64_t, baseline_builder<N>>> open_day_bytes(
 /// Opens one day file, checking it (S4) and, when `named_day` is given, that it holds the day
 /// its name says.
 template <std::size_t N>
-result<std::pair<std::int64_t, baseline_builder<N>>> open_day_file(
+[[nodiscard]] result<std::pair<std::int64_t, baseline_builder<N>>> open_day_file(
     const rolling_baseline<N>& rolling, const std::string& path,
     std::optional<std::int64_t> named_day) {
   auto bytes = read_state_file(path);
@@ -189,7 +190,7 @@ class state_dir {
   /// Opens the existing directory `dir`, refuses it when every user may write it (S6, issue
   /// 28 #12), and locks it without waiting: a directory locked by another run is an error
   /// naming the lock file.
-  static result<state_dir> open(const std::string& dir, access mode) {
+  [[nodiscard]] static result<state_dir> open(const std::string& dir, access mode) {
     state_dir d;
     d.path_ = dir;
     d.fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -273,7 +274,7 @@ class state_dir {
   /// Write mode: finishes a commit cut off after its commit point, and removes what one cut
   /// off before it left (pending days, a journal not yet in place). Returns what it did, for
   /// the run's summary ("" when there was nothing to do).
-  result<std::string> recover() {
+  [[nodiscard]] result<std::string> recover() {
     std::string note;
     if (has_interrupted_commit()) {
       auto journal = read(state_journal_name, 1 << 20);
@@ -300,7 +301,7 @@ class state_dir {
 
   /// The day files, by day. A file that ends in the suffix but is not named for a day, or is
   /// no regular file (a symbolic link), is an error; any other file is not ours.
-  result<std::map<std::int64_t, std::string>> list() const {
+  [[nodiscard]] result<std::map<std::int64_t, std::string>> list() const {
     auto names = entries();
     if (!names) return tl::unexpected(names.error());
     std::map<std::int64_t, std::string> out;
@@ -338,7 +339,8 @@ class state_dir {
   /// Commits `change` all or nothing (see above). Write mode only. On an error before the
   /// commit point the state is as it was; after it (the error says so) the next recover()
   /// completes it.
-  result<void> commit(const state_commit& change, const state_commit_hook& hook = {}) {
+  [[nodiscard]] result<void> commit(const state_commit& change,
+                                    const state_commit_hook& hook = {}) {
     if (mode_ != access::write)
       return make_error(error_code::cannot_open, path_, 0, "the state is open for reading only");
     for (const auto& [name, bytes] : change.put) {
@@ -444,11 +446,10 @@ class state_dir {
   /// commit cut off here is carried out again by recover().
   result<void> apply(const state_commit& change, const state_commit_hook& hook) {
     const auto failed = [&](const std::string& name, int e) -> result<void> {
-      return make_error(
-          error_code::read_failed, file_path(name), 0,
-          fmt::format("cannot put the day in place: {}; the next `k8s-netio baseline --state "
-                      "{}` completes the change",
-                      std::strerror(e), path_));
+      return make_error(error_code::read_failed, file_path(name), 0,
+                        fmt::format("cannot put the day in place: {}; opening {} for writing again "
+                                    "completes the change",
+                                    std::strerror(e), path_));
     };
     for (const auto& [name, bytes] : change.put) {
       if (auto e = step(hook, "apply " + name)) {

@@ -18,6 +18,7 @@ enum class error_code : std::uint16_t {
   read_failed = 101,          ///< I/O error while reading, or a corrupt .gz / .zst stream
   unknown_format = 102,       ///< the content is none of the formats we read
   input_too_large = 103,      ///< S5.2: more than the size cap (after decompression)
+  memory_limit = 104,         ///< S1.1: holding an unordered input needs more groups than allowed
   bad_header = 110,           ///< CSV header missing or lacking a required column
   bad_row = 111,              ///< a malformed row under --strict (the reason is in message)
   duplicate_column = 112,     ///< I1.5: a header naming the same column twice
@@ -34,6 +35,7 @@ constexpr std::string_view to_string(error_code c) noexcept {
     case error_code::read_failed: return "read_failed";
     case error_code::unknown_format: return "unknown_format";
     case error_code::input_too_large: return "input_too_large";
+    case error_code::memory_limit: return "memory_limit";
     case error_code::bad_header: return "bad_header";
     case error_code::bad_row: return "bad_row";
     case error_code::duplicate_column: return "duplicate_column";

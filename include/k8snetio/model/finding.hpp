@@ -14,7 +14,10 @@
 
 namespace k8snetio {
 
-/// What a rule is, as Splunk ES knows it (spec §7, R4).
+/// What a rule is, as Splunk ES knows it (spec §7, R4), and what its detection YAML in
+/// splunk/security_content adds (library.md A8): every output format renders its rule from these
+/// fields alone, so a user's own rule gets complete OCSF and ES risk output. An empty field is
+/// left out (OCSF) or an empty multivalue (ES risk).
 struct rule_metadata {
   std::string_view name;                 ///< search_name
   std::string_view id;                   ///< rule_id (the ES analytic's uuid)
@@ -22,6 +25,10 @@ struct rule_metadata {
   std::string_view risk_object_type;     ///< "system"
   int risk_score = 0;                    ///< 20
   std::string_view risk_message_prefix;  ///< risk_message = prefix + host
+  std::string_view mitre_technique{};    ///< the ATT&CK name of mitre_attack_id: "User Execution"
+  std::string_view mitre_tactic_id{};    ///< its tactic: "TA0002"
+  std::string_view mitre_tactic{};       ///< the tactic's name: "Execution"
+  std::string_view analytic_story{};     ///< ES's analytic story
 
   std::string risk_message(std::string_view host) const {
     return fmt::format("{}{}", risk_message_prefix, host);
@@ -32,14 +39,21 @@ struct rule_metadata {
 /// A copy of `metadata` whose texts live as long as the returned pointer (and its copies).
 inline std::shared_ptr<const rule_metadata> own_rule_metadata(const rule_metadata& metadata) {
   struct owned {
-    std::array<std::string, 5> text;
+    std::array<std::string, 9> text;
     rule_metadata view;
   };
   auto o = std::make_shared<owned>();
-  o->text = {std::string(metadata.name), std::string(metadata.id),
-             std::string(metadata.mitre_attack_id), std::string(metadata.risk_object_type),
-             std::string(metadata.risk_message_prefix)};
-  o->view = {o->text[0], o->text[1], o->text[2], o->text[3], metadata.risk_score, o->text[4]};
+  o->text = {std::string(metadata.name),
+             std::string(metadata.id),
+             std::string(metadata.mitre_attack_id),
+             std::string(metadata.risk_object_type),
+             std::string(metadata.risk_message_prefix),
+             std::string(metadata.mitre_technique),
+             std::string(metadata.mitre_tactic_id),
+             std::string(metadata.mitre_tactic),
+             std::string(metadata.analytic_story)};
+  o->view = {o->text[0], o->text[1], o->text[2], o->text[3], metadata.risk_score,
+             o->text[4], o->text[5], o->text[6], o->text[7], o->text[8]};
   return std::shared_ptr<const rule_metadata>(o, &o->view);
 }
 
@@ -50,7 +64,11 @@ inline constexpr rule_metadata anomalous_network_io_rule{
     "T1204",
     "system",
     20,
-    "Kubernetes Anomalous Inbound Outbound Network IO from container on host "};
+    "Kubernetes Anomalous Inbound Outbound Network IO from container on host ",
+    "User Execution",
+    "TA0002",
+    "Execution",
+    "Abnormal Kubernetes Behavior using Splunk Infrastructure Monitoring"};
 
 /// "Kubernetes Anomalous Inbound to Outbound Network IO Ratio" (spec §9, R4).
 inline constexpr rule_metadata network_io_ratio_rule{
@@ -59,7 +77,11 @@ inline constexpr rule_metadata network_io_ratio_rule{
     "T1204",
     "system",
     20,
-    "Kubernetes Anomalous Inbound to Outbound Network IO Ratio from Container on host "};
+    "Kubernetes Anomalous Inbound to Outbound Network IO Ratio from Container on host ",
+    "User Execution",
+    "TA0002",
+    "Execution",
+    "Abnormal Kubernetes Behavior using Splunk Infrastructure Monitoring"};
 
 /// One anomalous measure of one bucket: D6.3's numbers as data (the anomaly text is rendered
 /// from the same values). The baseline cells keep their own text (F3).

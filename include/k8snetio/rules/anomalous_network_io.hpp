@@ -7,7 +7,7 @@
 #include "../engine/baseline_runner.hpp"
 #include "../engine/detector.hpp"
 #include "../model/measure_set.hpp"
-#include "rule_definition.hpp"
+#include "../model/rule_definition.hpp"
 
 namespace k8snetio {
 

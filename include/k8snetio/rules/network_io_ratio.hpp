@@ -8,8 +8,8 @@
 #include "../engine/baseline_runner.hpp"
 #include "../engine/detector.hpp"
 #include "../model/measure_set.hpp"
+#include "../model/rule_definition.hpp"
 #include "../stages/network_io_ratio_step.hpp"
-#include "rule_definition.hpp"
 
 namespace k8snetio {
 

@@ -22,8 +22,8 @@
 #include <range/v3/range/concepts.hpp>
 
 #include "../detail/pipe.hpp"
+#include "../detail/snapshot.hpp"
 #include "../detail/symbol_table.hpp"
-#include "../engine/snapshot.hpp"
 #include "../model/baseline_table.hpp"
 #include "../model/measure_set.hpp"
 #include "../model/rows.hpp"

@@ -22,11 +22,11 @@
 #include "../detail/flat_hash.hpp"
 #include "../detail/materialized.hpp"
 #include "../detail/pipe.hpp"
+#include "../detail/snapshot.hpp"
 #include "../detail/symbol_table.hpp"
-#include "../engine/snapshot.hpp"
 #include "../model/measure_set.hpp"
 #include "../model/rows.hpp"
-#include "../rules/rule_definition.hpp"
+#include "../model/rule_definition.hpp"
 
 namespace k8snetio {
 

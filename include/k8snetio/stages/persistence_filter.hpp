@@ -22,9 +22,9 @@
 #include <range/v3/range/concepts.hpp>
 
 #include "../detail/pipe.hpp"
-#include "../engine/snapshot.hpp"
+#include "../detail/snapshot.hpp"
 #include "../model/finding.hpp"
-#include "../rules/rule_definition.hpp"
+#include "../model/rule_definition.hpp"
 #include "sigma_anomaly_scorer.hpp"
 
 namespace k8snetio {

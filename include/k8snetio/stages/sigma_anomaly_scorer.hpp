@@ -23,8 +23,8 @@
 #include "../model/finding.hpp"
 #include "../model/measure_set.hpp"
 #include "../model/rows.hpp"
+#include "../model/rule_definition.hpp"
 #include "../model/spl_values.hpp"
-#include "../rules/rule_definition.hpp"
 
 namespace k8snetio {
 
@@ -171,8 +171,7 @@ auto scored_rows(R&& rows, std::shared_ptr<sigma_anomaly_scorer<N>> scorer,
          ranges::views::filter(
              [scorer](const looked_up_row<N>& r) { return scorer->keeps(r.row, r.baseline); }) |
          ranges::views::transform([scorer, keep](const looked_up_row<N>& r) {
-           return anomalous_row{r.row.cluster, r.row.node, r.row.pod,
-                                r.row.service, r.row.time, *scorer->describe(r.row, r.baseline)};
+           return *scorer->score(r);  // the text and its numbers (A8), as the engine's
          });
 }
 

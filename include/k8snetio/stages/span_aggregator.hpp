@@ -32,8 +32,8 @@
 
 #include "../detail/flat_hash.hpp"
 #include "../detail/pipe.hpp"
+#include "../detail/snapshot.hpp"
 #include "../detail/symbol_table.hpp"
-#include "../engine/snapshot.hpp"
 #include "../model/drop_reason.hpp"
 #include "../model/metric_point.hpp"
 #include "../model/rows.hpp"

@@ -124,8 +124,8 @@ class allowlist {
 /// A token without '=', an empty field name or an unknown field is an error naming the line
 /// and the column where the token starts. An empty pattern matches only an empty value (an
 /// empty service is legal, D2.3).
-inline result<allowlist> parse_allowlist(std::string_view text,
-                                         std::string_view file = "allowlist") {
+[[nodiscard]] inline result<allowlist> parse_allowlist(std::string_view text,
+                                                       std::string_view file = "allowlist") {
   std::vector<allowlist_entry> entries;
   std::uint64_t line_number = 0;
   while (!text.empty() || line_number == 0) {
@@ -181,8 +181,8 @@ inline constexpr std::size_t max_allowlist_bytes = std::size_t{16} << 20;
 
 /// Reads and parses an allowlist file: read in chunks, refused (naming the file) once it
 /// passes `max_bytes`.
-inline result<allowlist> load_allowlist(const std::string& path,
-                                        std::size_t max_bytes = max_allowlist_bytes) {
+[[nodiscard]] inline result<allowlist> load_allowlist(const std::string& path,
+                                                      std::size_t max_bytes = max_allowlist_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(error_code::cannot_open, path, 0, "cannot open the allowlist");
   std::string text;

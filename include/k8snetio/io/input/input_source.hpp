@@ -345,10 +345,11 @@ class input_source {
  public:
   static constexpr std::size_t default_chunk_bytes = std::size_t{4} << 20;
 
-  static result<input_source> open(std::string path, std::size_t chunk_bytes = default_chunk_bytes);
+  [[nodiscard]] static result<input_source> open(std::string path,
+                                                 std::size_t chunk_bytes = default_chunk_bytes);
 
   /// The next chunk, valid until the next call; empty at the end of the input.
-  result<std::string_view> next();
+  [[nodiscard]] result<std::string_view> next();
 
   /// The name for messages: the path, or "<stdin>".
   const std::string& name() const noexcept { return state_->name; }
@@ -626,8 +627,8 @@ inline tl::unexpected<input_error> input_too_large(const input_source& in, std::
 
 /// Reads all of `path` ("-": standard input); more than `max_bytes` (after decompression) is
 /// error_code::input_too_large, found as soon as the limit is passed.
-inline result<whole_input> read_whole_input(std::string path,
-                                            std::uint64_t max_bytes = default_max_input_bytes) {
+[[nodiscard]] inline result<whole_input> read_whole_input(
+    std::string path, std::uint64_t max_bytes = default_max_input_bytes) {
   auto in = input_source::open(std::move(path));
   if (!in) return tl::unexpected(in.error());
   whole_input out{in->name(), {}};

@@ -53,15 +53,15 @@ class metrics_csv_reader {
 
   /// Hand the points of every row that `chunk` completes to `sink`.
   template <metric_point_sink Sink>
-  result<void> feed(std::string_view chunk, Sink&& sink);
+  [[nodiscard]] result<void> feed(std::string_view chunk, Sink&& sink);
 
   /// The input has ended: the last row, and the check that there was a header.
   template <metric_point_sink Sink>
-  result<void> finish(Sink&& sink);
+  [[nodiscard]] result<void> finish(Sink&& sink);
 
   /// A whole input at once: feed then finish.
   template <metric_point_sink Sink>
-  result<void> read(std::string_view whole, Sink&& sink) {
+  [[nodiscard]] result<void> read(std::string_view whole, Sink&& sink) {
     if (auto fed = feed(whole, sink); !fed) return fed;
     return finish(sink);
   }
@@ -238,8 +238,8 @@ inline bool metrics_csv_reader::on_header(const csv_record& record) {
     if (c.dimensions[d] == absent && !supplied[d])
       return header_error(dimension_names[d],
                           fmt::format("the header has no '{}' column{}", dimension_names[d],
-                                      d == 0   ? " (or set --default-cluster)"
-                                      : d == 2 ? " (or set --default-node)"
+                                      d == 0   ? " (or set reader_options::default_cluster)"
+                                      : d == 2 ? " (or set reader_options::default_node)"
                                       : d == 3 ? " (nor 'network.io.direction')"
                                                : ""));
   columns_ = std::move(c);
@@ -277,8 +277,8 @@ K8SNETIO_COLD inline bool metrics_csv_reader::reject(std::uint64_t line, skip_re
       const auto unit =
           parse_number(cell, read) == number_status::ok ? likely_time_unit(read) : std::nullopt;
       text = unit && options_.epoch_unit == time_unit::seconds
-                 ? fmt::format("{}={}: looks like epoch {}; set --time-unit {}", column,
-                               detail::quote_cell(cell), unit_word(*unit), to_string(*unit))
+                 ? fmt::format("{}={}: looks like epoch {}; set reader_options::epoch_unit to {}",
+                               column, detail::quote_cell(cell), unit_word(*unit), to_string(*unit))
                  : fmt::format("{}={}: not an epoch time in {}", column, detail::quote_cell(cell),
                                unit_word(options_.epoch_unit));
       break;

@@ -84,7 +84,7 @@
 #include <simdjson.h>
 #include <zstd.h>
 
-#include <k8snetio/engine/snapshot.hpp>
+#include <k8snetio/detail/snapshot.hpp>
 #include <k8snetio/io/error.hpp>
 #include <k8snetio/io/input/detail/json_input.hpp>
 #include <k8snetio/io/input/otlp_protobuf.hpp>
@@ -129,10 +129,10 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   /// input (its line number in the report), so call start_file() to number from 1 again. Do
   /// not interleave it with feed() inside one input without finish() between them.
   template <metric_point_sink Sink>
-  result<void> feed_protobuf(std::string_view request, Sink&& sink) {
+  [[nodiscard]] result<void> feed_protobuf(std::string_view request, Sink&& sink) {
     return feed_protobuf(request, detail::sink_ref::to(sink));
   }
-  result<void> feed_protobuf(std::string_view request, detail::sink_ref sink) {
+  [[nodiscard]] result<void> feed_protobuf(std::string_view request, detail::sink_ref sink) {
     if (input_.failure()) return tl::unexpected(*input_.failure());
     input_.report().bytes += request.size();
     auto r = process_protobuf(request, 0, sink);
@@ -146,14 +146,14 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   /// compressing, a JSON request. Errors name the file's byte offset. A whole-file zstd stream
   /// is the caller's to undo (input_source does). Like feed()/finish(): chunks of any size.
   template <metric_point_sink Sink>
-  result<void> feed_frames(std::string_view chunk, Sink&& sink) {
+  [[nodiscard]] result<void> feed_frames(std::string_view chunk, Sink&& sink) {
     if (input_.failure()) return tl::unexpected(*input_.failure());
     input_.report().bytes += chunk.size();
     return feed_frames_impl(chunk, detail::sink_ref::to(sink));
   }
   /// The end of a framed input: a message cut short is counted as bad_syntax.
   template <metric_point_sink Sink>
-  result<void> finish_frames(Sink&& sink) {
+  [[nodiscard]] result<void> finish_frames(Sink&& sink) {
     if (input_.failure()) return tl::unexpected(*input_.failure());
     (void)sink;
     result<void> r;
@@ -175,7 +175,7 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
 
   /// S4: the cumulative series' last points as a checked snapshot (kind "otlp_reader"), in
   /// key order, so an engine's state can carry its reader's (service.md K3).
-  std::string save_series() const {
+  [[nodiscard]] std::string save_series() const {
     std::vector<const series_map::value_type*> sorted;
     sorted.reserve(series_.size());
     for (const auto& entry : series_) sorted.push_back(&entry);
@@ -195,7 +195,7 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   }
   /// restore_series() returning its refusal instead of throwing it (the message of the
   /// snapshot_error, as an input_error of code read_failed).
-  result<void> try_restore_series(std::string_view snapshot) {
+  [[nodiscard]] result<void> try_restore_series(std::string_view snapshot) {
     try {
       restore_series(snapshot);
       return {};

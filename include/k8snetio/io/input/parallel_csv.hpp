@@ -100,10 +100,10 @@ class parallel_metrics_csv_reader {
   }
 
   template <metric_point_sink Sink, class After>
-  result<void> read(Sink&& sink, After&& after);
+  [[nodiscard]] result<void> read(Sink&& sink, After&& after);
 
   template <metric_point_sink Sink>
-  result<void> read(Sink&& sink) {
+  [[nodiscard]] result<void> read(Sink&& sink) {
     return read(sink, [](const read_report&) { return true; });
   }
 

@@ -142,8 +142,8 @@ class stoppable_sink {
 /// reader_options::strict, or the sink's own; it names the file and, where there is one, the
 /// line.
 template <metric_input_sink Sink>
-result<read_summary> read_inputs(const std::vector<std::string>& paths,
-                                 const input_options& options, Sink&& sink) {
+[[nodiscard]] result<read_summary> read_inputs(const std::vector<std::string>& paths,
+                                               const input_options& options, Sink&& sink) {
   read_summary summary;
   detail::stoppable_sink<std::remove_reference_t<Sink>> to_sink(sink);
   const std::optional<std::uint64_t> total =
@@ -181,8 +181,8 @@ result<read_summary> read_inputs(const std::vector<std::string>& paths,
         proto_frames ? input_format::otlp_json : options.format.value_or(detect_format(*first));
     if (format == input_format::baseline_csv)
       return make_error(error_code::unknown_format, in->name(), 0,
-                        "this is a baseline table, not metrics (pass it with --baseline, or "
-                        "force a format with --input-format)");
+                        "this is a baseline table, not metrics (load it with load_baseline_csv, "
+                        "or force a format with input_options::format)");
     ++summary.inputs;
     current = in->name();
 

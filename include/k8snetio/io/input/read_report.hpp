@@ -63,12 +63,14 @@ inline constexpr std::array<std::string_view, 4> dimension_names = {
     "k8s.cluster.name", "k8s.pod.name", "k8s.node.name", "direction"};
 
 /// What supplies a dimension that the input lacks (I3.1): the option, or the collector's
-/// processor. For the summary: "no k8s.node.name: 94 points; set --default-node or …".
+/// processor. For the summary: "no k8s.node.name: 94 points; set reader_options::default_node or …"
+/// (library.md A6: the option by its library name; the program names its flag).
 constexpr std::string_view missing_dimension_hint(std::size_t dimension) noexcept {
   switch (dimension) {
-    case 0: return "set --default-cluster or add the k8sattributes or resource processor";
+    case 0:
+      return "set reader_options::default_cluster or add the k8sattributes or resource processor";
     case 1: return "the points are not per pod (only pod metrics can be read)";
-    case 2: return "set --default-node or add the k8sattributes processor";
+    case 2: return "set reader_options::default_node or add the k8sattributes processor";
     case 3: return "the metric needs a direction (or network.io.direction) attribute";
     default: return "";
   }

@@ -135,7 +135,7 @@ class atomic_output_file {
  public:
   /// Creates the temporary file next to `target` (same permissions as the target if it
   /// exists, else 0666 less the umask).
-  static output_result<atomic_output_file> create(std::string target) {
+  [[nodiscard]] static output_result<atomic_output_file> create(std::string target) {
     atomic_output_file file;
     file.target_ = std::move(target);
     if (file.target_.empty())
@@ -224,7 +224,7 @@ class atomic_output_file {
 
   /// Flushes, fsyncs and renames the temporary file over the target. On failure the target is
   /// unchanged and the temporary file removed.
-  output_result<void> commit() {
+  [[nodiscard]] output_result<void> commit() {
     if (fd_ < 0) return tl::unexpected(output_error{target_, EBADF, "not open"});
     flush_buffer();
     if (!error_number_ && !in_place_ && ::fsync(fd_) != 0) error_number_ = errno;

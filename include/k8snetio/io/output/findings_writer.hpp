@@ -89,11 +89,12 @@ struct findings_write_options {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Anomaly texts read back (for O4)
+// The measures of the anomaly texts, from the finding's data (O4, library.md A8)
 
-/// One measure of an anomaly text, read back from the fixed D6.3/R3 template
-/// `{m}<infix>{Z} Standard Deviations. {m}={V} avg_{m}={A} 'stdev_{m}'={S}`. A number that
-/// does not parse as a finite one (a z-score printed `inf` under D6.4's option, say) is null.
+/// One measure of one of a finding's anomaly texts, rendered from its anomalous_measure (never
+/// read back from the text): the texts as the D6.3/R3 template prints them
+/// (`{m}<infix>{Z} Standard Deviations. {m}={V} avg_{m}={A} 'stdev_{m}'={S}`) and the numbers,
+/// null where the text's number is not a finite one (a z-score printed `inf` under D6.4).
 struct anomaly_measurement {
   std::string measure;
   spl_number observed, avg, stdev, z_score;
@@ -103,70 +104,58 @@ struct anomaly_measurement {
 
 namespace detail {
 
-inline spl_number parse_finite(std::string_view text) noexcept {
-  double value = 0;
-  if (::k8snetio::io::parse_number(text, value) != ::k8snetio::io::number_status::ok ||
-      !std::isfinite(value))
-    return std::nullopt;
-  return value;
+inline spl_number finite_or_null(spl_number v) noexcept {
+  return v && std::isfinite(*v) ? v : std::nullopt;
+}
+
+inline anomaly_measurement measurement_of(const anomalous_measure& m) {
+  anomaly_measurement a;
+  a.measure = m.measure;
+  a.observed_text = spl::format_number(m.value);                         // F1, as D6.3 prints {V}
+  a.z_score_text = m.z ? spl::format_round2(*m.z) : std::string("inf");  // F2; D6.4
+  a.avg_text = m.avg_text;
+  a.stdev_text = m.stdev_text;
+  a.observed = finite_or_null(m.value);
+  a.avg = finite_or_null(m.avg);
+  a.stdev = finite_or_null(m.stdev);
+  a.z_score = m.z ? finite_or_null(spl::round2(*m.z)) : std::nullopt;  // the printed value
+  return a;
 }
 
 }  // namespace detail
 
-/// Reads every measure of one anomaly text (two when both measures were anomalous in the
-/// bucket, joined by ", "). Parts that do not follow the template are skipped. Measure names
-/// are not needed: a name is what both "{m}<infix>" and "{m}=" start with.
-inline std::vector<anomaly_measurement> parse_anomaly_text(std::string_view text) {
-  static constexpr std::string_view marker = " Standard Deviations. ";
+/// Every measure of every anomaly text of `f`, the texts in the order f.anomalies holds them
+/// (distinct, byte order), each text's measures in its order: f.measures grouped by bucket, a
+/// bucket whose text another bucket already gave left out. The texts' order is found from the
+/// same parts the texts are made of (the rule's infix between a measure's name and its z-score
+/// does not change it unless one measure's name starts another's).
+inline std::vector<anomaly_measurement> anomaly_measurements(const finding& f) {
+  struct bucket {
+    std::string key;  // the text without the rule's infix, which orders as the text does
+    std::vector<anomaly_measurement> parts;
+  };
+  std::vector<bucket> buckets;
+  for (std::size_t i = 0; i < f.measures.size();) {
+    bucket b;
+    std::size_t j = i;
+    for (; j < f.measures.size() && f.measures[j].time == f.measures[i].time; ++j) {
+      anomaly_measurement a = detail::measurement_of(f.measures[j]);
+      if (j != i) b.key += ", ";
+      b.key += fmt::format("{}\x01{} Standard Deviations. {}={} avg_{}={} 'stdev_{}'={}", a.measure,
+                           a.z_score_text, a.measure, a.observed_text, a.measure, a.avg_text,
+                           a.measure, a.stdev_text);
+      b.parts.push_back(std::move(a));
+    }
+    buckets.push_back(std::move(b));
+    i = j;
+  }
+  std::stable_sort(buckets.begin(), buckets.end(),
+                   [](const bucket& a, const bucket& b) { return a.key < b.key; });
   std::vector<anomaly_measurement> out;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const std::size_t mark = text.find(marker, pos);
-    if (mark == std::string_view::npos) break;
-    const std::string_view head = text.substr(pos, mark - pos);  // "{m}<infix>{Z}"
-    const std::size_t space = head.rfind(' ');
-    const std::size_t after = mark + marker.size();
-    std::size_t next = std::string_view::npos;  // where the next measure's text starts
-    if (space != std::string_view::npos) {
-      const std::string_view prefix = head.substr(0, space);
-      const std::string_view z = head.substr(space + 1);
-      // Try each '=' as the end of "{m}": the first that fits the whole template wins.
-      for (std::size_t eq = text.find('=', after); eq != std::string_view::npos;
-           eq = text.find('=', eq + 1)) {
-        const std::string_view m = text.substr(after, eq - after);
-        if (m.empty() || !prefix.starts_with(m) || m.find(marker) != std::string_view::npos) {
-          if (m.find(", ") != std::string_view::npos) break;  // past this measure's text
-          continue;
-        }
-        const std::string avg_tag = fmt::format(" avg_{}=", m);
-        const std::string stdev_tag = fmt::format(" 'stdev_{}'=", m);
-        const std::size_t avg_at = text.find(avg_tag, eq + 1);
-        if (avg_at == std::string_view::npos) continue;
-        const std::size_t stdev_at = text.find(stdev_tag, avg_at + avg_tag.size());
-        if (stdev_at == std::string_view::npos) continue;
-        const std::size_t s_begin = stdev_at + stdev_tag.size();
-        const std::size_t s_end = std::min(text.find(", ", s_begin), text.size());
-        anomaly_measurement a;
-        a.measure = std::string(m);
-        a.z_score_text = std::string(z);
-        a.observed_text = std::string(text.substr(eq + 1, avg_at - eq - 1));
-        a.avg_text =
-            std::string(text.substr(avg_at + avg_tag.size(), stdev_at - avg_at - avg_tag.size()));
-        a.stdev_text = std::string(text.substr(s_begin, s_end - s_begin));
-        a.z_score = detail::parse_finite(a.z_score_text);
-        a.observed = detail::parse_finite(a.observed_text);
-        a.avg = detail::parse_finite(a.avg_text);
-        a.stdev = detail::parse_finite(a.stdev_text);
-        out.push_back(std::move(a));
-        next = s_end == text.size() ? s_end : s_end + 2;
-        break;
-      }
-    }
-    if (next == std::string_view::npos) {  // not the template: go on after the next ", "
-      const std::size_t comma = text.find(", ", after);
-      next = comma == std::string_view::npos ? text.size() : comma + 2;
-    }
-    pos = next;
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    if (i && buckets[i].key == buckets[i - 1].key) continue;  // the same text (D7.1: distinct)
+    out.insert(out.end(), std::make_move_iterator(buckets[i].parts.begin()),
+               std::make_move_iterator(buckets[i].parts.end()));
   }
   return out;
 }
@@ -190,13 +179,6 @@ struct fnv1a64 {
     }
   }
 };
-
-/// The MITRE ATT&CK names OCSF wants next to the ids; unknown ids go out without a name.
-struct attack_technique {
-  std::string_view uid, name, tactic_uid, tactic_name;
-};
-inline constexpr std::array<attack_technique, 1> known_techniques{
-    {{"T1204", "User Execution", "TA0002", "Execution"}}};
 
 template <class T>
 void append_number_or_null(std::string& out, const std::optional<T>& v) {
@@ -555,9 +537,11 @@ inline constexpr std::string_view ocsf_schema_version = "1.5.0";
 /// observations [{value V}…]}] and baselines [{observation_parameter "avg_m", observations
 /// [{value A}]}, {observation_parameter "stdev_m", …}] — values as the texts print them (the
 /// schema's observation value is a string). The numbers, per text and measure, are in
-/// unmapped.anomaly_scores as {measure, observed, baseline {avg, stdev}, z_score} (null where
-/// a number does not parse), beside the fields OCSF has no place for: k8s.cluster.name,
-/// k8s.service, anomalies (the texts).
+/// unmapped.anomaly_scores as {measure, observed, baseline {avg, stdev}, z_score} (the z-score
+/// as the text rounds it; null where the text's number is not finite), beside the fields OCSF
+/// has no place for: k8s.cluster.name, k8s.service, anomalies (the texts). All of it is
+/// rendered from the finding's data (finding::measures, anomaly_measurements), none read back
+/// from the texts (library.md A8): a finding without measures has no anomaly analyses.
 inline void append_finding_ocsf(std::string& out, const finding& f) {
   const rule_metadata& rule = detail::rule_of(f);
   const auto it = std::back_inserter(out);
@@ -586,19 +570,20 @@ inline void append_finding_ocsf(std::string& out, const finding& f) {
   out += ',';
   string_member("uid", rule.id);
   out += ",\"type_id\":3,\"type\":\"Statistical\"},\"attacks\":[";
-  if (!rule.mitre_attack_id.empty()) {
-    const auto known = std::find_if(
-        detail::known_techniques.begin(), detail::known_techniques.end(),
-        [&rule](const detail::attack_technique& t) { return t.uid == rule.mitre_attack_id; });
+  if (!rule.mitre_attack_id.empty()) {  // A8: the ATT&CK names are the rule's
     out += "{\"technique\":{";
     string_member("uid", rule.mitre_attack_id);
-    if (known != detail::known_techniques.end()) {
+    if (!rule.mitre_technique.empty()) {
       out += ',';
-      string_member("name", known->name);
+      string_member("name", rule.mitre_technique);
+    }
+    if (!rule.mitre_tactic_id.empty()) {
       out += "},\"tactic\":{";
-      string_member("uid", known->tactic_uid);
-      out += ',';
-      string_member("name", known->tactic_name);
+      string_member("uid", rule.mitre_tactic_id);
+      if (!rule.mitre_tactic.empty()) {
+        out += ',';
+        string_member("name", rule.mitre_tactic);
+      }
     }
     out += "}}";
   }
@@ -624,13 +609,9 @@ inline void append_finding_ocsf(std::string& out, const finding& f) {
   fmt::format_to(it, "\"risk_score\":{},", rule.risk_score);
   string_member("message", f.risk_message());
 
-  // Every measure of every text, and the measures in order of first appearance.
-  std::vector<anomaly_measurement> measured;
-  for (const auto& text : f.anomalies) {
-    auto parts = parse_anomaly_text(text);
-    measured.insert(measured.end(), std::make_move_iterator(parts.begin()),
-                    std::make_move_iterator(parts.end()));
-  }
+  // Every measure of every text (from the finding's data, A8), and the measures in order of
+  // first appearance.
+  const std::vector<anomaly_measurement> measured = anomaly_measurements(f);
   std::vector<std::string_view> measures;
   for (const auto& a : measured)
     if (std::find(measures.begin(), measures.end(), a.measure) == measures.end())

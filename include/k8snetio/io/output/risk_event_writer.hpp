@@ -35,28 +35,6 @@ inline constexpr std::string_view default_risk_index = "risk";
 
 namespace detail {
 
-/// What splunk/security_content's detection YAML gives each rule besides what rule_metadata
-/// holds: its analytic story, and the ATT&CK names ES's risk action enriches the id with.
-struct risk_annotations {
-  std::string_view rule_id;
-  std::string_view analytic_story;
-  std::string_view technique_name, tactic_id, tactic_name;
-};
-inline constexpr std::array<risk_annotations, 2> known_risk_annotations{{
-    {"4f3b0c97-657e-4547-a89a-9a50c656e3cd",
-     "Abnormal Kubernetes Behavior using Splunk Infrastructure Monitoring", "User Execution",
-     "TA0002", "Execution"},
-    {"9d8f6e3f-39df-46d8-a9d4-96173edc501f",
-     "Abnormal Kubernetes Behavior using Splunk Infrastructure Monitoring", "User Execution",
-     "TA0002", "Execution"},
-}};
-
-inline const risk_annotations* annotations_of(const rule_metadata& rule) noexcept {
-  const auto it = std::find_if(known_risk_annotations.begin(), known_risk_annotations.end(),
-                               [&rule](const risk_annotations& a) { return a.rule_id == rule.id; });
-  return it == known_risk_annotations.end() ? nullptr : &*it;
-}
-
 /// `"key":["value"]`, or `"key":[]` when the value is empty (a multivalue field in ES).
 inline void append_multivalue(std::string& out, std::string_view key, std::string_view value) {
   append_json_string(out, key);
@@ -80,12 +58,11 @@ inline std::string escu_search_name(const rule_metadata& rule) {
 ///  annotations.mitre_attack.mitre_technique_id, …mitre_technique, …mitre_tactic_id,
 ///  …mitre_tactic, analyticstories, then the finding's own fields: k8s.cluster.name,
 ///  k8s.pod.name, k8s.service, count, anomalies, window_start, window_end}}.
-/// Multivalue fields (the annotations, analyticstories, anomalies) are arrays. A rule that is
-/// not one of the two Splunk rules gets its technique id and empty enrichments.
+/// Multivalue fields (the annotations, analyticstories, anomalies) are arrays. The annotations
+/// and the story are the rule's (rule_metadata, library.md A8): an empty one is an empty array.
 inline void append_finding_risk_event(std::string& out, const finding& f,
                                       std::string_view index = {}) {
   const rule_metadata& rule = f.rule ? *f.rule : anomalous_network_io_rule;
-  const detail::risk_annotations* known = detail::annotations_of(rule);
   const std::string search_name = escu_search_name(rule);
   const auto string_field = [&out](std::string_view key, std::string_view value) {
     append_json_string(out, key);
@@ -111,10 +88,10 @@ inline void append_finding_risk_event(std::string& out, const finding& f,
   string_field("rule_id", rule.id);
   multivalue("annotations.mitre_attack", rule.mitre_attack_id);
   multivalue("annotations.mitre_attack.mitre_technique_id", rule.mitre_attack_id);
-  multivalue("annotations.mitre_attack.mitre_technique", known ? known->technique_name : "");
-  multivalue("annotations.mitre_attack.mitre_tactic_id", known ? known->tactic_id : "");
-  multivalue("annotations.mitre_attack.mitre_tactic", known ? known->tactic_name : "");
-  multivalue("analyticstories", known ? known->analytic_story : "");
+  multivalue("annotations.mitre_attack.mitre_technique", rule.mitre_technique);
+  multivalue("annotations.mitre_attack.mitre_tactic_id", rule.mitre_tactic_id);
+  multivalue("annotations.mitre_attack.mitre_tactic", rule.mitre_tactic);
+  multivalue("analyticstories", rule.analytic_story);
   string_field("k8s.cluster.name", f.cluster);
   string_field("k8s.pod.name", f.pod);
   string_field("k8s.service", f.service);

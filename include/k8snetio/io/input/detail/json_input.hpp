@@ -200,20 +200,20 @@ class json_reader {
 
   /// Reads the complete records of `chunk`; an incomplete last one waits for more.
   template <metric_point_sink Sink>
-  result<void> feed(std::string_view chunk, Sink&& sink) {
+  [[nodiscard]] result<void> feed(std::string_view chunk, Sink&& sink) {
     return feed_impl(chunk, sink_ref::to(sink));
   }
 
   /// Reads what is left and ends the input; a later feed() starts again at line 1 under the
   /// same file name.
   template <metric_point_sink Sink>
-  result<void> finish(Sink&& sink) {
+  [[nodiscard]] result<void> finish(Sink&& sink) {
     return finish_impl(sink_ref::to(sink));
   }
 
   /// feed(whole) then finish().
   template <metric_point_sink Sink>
-  result<void> read(std::string_view whole, Sink&& sink) {
+  [[nodiscard]] result<void> read(std::string_view whole, Sink&& sink) {
     auto s = sink_ref::to(sink);
     if (auto r = feed_impl(whole, s); !r) return r;
     return finish_impl(s);

@@ -1,0 +1,223 @@
+// S4: the byte form of an engine's state. A snapshot is self-describing and checked:
+//
+//   "K8NIOSNP"  magic, 8 bytes
+//   u32         format version (snapshot_format_version)
+//   str         kind: what saved it ("detector", "baseline_runner", "baseline_day", …)
+//   str         settings: every option the state depends on, as text (a restore under other
+//               settings is refused, naming both)
+//   u64         payload size, then the payload
+//   u32         CRC-32 (zlib's polynomial) of everything before it
+//
+// Integers are little-endian, doubles their IEEE-754 bits, strings a u64 length then bytes. A
+// truncated, corrupt or foreign snapshot is refused with snapshot_error saying what is wrong;
+// readers check every count against the bytes left before they allocate, so a forged count
+// cannot ask for more memory than the snapshot's own size.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace k8snetio {
+
+/// A snapshot that cannot be restored: truncated, corrupt, from another version, of another
+/// kind of engine or taken under other settings. Nothing was loaded.
+class snapshot_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr std::uint32_t snapshot_format_version = 1;
+
+namespace detail {
+
+inline constexpr std::string_view snapshot_magic = "K8NIOSNP";
+
+/// CRC-32 (IEEE 802.3, as zlib's crc32), table-driven.
+inline std::uint32_t crc32(std::string_view bytes, std::uint32_t crc = 0) noexcept {
+  static constexpr auto table = [] {
+    std::array<std::uint32_t, 256> t{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  crc = ~crc;
+  for (const char ch : bytes)
+    crc = table[(crc ^ std::uint32_t{static_cast<unsigned char>(ch)}) & 0xFFu] ^ (crc >> 8);
+  return ~crc;
+}
+
+/// Appends values to a byte string.
+class snapshot_writer {
+ public:
+  void u8(std::uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void u32(std::uint32_t v) { le(v); }
+  void u64(std::uint64_t v) { le(v); }
+  void i64(std::int64_t v) { le(static_cast<std::uint64_t>(v)); }
+  void f64(double v) { le(std::bit_cast<std::uint64_t>(v)); }
+  void boolean(bool v) { u8(v ? 1 : 0); }
+  void str(std::string_view s) {
+    u64(s.size());
+    out_.append(s);
+  }
+  void opt_i64(const std::optional<std::int64_t>& v) {
+    boolean(v.has_value());
+    if (v) i64(*v);
+  }
+  void opt_f64(const std::optional<double>& v) {
+    boolean(v.has_value());
+    if (v) f64(*v);
+  }
+
+  std::string& bytes() noexcept { return out_; }
+
+ private:
+  template <class U>
+  void le(U v) {
+    char b[sizeof(U)];
+    for (std::size_t i = 0; i < sizeof(U); ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+    out_.append(b, sizeof(U));
+  }
+  std::string out_;
+};
+
+/// Reads what snapshot_writer wrote; every read checks the bytes left.
+class snapshot_reader {
+ public:
+  explicit snapshot_reader(std::string_view bytes, std::string_view what = "snapshot")
+      : in_(bytes), what_(what) {}
+
+  std::uint8_t u8() { return static_cast<std::uint8_t>(take(1)[0]); }
+  std::uint32_t u32() { return le<std::uint32_t>(); }
+  std::uint64_t u64() { return le<std::uint64_t>(); }
+  std::int64_t i64() { return static_cast<std::int64_t>(le<std::uint64_t>()); }
+  double f64() { return std::bit_cast<double>(le<std::uint64_t>()); }
+  bool boolean() {
+    const std::uint8_t v = u8();
+    if (v > 1) fail(fmt::format("a flag byte is {}, not 0 or 1", v));
+    return v == 1;
+  }
+  std::string_view str() {
+    const std::uint64_t n = u64();
+    if (n > remaining()) fail(fmt::format("a string of {} bytes with {} left", n, remaining()));
+    return take(static_cast<std::size_t>(n));
+  }
+  std::optional<std::int64_t> opt_i64() {
+    if (!boolean()) return std::nullopt;
+    return i64();
+  }
+  std::optional<double> opt_f64() {
+    if (!boolean()) return std::nullopt;
+    return f64();
+  }
+  /// A count of items each at least `min_bytes` long: refused if the bytes left cannot hold it.
+  std::size_t count(std::size_t min_bytes = 1) {
+    const std::uint64_t n = u64();
+    if (min_bytes == 0) min_bytes = 1;
+    if (n > remaining() / min_bytes)
+      fail(fmt::format("a count of {} with only {} bytes left", n, remaining()));
+    return static_cast<std::size_t>(n);
+  }
+  /// An enumeration's byte, at most `last`.
+  std::uint8_t choice(std::uint8_t last, std::string_view name) {
+    const std::uint8_t v = u8();
+    if (v > last) fail(fmt::format("{} is {}, beyond {}", name, v, last));
+    return v;
+  }
+
+  std::size_t remaining() const noexcept { return in_.size() - at_; }
+  std::size_t position() const noexcept { return at_; }
+  void expect_end() const {
+    if (remaining()) fail(fmt::format("{} bytes left over after the state", remaining()));
+  }
+  [[noreturn]] void fail(const std::string& why) const {
+    throw snapshot_error(fmt::format("{}: corrupt at byte {}: {}", what_, at_, why));
+  }
+
+ private:
+  std::string_view take(std::size_t n) {
+    if (n > remaining())
+      throw snapshot_error(fmt::format("{}: truncated: needs {} more bytes at byte {}, has {}",
+                                       what_, n, at_, remaining()));
+    const std::string_view s = in_.substr(at_, n);
+    at_ += n;
+    return s;
+  }
+  template <class U>
+  U le() {
+    const std::string_view b = take(sizeof(U));
+    U v = 0;
+    for (std::size_t i = 0; i < sizeof(U); ++i)
+      v |= static_cast<U>(static_cast<unsigned char>(b[i])) << (8 * i);
+    return v;
+  }
+
+  std::string_view in_;
+  std::size_t at_ = 0;
+  std::string what_;
+};
+
+}  // namespace detail
+
+/// Wraps a payload in the checked envelope.
+inline std::string seal_snapshot(std::string_view kind, std::string_view settings,
+                                 std::string_view payload) {
+  detail::snapshot_writer w;
+  w.bytes().append(detail::snapshot_magic);
+  w.u32(snapshot_format_version);
+  w.str(kind);
+  w.str(settings);
+  w.str(payload);
+  w.u32(detail::crc32(w.bytes()));
+  return std::move(w.bytes());
+}
+
+/// What a snapshot says it is, read without trusting more than the envelope.
+struct snapshot_info {
+  std::uint32_t version = 0;
+  std::string kind;
+  std::string settings;
+};
+
+/// Checks the envelope and returns the payload (a view into `bytes`). Throws snapshot_error on
+/// anything but a whole, uncorrupted snapshot of `kind` taken under `settings`.
+inline std::string_view open_snapshot(std::string_view bytes, std::string_view kind,
+                                      std::string_view settings, snapshot_info* info = nullptr) {
+  if (bytes.size() < detail::snapshot_magic.size() ||
+      bytes.substr(0, detail::snapshot_magic.size()) != detail::snapshot_magic)
+    throw snapshot_error("not a k8snetio state snapshot (no K8NIOSNP magic at its start)");
+  detail::snapshot_reader in(bytes.substr(detail::snapshot_magic.size()), "state snapshot");
+  const std::uint32_t version = in.u32();
+  if (version != snapshot_format_version)
+    throw snapshot_error(
+        fmt::format("state snapshot of format version {}; this build of k8snetio reads version {}",
+                    version, snapshot_format_version));
+  const std::string_view their_kind = in.str();
+  const std::string_view their_settings = in.str();
+  const std::string_view payload = in.str();
+  const std::size_t body = detail::snapshot_magic.size() + in.position();
+  const std::uint32_t stored = in.u32();
+  in.expect_end();
+  if (detail::crc32(bytes.substr(0, body)) != stored)
+    throw snapshot_error("state snapshot is corrupt: its CRC-32 does not match its bytes");
+  if (info) *info = {version, std::string(their_kind), std::string(their_settings)};
+  if (their_kind != kind)
+    throw snapshot_error(fmt::format("a state snapshot of a {}, not of a {}", their_kind, kind));
+  if (their_settings != settings)
+    throw snapshot_error(
+        fmt::format("state snapshot taken under other settings: it has [{}], this engine has [{}]",
+                    their_settings, settings));
+  return payload;
+}
+
+}  // namespace k8snetio

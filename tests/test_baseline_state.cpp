@@ -401,6 +401,35 @@ TEST_CASE("S6 an input of several days splits into the states of its days, in an
   }
 }
 
+TEST_CASE("S4 S6 a day file of snapshot format version 1 still restores; a detector's does not") {
+  const auto owned = days_of_points(1, 20, 43);
+  const auto points = views(owned);
+  k8snetio::rolling_baseline<2> a(k8snetio::anomalous_network_io);
+  for (const auto& [day, state] : day_states(k8snetio::anomalous_network_io, points))
+    a.add_day(day, state);
+  REQUIRE(a.days().size() == 1);
+  const std::int64_t day = a.days().front();
+  // The same day file as a build before version 2 wrote it: version 1, its CRC-32 made again.
+  std::string v1 = a.save_day(day);
+  v1[8] = 1;
+  v1.resize(v1.size() - 4);
+  const std::uint32_t crc = k8snetio::detail::crc32(v1);
+  for (int i = 0; i < 4; ++i) v1.push_back(static_cast<char>((crc >> (8 * i)) & 0xFFu));
+  k8snetio::rolling_baseline<2> b(k8snetio::anomalous_network_io);
+  b.restore_day(v1);
+  CHECK(b.save_day(day) == a.save_day(day));
+  // A detector's state holds a span aggregator, whose layout changed in version 2.
+  const auto learned = a.result();
+  k8snetio::detector<2, k8snetio::baseline_table<2>> d(k8snetio::anomalous_network_io,
+                                                       learned.table, {});
+  std::string state = d.save_state();
+  state[8] = 1;
+  state.resize(state.size() - 4);
+  const std::uint32_t state_crc = k8snetio::detail::crc32(state);
+  for (int i = 0; i < 4; ++i) state.push_back(static_cast<char>((state_crc >> (8 * i)) & 0xFFu));
+  CHECK_THROWS_WITH(d.restore_state(state), Catch::Contains("format version 1"));
+}
+
 TEST_CASE("S6 the horizon counts back from the newest day held: 30 by default") {
   k8snetio::rolling_baseline<2> rolling(k8snetio::anomalous_network_io);
   const std::int64_t start = k8snetio::utc_day_of(t0);

@@ -233,8 +233,14 @@ TEST_CASE(
   SECTION("not a snapshot, another version, another kind") {
     CHECK_THAT(refusal("metric_name,_time\n", options), Catch::Contains("not a k8snetio state"));
     std::string newer = state;
-    newer[8] = 2;  // the format version; the checksum no longer matters: version comes first
-    CHECK_THAT(refusal(newer, options), Catch::Contains("format version 2"));
+    newer[8] = static_cast<char>(k8snetio::snapshot_format_version + 1);  // version comes first:
+    // the checksum no longer matters
+    CHECK_THAT(
+        refusal(newer, options),
+        Catch::Contains(fmt::format("format version {}", k8snetio::snapshot_format_version + 1)));
+    std::string older = state;  // version 1: before the aggregator kept its newest point time
+    older[8] = 1;
+    CHECK_THAT(refusal(older, options), Catch::Contains("format version 1"));
     const std::string foreign = k8snetio::seal_snapshot("baseline_runner", "x", "payload");
     CHECK_THAT(refusal(foreign, options), Catch::Contains("not of a detector"));
   }

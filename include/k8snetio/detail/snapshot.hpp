@@ -34,7 +34,12 @@ class snapshot_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline constexpr std::uint32_t snapshot_format_version = 1;
+/// The version written. 2: the span aggregator keeps the newest point time (S1.3's exact
+/// watermark), so the states that hold an aggregator (a detector's, a baseline runner's) of
+/// version 1 are refused by name; every other kind (a day file, the OTLP series) reads both.
+inline constexpr std::uint32_t snapshot_format_version = 2;
+/// The oldest version whose states holding a span aggregator this build reads.
+inline constexpr std::uint32_t snapshot_aggregator_version = 2;
 
 namespace detail {
 
@@ -190,18 +195,21 @@ struct snapshot_info {
 };
 
 /// Checks the envelope and returns the payload (a view into `bytes`). Throws snapshot_error on
-/// anything but a whole, uncorrupted snapshot of `kind` taken under `settings`.
+/// anything but a whole, uncorrupted snapshot of `kind` taken under `settings`, of a version
+/// from `oldest_version` to snapshot_format_version.
 inline std::string_view open_snapshot(std::string_view bytes, std::string_view kind,
-                                      std::string_view settings, snapshot_info* info = nullptr) {
+                                      std::string_view settings, snapshot_info* info = nullptr,
+                                      std::uint32_t oldest_version = 1) {
   if (bytes.size() < detail::snapshot_magic.size() ||
       bytes.substr(0, detail::snapshot_magic.size()) != detail::snapshot_magic)
     throw snapshot_error("not a k8snetio state snapshot (no K8NIOSNP magic at its start)");
   detail::snapshot_reader in(bytes.substr(detail::snapshot_magic.size()), "state snapshot");
   const std::uint32_t version = in.u32();
-  if (version != snapshot_format_version)
-    throw snapshot_error(
-        fmt::format("state snapshot of format version {}; this build of k8snetio reads version {}",
-                    version, snapshot_format_version));
+  if (version < oldest_version || version > snapshot_format_version)
+    throw snapshot_error(fmt::format(
+        "state snapshot of format version {}; this build of k8snetio reads versions {} to {} "
+        "of this kind of state",
+        version, oldest_version, snapshot_format_version));
   const std::string_view their_kind = in.str();
   const std::string_view their_settings = in.str();
   const std::string_view payload = in.str();

@@ -194,7 +194,8 @@ class baseline_runner {
   /// as it was, when the snapshot is truncated, corrupt, of another kind or version, or was
   /// taken under other settings (the message names both).
   void restore_state(std::string_view snapshot) {
-    detail::snapshot_reader r(open_snapshot(snapshot, "baseline_runner", settings()),
+    detail::snapshot_reader r(open_snapshot(snapshot, "baseline_runner", settings(), nullptr,
+                                            snapshot_aggregator_version),
                               "baseline_runner state");
     baseline_runner b(rule_, options_);
     b.aggregator_.restore(r);

@@ -364,7 +364,9 @@ class detector {
   /// detector as it was, when the snapshot is truncated, corrupt, of another kind or version,
   /// or was taken under other settings (the message names both).
   void restore_state(std::string_view snapshot) {
-    detail::snapshot_reader r(open_snapshot(snapshot, "detector", settings()), "detector state");
+    detail::snapshot_reader r(
+        open_snapshot(snapshot, "detector", settings(), nullptr, snapshot_aggregator_version),
+        "detector state");
     detector d(rule_, *baseline_, options_);
     d.aggregator_.restore(r);
     const std::size_t pods = r.count(1);

@@ -502,8 +502,8 @@ class hec_reader : public detail::json_reader<hec_reader> {
   std::string time_out_of_range_detail() const {
     const auto unit = input_.options().epoch_unit;
     if (const auto likely = likely_time_unit(time_); likely && unit == time_unit::seconds)
-      return fmt::format("time={}: looks like epoch {}; set --time-unit {}", time_,
-                         unit_word(*likely), to_string(*likely));
+      return fmt::format("time={}: looks like epoch {}; set reader_options::epoch_unit to {}",
+                         time_, unit_word(*likely), to_string(*likely));
     return fmt::format("time={}: not an epoch time in {}", time_, unit_word(unit));
   }
 

@@ -22,6 +22,8 @@ import tempfile
 import threading
 import time
 
+from serve_load import certificates  # the same throwaway CA and server certificate
+
 
 def run(binary, *args):
     subprocess.run([binary, *args], check=True, capture_output=True, timeout=300)
@@ -48,19 +50,6 @@ def read_line(proc, timeout=30):
             break
         out += chunk
     return out
-
-
-def certificates(work):
-    def openssl(*args):
-        subprocess.run(["openssl", *args], cwd=work, check=True, capture_output=True)
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-            "ca.pem", "-days", "2", "-subj", "/CN=bench-ca")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-            "-subj", "/CN=127.0.0.1")
-    with open(os.path.join(work, "server.ext"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext")
 
 
 def percentile(values, p):

@@ -26,6 +26,8 @@
 #include <k8snetio/io/output/findings_writer.hpp>
 #include <k8snetio/k8snetio.hpp>
 
+#include "library_contract/two_to_one_rule.hpp"
+
 namespace test_library_contract {
 
 namespace {
@@ -262,19 +264,7 @@ TEST_CASE("A1.4 the baseline runner's unmapped count survives save, restore and 
 
 namespace {
 
-/// A user's rule whose outbound measure is fed by two directions (D3: their mean).
-k::rule_definition<2> two_to_one_rule() {
-  static constexpr k::measure_set<2> measures{
-      {"outbound_io", "inbound_io"}, " higher than average by ", {0, 1}};
-  k::rule_metadata meta = k::anomalous_network_io_rule;
-  meta.name = "Two directions, one measure";
-  return k::rule_definition<2>(measures, meta,
-                               [](std::string_view d) -> std::optional<std::size_t> {
-                                 if (d == "transmit" || d == "egress") return 0;
-                                 if (d == "receive") return 1;
-                                 return std::nullopt;
-                               });
-}
+using k8snetio::test::two_to_one_rule;
 
 /// Every key of the points with avg 1000 and stdev 20 for both measures.
 k::baseline_table<2> flat_table(const k::rule_definition<2>& rule) {

@@ -29,6 +29,8 @@
 #include <k8snetio/k8snetio.hpp>
 #include <k8snetio/service/service.hpp>
 
+#include "two_to_one_rule.hpp"
+
 namespace k = k8snetio;
 namespace svc = k8snetio::service;
 
@@ -101,20 +103,7 @@ std::vector<k::metric_point> views(const std::vector<owned>& points) {
   return out;
 }
 
-/// A derived rule: "transmit" and "egress" both feed the outbound measure (D3: their mean in a
-/// bucket), "receive" the inbound one.
-k::rule_definition<2> two_to_one_rule() {
-  static constexpr k::measure_set<2> measures{
-      {"outbound_io", "inbound_io"}, " higher than average by ", {0, 1}};
-  k::rule_metadata meta = k::anomalous_network_io_rule;
-  meta.name = "Two directions, one measure";
-  return k::rule_definition<2>(measures, meta,
-                               [](std::string_view d) -> std::optional<std::size_t> {
-                                 if (d == "transmit" || d == "egress") return 0;
-                                 if (d == "receive") return 1;
-                                 return std::nullopt;
-                               });
-}
+using k8snetio::test::two_to_one_rule;
 
 /// 1. The stages: one pipeline per epoch-aligned window (D9), dated by that window.
 template <std::size_t N>

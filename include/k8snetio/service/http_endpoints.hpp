@@ -212,7 +212,9 @@ inline decoded_body unzstd(std::string_view raw, std::size_t cap) {
   std::vector<char> chunk(ZSTD_DStreamOutSize());
   ZSTD_inBuffer in{raw.data(), raw.size(), 0};
   std::size_t last = 1;
-  while (in.pos < in.size) {
+  // Until the input is used up, then while the decoder still holds output (it says so with a
+  // nonzero hint) and gives some.
+  for (;;) {
     ZSTD_outBuffer o{chunk.data(), chunk.size(), 0};
     last = ZSTD_decompressStream(stream.get(), &o, &in);
     if (ZSTD_isError(last)) {
@@ -224,21 +226,7 @@ inline decoded_body unzstd(std::string_view raw, std::size_t cap) {
       return out;
     }
     out.body.append(chunk.data(), o.pos);
-  }
-  // Output still held inside the decoder once the input is used up.
-  while (last != 0) {
-    ZSTD_outBuffer o{chunk.data(), chunk.size(), 0};
-    last = ZSTD_decompressStream(stream.get(), &o, &in);
-    if (ZSTD_isError(last)) {
-      out.error = fmt::format("the zstd body cannot be decoded: {}", ZSTD_getErrorName(last));
-      return out;
-    }
-    if (out.body.size() + o.pos > cap) {
-      out.too_large = true;
-      return out;
-    }
-    out.body.append(chunk.data(), o.pos);
-    if (o.pos == 0) break;
+    if (in.pos == in.size && (last == 0 || o.pos == 0)) break;
   }
   if (last != 0) out.error = "the zstd body is cut short";
   return out;

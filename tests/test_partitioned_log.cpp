@@ -34,11 +34,12 @@ void replay(svc::state_log& log, const std::vector<partition_id>& ids,
                 offset++, states);
 }
 
-/// One HTTP/1.0 GET on loopback; the whole reply as text.
-std::string get(std::uint16_t port, std::string_view target) {
+/// One HTTP/1.0 GET on loopback (any address `host` names); the whole reply as text.
+std::string get(std::uint16_t port, std::string_view target, const char* host = "127.0.0.1") {
   boost::asio::io_context io;
   boost::asio::ip::tcp::socket socket(io);
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::connect(socket,
+                       boost::asio::ip::tcp::resolver(io).resolve(host, std::to_string(port)));
   const std::string request = "GET " + std::string(target) + " HTTP/1.0\r\nHost: x\r\n\r\n";
   boost::asio::write(socket, boost::asio::buffer(request));
   std::string reply;
@@ -98,6 +99,11 @@ TEST_CASE("K1 L4 metrics_listener serves the text last published, /healthz, and 
   listener.stop();
   CHECK_FALSE(listener.listening());
   CHECK_FALSE(svc::metrics_listener().start("not an address", 0).has_value());
+  svc::metrics_listener by_name;  // a host name, as --metrics-listen localhost:PORT gives
+  const auto named = by_name.start("localhost", 0);
+  REQUIRE(named);
+  by_name.publish("x 1\n");
+  CHECK_THAT(get(*named, "/metrics", "localhost"), Catch::EndsWith("x 1\n"));
 }
 
 }  // namespace test_partitioned_log

@@ -24,11 +24,19 @@ class metrics_listener {
   metrics_listener& operator=(const metrics_listener&) = delete;
   ~metrics_listener() { stop(); }
 
-  /// Listens on `host`:`port` (0: a free port) and serves from a thread of its own. Returns the
-  /// port bound, or why it cannot listen.
+  /// Listens on `host` (an address, or a name such as localhost: its first address) and `port`
+  /// (0: a free port), and serves from a thread of its own. Returns the port bound, or why it
+  /// cannot listen.
   tl::expected<std::uint16_t, std::string> start(const std::string& host, std::uint16_t port) {
     http_server_options o;
     o.host = host;
+    boost::system::error_code ec;
+    if (boost::asio::ip::make_address(host, ec), ec) {
+      boost::asio::io_context io;
+      const auto found = boost::asio::ip::tcp::resolver(io).resolve(host, "", ec);
+      if (ec || found.empty()) return tl::unexpected("cannot resolve " + host);
+      o.host = found.begin()->endpoint().address().to_string();
+    }
     o.port = port;
     o.max_body = 64 * 1024;
     http_handler handler;

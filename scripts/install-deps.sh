@@ -9,7 +9,7 @@ packages=(
   catch2                                       # tests
   python3-protobuf protobuf-compiler           # tests: the OTLP protobuf twins' encoder
   libsimdjson-dev zlib1g-dev libzstd-dev libprotozero-dev  # readers (k8snetio::io)
-  libcli11-dev libcpp-httplib-dev            # the k8s-netio program
+  libcli11-dev                                 # the k8s-netio program
   librdkafka-dev                               # k8s-netio consume and its mock-cluster tests
   libboost-dev libssl-dev libgrpc++-dev        # serve's transports: Beast/Asio, TLS, OTLP/gRPC
   openssl python3-grpcio                       # tests: certificates, a gRPC client of its own

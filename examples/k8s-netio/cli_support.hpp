@@ -2,12 +2,16 @@
 // the progress line on a terminal, and the one-line summary of what was read and skipped.
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -63,6 +67,53 @@ inline std::string with_commas(std::uint64_t n) {
     out += digits[i];
   }
   return out;
+}
+
+/// L6: set once SIGTERM or SIGINT arrives, after stop_on_signals().
+inline std::atomic<bool>& stop_requested() {
+  static std::atomic<bool> requested{false};
+  return requested;
+}
+extern "C" inline void k8snetio_request_stop(int) { stop_requested() = true; }
+/// SIGTERM and SIGINT set stop_requested() (for a command whose one thread polls it).
+inline void stop_on_signals() {
+  struct sigaction action {};
+  action.sa_handler = k8snetio_request_stop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+/// An address to listen on.
+struct address {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+/// HOST:PORT (an IPv6 host in brackets).
+inline std::optional<address> parse_address(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  address a{text.substr(0, colon), 0};
+  if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']')
+    a.host = a.host.substr(1, a.host.size() - 2);
+  const std::string port = text.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const unsigned long n = std::stoul(port);
+  if (n > 65535) return std::nullopt;
+  a.port = static_cast<std::uint16_t>(n);
+  return a;
+}
+
+/// The bytes of the file at `path` (a baseline, whose hash is part of the settings a live state
+/// is taken under); nullopt when it cannot be read.
+inline std::optional<std::string> read_file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in && !in.eof()) return std::nullopt;
+  return text.str();
 }
 
 /// 12345678 → "12.3 MB".

@@ -57,27 +57,6 @@ struct serve_options {
   std::string tls_cert, tls_key, tls_client_ca;
 };
 
-struct address {
-  std::string host;
-  std::uint16_t port = 0;
-};
-
-/// HOST:PORT (an IPv6 host in brackets).
-std::optional<address> parse_address(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return std::nullopt;
-  address a{text.substr(0, colon), 0};
-  if (a.host.size() > 2 && a.host.front() == '[' && a.host.back() == ']')
-    a.host = a.host.substr(1, a.host.size() - 2);
-  const std::string port = text.substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  const unsigned long n = std::stoul(port);
-  if (n > 65535) return std::nullopt;
-  a.port = static_cast<std::uint16_t>(n);
-  return a;
-}
-
 std::string_view view(boost::beast::string_view s) { return {s.data(), s.size()}; }
 
 /// A Beast request header as the endpoints see it.

@@ -537,7 +537,7 @@ def case_operations():
           f"{status} {reply!r}")
     status, _, _ = server.request("POST", "/services/collector", b"{not json")
     check(status == 400, f"bad HEC body: {status}")
-    # httplib logs a request (and so counts it) just after its reply is sent: the last replies
+    # The server counts a request just after its reply is sent: the last replies
     # may be a moment ahead of the counters. Bounded: 40 scrapes, 50 ms apart.
     for _ in range(40):
         m = scrape(server)
@@ -761,7 +761,7 @@ def case_http_hardening():
     reply = raw_request(server.port, b"POST /v1/metrics HTTP/1.1\r\nHost: x\r\n"
                         b"Authorization: Bearer first-token\r\nContent-Type: application/json\r\n"
                         b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
-    # Refused: a 400, or (httplib's own check) the connection closed with no reply.
+    # Refused: a 400 (tests/test_http_server.cpp checks the server's own reply), never handled.
     check(reply == b"" or reply.startswith(b"HTTP/1.1 400"), f"two Content-Length: {reply[:200]!r}")
     # zstd, as the collector's otlphttp exporter may send it.
     compressed = subprocess.run(["zstd", "-q", "-c"], input=second_point, capture_output=True,

@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -236,6 +237,11 @@ class partitioned_live {
       return message_outcome::replayed;
     }
     ++messages_;
+    last_message_ = std::chrono::steady_clock::now();
+    if (messages_ == 1) {
+      first_message_ = last_message_;
+      first_message_epoch_ = std::chrono::system_clock::now();
+    }
     auto& p = engines_.engine(id);
     ++p.messages;
     if (payload.find_first_not_of(" \t\r\n") == std::string_view::npos) {
@@ -382,6 +388,22 @@ class partitioned_live {
     return out;
   }
 
+  /// K1's closing throughput line: points and messages a second from the first message to the
+  /// last (nullopt under two messages).
+  std::optional<std::string> throughput() const {
+    if (messages_ < 2) return std::nullopt;
+    const double seconds = std::chrono::duration<double>(last_message_ - first_message_).count();
+    const auto rate = [&](std::uint64_t n) {
+      return with_commas(
+          static_cast<std::uint64_t>(static_cast<double>(n) / std::max(seconds, 1e-9)));
+    };
+    return fmt::format(
+        "{:.2f} s from the first message to the last (from {:.3f} epoch): {} points/s, {} "
+        "messages/s",
+        seconds, std::chrono::duration<double>(first_message_epoch_.time_since_epoch()).count(),
+        rate(counts_.accepted() + counts_.rejected()), rate(messages_));
+  }
+
   /// 1234567 as "1,234,567".
   static std::string with_commas(std::uint64_t v) {
     std::string digits = fmt::format("{}", v), out;
@@ -449,6 +471,8 @@ class partitioned_live {
   std::set<partition_id> uncommitted_;  ///< states stored whose offsets are not confirmed
   outcome_counts counts_;               ///< L0: one outcome per point, as serve counts them
   std::uint64_t messages_ = 0, replayed_ = 0;
+  std::chrono::steady_clock::time_point first_message_, last_message_;
+  std::chrono::system_clock::time_point first_message_epoch_;
   std::vector<std::pair<std::string, std::string>> malformed_;  ///< the first ten, named
   std::uint64_t malformed_more_ = 0;
   std::string fatal_;

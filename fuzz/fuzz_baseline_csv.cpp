@@ -3,8 +3,8 @@
 // the input is split into chunks; that a table it accepts has no negative stdev and no key
 // without ':' (D5.5); and that what write_baseline_csv makes of it reads back as the same table.
 //
-//   clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
-//     fuzz/fuzz_baseline_csv.cpp -lfmt -o /tmp/fz
+//   flags="-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude"
+//   clang++-14 $flags fuzz/fuzz_baseline_csv.cpp -lfmt -o /tmp/fz
 //   cp -r fuzz/corpus/fuzz_baseline_csv /tmp/corpus && /tmp/fz -max_total_time=30 /tmp/corpus
 #include <cstddef>
 #include <cstdint>

@@ -2,8 +2,8 @@
 // memory errors (run with ASan/UBSan) it checks one property: the points and the report do
 // not depend on how the input is split into chunks.
 //
-//   clang++-14 -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
-//     fuzz/fuzz_metrics_csv.cpp -lfmt -o /tmp/fz
+//   flags="-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude"
+//   clang++-14 $flags fuzz/fuzz_metrics_csv.cpp -lfmt -o /tmp/fz
 //   cp -r fuzz/corpus/fuzz_metrics_csv /tmp/corpus && /tmp/fz -max_total_time=30 /tmp/corpus
 #include <cmath>
 #include <cstddef>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "version.hpp"
+#include "error.hpp"  // A6: the one error type
 
 // The input, the stages in pipeline order, and the output.
 #include "model/baseline_table.hpp"  // D5's store, B6

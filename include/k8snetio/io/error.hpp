@@ -1,80 +1,15 @@
-// Errors of the readers and loaders: a stable code users can grep for, and the position
-// (file, line, column, field) of what was wrong, in the spirit of nlohmann/json's
-// "[json.exception.parse_error.101] line 3, column 7: …". Hot paths return these in a
-// tl::expected and never throw.
+// The readers' and loaders' errors are the library's one error type (A6, ../error.hpp); these
+// names keep the io:: spellings working.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <string_view>
-
-#include <fmt/format.h>
-#include <tl/expected.hpp>
+#include "../error.hpp"
 
 namespace k8snetio::io {
 
-enum class error_code : std::uint16_t {
-  cannot_open = 100,          ///< file missing or unreadable
-  read_failed = 101,          ///< I/O error while reading, or a corrupt .gz / .zst stream
-  unknown_format = 102,       ///< the content is none of the formats we read
-  input_too_large = 103,      ///< S5.2: more than the size cap (after decompression)
-  memory_limit = 104,         ///< S1.1: holding an unordered input needs more groups than allowed
-  bad_header = 110,           ///< CSV header missing or lacking a required column
-  bad_row = 111,              ///< a malformed row under --strict (the reason is in message)
-  duplicate_column = 112,     ///< I1.5: a header naming the same column twice
-  duplicate_key = 120,        ///< D5.3: a baseline table with the same key twice
-  bad_baseline_cell = 121,    ///< a baseline number cell that is not a number
-  bad_baseline_row = 122,     ///< D5.5: a negative stdev or a key without ':'
-  no_baseline_columns = 123,  ///< a baseline table with none of the rule's columns
-  bad_option = 130,           ///< an option out of range
-};
-
-constexpr std::string_view to_string(error_code c) noexcept {
-  switch (c) {
-    case error_code::cannot_open: return "cannot_open";
-    case error_code::read_failed: return "read_failed";
-    case error_code::unknown_format: return "unknown_format";
-    case error_code::input_too_large: return "input_too_large";
-    case error_code::memory_limit: return "memory_limit";
-    case error_code::bad_header: return "bad_header";
-    case error_code::bad_row: return "bad_row";
-    case error_code::duplicate_column: return "duplicate_column";
-    case error_code::duplicate_key: return "duplicate_key";
-    case error_code::bad_baseline_cell: return "bad_baseline_cell";
-    case error_code::bad_baseline_row: return "bad_baseline_row";
-    case error_code::no_baseline_columns: return "no_baseline_columns";
-    case error_code::bad_option: return "bad_option";
-  }
-  return "unknown";
-}
-
-struct input_error {
-  error_code code{};
-  std::string file;
-  std::uint64_t line = 0;    ///< 1-based, 0 when not applicable
-  std::uint64_t column = 0;  ///< 1-based, 0 when not applicable
-  std::string field;         ///< the column or JSON key concerned, if any
-  std::string message;       ///< one sentence, no trailing period
-
-  /// "[k8snetio.error.120] base.csv:4: duplicate key 'prod:checkout'"
-  std::string what() const {
-    std::string where = file;
-    if (line) where += fmt::format(":{}", line);
-    if (column) where += fmt::format(":{}", column);
-    return fmt::format("[k8snetio.error.{}] {}: {}{}", static_cast<int>(code), where, message,
-                       field.empty() ? std::string() : fmt::format(" (field '{}')", field));
-  }
-};
-
-template <class T>
-using result = tl::expected<T, input_error>;
-
-inline tl::unexpected<input_error> make_error(error_code c, std::string_view file,
-                                              std::uint64_t line, std::string message,
-                                              std::string_view field = {},
-                                              std::uint64_t column = 0) {
-  return tl::unexpected(
-      input_error{c, std::string(file), line, column, std::string(field), std::move(message)});
-}
+using k8snetio::error_code;
+using k8snetio::make_error;
+using k8snetio::result;
+using k8snetio::to_string;
+using input_error = k8snetio::error;
 
 }  // namespace k8snetio::io

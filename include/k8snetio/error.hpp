@@ -9,8 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include <fmt/format.h>
 #include <tl/expected.hpp>
+
+#include "detail/to_text.hpp"
 
 namespace k8snetio {
 
@@ -65,11 +66,12 @@ struct error {
 
   /// "[k8snetio.error.120] base.csv:4: duplicate key 'prod:checkout'"
   [[nodiscard]] std::string what() const {
-    std::string where = file;
-    if (line) where += fmt::format(":{}", line);
-    if (column) where += fmt::format(":{}", column);
-    return fmt::format("[k8snetio.error.{}] {}: {}{}", static_cast<int>(code), where, message,
-                       field.empty() ? std::string() : fmt::format(" (field '{}')", field));
+    std::string text = detail::concat("[k8snetio.error.", static_cast<int>(code), "] ", file);
+    if (line) text += detail::concat(':', line);
+    if (column) text += detail::concat(':', column);
+    text += detail::concat(": ", message);
+    if (!field.empty()) text += detail::concat(" (field '", field, "')");
+    return text;
   }
 };
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include <fmt/format.h>
+#include "../detail/to_text.hpp"
 
 namespace k8snetio {
 
@@ -31,7 +31,7 @@ struct rule_metadata {
   std::string_view analytic_story{};     ///< ES's analytic story
 
   std::string risk_message(std::string_view host) const {
-    return fmt::format("{}{}", risk_message_prefix, host);
+    return detail::concat(risk_message_prefix, host);
   }
   friend bool operator==(const rule_metadata&, const rule_metadata&) = default;
 };
@@ -192,8 +192,10 @@ inline std::string finding_id(const finding& f) {
   field(f.cluster);
   field(f.host);
   field(f.pod);
-  add(fmt::format("{}", f.window_start));
-  return fmt::format("{:016x}", h);
+  add(detail::concat(f.window_start));
+  std::string id;
+  detail::append_hex(id, h, 16);
+  return id;
 }
 
 }  // namespace k8snetio

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include <fmt/format.h>
+#include "../detail/to_text.hpp"
 
 namespace k8snetio {
 
@@ -34,22 +34,22 @@ constexpr spl_number div(spl_number a, spl_number b) noexcept {
 }
 
 /// F1: tostring(number) — shortest round-trip decimal, no trailing ".0", exponent form only
-/// below 1e-4 or from 1e16 on. fmt's "{}" is exactly that.
-inline std::string format_number(double x) { return fmt::format("{}", x); }
+/// below 1e-4 or from 1e16 on: fmt's "{}", which detail::append_shortest reproduces.
+inline std::string format_number(double x) {
+  std::string s;
+  detail::append_shortest(s, x);
+  return s;
+}
 
 /// Appends F1 text without a temporary string.
-inline void append_number(std::string& out, double x) {
-  fmt::format_to(std::back_inserter(out), "{}", x);
-}
+inline void append_number(std::string& out, double x) { detail::append_shortest(out, x); }
 
 /// F2's rounding: round(x, 2) as Splunk does it, by scaling in double arithmetic with
 /// half-away-from-zero (so round(2.555, 2) is 2.56: 2.555 * 100 is 255.50000000000003).
 inline double round2(double x) noexcept { return std::round(x * 100) / 100 + 0.0; }
 
 /// F2: tostring(round(x, 2)) — the rounded value with exactly two decimals.
-inline void append_round2(std::string& out, double x) {
-  fmt::format_to(std::back_inserter(out), "{:.2f}", round2(x));
-}
+inline void append_round2(std::string& out, double x) { detail::append_fixed(out, round2(x), 2); }
 inline std::string format_round2(double x) {
   std::string s;
   append_round2(s, x);

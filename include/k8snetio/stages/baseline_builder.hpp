@@ -208,22 +208,23 @@ class baseline_builder {
   /// when they do not hold together.
   void restore(detail::snapshot_reader& r) {
     if (r.u64() != N)
-      r.fail(fmt::format("the baseline state has another number of measures than {}", N));
+      r.fail(detail::concat("the baseline state has another number of measures than ", N));
     decltype(keys_) keys;
     const std::size_t n = r.count(8 + 8 + 1 + N * moments::saved_bytes);
     keys.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
       auto [it, fresh] = keys.try_emplace(std::string(r.str()));
-      if (!fresh) r.fail(fmt::format("the key '{}' twice", it->first));
+      if (!fresh) r.fail(detail::concat("the key '", it->first, "' twice"));
       baseline_accumulator<N>& acc = it->second;
       acc.count = r.u64();
       acc.last_seen = r.opt_i64();
       if (acc.count && !acc.last_seen)
-        r.fail(fmt::format("the key '{}' has rows but no last_seen", it->first));
+        r.fail(detail::concat("the key '", it->first, "' has rows but no last_seen"));
       for (moments& m : acc.measures) {
         m.restore(r);
         if (m.count() > acc.count)
-          r.fail(fmt::format("the key '{}' has more values of a measure than rows", it->first));
+          r.fail(
+              detail::concat("the key '", it->first, "' has more values of a measure than rows"));
       }
     }
     keys_ = std::move(keys);

@@ -83,10 +83,11 @@ struct span_options {
 
 /// S4: the options a saved state depends on, as the text a snapshot records.
 inline std::string snapshot_settings(const span_options& o) {
-  return fmt::format(
-      "span={};metric={};lateness={};closing={};idle={}", o.span_seconds, o.metric_name,
-      o.allowed_lateness ? fmt::format("{}", *o.allowed_lateness) : "none",
-      o.closing == group_closing::at_finish ? "at_finish" : "by_series", o.idle_seconds);
+  return detail::concat(
+      "span=", o.span_seconds, ";metric=", o.metric_name,
+      ";lateness=", o.allowed_lateness ? detail::concat(*o.allowed_lateness) : "none",
+      ";closing=", o.closing == group_closing::at_finish ? "at_finish" : "by_series",
+      ";idle=", o.idle_seconds);
 }
 
 /// What the aggregator did with the points it was given (nothing is dropped silently).

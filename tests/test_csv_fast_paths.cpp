@@ -10,11 +10,15 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
+#include <k8snetio/engine/baseline_runner.hpp>
+#include <k8snetio/io/baseline_csv.hpp>
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/input/metrics_csv_reader.hpp>
 #include <k8snetio/io/input/parallel_csv.hpp>
+#include <k8snetio/rules/anomalous_network_io.hpp>
 
 #include "support.hpp"
 
@@ -315,6 +319,46 @@ TEST_CASE(
   CHECK(threads == 3);
   REQUIRE(reference.points.size() == 2250);
   CHECK(reference.points[0].metric_name == "k8s.pod.network.io");
+}
+
+TEST_CASE(
+    "A1.4 B1 parallel: with series grouped on the parsing threads the baseline runner counts "
+    "every point of an unmapped direction, as when reading in order",
+    "[A1.4][parallel]") {
+  // Directions the rule maps and two it does not, in series that repeat per bucket, so that
+  // the runner's answer kept per series of a segment is used again and again.
+  std::string text = "_time,_value,k8s.cluster.name,k8s.pod.name,k8s.node.name,direction\n";
+  std::mt19937_64 rng(14);
+  const std::vector<std::string> directions = {"transmit", "receive", "tx", "other"};
+  for (int bucket = 0; bucket < 40; ++bucket)
+    for (int pod = 0; pod < 60; ++pod)
+      for (const std::string& dir : directions)
+        if (rng() % 8 != 0 && (dir.size() > 5 || pod % 7 == 0))
+          text += std::to_string(1'700'000'000 + bucket * 10 + static_cast<int>(rng() % 10)) + "," +
+                  std::to_string(rng() % 5000) + ",prod,api-" + std::to_string(pod) + ",node-1," +
+                  dir + "\n";
+  const temp_file file(text);
+  const auto run = [&](const parallel_read_options& p) {
+    baseline_runner<2> runner(anomalous_network_io);
+    parallel_metrics_csv_reader reader(file.path, {}, p);
+    REQUIRE(reader.read([&](const metric_point& pt) { runner.add(pt); }));
+    auto result = runner.finish();
+    return std::tuple(io::write_baseline_csv(result.table), result.unmapped_direction,
+                      result.unmapped_directions);
+  };
+  parallel_read_options in_order;
+  in_order.threads = 1;
+  const auto reference = run(in_order);
+  REQUIRE(std::get<1>(reference) > 100);
+  REQUIRE(std::get<2>(reference).size() == 2);
+  for (const std::size_t segment : {std::size_t{64}, std::size_t{3000}, std::size_t{40000}}) {
+    parallel_read_options p;
+    p.threads = 2;
+    p.segment_bytes = segment;
+    p.group_series = true;
+    INFO(segment << "-byte segments");
+    CHECK(run(p) == reference);
+  }
 }
 
 }  // namespace test_csv_fast_paths

@@ -140,7 +140,18 @@ class parallel_metrics_csv_reader {
   };
   static_assert(sizeof(packed_point) == 72);
 
+  /// A series of a segment (group_series): its cluster, pod, node and direction, back to back
+  /// in the segment's `key_bytes` from `offset`, so that the next points are compared with
+  /// bytes in cache rather than with a row far back in the text.
+  struct series_key {
+    std::uint32_t offset = 0;
+    std::array<std::uint32_t, 4> size{};
+  };
+
   struct segment;
+  /// The series of a point just parsed (its names in cache), numbered in the segment in order
+  /// of first appearance, compared byte for byte.
+  static std::uint32_t series_in_segment(segment& s, const metric_point& p);
   static packed_field keep_owned(segment& s, std::string_view v, std::size_t k);
   /// Field `k` of a point: its offset in the segment's text (at `base`, `size` bytes), else a
   /// copy in `owned`.
@@ -180,9 +191,10 @@ class parallel_metrics_csv_reader {
     /// Per field: the last bytes copied into `owned`, so that a default or a header's name is
     /// kept once per segment rather than once per point.
     std::array<packed_field, packed_point::fields> last_owned{};
-    std::vector<std::uint32_t> series_of;     ///< group_series: each point's series in the segment
-    std::vector<std::uint32_t> series_first;  ///< each series' first point
-    std::vector<std::uint32_t> series_next;   ///< the series that followed each one last time
+    std::vector<std::uint32_t> series_of;    ///< group_series: each point's series in the segment
+    std::vector<series_key> series_keys;     ///< each series' names, in `key_bytes`
+    std::string key_bytes;                   ///< the series' names, back to back
+    std::vector<std::uint32_t> series_next;  ///< the series that followed each one last time
     k8snetio::detail::flat_hash_slots<std::uint32_t> series_index;  ///< hash of the names → series
     std::uint64_t batch = 0;  ///< k8snetio::detail::series_hint::batch
     read_report report;
@@ -224,7 +236,6 @@ class parallel_metrics_csv_reader {
   }
   result<std::optional<std::uint64_t>> line_start_from(int fd, std::uint64_t at) const;
   void parse_segment(int fd, std::size_t k, segment& s) const;
-  static void group_series(segment& s);
 
   std::string path_;
   reader_options options_;
@@ -303,6 +314,11 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
   s.lines = 0;
   s.size = 0;
   s.batch = 0;
+  s.series_of.clear();
+  s.series_keys.clear();
+  s.key_bytes.clear();
+  s.series_next.clear();
+  s.series_index.clear();
   try {
     const std::uint64_t step = parallel_.segment_bytes;
     auto begin = line_start_from(fd, body_ + k * step);
@@ -352,7 +368,10 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
                        size = text.size()](std::string_view v, std::size_t k) {
       return pack_field(s, base, size, v, k);
     };
+    const bool grouping = *parallel_.group_series;
+    if (grouping) s.series_of.reserve(s.points.capacity());
     const auto collect = [&](const metric_point& p) {
+      if (grouping) s.series_of.push_back(series_in_segment(s, p));
       packed_point& kept = s.points.emplace_back();
       kept.time = p.time;
       kept.value = p.value;
@@ -364,7 +383,8 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
     auto fed = reader.feed(text, collect);
     if (fed && last) fed = reader.finish(collect);
     if (!fed) s.error = fed.error();
-    if (*parallel_.group_series) group_series(s);
+    if (grouping && s.points.size() < std::numeric_limits<std::uint32_t>::max())
+      s.batch = k8snetio::detail::next_series_batch();
     s.at_boundary = last || reader.at_record_boundary();
     s.lines = reader.next_line() - 1;
     s.report = std::move(reader.report());
@@ -389,57 +409,51 @@ parallel_metrics_csv_reader::keep_owned(segment& s, std::string_view v, std::siz
   return last;
 }
 
-/// Numbers the series of a segment's points (0, 1, … in order of first appearance), comparing
-/// names byte for byte: points of one series often come in a row, else one probe.
-inline void parallel_metrics_csv_reader::group_series(segment& s) {
-  const std::vector<packed_point>& points = s.points;
-  if (points.size() >= std::numeric_limits<std::uint32_t>::max()) return;  // batch 0: none
-  s.series_of.resize(points.size());
-  s.series_first.clear();
-  s.series_next.clear();
-  s.series_index.clear();
+inline std::uint32_t parallel_metrics_csv_reader::series_in_segment(segment& s,
+                                                                    const metric_point& p) {
   constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
-  const auto same = [&s](const packed_point& a, const packed_point& b) {
-    for (const std::size_t k : {std::size_t{4}, std::size_t{2}, std::size_t{3}, std::size_t{1}})
-      if (!k8snetio::detail::same_bytes(field_of(s, a.field[k]), field_of(s, b.field[k])))
+  const std::array<std::string_view, 4> names{p.cluster, p.pod, p.node, p.direction};
+  const auto same = [&s, &names](std::uint32_t series) {
+    const series_key& k = s.series_keys[series];
+    const char* at = s.key_bytes.data() + k.offset;
+    // Direction and pod first: they tell neighbouring series apart soonest.
+    for (const std::size_t f : {std::size_t{3}, std::size_t{1}, std::size_t{2}, std::size_t{0}}) {
+      std::size_t from = 0;
+      for (std::size_t g = 0; g < f; ++g) from += k.size[g];
+      if (!k8snetio::detail::same_bytes(std::string_view(at + from, k.size[f]), names[f]))
         return false;
+    }
     return true;
   };
-  for (std::size_t i = 0; i < points.size(); ++i) {
-    const packed_point& p = points[i];
-    if (i > 0) {
-      // Inputs repeat their order: the series of the point before, or the one that followed
-      // it last time, before a hash.
-      const std::uint32_t before = s.series_of[i - 1];
-      if (same(points[i - 1], p)) {
-        s.series_of[i] = before;
-        continue;
-      }
-      const std::uint32_t guess = s.series_next[before];
-      if (guess != none && same(points[s.series_first[guess]], p)) {
-        s.series_of[i] = guess;
-        continue;
-      }
-    }
-    std::uint64_t h = k8snetio::detail::hash_bytes(field_of(s, p.field[1]));
-    h = k8snetio::detail::hash_bytes(field_of(s, p.field[2]), h);
-    h = k8snetio::detail::hash_bytes(field_of(s, p.field[3]), h);
-    h = k8snetio::detail::hash_bytes(field_of(s, p.field[4]), h);
-    const std::uint32_t* known = s.series_index.find(
-        h, [&](std::uint32_t series) { return same(points[s.series_first[series]], p); });
-    std::uint32_t series;
-    if (known) {
-      series = *known;
-    } else {
-      series = static_cast<std::uint32_t>(s.series_first.size());
-      s.series_first.push_back(static_cast<std::uint32_t>(i));
-      s.series_next.push_back(none);
-      s.series_index.insert(h, series);
-    }
-    s.series_of[i] = series;
-    if (i > 0) s.series_next[s.series_of[i - 1]] = series;
+  // Inputs repeat their order: the series of the point before, or the one that followed it
+  // last time, before a hash.
+  const std::uint32_t before = s.series_of.empty() ? none : s.series_of.back();
+  if (before != none) {
+    if (same(before)) return before;
+    const std::uint32_t guess = s.series_next[before];
+    if (guess != none && same(guess)) return guess;
   }
-  s.batch = k8snetio::detail::next_series_batch();
+  std::uint64_t h = k8snetio::detail::hash_bytes(names[0]);
+  for (std::size_t f = 1; f < 4; ++f) h = k8snetio::detail::hash_bytes(names[f], h);
+  std::uint32_t series;
+  if (const std::uint32_t* known = s.series_index.find(h, same)) {
+    series = *known;
+  } else {
+    series = static_cast<std::uint32_t>(s.series_keys.size());
+    series_key k;
+    k.offset = static_cast<std::uint32_t>(s.key_bytes.size());
+    for (std::size_t f = 0; f < 4; ++f) {
+      k.size[f] = static_cast<std::uint32_t>(names[f].size());
+      s.key_bytes.append(names[f]);
+    }
+    if (s.key_bytes.size() >= owned_bit)  // more than the text itself: cannot happen
+      throw std::length_error("parallel_metrics_csv_reader: a segment's names exceed 2 GiB");
+    s.series_keys.push_back(k);
+    s.series_next.push_back(none);
+    s.series_index.insert(h, series);
+  }
+  if (before != none) s.series_next[before] = series;
+  return series;
 }
 
 template <class Sink, class After>
@@ -676,7 +690,7 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
         ~clear_hint() { h = {}; }
       } clear{hint};
       const auto series_count =
-          s->batch ? static_cast<std::uint32_t>(s->series_first.size()) : std::uint32_t{0};
+          s->batch ? static_cast<std::uint32_t>(s->series_keys.size()) : std::uint32_t{0};
       // metrics_csv_reader hands on only points of its metric (or with no metric name).
       const std::string_view metric = options_.metric_name;
       for (std::size_t i = 0; i < s->points.size(); ++i) {

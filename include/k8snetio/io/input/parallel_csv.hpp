@@ -56,7 +56,7 @@ namespace k8snetio::io {
 struct parallel_read_options {
   /// Threads parsing, the caller's included; 0: one per core, at most `default_max_threads`.
   unsigned threads = 0;
-  /// About how much of the file one thread parses at a time.
+  /// About how much of the file one thread parses at a time (64 bytes to 1 GiB).
   std::size_t segment_bytes = std::size_t{4} << 20;
   /// Parsed segments held for the sink, at most: memory is about this many times
   /// 2 × segment_bytes (the text and its points). 0: 2 × threads + 2.

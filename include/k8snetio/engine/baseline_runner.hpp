@@ -102,7 +102,7 @@ class baseline_runner {
       // S5.1: live, a point refused at a cap still moved the watermark; close what it passed.
       if (!aggregator_.refusal_moves_watermark(used.reason)) return used;
     }
-    (void)unmapped_.maps(p.direction, rule_.measure_of, N);  // A1.4: counted when not
+    count_unmapped(p);  // A1.4
 #if defined(__GNUC__)
     // The per-series state the next point's row is likely to need (see span_aggregator).
     if (const std::uint32_t next = aggregator_.likely_next_series(); next < by_series_.size())
@@ -233,6 +233,30 @@ class baseline_runner {
   }
 
  private:
+  /// A1.4: counts the point when its direction feeds none of the rule's measures. A reader
+  /// that grouped the batch by series (detail::series_hint) lets the answer be kept per series
+  /// of the batch, so that the direction's bytes, parsed on another core, are read once per
+  /// series rather than once per point; the counts are the same.
+  void count_unmapped(const metric_point& p) {
+    const detail::series_hint& hint = detail::current_series_hint;
+    if (hint.point != &p || hint.batch == 0) {
+      (void)unmapped_.maps(p.direction, rule_.measure_of, N);
+      return;
+    }
+    if (hint.batch != mapped_batch_) {
+      mapped_batch_ = hint.batch;
+      mapped_by_series_.assign(hint.count, mapping::unknown);
+    }
+    if (hint.index >= mapped_by_series_.size()) {
+      (void)unmapped_.maps(p.direction, rule_.measure_of, N);
+      return;
+    }
+    mapping& m = mapped_by_series_[hint.index];
+    if (m == mapping::mapped) return;
+    const bool mapped = unmapped_.maps(p.direction, rule_.measure_of, N);  // counts when not
+    m = mapped ? mapping::mapped : mapping::unmapped;
+  }
+
   /// Folds every group still open (the end of this runner's part of the input).
   void flush() {
     aggregator_.finish([this](const span_row& r, std::uint32_t series) { fold(r, series); });
@@ -290,6 +314,9 @@ class baseline_runner {
   aggregation_stats merged_stats_;
   std::optional<drop_reason> failure_;
   detail::direction_tally unmapped_;  // A1.4
+  enum class mapping : std::uint8_t { unknown, mapped, unmapped };
+  std::uint64_t mapped_batch_ = 0;         // the series_hint batch of mapped_by_series_
+  std::vector<mapping> mapped_by_series_;  // A1.4 answers by the batch's series index
   std::string key_;
   struct series_state {
     bool resolved = false;

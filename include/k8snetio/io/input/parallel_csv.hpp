@@ -16,18 +16,19 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -55,7 +56,7 @@ namespace k8snetio::io {
 struct parallel_read_options {
   /// Threads parsing, the caller's included; 0: one per core, at most `default_max_threads`.
   unsigned threads = 0;
-  /// About how much of the file one thread parses at a time.
+  /// About how much of the file one thread parses at a time (64 bytes to 1 GiB).
   std::size_t segment_bytes = std::size_t{4} << 20;
   /// Parsed segments held for the sink, at most: memory is about this many times
   /// 2 × segment_bytes (the text and its points). 0: 2 × threads + 2.
@@ -94,7 +95,9 @@ class parallel_metrics_csv_reader {
     if (parallel_.threads == 0)
       parallel_.threads = std::clamp(std::thread::hardware_concurrency(), 1u,
                                      parallel_read_options::default_max_threads);
-    parallel_.segment_bytes = std::max<std::size_t>(parallel_.segment_bytes, 64);
+    // At most 1 GiB, so that a segment's offsets fit in 31 bits (packed_field).
+    parallel_.segment_bytes =
+        std::clamp<std::size_t>(parallel_.segment_bytes, 64, std::size_t{1} << 30);
     if (parallel_.segments_ahead == 0) parallel_.segments_ahead = 2 * parallel_.threads + 2;
     if (!parallel_.group_series) parallel_.group_series = parallel_.threads >= 3;
   }
@@ -118,15 +121,80 @@ class parallel_metrics_csv_reader {
   const std::string& name() const noexcept { return name_; }
 
  private:
+  /// Where one of a point's strings is: `offset` into the segment's text, or with
+  /// `owned_bit` set into its `owned` bytes. Segments are under 2 GiB (segment_bytes is
+  /// clamped to 1 GiB, a record to default_max_csv_record_bytes), so 32 bits do.
+  struct packed_field {
+    std::uint32_t offset = 0;
+    std::uint32_t size = 0;
+  };
+  static constexpr std::uint32_t owned_bit = std::uint32_t{1} << 31;
+  /// A metric_point as a segment holds it for the sink's thread: 72 bytes instead of 128
+  /// (offsets instead of pointers), which the parsing thread writes and the sink's thread reads
+  /// back once per point.
+  struct packed_point {
+    static constexpr std::size_t fields = 7;  ///< metric, cluster, pod, node, direction, ns, uid
+    double time = 0;
+    double value = 0;
+    std::array<packed_field, fields> field;
+  };
+  static_assert(sizeof(packed_point) == 72);
+
+  /// A series of a segment (group_series): its cluster, pod, node and direction, back to back
+  /// in the segment's `key_bytes` from `offset`, so that the next points are compared with
+  /// bytes in cache rather than with a row far back in the text.
+  struct series_key {
+    std::uint32_t offset = 0;
+    std::array<std::uint32_t, 4> size{};
+  };
+
+  struct segment;
+  /// The series of a point just parsed (its names in cache), numbered in the segment in order
+  /// of first appearance, compared byte for byte.
+  static std::uint32_t series_in_segment(segment& s, const metric_point& p);
+  static packed_field keep_owned(segment& s, std::string_view v, std::size_t k);
+  /// Field `k` of a point: its offset in the segment's text (at `base`, `size` bytes), else a
+  /// copy in `owned`.
+  K8SNETIO_ALWAYS_INLINE static packed_field pack_field(segment& s, std::uintptr_t base,
+                                                        std::size_t size, std::string_view v,
+                                                        std::size_t k) {
+    // Compared as unsigned, a view that is not in the text is far out.
+    const auto offset = static_cast<std::size_t>(reinterpret_cast<std::uintptr_t>(v.data()) - base);
+    if (offset < size && v.size() <= size - offset) [[likely]]
+      return {static_cast<std::uint32_t>(offset), static_cast<std::uint32_t>(v.size())};
+    return v.empty() ? packed_field{} : keep_owned(s, v, k);
+  }
+  static std::string_view field_of(const segment& s, packed_field f) noexcept {
+    const char* const base = (f.offset & owned_bit) ? s.owned.data() : s.text_view.data();
+    return f.size ? std::string_view(base + (f.offset & ~owned_bit), f.size) : std::string_view();
+  }
+  static metric_point unpack(const segment& s, const packed_point& p) noexcept {
+    metric_point point{p.time,
+                       p.value,
+                       field_of(s, p.field[0]),
+                       field_of(s, p.field[1]),
+                       field_of(s, p.field[2]),
+                       field_of(s, p.field[3]),
+                       field_of(s, p.field[4])};
+    point.namespace_name = field_of(s, p.field[5]);
+    point.pod_uid = field_of(s, p.field[6]);
+    return point;
+  }
+
   struct segment {
     std::unique_ptr<char[]> text;
     std::size_t capacity = 0;
     std::size_t size = 0;
-    std::vector<metric_point> points;
-    std::deque<std::string> owned;            ///< strings not in `text` (unescaped quoted fields)
-    std::vector<std::uint32_t> series_of;     ///< group_series: each point's series in the segment
-    std::vector<std::uint32_t> series_first;  ///< each series' first point
-    std::vector<std::uint32_t> series_next;   ///< the series that followed each one last time
+    std::string_view text_view;        ///< the bytes parsed (in the mapping or in `text`)
+    std::vector<packed_point> points;  ///< what the sink's thread reads back, compact
+    std::string owned;  ///< bytes of fields not in the text (unescaped quoted fields, defaults)
+    /// Per field: the last bytes copied into `owned`, so that a default or a header's name is
+    /// kept once per segment rather than once per point.
+    std::array<packed_field, packed_point::fields> last_owned{};
+    std::vector<std::uint32_t> series_of;    ///< group_series: each point's series in the segment
+    std::vector<series_key> series_keys;     ///< each series' names, in `key_bytes`
+    std::string key_bytes;                   ///< the series' names, back to back
+    std::vector<std::uint32_t> series_next;  ///< the series that followed each one last time
     k8snetio::detail::flat_hash_slots<std::uint32_t> series_index;  ///< hash of the names → series
     std::uint64_t batch = 0;  ///< k8snetio::detail::series_hint::batch
     read_report report;
@@ -168,7 +236,6 @@ class parallel_metrics_csv_reader {
   }
   result<std::optional<std::uint64_t>> line_start_from(int fd, std::uint64_t at) const;
   void parse_segment(int fd, std::size_t k, segment& s) const;
-  static void group_series(segment& s);
 
   std::string path_;
   reader_options options_;
@@ -236,6 +303,8 @@ inline result<std::optional<std::uint64_t>> parallel_metrics_csv_reader::line_st
 inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, segment& s) const {
   s.points.clear();
   s.owned.clear();
+  s.last_owned = {};
+  s.text_view = {};
   s.report = {};
   s.error.reset();
   s.exception = nullptr;
@@ -245,6 +314,11 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
   s.lines = 0;
   s.size = 0;
   s.batch = 0;
+  s.series_of.clear();
+  s.series_keys.clear();
+  s.key_bytes.clear();
+  s.series_next.clear();
+  s.series_index.clear();
   try {
     const std::uint64_t step = parallel_.segment_bytes;
     auto begin = line_start_from(fd, body_ + k * step);
@@ -287,28 +361,30 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
       text = std::string_view(s.text.get(), s.size);
     }
     s.parsed = true;
-    const auto inside =
-        [lo = reinterpret_cast<std::uintptr_t>(text.data()),
-         hi = reinterpret_cast<std::uintptr_t>(text.data() + text.size())](std::string_view v) {
-          const auto p = reinterpret_cast<std::uintptr_t>(v.data());
-          return p >= lo && p + v.size() <= hi;
-        };
-    const auto keep = [&](std::string_view v) -> std::string_view {
-      if (v.empty() || inside(v)) return v;
-      return s.owned.emplace_back(v);
+    s.text_view = text;
+    // About one point per 64 bytes before the first growth (this data: one per 122).
+    s.points.reserve(std::min<std::size_t>(n / 64 + 16, std::size_t{1} << 24));
+    const auto pack = [&s, base = reinterpret_cast<std::uintptr_t>(text.data()),
+                       size = text.size()](std::string_view v, std::size_t k) {
+      return pack_field(s, base, size, v, k);
     };
+    const bool grouping = *parallel_.group_series;
+    if (grouping) s.series_of.reserve(s.points.capacity());
     const auto collect = [&](const metric_point& p) {
-      metric_point kept{p.time,      p.value,      keep(p.metric_name), keep(p.cluster),
-                        keep(p.pod), keep(p.node), keep(p.direction)};
-      kept.namespace_name = keep(p.namespace_name);  // I3.3: context, as one thread gives it
-      kept.pod_uid = keep(p.pod_uid);
-      s.points.push_back(kept);
+      if (grouping) s.series_of.push_back(series_in_segment(s, p));
+      packed_point& kept = s.points.emplace_back();
+      kept.time = p.time;
+      kept.value = p.value;
+      kept.field = {pack(p.metric_name, 0), pack(p.cluster, 1),   pack(p.pod, 2),
+                    pack(p.node, 3),        pack(p.direction, 4), pack(p.namespace_name, 5),
+                    pack(p.pod_uid, 6)};  // I3.3: context, as one thread gives it
     };
     metrics_csv_reader reader = lead_->continuation(1);
     auto fed = reader.feed(text, collect);
     if (fed && last) fed = reader.finish(collect);
     if (!fed) s.error = fed.error();
-    if (*parallel_.group_series) group_series(s);
+    if (grouping && s.points.size() < std::numeric_limits<std::uint32_t>::max())
+      s.batch = k8snetio::detail::next_series_batch();
     s.at_boundary = last || reader.at_record_boundary();
     s.lines = reader.next_line() - 1;
     s.report = std::move(reader.report());
@@ -317,57 +393,67 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
   }
 }
 
-/// Numbers the series of a segment's points (0, 1, … in order of first appearance), comparing
-/// names byte for byte: points of one series often come in a row, else one probe.
-inline void parallel_metrics_csv_reader::group_series(segment& s) {
-  const std::vector<metric_point>& points = s.points;
-  if (points.size() >= std::numeric_limits<std::uint32_t>::max()) return;  // batch 0: none
-  s.series_of.resize(points.size());
-  s.series_first.clear();
-  s.series_next.clear();
-  s.series_index.clear();
+/// A field of a point that is not in the segment's text, copied into its `owned` bytes once per
+/// run of the same bytes in that field (defaults and header names repeat on every point).
+[[gnu::noinline]] inline parallel_metrics_csv_reader::packed_field
+parallel_metrics_csv_reader::keep_owned(segment& s, std::string_view v, std::size_t k) {
+  packed_field& last = s.last_owned[k];
+  if (last.size == v.size() &&
+      std::string_view(s.owned).substr(last.offset & ~owned_bit, last.size) == v)
+    return last;
+  if (s.owned.size() + v.size() >= owned_bit)  // more than the text itself: cannot happen
+    throw std::length_error("parallel_metrics_csv_reader: a segment's fields exceed 2 GiB");
+  last = {static_cast<std::uint32_t>(s.owned.size()) | owned_bit,
+          static_cast<std::uint32_t>(v.size())};
+  s.owned.append(v);
+  return last;
+}
+
+inline std::uint32_t parallel_metrics_csv_reader::series_in_segment(segment& s,
+                                                                    const metric_point& p) {
   constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
-  const auto same = [](const metric_point& a, const metric_point& b) {
-    return k8snetio::detail::same_bytes(a.direction, b.direction) &&
-           k8snetio::detail::same_bytes(a.pod, b.pod) &&
-           k8snetio::detail::same_bytes(a.node, b.node) &&
-           k8snetio::detail::same_bytes(a.cluster, b.cluster);
+  const std::array<std::string_view, 4> names{p.cluster, p.pod, p.node, p.direction};
+  const auto same = [&s, &names](std::uint32_t series) {
+    const series_key& k = s.series_keys[series];
+    const char* at = s.key_bytes.data() + k.offset;
+    // Direction and pod first: they tell neighbouring series apart soonest.
+    for (const std::size_t f : {std::size_t{3}, std::size_t{1}, std::size_t{2}, std::size_t{0}}) {
+      std::size_t from = 0;
+      for (std::size_t g = 0; g < f; ++g) from += k.size[g];
+      if (!k8snetio::detail::same_bytes(std::string_view(at + from, k.size[f]), names[f]))
+        return false;
+    }
+    return true;
   };
-  for (std::size_t i = 0; i < points.size(); ++i) {
-    const metric_point& p = points[i];
-    if (i > 0) {
-      // Inputs repeat their order: the series of the point before, or the one that followed
-      // it last time, before a hash.
-      const std::uint32_t before = s.series_of[i - 1];
-      if (same(points[i - 1], p)) {
-        s.series_of[i] = before;
-        continue;
-      }
-      const std::uint32_t guess = s.series_next[before];
-      if (guess != none && same(points[s.series_first[guess]], p)) {
-        s.series_of[i] = guess;
-        continue;
-      }
-    }
-    std::uint64_t h = k8snetio::detail::hash_bytes(p.cluster);
-    h = k8snetio::detail::hash_bytes(p.pod, h);
-    h = k8snetio::detail::hash_bytes(p.node, h);
-    h = k8snetio::detail::hash_bytes(p.direction, h);
-    const std::uint32_t* known = s.series_index.find(
-        h, [&](std::uint32_t series) { return same(points[s.series_first[series]], p); });
-    std::uint32_t series;
-    if (known) {
-      series = *known;
-    } else {
-      series = static_cast<std::uint32_t>(s.series_first.size());
-      s.series_first.push_back(static_cast<std::uint32_t>(i));
-      s.series_next.push_back(none);
-      s.series_index.insert(h, series);
-    }
-    s.series_of[i] = series;
-    if (i > 0) s.series_next[s.series_of[i - 1]] = series;
+  // Inputs repeat their order: the series of the point before, or the one that followed it
+  // last time, before a hash.
+  const std::uint32_t before = s.series_of.empty() ? none : s.series_of.back();
+  if (before != none) {
+    if (same(before)) return before;
+    const std::uint32_t guess = s.series_next[before];
+    if (guess != none && same(guess)) return guess;
   }
-  s.batch = k8snetio::detail::next_series_batch();
+  std::uint64_t h = k8snetio::detail::hash_bytes(names[0]);
+  for (std::size_t f = 1; f < 4; ++f) h = k8snetio::detail::hash_bytes(names[f], h);
+  std::uint32_t series;
+  if (const std::uint32_t* known = s.series_index.find(h, same)) {
+    series = *known;
+  } else {
+    series = static_cast<std::uint32_t>(s.series_keys.size());
+    series_key k;
+    k.offset = static_cast<std::uint32_t>(s.key_bytes.size());
+    for (std::size_t f = 0; f < 4; ++f) {
+      k.size[f] = static_cast<std::uint32_t>(names[f].size());
+      s.key_bytes.append(names[f]);
+    }
+    if (s.key_bytes.size() >= owned_bit)  // more than the text itself: cannot happen
+      throw std::length_error("parallel_metrics_csv_reader: a segment's names exceed 2 GiB");
+    s.series_keys.push_back(k);
+    s.series_next.push_back(none);
+    s.series_index.insert(h, series);
+  }
+  if (before != none) s.series_next[before] = series;
+  return series;
 }
 
 template <class Sink, class After>
@@ -604,11 +690,11 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
         ~clear_hint() { h = {}; }
       } clear{hint};
       const auto series_count =
-          s->batch ? static_cast<std::uint32_t>(s->series_first.size()) : std::uint32_t{0};
+          s->batch ? static_cast<std::uint32_t>(s->series_keys.size()) : std::uint32_t{0};
       // metrics_csv_reader hands on only points of its metric (or with no metric name).
       const std::string_view metric = options_.metric_name;
       for (std::size_t i = 0; i < s->points.size(); ++i) {
-        const metric_point& p = s->points[i];
+        const metric_point p = unpack(*s, s->points[i]);
         hint = {&p, s->batch, s->batch ? s->series_of[i] : 0, series_count, metric};
         std::invoke(sink, p);
       }

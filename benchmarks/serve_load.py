@@ -9,11 +9,7 @@ second, request latency percentiles, the service's accounting (accepted + reject
 its peak RSS.
 
     benchmarks/serve_load.py --k8s-netio build/examples/k8s-netio/k8s-netio \
-        [--encoding json|protobuf] [--grpc] [--tls] [--client cxx]
-
-`--client cxx` sends the HTTP requests (plain HTTP only) with benchmarks/serve_load_client.cpp
-(built with the benchmarks; `--client-binary PATH`, else looked up beside k8s-netio's build),
-which costs the shared cores far less than Python's http.client.
+        [--encoding json|protobuf] [--grpc] [--tls]
 
 Protobuf and gRPC need Debian's python3-protobuf and python3-grpcio (run with /usr/bin/python3):
 the requests are encoded by Google's encoder from tests/proto/otlp_metrics_test.proto.
@@ -115,21 +111,10 @@ def main():
                     help="OTLP/HTTP body encoding (gRPC is always protobuf)")
     ap.add_argument("--grpc", action="store_true", help="push over OTLP/gRPC (L9)")
     ap.add_argument("--tls", action="store_true", help="HTTPS / gRPC over TLS (L11)")
-    ap.add_argument("--client", choices=("python", "cxx"), default="python",
-                    help="who sends the HTTP requests: this script's threads, or "
-                         "serve_load_client (C++, plain HTTP only)")
-    ap.add_argument("--client-binary", help="serve_load_client (default: in the build tree of "
-                                            "--k8s-netio: BUILD/benchmarks/serve_load_client)")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless every point is accounted for and every reply is 200 "
                          "(the ctest case serve.L7.load_accounting runs a small load with it)")
     args = ap.parse_args()
-    if args.client == "cxx" and (args.grpc or args.tls):
-        ap.error("--client cxx sends plain HTTP only")
-    client_binary = args.client_binary
-    if args.client == "cxx" and not client_binary:
-        build = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(args.k8s_netio))))
-        client_binary = os.path.join(build, "benchmarks", "serve_load_client")
     work = tempfile.mkdtemp(prefix="serve-load-")
     binary = args.k8s_netio
     subprocess.run([binary, "simulate", "--pods", "8", "--hours", "24", "--seed", "7", "-o",
@@ -244,32 +229,13 @@ def main():
             with lock:
                 latencies.extend(mine)
 
-        if args.client == "cxx":
-            requests_file = os.path.join(work, "requests.bin")
-            with open(requests_file, "wb") as f:
-                for body, _ in work_items:
-                    f.write(len(body).to_bytes(4, "big") + body)
-            started = time.perf_counter()
-            out = subprocess.run([client_binary, "--port", str(port), "--requests", requests_file,
-                                  "--clients", str(args.clients), "--per-scrape", str(per_scrape),
-                                  "--content-type", content_type],
-                                 check=True, capture_output=True, text=True, timeout=3600)
-            elapsed = time.perf_counter() - started
-            for line in out.stdout.split("\n"):
-                if not line:
-                    continue
-                seconds, status = line.split()
-                latencies.append(float(seconds))
-                if status != "200":
-                    errors.append(int(status))
-        else:
-            started = time.perf_counter()
-            threads = [threading.Thread(target=client, args=(c,)) for c in range(args.clients)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.perf_counter() - started
+        started = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(args.clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
 
         if context:
             conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=60, context=context)
@@ -291,7 +257,6 @@ def main():
         pct = lambda q: 1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))]
         mode = ("gRPC" if args.grpc else f"HTTP/{'protobuf' if protobuf else 'JSON'}") + (
             " over TLS" if args.tls else "")
-        mode += " (C++ client)" if args.client == "cxx" else ""
         print(f"{mode}: {sent_points:,} points in {len(work_items):,} requests "
               f"({sent_bytes / 1e6:.1f} MB) "
               f"from {args.clients} clients in {elapsed:.2f} s: "

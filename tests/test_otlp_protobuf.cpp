@@ -5,8 +5,10 @@
 // the collector file exporter's framing, content detection, and the series cap (S5, S5.1).
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cstdint>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -566,6 +568,188 @@ TEST_CASE("S5 a cumulative series idle past the horizon (data time) is released"
     CHECK(refused.error().code == error_code::read_failed);
     CHECK(restored.series_count() == reader.series_count());  // kept as it was
   }
+}
+
+// ---- the memo (resource and attribute bytes → attributes, dimensions, series) -----------------
+
+namespace {
+
+std::string fixed64_field(std::uint32_t field, std::uint64_t v) {
+  std::string out = tag(field, 1);
+  for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
+  return out;
+}
+std::string varint_field(std::uint32_t field, std::uint64_t v) {
+  std::string out = tag(field, 0);
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7F) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+  return out;
+}
+std::string string_attribute(std::string_view key, std::string_view value) {
+  return len_field(1, key) + len_field(2, len_field(1, value));
+}
+std::string int_attribute(std::string_view key, std::int64_t value) {
+  return len_field(1, key) + len_field(2, varint_field(3, static_cast<std::uint64_t>(value)));
+}
+
+// A request drawn at random from a small world (a few pods, clusters, directions), so that the
+// same resource and attribute bytes come again and again, with what makes a memo wrong if it
+// is: attributes of the point overriding the resource's, duplicate keys, rendered (non-string)
+// values, node resources, late points, resets, new series past the cap, idle series released,
+// and malformed requests (all points read, then refused: their new series rolled back).
+// `plain`: as a collector writes it. Otherwise the same request in a shape the memo does not
+// take (a second, empty Resource field; an unknown field between the point's attributes; an
+// unknown field making every Resource's bytes new), which must read the same.
+struct random_world {
+  std::mt19937 random{2026};
+  std::uint64_t time_ns = 1'000'000'000'000;
+  std::uint64_t request_index = 0;
+
+  int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(random); }
+
+  std::pair<std::string, std::string> request() {
+    ++request_index;
+    time_ns += static_cast<std::uint64_t>(pick(4)) * 5'000'000'000u;  // sometimes not newer
+    if (pick(20) == 0) time_ns += 400'000'000'000u;                   // past the idle horizon
+    std::string plain, other;
+    const int resources = 1 + pick(4);
+    for (int r = 0; r < resources; ++r) {
+      const int pod = pick(6);
+      std::vector<std::string> attributes;
+      if (pod != 5) attributes.push_back(string_attribute("k8s.pod.name", fmt::format("p{}", pod)));
+      if (pick(3) != 0) attributes.push_back(string_attribute("k8s.cluster.name", "c"));
+      if (pick(2) == 0)
+        attributes.push_back(string_attribute("k8s.node.name", fmt::format("n{}", pod % 2)));
+      if (pick(4) == 0) attributes.push_back(int_attribute("k8s.pod.uid", pod));
+      if (pick(6) == 0)  // a duplicate key: the later one wins
+        attributes.push_back(string_attribute("k8s.pod.name", fmt::format("p{}", pod + 10)));
+      std::string resource;
+      for (const auto& a : attributes) resource += len_field(1, a);
+      std::string metrics, metrics_other;
+      const int metric_count = 1 + pick(3);
+      for (int m = 0; m < metric_count; ++m) {
+        const bool ours = pick(4) != 0;
+        std::string points_plain, points_other;
+        const int points = pick(4);
+        for (int i = 0; i < points; ++i) {
+          std::vector<std::string> point_attributes;
+          const int shape = pick(5);
+          if (shape != 0)
+            point_attributes.push_back(
+                string_attribute("direction", pick(2) ? "transmit" : "receive"));
+          if (shape == 2) point_attributes.push_back(string_attribute("interface", "eth0"));
+          if (shape == 3) point_attributes.push_back(string_attribute("k8s.cluster.name", "pc"));
+          if (shape == 4) point_attributes.push_back(int_attribute("k8s.node.name", 7));
+          const std::uint64_t value =
+              pick(10) == 0 ? 0 : static_cast<std::uint64_t>(request_index * 100 + i);
+          const std::string fields =
+              fixed64_field(2, 1) + fixed64_field(3, time_ns) + fixed64_field(6, value);
+          std::string together, apart;
+          for (std::size_t a = 0; a < point_attributes.size(); ++a) {
+            together += len_field(7, point_attributes[a]);
+            if (a != 0) apart += varint_field(90, 1);  // an unknown field between them
+            apart += len_field(7, point_attributes[a]);
+          }
+          points_plain += len_field(1, fields + together);
+          points_other += len_field(1, fields + apart + varint_field(91, 1));
+        }
+        const std::string name = len_field(1, ours ? "k8s.pod.network.io" : "other");
+        const std::string temporality = varint_field(2, 2);
+        metrics += len_field(2, name + len_field(7, points_plain + temporality));
+        metrics_other += len_field(2, name + len_field(7, points_other + temporality));
+      }
+      plain += len_field(1, len_field(1, resource) + len_field(2, metrics));
+      other += len_field(1, len_field(1, resource + varint_field(99, request_index)) +
+                                len_field(1, "") + len_field(2, metrics_other));
+    }
+    if (pick(12) == 0) {  // malformed after all its points: refused whole
+      plain += tag(1, 0) + "\x01";
+      other += tag(1, 0) + "\x01";
+    }
+    return {plain, other};
+  }
+};
+
+// Counts and points, the errors' texts aside (their byte offsets differ between the shapes).
+std::string counts(const read_report& r) {
+  std::string out = fmt::format("rows {} points {}", r.rows_read, r.points);
+  for (std::size_t i = 0; i < skip_reason_count; ++i)
+    if (r.skipped[i])
+      out += fmt::format(" [{}]={}", to_string(static_cast<skip_reason>(i)), r.skipped[i]);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("I3.5 S5 S5.1 the memo gives what reading every byte gives, request after request",
+          "[otlp][I3.5]") {
+  for (const auto& options : option_sets) {
+    reader_options o = options;
+    o.otlp_max_series = 40;
+    o.otlp_series_idle_seconds = 300;
+    otlp_reader memo(o), plain(o);
+    random_world world;
+    std::array<std::uint64_t, skip_reason_count> seen{};  // what the requests exercised
+    for (int i = 0; i < 2000; ++i) {
+      CAPTURE(i);
+      const auto [request, other] = world.request();
+      const auto a = feed_one(memo, request);
+      const auto b = feed_one(plain, other);
+      REQUIRE(a.outcome);
+      REQUIRE(b.outcome);
+      REQUIRE(a.points == b.points);
+      REQUIRE(counts(a.report) == counts(b.report));
+      REQUIRE(memo.series_count() == plain.series_count());
+      for (std::size_t k = 0; k < skip_reason_count; ++k) seen[k] += a.report.skipped[k];
+    }
+    CHECK(memo.save_series() == plain.save_series());
+    CHECK(memo.series_released() == plain.series_released());
+    if (o.otlp_counter != otlp_counter_mode::raw) {  // raw keeps no series
+      CHECK(memo.series_released() > 0);
+      for (auto reason :
+           {skip_reason::too_many_series, skip_reason::bad_syntax, skip_reason::counter_reset,
+            skip_reason::late, skip_reason::missing_dimension, skip_reason::other_metric})
+        CHECK(seen[static_cast<std::size_t>(reason)] > 0);
+    }
+  }
+}
+
+TEST_CASE("I3.5 the memo keeps the errors' order: an attribute fails before a later field",
+          "[otlp][I3.5]") {
+  otlp_reader reader;
+  const auto detail = [&](std::string_view request) {
+    auto r = feed_one(reader, request);
+    REQUIRE(r.report.examples.size() == 1);
+    return r.report.examples[0].detail;
+  };
+  const auto request = [](std::string_view point) {
+    const std::string metric =
+        len_field(1, "k8s.pod.network.io") + len_field(5, len_field(1, point));
+    return len_field(1, len_field(1, len_field(1, string_attribute("k8s.pod.name", "p"))) +
+                            len_field(2, len_field(2, metric)));
+  };
+  const std::string good_attribute = len_field(7, string_attribute("direction", "transmit"));
+  const std::string bad_attribute = len_field(7, string_attribute("direction", "\xFF"));
+  const std::string bad_time = tag(3, 0) + "\x05";
+  // Read once with the good attribute, so that its bytes are known.
+  const std::string good = request(good_attribute + fixed64_field(3, 1) + fixed64_field(6, 1));
+  const auto first = feed_one(reader, good);
+  REQUIRE(first.report.count(skip_reason::bad_syntax) == 0);
+  // An attribute that is not UTF-8, then a time of the wrong wire type: the attribute's error.
+  const std::string both = request(bad_attribute + bad_time);
+  CHECK(detail(both) ==
+        fmt::format("byte {}: AnyValue: a string that is not UTF-8", both.find("\xFF") - 2));
+  // A known attribute, then the bad time: the time's error.
+  const std::string known = request(good_attribute + bad_time);
+  CHECK(detail(known) ==
+        fmt::format("byte {}: NumberDataPoint: wrong wire type for the field", known.size() - 2));
+  // The bad attribute after the bad time: the time's error (it comes first).
+  const std::string after = request(bad_time + bad_attribute);
+  CHECK(detail(after) == fmt::format("byte {}: NumberDataPoint: wrong wire type for the field",
+                                     after.size() - bad_time.size() - bad_attribute.size()));
 }
 
 }  // namespace test_otlp_protobuf

@@ -84,6 +84,7 @@
 #include <simdjson.h>
 #include <zstd.h>
 
+#include <k8snetio/detail/flat_hash.hpp>
 #include <k8snetio/detail/snapshot.hpp>
 #include <k8snetio/io/error.hpp>
 #include <k8snetio/io/input/detail/json_input.hpp>
@@ -171,7 +172,10 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   /// Cumulative series seen so far.
   std::size_t series_count() const noexcept { return series_.size(); }
   /// Forgets every cumulative series: the next point of each is a first point again.
-  void clear_series() noexcept { series_.clear(); }
+  void clear_series() noexcept {
+    series_.clear();
+    clear_memo();
+  }
 
   /// S4: the cumulative series' last points as a checked snapshot (kind "otlp_reader"), in
   /// key order, so an engine's state can carry its reader's (service.md K3).
@@ -223,6 +227,7 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     }
     in.expect_end();
     series_ = std::move(loaded);
+    clear_memo();
     clock_ns_ = 0;
     const auto ceiling = clock_ceiling_ns();
     for (const auto& entry : series_)
@@ -344,8 +349,10 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     swept_at_ns_ = clock_ns_;
     if (clock_ns_ < series_idle_ns_) return;
     const std::uint64_t oldest = clock_ns_ - series_idle_ns_;
-    series_released_ +=
+    const auto released =
         std::erase_if(series_, [&](const auto& e) { return e.second.time_ns < oldest; });
+    series_released_ += released;
+    if (released != 0) clear_memo();  // the memo points at series
   }
 
   // ---- input buffering -------------------------------------------------------------------
@@ -584,6 +591,11 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
 
   void begin_record() {
     if (series_idle_ns_ != 0 && clock_ns_ - swept_at_ns_ >= series_idle_ns_ / 2) release_idle();
+    // The memo is emptied between records only: a record's staged points borrow its texts.
+    if (resource_memo_.size() > max_resource_memo || resource_bytes_.used() > max_memo_bytes)
+      clear_resource_memo();
+    if (point_memo_.size() > max_point_memo || point_bytes_.used() > max_memo_bytes)
+      clear_point_memo();
     record_ceiling_ns_ = clock_ceiling_ns();
     staged_.clear();
     undo_.clear();
@@ -876,11 +888,113 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
         if (detail::read_integer(f.value(), n.flags) != number_status::ok) n.flags = 0;
       }
     }
-    return stage_number_point(n, cumulative);
+    return stage_number_point(n, cumulative, current_dims(), nullptr);
+  }
+
+  // The dimensions of the point being read, from its attributes and its resource's.
+  struct point_dims {
+    std::string_view cluster, pod, node, direction, namespace_name, pod_uid;
+  };
+  point_dims current_dims() const {
+    point_dims d;
+    d.cluster = attribute_value("k8s.cluster.name");
+    if (d.cluster.empty()) d.cluster = input_.options().default_cluster;
+    d.pod = attribute_value("k8s.pod.name");
+    d.node = attribute_value("k8s.node.name");
+    d.direction = attribute_value("direction");
+    if (d.direction.empty()) d.direction = attribute_value("network.io.direction");
+    d.namespace_name = attribute_value("k8s.namespace.name");
+    d.pod_uid = attribute_value("k8s.pod.uid");
+    return d;
+  }
+
+  // I3.5 speed: what was worked out from the same bytes before. A Resource message's bytes
+  // give its attributes and an id; the id and a NumberDataPoint's attribute bytes give the
+  // point's dimensions and its series. Both are pure functions of the bytes (and the options),
+  // so a hit gives what reading again would; the series pointers are dropped whenever a series
+  // is (release, rollback, clear, restore). Bounded: emptied between records when over size.
+  // Flat tables (one probe into entries of plain values), the bytes kept in an arena that
+  // never moves them (a record's points view them): the memo is looked up for every resource
+  // and point, and its entries are cold by the time a series' next scrape comes.
+  class byte_arena {
+   public:
+    char* allocate(std::size_t n) {
+      if (n > left_) {
+        const std::size_t size = std::max(n, block_size);
+        blocks_.emplace_back(new char[size]);
+        at_ = blocks_.back().get();
+        left_ = size;
+      }
+      char* out = at_;
+      at_ += n;
+      left_ -= n;
+      used_ += n;
+      return out;
+    }
+    std::size_t used() const noexcept { return used_; }
+    void clear() noexcept {
+      std::vector<std::unique_ptr<char[]>>().swap(blocks_);
+      at_ = nullptr;
+      left_ = 0;
+      used_ = 0;
+    }
+
+   private:
+    static constexpr std::size_t block_size = std::size_t{64} << 10;
+    std::vector<std::unique_ptr<char[]>> blocks_;
+    char* at_ = nullptr;
+    std::size_t left_ = 0;
+    std::size_t used_ = 0;
+  };
+  // A Resource message's bytes, then for each attribute its key's and value's sizes (two
+  // uint32) and texts.
+  struct resource_memo_entry {
+    const char* bytes = nullptr;
+    std::uint32_t key_size = 0;
+    std::uint32_t attribute_count = 0;
+    std::uint64_t id = 0;
+  };
+  // A point's attribute fields (with the Resource's id), then its dimensions' texts.
+  struct point_memo_entry {
+    const char* bytes = nullptr;
+    std::uint64_t resource_id = 0;
+    std::uint32_t key_size = 0;
+    std::array<std::uint32_t, 6> sizes{};
+    series_map::value_type* series = nullptr;
+
+    point_dims dims() const noexcept {
+      std::array<std::string_view, 6> texts;
+      const char* at = bytes + key_size;
+      for (std::size_t i = 0; i < texts.size(); ++i) {
+        texts[i] = {at, sizes[i]};
+        at += sizes[i];
+      }
+      return {texts[0], texts[1], texts[2], texts[3], texts[4], texts[5]};
+    }
+  };
+  static constexpr std::size_t max_resource_memo = std::size_t{1} << 16;
+  static constexpr std::size_t max_point_memo = std::size_t{1} << 17;
+  static constexpr std::size_t max_memo_bytes = std::size_t{32} << 20;  ///< each of the two
+  static constexpr std::size_t max_memo_key = std::size_t{16} << 10;    ///< larger: not kept
+  static constexpr std::uint64_t no_resource_id = 1;  ///< ids 2 and up name Resource bytes
+  void clear_resource_memo() noexcept {
+    resource_memo_ = {};  // freed, not only emptied
+    resource_bytes_.clear();
+  }
+  void clear_point_memo() noexcept {
+    point_memo_ = {};
+    point_bytes_.clear();
+  }
+  void clear_memo() noexcept {
+    clear_resource_memo();
+    clear_point_memo();
   }
 
   // The point's checks, dimensions and cumulative-to-delta step, shared by both encodings.
-  error_code_t stage_number_point(const number_fields& n, bool cumulative) {
+  // `memo_series`: where the protobuf path remembers the point's series (null: not kept); a
+  // series found there is the one the key would find.
+  error_code_t stage_number_point(const number_fields& n, bool cumulative, const point_dims& dims,
+                                  series_map::value_type** memo_series) {
     const auto& [time_ns, start_ns, time_status, start_status, value_status, value_field, value,
                  int_value, is_int, flags] = n;
     ++rows_in_line_;
@@ -901,14 +1015,12 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     p.metric_name = input_.options().metric_name;
     p.time = to_seconds(time_ns);
     p.value = value;
-    p.cluster = attribute_value("k8s.cluster.name");
-    if (p.cluster.empty()) p.cluster = input_.options().default_cluster;
-    p.pod = attribute_value("k8s.pod.name");
-    p.node = attribute_value("k8s.node.name");
-    p.direction = attribute_value("direction");
-    if (p.direction.empty()) p.direction = attribute_value("network.io.direction");
-    p.namespace_name = attribute_value("k8s.namespace.name");
-    p.pod_uid = attribute_value("k8s.pod.uid");
+    p.cluster = dims.cluster;
+    p.pod = dims.pod;
+    p.node = dims.node;
+    p.direction = dims.direction;
+    p.namespace_name = dims.namespace_name;
+    p.pod_uid = dims.pod_uid;
     if (p.cluster.empty()) return stage_skip(skip_reason::missing_dimension, "k8s.cluster.name");
     if (p.pod.empty()) return stage_skip(skip_reason::missing_dimension, "k8s.pod.name");
     if (p.direction.empty()) return stage_skip(skip_reason::missing_dimension, "direction");
@@ -922,18 +1034,25 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
       return stage_skip(skip_reason::bad_number, "startTimeUnixNano");
 
     series_state now{start_ns, time_ns, value, int_value, is_int};
-    build_series_key();
-    auto it = series_.find(std::string_view(series_key_));
-    if (it == series_.end()) {
-      if (series_.size() >= input_.options().otlp_max_series) {
-        return stage_skip(skip_reason::too_many_series, series_cap_detail_);
+    series_map::value_type* series = memo_series ? *memo_series : nullptr;
+    if (!series) {
+      if (memo_series) read_pending_attributes();
+      build_series_key();
+      auto it = series_.find(std::string_view(series_key_));
+      if (it == series_.end()) {
+        if (series_.size() >= input_.options().otlp_max_series) {
+          return stage_skip(skip_reason::too_many_series, series_cap_detail_);
+        }
+        auto where = series_.emplace(series_key_, now).first;
+        if (memo_series) *memo_series = &*where;
+        advance_clock(time_ns);
+        undo_.push_back({&where->second, now, &where->first});
+        return stage_skip(skip_reason::first_of_series, {});
       }
-      auto where = series_.emplace(series_key_, now).first;
-      advance_clock(time_ns);
-      undo_.push_back({&where->second, now, &where->first});
-      return stage_skip(skip_reason::first_of_series, {});
+      series = &*it;
+      if (memo_series) *memo_series = series;
     }
-    auto& before = it->second;
+    auto& before = series->second;
     if (time_ns <= before.time_ns)
       return stage_skip(skip_reason::late, "not newer than the previous point of its series");
     bool decreased =
@@ -974,10 +1093,12 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
 
   void rollback() {
     for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
-      if (it->inserted_key)
+      if (it->inserted_key) {
         series_.erase(series_.find(std::string_view(*it->inserted_key)));
-      else
+        clear_point_memo();  // it may point at the series
+      } else {
         *it->state = it->before;
+      }
     }
     undo_.clear();
     staged_.clear();
@@ -1077,22 +1198,117 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   void read_proto_resource_metrics(std::string_view bytes) {
     resource_attributes_.clear();
     resource_sorted_valid_ = false;
-    for_each_message(bytes, "ResourceMetrics", otlp_field::resource_metrics_resource,
-                     [this](std::string_view m) { read_proto_resource(m); });
-    note_node_resource();
+    std::size_t resources = 0;
+    std::uint64_t resource = 0;
+    // One walk: the resources read as they come, the scopes' places noted and read after it.
+    scope_fields_.clear();
     pbf m(bytes.data(), bytes.size());
     while (next_field(m, "ResourceMetrics")) {
-      if (m.tag() == otlp_field::resource_metrics_scope_metrics ||
-          m.tag() == otlp_field::resource_metrics_instrumentation_library_metrics)
-        read_proto_scope_metrics(view_of(m));
-      else
+      const auto tag = m.tag();
+      if (tag == otlp_field::resource_metrics_resource) {
+        const auto resource_bytes = view_of(m);
+        ++resources;
+        resource = read_proto_resource(resource_bytes);
+      } else if (tag == otlp_field::resource_metrics_scope_metrics ||
+                 tag == otlp_field::resource_metrics_instrumentation_library_metrics) {
+        scope_fields_.push_back(note_field(m, tag));
+      } else {
         m.skip();
+      }
     }
+    // The points' memo is keyed by the one Resource message's bytes (or by its absence).
+    resource_id_ = resources == 0 ? no_resource_id : resources == 1 ? resource : 0;
+    note_node_resource();
+    for (const auto& scope : scope_fields_)
+      read_proto_scope_metrics(noted_bytes(scope, "ResourceMetrics"));
   }
 
-  void read_proto_resource(std::string_view bytes) {
-    for_each_message(bytes, "Resource", otlp_field::resource_attributes,
-                     [this](std::string_view m) { read_proto_attribute(m, resource_attributes_); });
+  // A field whose reading waits for the end of its message's walk: where it starts, and its
+  // bytes, or (wrong wire type) the error that reading it in place would have raised.
+  struct noted_field {
+    protozero::pbf_tag_type tag;
+    const char* at;
+    std::string_view bytes;
+    bool wrong_wire_type;
+  };
+  noted_field note_field(pbf& m, protozero::pbf_tag_type tag) {
+    noted_field f{tag, proto_at_, {}, m.wire_type() != wire::length_delimited};
+    if (f.wrong_wire_type)
+      m.skip();
+    else
+      f.bytes = view_of(m);
+    return f;
+  }
+  std::string_view noted_bytes(const noted_field& f, const char* where) {
+    if (f.wrong_wire_type) {
+      proto_at_ = f.at;
+      proto_where_ = where;
+      throw protobuf_error{"wrong wire type for the field"};
+    }
+    return f.bytes;
+  }
+
+  // A Resource's attributes join resource_attributes_ (a later duplicate wins, as within one
+  // list); a Resource whose bytes were read before is not read again. Returns its memo id.
+  std::uint64_t read_proto_resource(std::string_view bytes) {
+    if (bytes.size() > max_memo_key) {
+      for_each_message(
+          bytes, "Resource", otlp_field::resource_attributes,
+          [this](std::string_view m) { read_proto_attribute(m, resource_attributes_); });
+      return 0;
+    }
+    const auto hash = k8snetio::detail::hash_bytes(bytes);
+    const auto same = [&](const resource_memo_entry& e) {
+      return e.key_size == bytes.size() &&
+             (bytes.empty() || std::memcmp(e.bytes, bytes.data(), bytes.size()) == 0);
+    };
+    const resource_memo_entry* known = resource_memo_.find(hash, same);
+    if (!known) {
+      resource_scratch_.clear();
+      for_each_message(bytes, "Resource", otlp_field::resource_attributes,
+                       [this](std::string_view m) { read_proto_attribute(m, resource_scratch_); });
+      resource_memo_entry entry;
+      entry.id = next_resource_id_++;
+      std::size_t size = bytes.size();
+      for (const auto& a : resource_scratch_) size += 8 + a.key.size() + a.value.size();
+      char* at = resource_bytes_.allocate(size);
+      entry.bytes = at;
+      entry.key_size = static_cast<std::uint32_t>(bytes.size());
+      entry.attribute_count = static_cast<std::uint32_t>(resource_scratch_.size());
+      const auto put = [&at](const void* from, std::size_t n) {
+        if (n != 0) std::memcpy(at, from, n);
+        at += n;
+      };
+      put(bytes.data(), bytes.size());
+      for (const auto& a : resource_scratch_) {
+        const std::array<std::uint32_t, 2> sizes{static_cast<std::uint32_t>(a.key.size()),
+                                                 static_cast<std::uint32_t>(a.value.size())};
+        put(sizes.data(), sizeof sizes);
+        put(a.key.data(), a.key.size());
+        put(a.value.data(), a.value.size());
+      }
+      known = &resource_memo_.insert(hash, entry);
+    }
+    const char* at = known->bytes + known->key_size;
+    const bool first = resource_attributes_.empty();  // then the entry's list is the list
+    for (std::uint32_t i = 0; i < known->attribute_count; ++i) {
+      std::array<std::uint32_t, 2> sizes;
+      std::memcpy(sizes.data(), at, sizeof sizes);
+      at += sizeof sizes;
+      const attribute a{{at, sizes[0]}, {at + sizes[0], sizes[1]}};
+      at += sizes[0] + sizes[1];
+      if (first) {
+        resource_attributes_.push_back(a);
+        continue;
+      }
+      auto same_key = std::find_if(resource_attributes_.begin(), resource_attributes_.end(),
+                                   [&](const attribute& o) { return o.key == a.key; });
+      if (same_key != resource_attributes_.end())
+        same_key->value = a.value;
+      else
+        resource_attributes_.push_back(a);
+    }
+    return known->id;
   }
 
   void read_proto_scope_metrics(std::string_view bytes) {
@@ -1101,23 +1317,31 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   }
 
   void read_proto_metric(std::string_view bytes) {
+    // One walk: the name (the last one counts) and the data fields' places, then the data
+    // fields in order, with every error where a second walk would have raised it.
     std::string_view name;  // checked as text below when it is the metric read
-    for_each_message(bytes, "Metric", otlp_field::metric_name,
-                     [&name](std::string_view m) { name = m; });
-    if (name == input_.options().metric_name && !is_utf8(name))
-      throw protobuf_error{"a string that is not UTF-8"};
+    data_fields_.clear();
     pbf m(bytes.data(), bytes.size());
     while (next_field(m, "Metric")) {
-      switch (m.tag()) {
-        case otlp_field::metric_gauge: read_proto_metric_data(view_of(m), kind::gauge, name); break;
-        case otlp_field::metric_sum: read_proto_metric_data(view_of(m), kind::sum, name); break;
+      const auto tag = m.tag();
+      switch (tag) {
+        case otlp_field::metric_name: name = view_of(m); break;
+        case otlp_field::metric_gauge:
+        case otlp_field::metric_sum:
         case otlp_field::metric_histogram:
         case otlp_field::metric_exponential_histogram:
-        case otlp_field::metric_summary:
-          read_proto_metric_data(view_of(m), kind::no_single_value, name);
-          break;
+        case otlp_field::metric_summary: data_fields_.push_back(note_field(m, tag)); break;
         default: m.skip();
       }
+    }
+    if (name == input_.options().metric_name && !is_utf8(name))
+      throw protobuf_error{"a string that is not UTF-8"};
+    for (const auto& data : data_fields_) {
+      const auto data_bytes = noted_bytes(data, "Metric");
+      const kind k = data.tag == otlp_field::metric_gauge ? kind::gauge
+                     : data.tag == otlp_field::metric_sum ? kind::sum
+                                                          : kind::no_single_value;
+      read_proto_metric_data(data_bytes, k, name);
     }
   }
 
@@ -1155,48 +1379,123 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
     }
   }
 
+  // A NumberDataPoint. Its attributes, when they lie together, are read only if the memo does
+  // not know them (with the same Resource): the memo gives the point's dimensions and series.
+  // Attributes not yet read are read before any later error is raised, so that errors come in
+  // the order the fields do.
   void read_proto_number_point(std::string_view bytes, bool cumulative) {
     point_attributes_.clear();
+    pending_attributes_.clear();
+    bool memo = resource_id_ != 0;
+    const char* span_begin = nullptr;
+    const char* span_end = nullptr;
     number_fields n;
     pbf m(bytes.data(), bytes.size());
-    while (next_field(m, "NumberDataPoint")) {
-      switch (m.tag()) {
-        case otlp_field::point_attributes:
-          read_proto_attribute(view_of(m), point_attributes_);
-          break;
-        case otlp_field::point_start_time_unix_nano:
-          expect(m, wire::fixed64);
-          n.start_ns = m.get_fixed64();
-          n.start_status = number_status::ok;
-          break;
-        case otlp_field::point_time_unix_nano:
-          expect(m, wire::fixed64);
-          n.time_ns = m.get_fixed64();
-          n.time_status = number_status::ok;
-          break;
-        case otlp_field::point_as_double:
-          expect(m, wire::fixed64);
-          n.value_field = "asDouble";
-          n.value = m.get_double();
-          n.value_status = std::isfinite(n.value) ? number_status::ok : number_status::non_finite;
-          n.is_int = false;
-          break;
-        case otlp_field::point_as_int:
-          expect(m, wire::fixed64);
-          n.value_field = "asInt";
-          n.int_value = m.get_sfixed64();
-          n.value = static_cast<double>(n.int_value);
-          n.value_status = number_status::ok;
-          n.is_int = true;
-          break;
-        case otlp_field::point_flags:
-          expect(m, wire::varint);
-          n.flags = m.get_uint64() & 0xFFFF'FFFFu;  // a uint32 field: wider varints truncate
-          break;
-        default: m.skip();
+    try {
+      while (next_field(m, "NumberDataPoint")) {
+        switch (m.tag()) {
+          case otlp_field::point_attributes: {
+            const char* at = proto_at_;
+            const auto key_value = view_of(m);
+            if (memo && (span_begin == nullptr || span_end == at) &&
+                m.data().data() - (span_begin ? span_begin : at) <=
+                    static_cast<std::ptrdiff_t>(max_memo_key)) {
+              if (!span_begin) span_begin = at;
+              span_end = m.data().data();
+              pending_attributes_.push_back(key_value);
+              break;
+            }
+            if (memo) {  // attributes apart from each other (or many): read as they come
+              memo = false;
+              read_pending_attributes();
+            }
+            read_proto_attribute(key_value, point_attributes_);
+            break;
+          }
+          case otlp_field::point_start_time_unix_nano:
+            expect(m, wire::fixed64);
+            n.start_ns = m.get_fixed64();
+            n.start_status = number_status::ok;
+            break;
+          case otlp_field::point_time_unix_nano:
+            expect(m, wire::fixed64);
+            n.time_ns = m.get_fixed64();
+            n.time_status = number_status::ok;
+            break;
+          case otlp_field::point_as_double:
+            expect(m, wire::fixed64);
+            n.value_field = "asDouble";
+            n.value = m.get_double();
+            n.value_status = std::isfinite(n.value) ? number_status::ok : number_status::non_finite;
+            n.is_int = false;
+            break;
+          case otlp_field::point_as_int:
+            expect(m, wire::fixed64);
+            n.value_field = "asInt";
+            n.int_value = m.get_sfixed64();
+            n.value = static_cast<double>(n.int_value);
+            n.value_status = number_status::ok;
+            n.is_int = true;
+            break;
+          case otlp_field::point_flags:
+            expect(m, wire::varint);
+            n.flags = m.get_uint64() & 0xFFFF'FFFFu;  // a uint32 field: wider varints truncate
+            break;
+          default: m.skip();
+        }
       }
+    } catch (...) {
+      // The attributes before the failed field fail first, if they do.
+      const char* at = proto_at_;
+      const char* where = proto_where_;
+      read_pending_attributes();
+      proto_at_ = at;
+      proto_where_ = where;
+      throw;
     }
-    stage_number_point(n, cumulative);
+    if (!memo) {
+      read_pending_attributes();
+      stage_number_point(n, cumulative, current_dims(), nullptr);
+      return;
+    }
+    const std::string_view key =
+        span_begin ? std::string_view(span_begin, static_cast<std::size_t>(span_end - span_begin))
+                   : std::string_view();
+    const auto hash = k8snetio::detail::hash_bytes(key, resource_id_);
+    point_memo_entry* known = point_memo_.find(hash, [&](const point_memo_entry& e) {
+      return e.resource_id == resource_id_ && e.key_size == key.size() &&
+             (key.empty() || std::memcmp(e.bytes, key.data(), key.size()) == 0);
+    });
+    if (!known) {
+      read_pending_attributes();
+      const point_dims d = current_dims();
+      const std::array<std::string_view, 6> texts{d.cluster,        d.pod,    d.node, d.direction,
+                                                  d.namespace_name, d.pod_uid};
+      std::size_t size = key.size();
+      for (const auto t : texts) size += t.size();
+      point_memo_entry entry;
+      entry.resource_id = resource_id_;
+      entry.key_size = static_cast<std::uint32_t>(key.size());
+      char* at = point_bytes_.allocate(size);
+      entry.bytes = at;
+      if (!key.empty()) std::memcpy(at, key.data(), key.size());
+      at += key.size();
+      for (std::size_t i = 0; i < texts.size(); ++i) {
+        entry.sizes[i] = static_cast<std::uint32_t>(texts[i].size());
+        if (!texts[i].empty()) std::memcpy(at, texts[i].data(), texts[i].size());
+        at += texts[i].size();
+      }
+      known = &point_memo_.insert(hash, entry);
+    }
+    // `known` stays where it is until the next insert, after this point's series is set.
+    stage_number_point(n, cumulative, known->dims(), &known->series);
+  }
+
+  // Reads the attributes the memo may have spared (they are valid: their bytes were read).
+  void read_pending_attributes() {
+    for (const auto key_value : pending_attributes_)
+      read_proto_attribute(key_value, point_attributes_);
+    pending_attributes_.clear();
   }
 
   // A KeyValue; proto3 reads an absent key as "" (present), unlike JSON's absent "key".
@@ -1550,6 +1849,15 @@ class otlp_reader : public detail::json_reader<otlp_reader> {
   std::string series_cap_detail_;
 
   // protobuf
+  k8snetio::detail::flat_hash_slots<resource_memo_entry> resource_memo_;
+  k8snetio::detail::flat_hash_slots<point_memo_entry> point_memo_;
+  byte_arena resource_bytes_, point_bytes_;
+  std::uint64_t next_resource_id_ = 2;
+  std::uint64_t resource_id_ = 0;  ///< the ResourceMetrics being read; 0: no memo for it
+  std::vector<attribute> resource_scratch_;
+  std::vector<std::string_view> pending_attributes_;
+  std::vector<noted_field> scope_fields_, data_fields_;
+
   const char* proto_base_ = nullptr;
   const char* proto_at_ = nullptr;  ///< the field being read, for an error's offset
   const char* proto_where_ = "";

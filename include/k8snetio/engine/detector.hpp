@@ -360,10 +360,15 @@ class detector {
     return seal_snapshot("detector", settings(), w.bytes());
   }
 
-  /// S4: continues from a snapshot of save_state. Throws snapshot_error, and keeps this
-  /// detector as it was, when the snapshot is truncated, corrupt, of another kind or version,
-  /// or was taken under other settings (the message names both).
-  void restore_state(std::string_view snapshot) {
+  /// S4: continues from a snapshot of save_state. A6: an error of code bad_snapshot, and this
+  /// detector kept as it was, when the snapshot is truncated, corrupt, of another kind or
+  /// version, or was taken under other settings (the message names both).
+  [[nodiscard]] result<void> restore_state(std::string_view snapshot) {
+    return detail::restore_result([&] { restore_or_throw(snapshot); });
+  }
+
+ private:
+  void restore_or_throw(std::string_view snapshot) {
     detail::snapshot_reader r(
         open_snapshot(snapshot, "detector", settings(), nullptr, snapshot_aggregator_version),
         "detector state");
@@ -484,6 +489,7 @@ class detector {
     *this = std::move(d);
   }
 
+ public:
   /// S4: the rule and every option a saved state depends on, as the snapshot records them.
   std::string settings() const {
     std::string measures;
@@ -1046,17 +1052,20 @@ template <std::size_t N, ranges::input_range Points, baseline_source<N> Baseline
   return d.finish();
 }
 
-/// The engine, or one sentence saying why it cannot be made with these options: a user service
-/// pattern that does not compile (D2.4, with PCRE2's reason and offset), a window that is not a
-/// positive multiple of the span. What a SIEM that loads rules and options from configuration
-/// calls, to report a bad pattern when it loads it rather than when data comes.
+/// The engine, or an error of code bad_rule (A6) saying why it cannot be made with these
+/// options: a baseline table of another rule (A1.1), a user service pattern that does not compile
+/// (D2.4, with PCRE2's reason and offset), a window that is not a positive multiple of the span.
+/// What a SIEM that loads rules and options from configuration calls, to report a bad pattern when
+/// it loads it rather than when data comes.
 template <std::size_t N, baseline_source<N> Baseline>
-[[nodiscard]] tl::expected<detector<N, Baseline>, std::string> make_detector(
-    const rule_definition<N>& rule, const Baseline& baseline, detection_options options) {
+[[nodiscard]] result<detector<N, Baseline>> make_detector(const rule_definition<N>& rule,
+                                                          const Baseline& baseline,
+                                                          detection_options options) {
   try {
     return detector<N, Baseline>(rule, baseline, std::move(options));
   } catch (const std::invalid_argument& e) {
-    return tl::unexpected(std::string(e.what()));
+    return make_error(error_code::bad_rule, "rule " + std::string(rule.metadata->name), 0,
+                      e.what());
   }
 }
 

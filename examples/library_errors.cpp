@@ -1,7 +1,8 @@
-// docs/library.md, "Errors": what the library refuses, and how it says so. A factory returns
-// tl::expected with the sentence; a constructor throws std::invalid_argument with the same one;
-// a damaged snapshot throws snapshot_error and leaves the engine as it was; an engine whose
-// answer could not be exact says so through failure() before finish() would throw.
+// docs/library.md, "Errors": what the library refuses, and how it says so (A6). A factory returns
+// k8snetio::result<T> with a coded error (bad_rule); a constructor throws std::invalid_argument
+// with the same sentence; restoring a damaged snapshot returns bad_snapshot and leaves the engine
+// as it was; an engine whose answer could not be exact says so through failure() before
+// finish() would throw.
 // The core component alone.
 #include <cstdio>
 #include <stdexcept>
@@ -27,7 +28,7 @@ int main() {
   // [factory] A1.1: the ratio rule's table given to the main rule is refused, not run.
   const auto made = k::make_detector(k::anomalous_network_io, ratio_table, {});
   if (!made) {
-    std::printf("refused: %s\n", made.error().c_str());
+    std::printf("refused: %s\n", made.error().what().c_str());  // [k8snetio.error.140] …
     ++refused;
   }
   // [factory]
@@ -47,10 +48,8 @@ int main() {
   k::detector engine(k::anomalous_network_io, io_table, {});
   std::string state = engine.save_state();
   state[state.size() / 2] ^= 0x20;
-  try {
-    engine.restore_state(state);
-  } catch (const k::snapshot_error& e) {
-    std::printf("refused: %s\n", e.what());
+  if (const auto restored = engine.restore_state(state); !restored) {
+    std::printf("refused: %s\n", restored.error().what().c_str());  // [k8snetio.error.150] …
     ++refused;
   }
   // [snapshot]

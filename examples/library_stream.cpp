@@ -67,8 +67,10 @@ int main() {
       // S4: the whole state as bytes; a new engine with the same rule and options goes on.
       const std::string state = engine.save_state();
       k::detector restored(k::anomalous_network_io, table, options);
-      restored.restore_state(state);
-      engine = std::move(restored);
+      if (const auto restored_ok = restored.restore_state(state); !restored_ok)
+        std::printf("%s\n", restored_ok.error().what().c_str());  // the engine goes on as it was
+      else
+        engine = std::move(restored);
     }
   }
   const k::detection_result rest = engine.finish();  // the input has ended: every window closes

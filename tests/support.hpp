@@ -16,6 +16,7 @@
 
 #include <unistd.h>
 
+#include <k8snetio/error.hpp>
 #include <k8snetio/model/metric_point.hpp>
 
 // tests/data, relative to the folder of the test binary (or absolute): relative, the compile
@@ -25,6 +26,19 @@
 #endif
 
 namespace k8snetio::test {
+
+/// A6: what a refused result says, "[k8snetio.error.NNN] where: what" ("" when it was not
+/// refused), for CHECK_THAT(refusal(...), Catch::Contains(...)).
+template <class Result>
+std::string refusal(const Result& r) {
+  return r ? std::string() : r.error().what();
+}
+
+/// A6: the result was refused with `code` (a damaged snapshot unless said otherwise).
+template <class Result>
+bool refused(const Result& r, error_code code = error_code::bad_snapshot) {
+  return !r && r.error().code == code;
+}
 
 /// A metric point that owns its strings (a reader's views die after the sink call).
 struct owned_point {

@@ -646,18 +646,22 @@ TEST_CASE("D2.4 make_detector and make_baseline_runner report a bad pattern as a
   bad.service_pattern = "-(\\w{5}$";
   const auto d = k8snetio::make_detector(k8snetio::anomalous_network_io, table, bad);
   REQUIRE_FALSE(d.has_value());
-  CHECK_THAT(d.error(), Catch::Contains("invalid service pattern") && Catch::Contains("-(\\w{5}$"));
+  CHECK(d.error().code == k8snetio::error_code::bad_rule);
+  CHECK_THAT(d.error().what(),
+             Catch::Contains("invalid service pattern") && Catch::Contains("-(\\w{5}$"));
   k8snetio::baseline_run_options bad_run;
   bad_run.service_pattern = bad.service_pattern;
   const auto r = k8snetio::make_baseline_runner(k8snetio::anomalous_network_io, bad_run);
   REQUIRE_FALSE(r.has_value());
-  CHECK_THAT(r.error(), Catch::Contains("invalid service pattern"));
+  CHECK(r.error().code == k8snetio::error_code::bad_rule);
+  CHECK_THAT(r.error().what(), Catch::Contains("invalid service pattern"));
 
   detection_options uneven;
   uneven.window_seconds = 15;  // not a multiple of the 10-second span
   const auto w = k8snetio::make_detector(k8snetio::anomalous_network_io, table, uneven);
   REQUIRE_FALSE(w.has_value());
-  CHECK_THAT(w.error(), Catch::Contains("window_seconds"));
+  CHECK(w.error().code == k8snetio::error_code::bad_rule);
+  CHECK_THAT(w.error().what(), Catch::Contains("window_seconds"));
 
   detection_options good;
   good.service_pattern = "-[abcdef0-9]{8,10}-\\w{5}$|-\\w{5}$";  // D2.1's, in PCRE2

@@ -195,7 +195,7 @@ TEST_CASE(
     REQUIRE(d.stats().series_released > 0);
     CHECK(most_pods <= 4096 + 256);  // of 6,000 pods so far: those alive, idle, since a sweep
     k8snetio::detector<2, k8snetio::baseline_table<2>> restored(*rule, table, release);
-    restored.restore_state(d.save_state());
+    REQUIRE(restored.restore_state(d.save_state()));
     for (; i < points.size(); ++i) {
       restored.add(points[i]);
       most_pods = std::max(most_pods, restored.pods_held());

@@ -14,6 +14,8 @@
 #include <k8snetio/io/output/findings_writer.hpp>
 #include <k8snetio/k8snetio.hpp>
 
+#include "support.hpp"
+
 namespace test_engine_state {
 
 namespace {
@@ -117,7 +119,7 @@ run_output run(const k8snetio::rule_definition<2>& rule, const k8snetio::baselin
       const std::string state = d->save_state();
       result.snapshot_bytes = state.size();
       d = std::make_unique<detector>(rule, table, options);  // the first one is gone
-      d->restore_state(state);
+      REQUIRE(d->restore_state(state));
     }
     for (finding& f : d->take_closed()) out.push_back(std::move(f));
   }
@@ -201,18 +203,16 @@ TEST_CASE(
 
   const auto refusal = [&](const std::string& bytes, const k8snetio::detection_options& o) {
     detector fresh(k8snetio::anomalous_network_io, io_table(), o);
-    try {
-      fresh.restore_state(bytes);
-    } catch (const k8snetio::snapshot_error& e) {
-      // Nothing was loaded: the detector still gives the answer of a fresh one.
-      for (const auto& p : points) fresh.add(p);
-      const auto after = fresh.finish();
-      CHECK(after.findings ==
-            k8snetio::detect_anomalous_network_io(points, io_table(), o).findings);
-      CHECK(after.stats.points_in == points.size());
-      return std::string(e.what());
-    }
-    return std::string("(accepted)");
+    const auto restored = fresh.restore_state(bytes);
+    if (restored) return std::string("(accepted)");
+    CHECK(restored.error().code == k8snetio::error_code::bad_snapshot);
+    CHECK(restored.error().file == "state snapshot");
+    // Nothing was loaded: the detector still gives the answer of a fresh one.
+    for (const auto& p : points) fresh.add(p);
+    const auto after = fresh.finish();
+    CHECK(after.findings == k8snetio::detect_anomalous_network_io(points, io_table(), o).findings);
+    CHECK(after.stats.points_in == points.size());
+    return restored.error().what();
   };
 
   SECTION("every truncation") {
@@ -255,7 +255,7 @@ TEST_CASE(
     CHECK_THAT(refusal(state, other), Catch::Contains("window=600"));
     k8snetio::detector<2, k8snetio::baseline_table<2>> ratio(k8snetio::network_io_ratio,
                                                              ratio_table(), options);
-    CHECK_THROWS_WITH(ratio.restore_state(state), Catch::Contains("Ratio"));
+    CHECK_THAT(k8snetio::test::refusal(ratio.restore_state(state)), Catch::Contains("Ratio"));
   }
   SECTION("a well-sealed payload with a forged count asks for no memory") {
     k8snetio::detail::snapshot_writer w;

@@ -365,7 +365,7 @@ TEST_CASE(
       refused = a.stats().memory_limit;
     }
     engine b(k8snetio::anomalous_network_io, trained(), capped);
-    b.restore_state(state);
+    REQUIRE(b.restore_state(state));
     run(b, points, cut, points.size(), found);
     INFO("saved and restored after point " << cut);
     CHECK(b.stats().memory_limit >= 400 - 160);  // counted and named

@@ -25,7 +25,9 @@ set(k8snetio_misuse_messages
     "A1.3:make_detector:nodiscard"
     "A1.3:baseline_runner_finish:nodiscard"
     "A1.3:load_baseline_csv:nodiscard"
-    "A1.3:read_inputs:nodiscard")
+    "A1.3:read_inputs:nodiscard"
+    # library.md A6: restore returns its refusal as a result, which must not be dropped.
+    "A1.3:restore_state:nodiscard")
 set(k8snetio_misuse_command
     ${CMAKE_CXX_COMPILER} -std=c++20 -fsyntax-only -Werror=unused-result
     -I${PROJECT_SOURCE_DIR}/include ${CMAKE_CURRENT_LIST_DIR}/misuse.cpp)

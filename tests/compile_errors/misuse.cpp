@@ -57,6 +57,7 @@ int main() {
   (void)runner.finish();
   (void)k::io::load_baseline_csv<2>("baseline.csv");
   (void)k::io::read_inputs({"points.csv"}, {}, [](const k::metric_point&) {});
+  (void)d.restore_state("state");
 #elif K8SNETIO_MISUSE == 1
   (void)(numbers | k::aggregate_spans());
 #elif K8SNETIO_MISUSE == 2
@@ -108,6 +109,9 @@ int main() {
   k::io::load_baseline_csv<2>("baseline.csv");
 #elif K8SNETIO_MISUSE == 21
   k::io::read_inputs({"points.csv"}, {}, [](const k::metric_point&) {});
+#elif K8SNETIO_MISUSE == 22
+  k::detector d(rule, table, {});
+  d.restore_state("state");
 #endif
   (void)table;
 }

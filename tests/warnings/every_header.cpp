@@ -23,7 +23,7 @@ int main() {
   k::detector engine(k::anomalous_network_io, io_baseline.table, {});
   for (const k::metric_point& p : points) (void)engine.add(p);
   const std::string state = engine.save_state();
-  engine.restore_state(state);
+  if (!engine.restore_state(state)) return 1;
   const auto pushed = engine.finish();
   // The stages, composed.
   const auto rule = k::anomalous_network_io;

@@ -9,7 +9,8 @@
 //   u32         CRC-32 (zlib's polynomial) of everything before it
 //
 // Integers are little-endian, doubles their IEEE-754 bits, strings a u64 length then bytes. A
-// truncated, corrupt or foreign snapshot is refused with snapshot_error saying what is wrong;
+// truncated, corrupt or foreign snapshot is refused with snapshot_error saying what is wrong
+// (inside the library; an engine's restore returns it as error_code::bad_snapshot, A6);
 // readers check every count against the bytes left before they allocate, so a forged count
 // cannot ask for more memory than the snapshot's own size.
 #pragma once
@@ -22,8 +23,12 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include <fmt/format.h>
+
+#include "../error.hpp"
 
 namespace k8snetio {
 
@@ -227,5 +232,35 @@ inline std::string_view open_snapshot(std::string_view bytes, std::string_view k
                     their_settings, settings));
   return payload;
 }
+
+namespace detail {
+
+/// A6: runs a restore that reads with snapshot_reader (which throws snapshot_error inside the
+/// library) and returns its outcome as the library's error: bad_snapshot, "state snapshot", the
+/// reader's sentence. The restore builds its state aside and moves it in last, so a refused
+/// snapshot leaves the engine as it was.
+template <class F>
+[[nodiscard]] result<std::invoke_result_t<F>> restore_result(F&& restore) {
+  try {
+    if constexpr (std::is_void_v<std::invoke_result_t<F>>) {
+      std::forward<F>(restore)();
+      return {};
+    } else {
+      return std::forward<F>(restore)();
+    }
+  } catch (const snapshot_error& e) {
+    return make_error(error_code::bad_snapshot, "state snapshot", 0, e.what());
+  }
+}
+
+/// The reverse, for a restore inside another one's (a learner's day runners, a live detector's
+/// engine): a refused part refuses the whole, with the part's own sentence.
+template <class T>
+T throw_if_refused(result<T>&& restored) {
+  if (!restored) throw snapshot_error(restored.error().message);
+  if constexpr (!std::is_void_v<T>) return std::move(*restored);
+}
+
+}  // namespace detail
 
 }  // namespace k8snetio

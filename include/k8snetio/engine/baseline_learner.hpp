@@ -121,20 +121,30 @@ class baseline_learner {
     return seal_snapshot("baseline_learner", settings(), w.bytes());
   }
 
-  /// S4: continues from a snapshot of save_state. Throws snapshot_error, and keeps this learner
-  /// as it was, when the snapshot is truncated, corrupt, foreign or of other settings.
-  void restore_state(std::string_view snapshot) {
+  /// S4: continues from a snapshot of save_state. A6: an error of code bad_snapshot, and this
+  /// learner kept as it was, when the snapshot is truncated, corrupt, foreign or of other
+  /// settings.
+  [[nodiscard]] result<void> restore_state(std::string_view snapshot) {
+    return detail::restore_result([&] { restore_or_throw(snapshot); });
+  }
+
+  /// Set when a day runner could not stay exact (its memory limit): that day is then not
+  /// added to the rolling baseline, and the reason stays here.
+  std::optional<drop_reason> failure() const noexcept { return failure_; }
+
+ private:
+  void restore_or_throw(std::string_view snapshot) {
     detail::snapshot_reader r(open_snapshot(snapshot, "baseline_learner", settings()),
                               "baseline_learner state");
     baseline_learner b(rule_, options_, rolling_.rolling_options());
     for (std::size_t i = 0, n = r.count(8); i < n; ++i) {
-      const std::int64_t day = b.rolling_.restore_day(r.str());
+      const std::int64_t day = detail::throw_if_refused(b.rolling_.restore_day(r.str()));
       if (b.rolling_.size() != i + 1) r.fail(fmt::format("the day {} twice", utc_day_text(day)));
     }
     for (std::size_t i = 0, n = r.count(16); i < n; ++i) {
       const std::int64_t day = r.i64();
       auto runner = std::make_unique<baseline_runner<N>>(rule_, options_);
-      runner->restore_state(r.str());
+      detail::throw_if_refused(runner->restore_state(r.str()));
       if (!b.open_.emplace(day, std::move(runner)).second)
         r.fail(fmt::format("the open day {} twice", day));
     }
@@ -148,11 +158,6 @@ class baseline_learner {
     *this = std::move(b);
   }
 
-  /// Set when a day runner could not stay exact (its memory limit): that day is then not
-  /// added to the rolling baseline, and the reason stays here.
-  std::optional<drop_reason> failure() const noexcept { return failure_; }
-
- private:
   add_outcome note(add_outcome used) {
     if (!used && !failure_ && used.reason == drop_reason::memory_limit) failure_ = used.reason;
     return used;

@@ -190,10 +190,24 @@ class baseline_runner {
     return seal_snapshot("baseline_runner", settings(), w.bytes());
   }
 
-  /// S4: continues from a snapshot of save_state. Throws snapshot_error, and keeps this runner
-  /// as it was, when the snapshot is truncated, corrupt, of another kind or version, or was
-  /// taken under other settings (the message names both).
-  void restore_state(std::string_view snapshot) {
+  /// S4: continues from a snapshot of save_state. A6: an error of code bad_snapshot, and this
+  /// runner kept as it was, when the snapshot is truncated, corrupt, of another kind or version,
+  /// or was taken under other settings (the message names both).
+  [[nodiscard]] result<void> restore_state(std::string_view snapshot) {
+    return detail::restore_result([&] { restore_or_throw(snapshot); });
+  }
+
+  /// S4.1: merges a saved state of a later part of the input (or of other series) into this
+  /// one, as merge does; the snapshot is checked as restore_state checks it (bad_snapshot).
+  [[nodiscard]] result<void> merge_state(std::string_view later_snapshot) {
+    baseline_runner later(rule_, options_);
+    auto restored = later.restore_state(later_snapshot);
+    if (restored) merge(std::move(later));
+    return restored;
+  }
+
+ private:
+  void restore_or_throw(std::string_view snapshot) {
     detail::snapshot_reader r(open_snapshot(snapshot, "baseline_runner", settings(), nullptr,
                                             snapshot_aggregator_version),
                               "baseline_runner state");
@@ -211,14 +225,7 @@ class baseline_runner {
     *this = std::move(b);
   }
 
-  /// S4.1: merges a saved state of a later part of the input (or of other series) into this
-  /// one, as merge does; the snapshot is checked as restore_state checks it.
-  void merge_state(std::string_view later_snapshot) {
-    baseline_runner later(rule_, options_);
-    later.restore_state(later_snapshot);
-    merge(std::move(later));
-  }
-
+ public:
   /// Shards: appends a runner that read a later part of the input. Both are flushed first, so
   /// the sums keep input order, this runner's rows then `later`'s (B3); `later` is spent.
   void merge(baseline_runner&& later) {
@@ -350,15 +357,16 @@ template <std::size_t N, ranges::input_range Points>
   return runner.finish();
 }
 
-/// The engine, or one sentence saying why it cannot be made with these options (a user service
-/// pattern that does not compile, D2.4): see make_detector.
+/// The engine, or an error of code bad_rule (A6) saying why it cannot be made with these
+/// options (a user service pattern that does not compile, D2.4): see make_detector.
 template <std::size_t N>
-[[nodiscard]] tl::expected<baseline_runner<N>, std::string> make_baseline_runner(
-    const rule_definition<N>& rule, baseline_run_options options = {}) {
+[[nodiscard]] result<baseline_runner<N>> make_baseline_runner(const rule_definition<N>& rule,
+                                                              baseline_run_options options = {}) {
   try {
     return baseline_runner<N>(rule, std::move(options));
   } catch (const std::invalid_argument& e) {
-    return tl::unexpected(std::string(e.what()));
+    return make_error(error_code::bad_rule, "rule " + std::string(rule.metadata->name), 0,
+                      e.what());
   }
 }
 

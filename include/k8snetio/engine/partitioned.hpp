@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -24,8 +25,8 @@
 namespace k8snetio {
 
 /// An engine whose whole state goes to bytes and back (S4): `restore_state` on a fresh engine
-/// built with the same settings, throwing snapshot_error without loading anything when the
-/// bytes are not its own.
+/// built with the same settings, refusing without loading anything the bytes that are not its
+/// own: as an error (result<void>, A6: the library's engines) or by throwing snapshot_error.
 template <class Engine>
 concept savable_engine = requires(Engine& e, const Engine& c, std::string_view bytes) {
   { c.save_state() } -> std::convertible_to<std::string>;
@@ -61,25 +62,16 @@ class partitioned_engines {
   /// K3 assign: a fresh engine for `id`, restored from `saved` (a save() of the same
   /// partition under the same settings) when there is one. Returns the offset to resume from,
   /// or nullopt when no state was given (the transport's committed or earliest offset).
-  /// Throws snapshot_error, leaving `id` unassigned, if `saved` is corrupt, foreign, of
-  /// another partition or taken under other settings: nothing is half-loaded.
-  std::optional<std::int64_t> assign(const partition_id& id,
-                                     std::optional<std::string_view> saved = std::nullopt) {
+  /// A6: an error of code bad_snapshot, leaving `id` unassigned, if `saved` is corrupt,
+  /// foreign, of another partition or taken under other settings: nothing is half-loaded.
+  [[nodiscard]] result<std::optional<std::int64_t>> assign(
+      const partition_id& id, std::optional<std::string_view> saved = std::nullopt) {
     slot fresh;
     fresh.engine = make_(id);
     if (!fresh.engine) throw std::invalid_argument("partitioned_engines: the factory gave null");
     if (saved) {
-      detail::snapshot_reader in(open_snapshot(*saved, snapshot_kind, settings_),
-                                 fmt::format("state of {}", id.to_string()));
-      const std::string_view topic = in.str();
-      const auto partition = static_cast<std::int32_t>(in.i64());
-      if (topic != id.topic || partition != id.partition)
-        throw snapshot_error(
-            fmt::format("a state of partition {}/{}, not of {}", topic, partition, id.to_string()));
-      fresh.next_offset = in.opt_i64();
-      const std::string_view engine_state = in.str();
-      in.expect_end();
-      fresh.engine->restore_state(engine_state);
+      auto restored = detail::restore_result([&] { restore(id, *saved, fresh); });
+      if (!restored) return tl::unexpected(std::move(restored.error()));
     }
     const auto resume = fresh.next_offset;
     slots_.insert_or_assign(id, std::move(fresh));
@@ -140,6 +132,25 @@ class partitioned_engines {
     std::optional<std::int64_t> next_offset;
     bool dirty = false;
   };
+
+  /// Reads a save() of `id` into `fresh`; throws snapshot_error (assign returns it).
+  void restore(const partition_id& id, std::string_view saved, slot& fresh) {
+    Engine& engine = *fresh.engine;
+    detail::snapshot_reader in(open_snapshot(saved, snapshot_kind, settings_),
+                               fmt::format("state of {}", id.to_string()));
+    const std::string_view topic = in.str();
+    const auto partition = static_cast<std::int32_t>(in.i64());
+    if (topic != id.topic || partition != id.partition)
+      throw snapshot_error(
+          fmt::format("a state of partition {}/{}, not of {}", topic, partition, id.to_string()));
+    fresh.next_offset = in.opt_i64();
+    const std::string_view engine_state = in.str();
+    in.expect_end();
+    if constexpr (std::is_void_v<decltype(engine.restore_state(engine_state))>)
+      engine.restore_state(engine_state);
+    else
+      detail::throw_if_refused(engine.restore_state(engine_state));
+  }
 
   slot& at(const partition_id& id) {
     auto it = slots_.find(id);

@@ -191,9 +191,23 @@ class rolling_baseline {
   }
 
   /// S4: reads a day's snapshot (checked as every snapshot is); returns its day and state
-  /// without adding it. Throws snapshot_error.
-  [[nodiscard]] std::pair<std::int64_t, baseline_builder<N>> open_day(
+  /// without adding it. A6: an error of code bad_snapshot when it is refused.
+  [[nodiscard]] k8snetio::result<std::pair<std::int64_t, baseline_builder<N>>> open_day(
       std::string_view snapshot) const {
+    return detail::restore_result([&] { return open_day_or_throw(snapshot); });
+  }
+
+  /// open_day, then add_day (merged into the day if held). Returns the day, or the error of
+  /// open_day (nothing added).
+  [[nodiscard]] k8snetio::result<std::int64_t> restore_day(std::string_view snapshot) {
+    auto opened = open_day(snapshot);
+    if (!opened) return tl::unexpected(std::move(opened.error()));
+    add_day(opened->first, opened->second);
+    return opened->first;
+  }
+
+ private:
+  std::pair<std::int64_t, baseline_builder<N>> open_day_or_throw(std::string_view snapshot) const {
     detail::snapshot_reader r(open_snapshot(snapshot, "baseline_day", settings()),
                               "baseline_day state");
     const std::int64_t day = r.i64();
@@ -224,14 +238,6 @@ class rolling_baseline {
     return {day, std::move(state)};
   }
 
-  /// open_day, then add_day (merged into the day if held). Returns the day.
-  std::int64_t restore_day(std::string_view snapshot) {
-    auto [day, state] = open_day(snapshot);
-    add_day(day, state);
-    return day;
-  }
-
- private:
   rule_definition<N> rule_;
   baseline_run_options options_;
   rolling_baseline_options rolling_;

@@ -88,16 +88,13 @@ template <std::size_t N>
 [[nodiscard]] result<std::pair<std::int64_t, baseline_builder<N>>> open_day_bytes(
     const rolling_baseline<N>& rolling, std::string_view bytes, const std::string& path,
     std::optional<std::int64_t> named_day) {
-  try {
-    auto day = rolling.open_day(bytes);
-    if (named_day && day.first != *named_day)
-      return make_error(
-          error_code::read_failed, path, 0,
-          fmt::format("holds the day {}, not the one its name says", utc_day_text(day.first)));
-    return day;
-  } catch (const snapshot_error& e) {
-    return make_error(error_code::read_failed, path, 0, e.what());
-  }
+  auto day = rolling.open_day(bytes);
+  if (!day) return make_error(error_code::read_failed, path, 0, std::move(day.error().message));
+  if (named_day && day->first != *named_day)
+    return make_error(
+        error_code::read_failed, path, 0,
+        fmt::format("holds the day {}, not the one its name says", utc_day_text(day->first)));
+  return day;
 }
 
 /// Opens one day file, checking it (S4) and, when `named_day` is given, that it holds the day

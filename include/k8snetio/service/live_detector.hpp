@@ -531,7 +531,7 @@ class live_detector {
       (void)r.boolean();
       latest = read_optional(r);
       (void)r.i64();
-      engine->restore_state(r.str());
+      detail::throw_if_refused(engine->restore_state(r.str()));
       decoder.restore_series(r.str());
     }
     std::swap(engine, engine_);
@@ -651,12 +651,12 @@ class live_detector {
     std::unique_ptr<table_type> table;
     if (learner_state) {
       learner = new_learner();
-      learner->restore_state(*learner_state);
+      detail::throw_if_refused(learner->restore_state(*learner_state));
     }
     if (learned && options_.learn && learner && !learner->rolling().days().empty())
       table = std::make_unique<table_type>(learner->rolling().result().table);
     auto engine = std::make_unique<engine_type>(rule_, table ? *table : *base_table_, detection_);
-    engine->restore_state(engine_state);
+    detail::throw_if_refused(engine->restore_state(engine_state));
     payload_decoder decoder(options_.reader());
     decoder.restore_series(series);
     engine_ = std::move(engine);

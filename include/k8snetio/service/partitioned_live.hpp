@@ -163,7 +163,7 @@ class live_partition {
     const std::string_view learned_state = learned ? in.str() : std::string_view{};
     in.expect_end();
     live.restore_state(engine);
-    if (learner) learner->restore_state(learned_state);
+    if (learner) detail::throw_if_refused(learner->restore_state(learned_state));
     accepted = a;
     rejected = r;
     ignored = i;
@@ -204,7 +204,7 @@ class partitioned_live {
   /// not a state of this partition under these settings: nothing is half-loaded.
   std::optional<std::int64_t> assign(const partition_id& id,
                                      std::optional<std::string_view> saved = std::nullopt) {
-    const auto resume = engines_.assign(id, saved);
+    const auto resume = detail::throw_if_refused(engines_.assign(id, saved));
     if (resume) uncommitted_.insert(id);
     return resume;
   }

@@ -1,0 +1,103 @@
+// What the detector's lookups could not map, counted for the result (D5.4 keys without a
+// baseline row, D2.4 rows whose pod name hit the user pattern's limit, A1.4 directions that
+// feed no measure), with their part of the detector's state snapshot (S4).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "../../detail/direction_tally.hpp"
+#include "../../detail/snapshot.hpp"
+
+namespace k8snetio {
+
+/// D5.4: a key seen in the input with no row in the baseline table (it cannot alert).
+struct unbaselined_key {
+  std::string key;
+  std::uint64_t pods = 0;     ///< distinct (cluster, node, pod)
+  std::uint64_t buckets = 0;  ///< distinct bucket starts
+  friend bool operator==(const unbaselined_key&, const unbaselined_key&) = default;
+};
+
+namespace detail {
+
+class lookup_misses {
+ public:
+  /// D5.4: the pods and buckets of one key without a baseline row.
+  struct unbaselined_state {
+    std::unordered_set<std::string> pods;  ///< (cluster, node, pod) keys: pod ids are reused
+    std::unordered_set<std::int64_t> buckets;
+  };
+
+  /// The counts of `key` (cluster:service); node-based: the reference stays valid.
+  unbaselined_state& unbaselined(const std::string& key) {
+    return unbaselined_.try_emplace(key).first->second;
+  }
+  /// D2.4: a row dropped because its pod name hit the pattern's limit.
+  void pattern_limit_row() noexcept { ++pattern_limit_rows_; }
+  /// A1.4: the points of the rule's metric whose direction feeds no measure.
+  direction_tally& unmapped() noexcept { return unmapped_; }
+  const direction_tally& unmapped() const noexcept { return unmapped_; }
+  std::uint64_t pattern_limit_rows() const noexcept { return pattern_limit_rows_; }
+
+  /// D5.4's keys, sorted.
+  std::vector<unbaselined_key> unbaselined_keys() const;
+
+  /// S4: the unbaselined keys, then the two counts, in the detector's snapshot.
+  void save(snapshot_writer& w) const;
+  /// S4: into an empty one; throws snapshot_error.
+  void restore(snapshot_reader& r);
+
+ private:
+  std::unordered_map<std::string, unbaselined_state> unbaselined_;  // node-based: stable
+  std::uint64_t pattern_limit_rows_ = 0;
+  direction_tally unmapped_;
+};
+
+inline std::vector<unbaselined_key> lookup_misses::unbaselined_keys() const {
+  std::vector<unbaselined_key> out;
+  for (const auto& [key, u] : unbaselined_) out.push_back({key, u.pods.size(), u.buckets.size()});
+  std::sort(out.begin(), out.end(),
+            [](const unbaselined_key& a, const unbaselined_key& b) { return a.key < b.key; });
+  return out;
+}
+
+inline void lookup_misses::save(snapshot_writer& w) const {
+  w.u64(unbaselined_.size());
+  for (const auto& [key, u] : unbaselined_) {
+    w.str(key);
+    std::vector<std::string_view> pods(u.pods.begin(), u.pods.end());
+    std::sort(pods.begin(), pods.end());
+    w.u64(pods.size());
+    for (std::string_view pod : pods) w.str(pod);
+    std::vector<std::int64_t> buckets(u.buckets.begin(), u.buckets.end());
+    std::sort(buckets.begin(), buckets.end());
+    w.u64(buckets.size());
+    for (std::int64_t t : buckets) w.i64(t);
+  }
+  w.u64(pattern_limit_rows_);
+  unmapped_.save(w);
+}
+
+inline void lookup_misses::restore(snapshot_reader& r) {
+  const std::size_t keys = r.count(8 + 16);
+  for (std::size_t i = 0; i < keys; ++i) {
+    auto [it, fresh] = unbaselined_.try_emplace(std::string(r.str()));
+    if (!fresh) r.fail("an unbaselined key twice");
+    const std::size_t n = r.count(8);
+    for (std::size_t j = 0; j < n; ++j) it->second.pods.emplace(r.str());
+    const std::size_t b = r.count(8);
+    for (std::size_t j = 0; j < b; ++j) it->second.buckets.insert(r.i64());
+  }
+  pattern_limit_rows_ = r.u64();
+  unmapped_.restore(r);
+}
+
+}  // namespace detail
+}  // namespace k8snetio

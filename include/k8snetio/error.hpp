@@ -11,8 +11,6 @@
 
 #include <tl/expected.hpp>
 
-#include "detail/to_text.hpp"
-
 namespace k8snetio {
 
 enum class error_code : std::uint16_t {
@@ -66,11 +64,11 @@ struct error {
 
   /// "[k8snetio.error.120] base.csv:4: duplicate key 'prod:checkout'"
   [[nodiscard]] std::string what() const {
-    std::string text = detail::concat("[k8snetio.error.", static_cast<int>(code), "] ", file);
-    if (line) text += detail::concat(':', line);
-    if (column) text += detail::concat(':', column);
-    text += detail::concat(": ", message);
-    if (!field.empty()) text += detail::concat(" (field '", field, "')");
+    std::string text = "[k8snetio.error." + std::to_string(static_cast<int>(code)) + "] " + file;
+    if (line) text += ":" + std::to_string(line);
+    if (column) text += ":" + std::to_string(column);
+    text += ": " + message;
+    if (!field.empty()) text += " (field '" + field + "')";
     return text;
   }
 };

@@ -26,9 +26,8 @@
 #include <type_traits>
 #include <utility>
 
-#include <fmt/format.h>
-
 #include "../error.hpp"
+#include "to_text.hpp"
 
 namespace k8snetio {
 
@@ -114,12 +113,12 @@ class snapshot_reader {
   double f64() { return std::bit_cast<double>(le<std::uint64_t>()); }
   bool boolean() {
     const std::uint8_t v = u8();
-    if (v > 1) fail(fmt::format("a flag byte is {}, not 0 or 1", v));
+    if (v > 1) fail(concat("a flag byte is ", v, ", not 0 or 1"));
     return v == 1;
   }
   std::string_view str() {
     const std::uint64_t n = u64();
-    if (n > remaining()) fail(fmt::format("a string of {} bytes with {} left", n, remaining()));
+    if (n > remaining()) fail(concat("a string of ", n, " bytes with ", remaining(), " left"));
     return take(static_cast<std::size_t>(n));
   }
   std::optional<std::int64_t> opt_i64() {
@@ -135,30 +134,30 @@ class snapshot_reader {
     const std::uint64_t n = u64();
     if (min_bytes == 0) min_bytes = 1;
     if (n > remaining() / min_bytes)
-      fail(fmt::format("a count of {} with only {} bytes left", n, remaining()));
+      fail(concat("a count of ", n, " with only ", remaining(), " bytes left"));
     return static_cast<std::size_t>(n);
   }
   /// An enumeration's byte, at most `last`.
   std::uint8_t choice(std::uint8_t last, std::string_view name) {
     const std::uint8_t v = u8();
-    if (v > last) fail(fmt::format("{} is {}, beyond {}", name, v, last));
+    if (v > last) fail(concat(name, " is ", v, ", beyond ", last));
     return v;
   }
 
   std::size_t remaining() const noexcept { return in_.size() - at_; }
   std::size_t position() const noexcept { return at_; }
   void expect_end() const {
-    if (remaining()) fail(fmt::format("{} bytes left over after the state", remaining()));
+    if (remaining()) fail(concat(remaining(), " bytes left over after the state"));
   }
   [[noreturn]] void fail(const std::string& why) const {
-    throw snapshot_error(fmt::format("{}: corrupt at byte {}: {}", what_, at_, why));
+    throw snapshot_error(concat(what_, ": corrupt at byte ", at_, ": ", why));
   }
 
  private:
   std::string_view take(std::size_t n) {
     if (n > remaining())
-      throw snapshot_error(fmt::format("{}: truncated: needs {} more bytes at byte {}, has {}",
-                                       what_, n, at_, remaining()));
+      throw snapshot_error(concat(what_, ": truncated: needs ", n, " more bytes at byte ", at_,
+                                  ", has ", remaining()));
     const std::string_view s = in_.substr(at_, n);
     at_ += n;
     return s;
@@ -211,10 +210,9 @@ inline std::string_view open_snapshot(std::string_view bytes, std::string_view k
   detail::snapshot_reader in(bytes.substr(detail::snapshot_magic.size()), "state snapshot");
   const std::uint32_t version = in.u32();
   if (version < oldest_version || version > snapshot_format_version)
-    throw snapshot_error(fmt::format(
-        "state snapshot of format version {}; this build of k8snetio reads versions {} to {} "
-        "of this kind of state",
-        version, oldest_version, snapshot_format_version));
+    throw snapshot_error(detail::concat("state snapshot of format version ", version,
+                                        "; this build of k8snetio reads versions ", oldest_version,
+                                        " to ", snapshot_format_version, " of this kind of state"));
   const std::string_view their_kind = in.str();
   const std::string_view their_settings = in.str();
   const std::string_view payload = in.str();
@@ -225,11 +223,10 @@ inline std::string_view open_snapshot(std::string_view bytes, std::string_view k
     throw snapshot_error("state snapshot is corrupt: its CRC-32 does not match its bytes");
   if (info) *info = {version, std::string(their_kind), std::string(their_settings)};
   if (their_kind != kind)
-    throw snapshot_error(fmt::format("a state snapshot of a {}, not of a {}", their_kind, kind));
+    throw snapshot_error(detail::concat("a state snapshot of a ", their_kind, ", not of a ", kind));
   if (their_settings != settings)
-    throw snapshot_error(
-        fmt::format("state snapshot taken under other settings: it has [{}], this engine has [{}]",
-                    their_settings, settings));
+    throw snapshot_error(detail::concat("state snapshot taken under other settings: it has [",
+                                        their_settings, "], this engine has [", settings, "]"));
   return payload;
 }
 

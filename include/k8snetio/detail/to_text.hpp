@@ -98,15 +98,20 @@ inline void append_fixed(std::string& out, double x, int decimals) {
   out.append(buffer, end);
 }
 
-/// Concatenates string pieces and integers: concat("the key '", key, "' twice").
+/// Concatenates strings, characters, integers, bools and doubles, each as fmt's "{}" prints
+/// it: concat("the key '", key, "' twice"), concat("sigma=", 4.0) is "sigma=4".
 template <class... Parts>
 std::string concat(const Parts&... parts) {
   std::string out;
   const auto add = [&out]<class Part>(const Part& part) {
-    if constexpr (std::integral<Part> && !std::same_as<Part, char> && !std::same_as<Part, bool>)
-      append_int(out, part);
+    if constexpr (std::same_as<Part, bool>)
+      out.append(part ? "true" : "false");
     else if constexpr (std::same_as<Part, char>)
       out.push_back(part);
+    else if constexpr (std::integral<Part>)
+      append_int(out, part);
+    else if constexpr (std::floating_point<Part>)
+      append_shortest(out, static_cast<double>(part));
     else
       out.append(std::string_view(part));
   };

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
+#include "../detail/to_text.hpp"
 
 #include "../detail/snapshot.hpp"
 #include "../model/drop_reason.hpp"
@@ -40,8 +40,8 @@ class baseline_learner {
     if (!options_.span.allowed_lateness || *options_.span.allowed_lateness < 0)
       throw std::invalid_argument("baseline_learner: a live learner needs an allowed lateness");
     if (options_.span.span_seconds < 1 || seconds_per_day % options_.span.span_seconds != 0)
-      throw std::invalid_argument(fmt::format(
-          "baseline_learner: a span of {} s does not divide a day", options_.span.span_seconds));
+      throw std::invalid_argument(detail::concat(
+          "baseline_learner: a span of ", options_.span.span_seconds, " s does not divide a day"));
   }
 
   /// One point. A point whose bucket the watermark has passed is refused as drop_reason::late
@@ -97,8 +97,8 @@ class baseline_learner {
   }
 
   std::string settings() const {
-    return fmt::format("{};lateness={};horizon={}", rolling_.settings(),
-                       *options_.span.allowed_lateness, rolling_.rolling_options().horizon_days);
+    return detail::concat(rolling_.settings(), ";lateness=", *options_.span.allowed_lateness,
+                          ";horizon=", rolling_.rolling_options().horizon_days);
   }
 
   /// S4: the complete days, the open days' runners, the watermark and the counts, as one
@@ -139,14 +139,15 @@ class baseline_learner {
     baseline_learner b(rule_, options_, rolling_.rolling_options());
     for (std::size_t i = 0, n = r.count(8); i < n; ++i) {
       const std::int64_t day = detail::throw_if_refused(b.rolling_.restore_day(r.str()));
-      if (b.rolling_.size() != i + 1) r.fail(fmt::format("the day {} twice", utc_day_text(day)));
+      if (b.rolling_.size() != i + 1)
+        r.fail(detail::concat("the day ", utc_day_text(day), " twice"));
     }
     for (std::size_t i = 0, n = r.count(16); i < n; ++i) {
       const std::int64_t day = r.i64();
       auto runner = std::make_unique<baseline_runner<N>>(rule_, options_);
       detail::throw_if_refused(runner->restore_state(r.str()));
       if (!b.open_.emplace(day, std::move(runner)).second)
-        r.fail(fmt::format("the open day {} twice", day));
+        r.fail(detail::concat("the open day ", day, " twice"));
     }
     b.newest_bucket_ = r.opt_i64();
     b.late_ = r.u64();

@@ -20,8 +20,8 @@
 
 #include <range/v3/range/concepts.hpp>
 
-#include <fmt/format.h>
 #include <tl/expected.hpp>
+#include "../detail/to_text.hpp"
 
 #include "../detail/direction_tally.hpp"
 #include "../model/drop_reason.hpp"
@@ -167,10 +167,10 @@ class baseline_runner {
       if (!measures.empty()) measures += ',';
       measures += m;
     }
-    return fmt::format(
-        "rule={};measures={};per_service={};{};service_pattern={};numerics={}",
-        rule_.metadata->name, measures, rule_.baseline_per_service,
-        snapshot_settings(options_.span), options_.service_pattern.value_or("(default)"),
+    return detail::concat(
+        "rule=", rule_.metadata->name, ";measures=", measures,
+        ";per_service=", rule_.baseline_per_service, ";", snapshot_settings(options_.span),
+        ";service_pattern=", options_.service_pattern.value_or("(default)"), ";numerics=",
         options_.numerics.numerics == baseline_numerics::splunk ? "splunk" : "stable");
   }
 

@@ -689,15 +689,15 @@ std::string detector<N, Baseline>::settings() const {
     if (!measures.empty()) measures += ',';
     measures += m;
   }
-  return fmt::format(
-      "rule={};measures={};{};service_pattern={};sigma={};order={};zero_stdev={};"
-      "min_count={};window={};early_alerts={}{}",
-      rule_.metadata->name, measures, snapshot_settings(options_.span),
-      options_.service_pattern.value_or("(default)"), options_.scoring.sigma,
-      static_cast<int>(options_.scoring.order), static_cast<int>(options_.scoring.zero_stdev),
-      options_.min_count,
-      options_.window_seconds ? fmt::format("{}", *options_.window_seconds) : "input",
-      options_.early_alerts, options_.keep_finding_series ? ";finding_series=on" : "");
+  return detail::concat(
+      "rule=", rule_.metadata->name, ";measures=", measures, ";", snapshot_settings(options_.span),
+      ";service_pattern=", options_.service_pattern.value_or("(default)"),
+      ";sigma=", options_.scoring.sigma, ";order=", static_cast<int>(options_.scoring.order),
+      ";zero_stdev=", static_cast<int>(options_.scoring.zero_stdev),
+      ";min_count=", options_.min_count,
+      ";window=", options_.window_seconds ? detail::concat(*options_.window_seconds) : "input",
+      ";early_alerts=", options_.early_alerts,
+      options_.keep_finding_series ? ";finding_series=on" : "");
 }
 
 /// One call: the findings of `rule` over a range of metric points, in any order (S1): a forward

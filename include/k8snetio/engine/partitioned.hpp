@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
+#include "../detail/to_text.hpp"
 
 #include "../detail/snapshot.hpp"
 
@@ -41,7 +41,7 @@ struct partition_id {
   friend auto operator<=>(const partition_id&, const partition_id&) = default;
   friend bool operator==(const partition_id&, const partition_id&) = default;
   /// `topic/partition`, as messages and state keys name it.
-  std::string to_string() const { return fmt::format("{}/{}", topic, partition); }
+  std::string to_string() const { return detail::concat(topic, '/', partition); }
 };
 
 /// The engines of the partitions assigned to this process, keyed by partition. Not
@@ -137,12 +137,12 @@ class partitioned_engines {
   void restore(const partition_id& id, std::string_view saved, slot& fresh) {
     Engine& engine = *fresh.engine;
     detail::snapshot_reader in(open_snapshot(saved, snapshot_kind, settings_),
-                               fmt::format("state of {}", id.to_string()));
+                               detail::concat("state of ", id.to_string()));
     const std::string_view topic = in.str();
     const auto partition = static_cast<std::int32_t>(in.i64());
     if (topic != id.topic || partition != id.partition)
-      throw snapshot_error(
-          fmt::format("a state of partition {}/{}, not of {}", topic, partition, id.to_string()));
+      throw snapshot_error(detail::concat("a state of partition ", topic, '/', partition,
+                                          ", not of ", id.to_string()));
     fresh.next_offset = in.opt_i64();
     const std::string_view engine_state = in.str();
     in.expect_end();

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
+#include "../detail/to_text.hpp"
 
 #include "../detail/snapshot.hpp"
 #include "../model/metric_point.hpp"
@@ -45,7 +45,23 @@ inline std::string utc_day_text(std::int64_t day) {
   const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
   const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
   const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return fmt::format("{:04}-{:02}-{:02}", y, m, d);
+  std::string text;  // fmt's "{:04}-{:02}-{:02}"
+  const auto padded = [&text](std::int64_t v, std::size_t width) {
+    if (v < 0) {
+      text.push_back('-');
+      v = -v;
+      width = width > 0 ? width - 1 : 0;
+    }
+    const std::string digits = detail::concat(v);
+    if (digits.size() < width) text.append(width - digits.size(), '0');
+    text += digits;
+  };
+  padded(y, 4);
+  text.push_back('-');
+  padded(m, 2);
+  text.push_back('-');
+  padded(d, 2);
+  return text;
 }
 
 /// YYYY-MM-DD back to a day; nullopt when it is not one.
@@ -103,12 +119,12 @@ std::string baseline_day_settings(const rule_definition<N>& rule,
     if (!measures.empty()) measures += ',';
     measures += m;
   }
-  return fmt::format(
-      "rule={};measures={};per_service={};span={};metric={};service_pattern={};"
-      "numerics={}",
-      rule.metadata->name, measures, rule.baseline_per_service, options.span.span_seconds,
-      options.span.metric_name, options.service_pattern.value_or("(default)"),
-      options.numerics.numerics == baseline_numerics::splunk ? "splunk" : "stable");
+  return detail::concat(
+      "rule=", rule.metadata->name, ";measures=", measures,
+      ";per_service=", rule.baseline_per_service, ";span=", options.span.span_seconds,
+      ";metric=", options.span.metric_name,
+      ";service_pattern=", options.service_pattern.value_or("(default)"),
+      ";numerics=", options.numerics.numerics == baseline_numerics::splunk ? "splunk" : "stable");
 }
 
 /// The days of a rolling baseline: a builder's state per UTC day.
@@ -212,7 +228,7 @@ class rolling_baseline {
                               "baseline_day state");
     const std::int64_t day = r.i64();
     if (day < utc_day_of(-9'000'000'000'000'000) || day > utc_day_of(9'000'000'000'000'000))
-      r.fail(fmt::format("day {} is out of range", day));
+      r.fail(detail::concat("day ", day, " is out of range"));
     baseline_builder<N> state(rule_.measures, options_.numerics);
     state.restore(r);
     r.expect_end();
@@ -226,13 +242,13 @@ class rolling_baseline {
     state.for_each_key([&](std::string_view key, const baseline_accumulator<N>& acc) {
       if (why) return;
       if (key.find(':') == std::string_view::npos)
-        why = fmt::format("the key '{}' has no ':' (keys are cluster:service)", key);
+        why = detail::concat("the key '", key, "' has no ':' (keys are cluster:service)");
       else if (acc.count > max_day_rows_per_key)
-        why = fmt::format("the key '{}' counts {} rows in one day (at most {})", key, acc.count,
-                          max_day_rows_per_key);
+        why = detail::concat("the key '", key, "' counts ", acc.count, " rows in one day (at most ",
+                             max_day_rows_per_key, ")");
       else if (acc.last_seen && (*acc.last_seen < first_second || *acc.last_seen > last_second))
-        why = fmt::format("the key '{}' has last_seen {}, outside its day {}", key, *acc.last_seen,
-                          utc_day_text(day));
+        why = detail::concat("the key '", key, "' has last_seen ", *acc.last_seen,
+                             ", outside its day ", utc_day_text(day));
     });
     if (why) r.fail(*why);
     return {day, std::move(state)};
@@ -254,8 +270,8 @@ class daily_baseline_runner {
       : rule_(rule), options_(std::move(options)), undated_(rule_, options_) {
     if (options_.span.span_seconds < 1 || seconds_per_day % options_.span.span_seconds != 0)
       throw std::invalid_argument(
-          fmt::format("a rolling baseline needs a span that divides a day; {} s does not",
-                      options_.span.span_seconds));
+          detail::concat("a rolling baseline needs a span that divides a day; ",
+                         options_.span.span_seconds, " s does not"));
   }
 
   /// S1.4: points stamped after `latest` (epoch seconds: the clock plus its tolerance) are

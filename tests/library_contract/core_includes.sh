@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# library.md A4: heavy headers are included only by the headers that need them. Every header of
+# the core component (the model, the stages, the engines, the rules, and the top-level headers
+# but the umbrella) is preprocessed on its own, and none may pull in a reader's, a transport's
+# or a formatter's library: simdjson, zlib, zstd, protozero, Boost, gRPC, OpenSSL, librdkafka,
+# PCRE2 (the PCRE2 normalizer is a header of its own that a user includes by name), or fmt
+# (the core prints its few numbers with std::to_chars, detail/to_text.hpp).
+#   core_includes.sh REPOSITORY_ROOT [CXX]
+set -u
+root=${1:-.}
+cxx=${2:-g++}
+cd "$root/include" || exit 2
+heavy='/(simdjson|zlib\.h|zstd|protozero|boost|grpc|grpcpp|openssl|librdkafka|pcre2|fmt)[/.]'
+failed=0
+checked=0
+for header in k8snetio/error.hpp k8snetio/version.hpp k8snetio/model/*.hpp k8snetio/detail/*.hpp \
+              k8snetio/stages/*.hpp k8snetio/engine/*.hpp k8snetio/rules/*.hpp; do
+  case $header in
+    k8snetio/stages/pcre2_service_normalizer.hpp) continue ;;  # PCRE2 by name, on purpose
+  esac
+  deps=$(echo "#include <$header>" | "$cxx" -std=c++20 -I. -x c++ -M -MG - 2>&1) || {
+    echo "FAIL: $header does not preprocess on its own:"; echo "$deps" | head -5; failed=1; continue; }
+  offending=$(tr ' \\' '\n\n' <<<"$deps" | grep -E "$heavy" | sort -u | head -3)
+  if [[ -n $offending ]]; then
+    echo "FAIL: $header includes a heavy header: $(echo $offending)"
+    failed=1
+  fi
+  checked=$((checked + 1))
+done
+((checked > 20)) || { echo "FAIL: only $checked headers checked"; exit 1; }
+((failed == 0)) && echo "ok: $checked core headers include none of the heavy libraries"
+exit $failed

@@ -2,8 +2,8 @@
 // sibling ratio rule and their baselines, as composable C++20 stages. The one header to include.
 #pragma once
 
-#include "version.hpp"
 #include "error.hpp"  // A6: the one error type
+#include "version.hpp"
 
 // The input, the stages in pipeline order, and the output.
 #include "model/baseline_table.hpp"  // D5's store, B6

@@ -324,6 +324,30 @@ TEST_CASE("L6 without a store, a shutdown writes the open windows' findings as p
   CHECK_THAT(metrics, Catch::Contains("k8snetio_findings_emitted_total{status=\"partial\"} 1"));
 }
 
+TEST_CASE(
+    "A6 K3 live_detector::restore_state refuses a damaged or foreign state with bad_snapshot, "
+    "keeping its own") {
+  const auto payloads = incident_payloads();
+  svc::memory_findings_sink sink;
+  auto a = make(sink);
+  for (std::size_t i = 0; i < payloads.size() / 2; ++i) a.ingest(payload_kind::hec, payloads[i]);
+  const std::string state = a.save_state();
+  svc::memory_findings_sink other_sink;
+  auto b = make(other_sink);
+  for (const std::string_view bad :
+       {std::string_view(state).substr(0, state.size() / 2), std::string_view("not a state")}) {
+    const auto refused = b.restore_state(bad);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == k8snetio::error_code::bad_snapshot);
+    CHECK_THAT(refused.error().what(), Catch::StartsWith("[k8snetio.error.150] state snapshot: "));
+    CHECK_THAT(refused.error().what(), !Catch::Contains("--"));
+  }
+  // Refused twice, b is still the fresh detector it was: it gives the uninterrupted findings.
+  for (const auto& p : payloads) b.ingest(payload_kind::hec, p);
+  REQUIRE(!b.shut_down());
+  CHECK(keys(other_sink.findings) == keys(uninterrupted(payloads, small_options())));
+}
+
 TEST_CASE("K1.1 L6 save_state/restore_state at every cut point: one run's findings, each once") {
   const auto payloads = incident_payloads();
   for (const bool early : {false, true}) {
@@ -338,7 +362,7 @@ TEST_CASE("K1.1 L6 save_state/restore_state at every cut point: one run's findin
         state = a.save_state();
       }
       auto b = make(sink, small_options(early));
-      b.restore_state(state);
+      REQUIRE(b.restore_state(state));
       for (std::size_t i = cut; i < payloads.size(); ++i) b.ingest(payload_kind::hec, payloads[i]);
       REQUIRE(!b.shut_down());
       INFO("early alerts " << early << ", cut at payload " << cut);
@@ -773,7 +797,7 @@ TEST_CASE(
       if (crash)
         REQUIRE(!b.attach(*store));
       else
-        b.restore_state(state);
+        REQUIRE(b.restore_state(state));
       for (std::size_t i = cut; i < payloads.size(); ++i) b.ingest(payload_kind::hec, payloads[i]);
       REQUIRE(!b.shut_down());
       INFO("restart after payload " << cut << (crash ? ", a crash" : ", a saved state"));

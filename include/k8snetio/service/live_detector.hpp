@@ -277,12 +277,16 @@ class live_detector {
   /// snapshot, for a store of the transport's own (Kafka's state topic). Findings not yet
   /// written (a failing sink) are not in it: save only when pending() is 0.
   std::string save_state() const { return snapshot_bytes(); }
-  /// K3: continues from save_state(). Throws snapshot_error on a foreign or damaged state.
-  void restore_state(std::string_view bytes) {
+  /// K3: continues from save_state(). A foreign or damaged state is refused with an error of
+  /// code bad_snapshot (A6), leaving this detector as it was.
+  [[nodiscard]] result<void> restore_state(std::string_view bytes) {
     try {
       restore_snapshot(bytes, false);
+      return {};
     } catch (const refused_state& e) {
-      throw snapshot_error(e.what());
+      return make_error(error_code::bad_snapshot, "state snapshot", 0, e.what());
+    } catch (const snapshot_error& e) {
+      return make_error(error_code::bad_snapshot, "state snapshot", 0, e.what());
     }
   }
 

@@ -158,11 +158,11 @@ class live_partition {
     const std::string_view engine = in.str();
     const bool learned = in.boolean();
     if (learned != learner.has_value())
-      in.fail(learned ? "it holds a learned baseline (--baseline-state), this consumer keeps none"
-                      : "it holds no learned baseline, this consumer keeps one (--baseline-state)");
+      in.fail(learned ? "it holds a learned baseline, this consumer keeps none"
+                      : "it holds no learned baseline, this consumer keeps one");
     const std::string_view learned_state = learned ? in.str() : std::string_view{};
     in.expect_end();
-    live.restore_state(engine);
+    detail::throw_if_refused(live.restore_state(engine));
     if (learner) detail::throw_if_refused(learner->restore_state(learned_state));
     accepted = a;
     rejected = r;

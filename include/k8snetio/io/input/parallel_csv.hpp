@@ -365,8 +365,8 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
     // About one point per 64 bytes before the first growth (this data: one per 122).
     s.points.reserve(std::min<std::size_t>(n / 64 + 16, std::size_t{1} << 24));
     const auto pack = [&s, base = reinterpret_cast<std::uintptr_t>(text.data()),
-                       size = text.size()](std::string_view v, std::size_t k) {
-      return pack_field(s, base, size, v, k);
+                       size = text.size()](std::string_view v, std::size_t slot) {
+      return pack_field(s, base, size, v, slot);
     };
     const bool grouping = *parallel_.group_series;
     if (grouping) s.series_of.reserve(s.points.capacity());

@@ -1,6 +1,7 @@
 # The dependencies of k8snetio's headers, per component (library.md A3), found the same way by
 # our own build and by the installed package config (k8snetioConfig.cmake includes this file):
 #   core     the model, stages, engines and rules: fmt, range-v3, tl-expected
+#   compiled the core's engines for the shipped rules compiled once (A4): the core's
 #   io       readers and writers, and user service patterns (D2.4): adds simdjson, zlib, zstd,
 #            PCRE2, protozero and threads
 #   service  what the live core needs: io's, and threads
@@ -56,6 +57,11 @@ macro(k8snetio_find_core)
   _k8snetio_require(fmt ${K8SNETIO_FMT_MIN_VERSION})
   _k8snetio_require(range-v3 ${K8SNETIO_RANGE_V3_MIN_VERSION})
   _k8snetio_require(tl-expected ${K8SNETIO_TL_EXPECTED_MIN_VERSION})
+endmacro()
+
+# compiled (library.md A4): a static library of the core's engines, so the core's dependencies.
+macro(k8snetio_find_compiled)
+  k8snetio_find_core()
 endmacro()
 
 macro(k8snetio_find_io)

@@ -43,7 +43,7 @@ echo "${#cxx_files[@]} files formatted"
 
 section "1/3 release build: g++, RelWithDebInfo (build/ci-release)"
 cmake -S . -B build/ci-release "${common[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER=g++ -DK8SNETIO_FUZZ=OFF -DK8SNETIO_SANITIZE=
+  -DCMAKE_CXX_COMPILER=g++ -DK8SNETIO_FUZZ=OFF -DK8SNETIO_SANITIZE= -DK8SNETIO_COMPILED=ON
 cmake --build build/ci-release
 ctest --test-dir build/ci-release --output-on-failure -j2 --timeout 300
 

@@ -63,8 +63,8 @@ endif()
 
 set(consumer_arguments)
 set(io_libraries "pcre2|simdjson|zstd|libz\\.|-lz[ \n]|protozero")
-if(COMPONENTS STREQUAL "core")
-  list(APPEND consumer_arguments -DK8SNETIO_COMPONENTS=core)
+if(COMPONENTS STREQUAL "core" OR COMPONENTS STREQUAL "compiled")
+  list(APPEND consumer_arguments -DK8SNETIO_COMPONENTS=${COMPONENTS})
   if(MODE STREQUAL "find_package")
     foreach(package IN ITEMS simdjson ZLIB zstd PkgConfig Threads)
       list(APPEND consumer_arguments -DCMAKE_DISABLE_FIND_PACKAGE_${package}=ON)
@@ -104,7 +104,7 @@ endif()
 execute_process(COMMAND ${CMAKE_COMMAND} --build ${BINARY_DIR} --config ${CONFIG}
                 COMMAND_ERROR_IS_FATAL ANY)
 
-if(COMPONENTS STREQUAL "core")
+if(COMPONENTS STREQUAL "core" OR COMPONENTS STREQUAL "compiled")
   # The consumer's link line (Ninja or Makefiles) names none of io's libraries.
   file(GLOB_RECURSE link_files "${BINARY_DIR}/build.ninja" "${BINARY_DIR}/*/consumer.dir/link.txt")
   foreach(link_file IN LISTS link_files)
@@ -128,12 +128,37 @@ if(COMPONENTS STREQUAL "core" AND MODE STREQUAL "find_package")
   endforeach()
 endif()
 
+if(COMPONENTS STREQUAL "compiled")
+  # A4: the consumer's object file declares the detector's and the baseline runner's members
+  # (nm: U) and defines neither: they come compiled from k8snetio::compiled.
+  file(GLOB_RECURSE objects "${BINARY_DIR}/*core_consumer.cpp.o"
+       "${BINARY_DIR}/*core_consumer.cpp.obj")
+  find_program(nm NAMES nm NO_CACHE REQUIRED)
+  if(NOT objects)
+    message(FATAL_ERROR "no object file of core_consumer.cpp under ${BINARY_DIR}")
+  endif()
+  list(GET objects 0 object)
+  execute_process(COMMAND ${nm} -C ${object} OUTPUT_VARIABLE symbols COMMAND_ERROR_IS_FATAL ANY)
+  foreach(member IN ITEMS "k8snetio::detector<2ul, k8snetio::baseline_table<2ul> >::add("
+                          "k8snetio::baseline_runner<2ul>::add(")
+    string(FIND "${symbols}" " U ${member}" declared)
+    string(FIND "${symbols}" " W ${member}" defined_weak)
+    string(FIND "${symbols}" " T ${member}" defined)
+    if(declared EQUAL -1 OR NOT defined_weak EQUAL -1 OR NOT defined EQUAL -1)
+      message(FATAL_ERROR "compiled mode: ${object} does not only declare ${member}:\n${symbols}")
+    endif()
+  endforeach()
+  message(STATUS "compiled mode: the consumer declares the engines' members, k8snetio::compiled "
+                 "defines them")
+endif()
+
 find_program(consumer NAMES consumer PATHS ${BINARY_DIR} ${BINARY_DIR}/${CONFIG}
              NO_DEFAULT_PATH NO_CACHE REQUIRED)
 execute_process(COMMAND ${consumer} COMMAND_ERROR_IS_FATAL ANY)
 
 # find_package: the README's quickstart, built against the installed package, runs as documented.
-if(MODE STREQUAL "find_package" AND NOT COMPONENTS STREQUAL "core")
+if(MODE STREQUAL "find_package" AND NOT COMPONENTS STREQUAL "core"
+   AND NOT COMPONENTS STREQUAL "compiled")
   find_program(quickstart NAMES quickstart PATHS ${BINARY_DIR} ${BINARY_DIR}/${CONFIG}
                NO_DEFAULT_PATH NO_CACHE REQUIRED)
   execute_process(

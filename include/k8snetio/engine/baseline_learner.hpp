@@ -194,4 +194,10 @@ class baseline_learner {
   std::optional<drop_reason> failure_;
 };
 
+#if defined(K8SNETIO_COMPILED)
+// A4, compiled mode (the k8snetio::compiled target): the shipped rules' instantiation is
+// compiled once, in src/compiled.cpp; a user's translation unit only declares it.
+extern template class baseline_learner<2>;
+#endif
+
 }  // namespace k8snetio

@@ -24,6 +24,7 @@
 
 #include "../detail/materialized.hpp"
 #include "../detail/snapshot.hpp"
+#include "../model/baseline_table.hpp"
 #include "../model/drop_reason.hpp"
 #include "../model/finding.hpp"
 #include "../model/rule_definition.hpp"
@@ -744,5 +745,11 @@ void make_detector(const rule_definition<N>&, const Baseline&&, detection_option
                 "make_detector: the baseline is a temporary and would be destroyed while the "
                 "detector reads it; keep it in a variable that outlives the detector");
 }
+
+#if defined(K8SNETIO_COMPILED)
+// A4, compiled mode (the k8snetio::compiled target): the shipped rules' instantiation is
+// compiled once, in src/compiled.cpp; a user's translation unit only declares it.
+extern template class detector<2, baseline_table<2>>;
+#endif
 
 }  // namespace k8snetio

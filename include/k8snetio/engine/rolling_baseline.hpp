@@ -353,4 +353,11 @@ class daily_baseline_runner {
   std::optional<double> first_future_time_;
 };
 
+#if defined(K8SNETIO_COMPILED)
+// A4, compiled mode (the k8snetio::compiled target): the shipped rules' instantiation is
+// compiled once, in src/compiled.cpp; a user's translation unit only declares it.
+extern template class rolling_baseline<2>;
+extern template class daily_baseline_runner<2>;
+#endif
+
 }  // namespace k8snetio

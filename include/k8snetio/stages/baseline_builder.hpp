@@ -302,4 +302,10 @@ auto build_baseline(const rule_definition<N>& rule, baseline_options options = {
   });
 }
 
+#if defined(K8SNETIO_COMPILED)
+// A4, compiled mode (the k8snetio::compiled target): the shipped rules' instantiation is
+// compiled once, in src/compiled.cpp; a user's translation unit only declares it.
+extern template class baseline_builder<2>;
+#endif
+
 }  // namespace k8snetio

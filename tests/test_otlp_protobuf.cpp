@@ -27,24 +27,12 @@ using namespace k8snetio::io;
 using k8snetio::metric_point;
 using k8snetio::test::read_fixture;
 
-// A point with every field the readers fill, owned.
-struct full_point {
-  double time = 0, value = 0;
-  std::string metric_name, cluster, pod, node, direction, namespace_name, pod_uid;
-  bool operator==(const full_point&) const = default;
-};
-std::ostream& operator<<(std::ostream& os, const full_point& p) {
-  return os << fmt::format("{{{} {} {} {} {} {} {} {} {}}}", p.time, p.value, p.metric_name,
-                           p.cluster, p.pod, p.node, p.direction, p.namespace_name, p.pod_uid);
-}
+using k8snetio::test::full_point;
 
+// Keeps every field of every point (support.hpp's point_collector keeps owned_points).
 struct collector {
   std::vector<full_point> points;
-  void operator()(const metric_point& p) {
-    points.push_back({p.time, p.value, std::string(p.metric_name), std::string(p.cluster),
-                      std::string(p.pod), std::string(p.node), std::string(p.direction),
-                      std::string(p.namespace_name), std::string(p.pod_uid)});
-  }
+  void operator()(const metric_point& p) { points.push_back(k8snetio::test::own_all(p)); }
 };
 
 // A report as text, byte count aside (the encodings differ in size), the file named "f".

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 
 #include <unistd.h>
 
+#include <k8snetio/detail/to_text.hpp>
 #include <k8snetio/error.hpp>
 #include <k8snetio/model/metric_point.hpp>
 
@@ -56,6 +58,24 @@ inline owned_point own(const metric_point& p) {
           std::string(p.pod),
           std::string(p.node),
           std::string(p.direction)};
+}
+
+/// Every field of a point, owned: owned_point's and the I3.3 context. The readers' own tests
+/// compare these; tests of formats that carry different context compare owned_points.
+struct full_point : owned_point {
+  std::string namespace_name, pod_uid;
+  bool operator==(const full_point&) const = default;
+};
+
+inline full_point own_all(const metric_point& p) {
+  return {own(p), std::string(p.namespace_name), std::string(p.pod_uid)};
+}
+
+/// For Catch2's messages: the fields in order, numbers as fmt's "{}" prints them.
+inline std::ostream& operator<<(std::ostream& os, const full_point& p) {
+  return os << detail::concat('{', p.time, ' ', p.value, ' ', p.metric_name, ' ', p.cluster, ' ',
+                              p.pod, ' ', p.node, ' ', p.direction, ' ', p.namespace_name, ' ',
+                              p.pod_uid, '}');
 }
 
 /// A reader's sink that keeps a copy of every point, in order.

@@ -6,7 +6,6 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
-#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -20,6 +19,7 @@
 #include <k8snetio/io/input/parallel_csv.hpp>
 #include <k8snetio/rules/anomalous_network_io.hpp>
 
+#include "csv_support.hpp"
 #include "support.hpp"
 
 namespace test_csv_fast_paths {
@@ -29,70 +29,12 @@ using namespace k8snetio::io;
 
 namespace {
 
+using k8snetio::test::full_point;
+using k8snetio::test::read_in_order;
+using k8snetio::test::read_outcome;
+using k8snetio::test::read_parallel;
+using k8snetio::test::require_same;
 using k8snetio::test::temp_file;
-
-/// Every field of a point, owned (support.hpp's owned_point leaves out the I3.3 context).
-struct full_point {
-  double time = 0;
-  double value = 0;
-  std::string metric_name, cluster, pod, node, direction, namespace_name, pod_uid;
-  bool operator==(const full_point&) const = default;
-};
-
-full_point own_all(const metric_point& p) {
-  return {p.time,
-          p.value,
-          std::string(p.metric_name),
-          std::string(p.cluster),
-          std::string(p.pod),
-          std::string(p.node),
-          std::string(p.direction),
-          std::string(p.namespace_name),
-          std::string(p.pod_uid)};
-}
-
-struct outcome {
-  std::vector<full_point> points;
-  read_report report;
-  std::optional<std::string> error;
-};
-
-outcome in_order(std::string_view text, const std::string& name, const reader_options& o) {
-  metrics_csv_reader reader(name, o);
-  reader.report().max_examples = 1000;
-  outcome out;
-  auto r = reader.read(text, [&](const metric_point& p) { out.points.push_back(own_all(p)); });
-  out.report = reader.report();
-  if (!r) out.error = r.error().what();
-  return out;
-}
-
-outcome in_parallel(const std::string& path, const reader_options& o, parallel_read_options p,
-                    unsigned* threads_used = nullptr) {
-  parallel_metrics_csv_reader reader(path, o, p);
-  reader.set_max_examples(1000);
-  outcome out;
-  auto r = reader.read([&](const metric_point& pt) { out.points.push_back(own_all(pt)); });
-  out.report = reader.report();
-  if (!r) out.error = r.error().what();
-  if (threads_used) *threads_used = reader.threads_used();
-  return out;
-}
-
-void require_same(const outcome& a, const outcome& b) {
-  REQUIRE(a.error == b.error);
-  REQUIRE(a.points.size() == b.points.size());
-  for (std::size_t i = 0; i < a.points.size(); ++i) {
-    INFO("point " << i);
-    REQUIRE(a.points[i] == b.points[i]);
-  }
-  REQUIRE(a.report.rows_read == b.report.rows_read);
-  REQUIRE(a.report.points == b.report.points);
-  REQUIRE(a.report.skipped == b.report.skipped);
-  REQUIRE(a.report.examples.size() == b.report.examples.size());
-  for (std::size_t i = 0; i < a.report.examples.size(); ++i)
-    REQUIRE(a.report.examples[i].to_string() == b.report.examples[i].to_string());
-}
 
 /// A record as the tokenizer gives it: line, then the fields joined by '|'.
 std::string describe(const csv_record& r) {
@@ -279,11 +221,10 @@ TEST_CASE(
     p.segment_bytes = 64 + rng() % 2048;
     p.group_series = round % 2 == 1;
     INFO("round " << round << ", " << text.size() << " bytes, segments of " << p.segment_bytes);
-    unsigned threads = 0;
-    const outcome parallel = in_parallel(file.path, o, p, &threads);
-    const outcome reference = in_order(text, file.path, o);
+    const read_outcome parallel = read_parallel(file.path, o, p);
+    const read_outcome reference = read_in_order(text, file.path, o);
     require_same(parallel, reference);
-    CHECK(threads > 1);
+    CHECK(parallel.threads_used > 1);
     // The cases meant to be exercised were: context, unescaped fields and defaults.
     bool unescaped = false, context = false, defaulted = false;
     for (const full_point& pt : reference.points) {
@@ -312,11 +253,10 @@ TEST_CASE(
   parallel_read_options p;
   p.threads = 3;
   p.segment_bytes = 4096;
-  unsigned threads = 0;
-  const outcome parallel = in_parallel(file.path, {}, p, &threads);
-  const outcome reference = in_order(text, file.path, {});
+  const read_outcome parallel = read_parallel(file.path, {}, p);
+  const read_outcome reference = read_in_order(text, file.path, {});
   require_same(parallel, reference);
-  CHECK(threads == 3);
+  CHECK(parallel.threads_used == 3);
   REQUIRE(reference.points.size() == 2250);
   CHECK(reference.points[0].metric_name == "k8s.pod.network.io");
 }

@@ -27,24 +27,12 @@ using namespace k8snetio::io;
 using k8snetio::metric_point;
 using k8snetio::test::read_fixture;
 
-// A point with every field the readers fill, owned.
-struct full_point {
-  double time = 0, value = 0;
-  std::string metric_name, cluster, pod, node, direction, namespace_name, pod_uid;
-  bool operator==(const full_point&) const = default;
-};
-std::ostream& operator<<(std::ostream& os, const full_point& p) {
-  return os << fmt::format("{{{} {} {} {} {} {} {} {} {}}}", p.time, p.value, p.metric_name,
-                           p.cluster, p.pod, p.node, p.direction, p.namespace_name, p.pod_uid);
-}
+using k8snetio::test::full_point;
 
+// Keeps every field of every point (support.hpp's point_collector keeps owned_points).
 struct collector {
   std::vector<full_point> points;
-  void operator()(const metric_point& p) {
-    points.push_back({p.time, p.value, std::string(p.metric_name), std::string(p.cluster),
-                      std::string(p.pod), std::string(p.node), std::string(p.direction),
-                      std::string(p.namespace_name), std::string(p.pod_uid)});
-  }
+  void operator()(const metric_point& p) { points.push_back(k8snetio::test::own_all(p)); }
 };
 
 // A report as text, byte count aside (the encodings differ in size), the file named "f".
@@ -130,10 +118,10 @@ std::string twin_of(std::string_view name, std::size_t line) {
   return all[line];
 }
 
-// Protobuf bytes written by hand, for the malformed cases only (a tag, a length, …).
-std::string tag(std::uint32_t field, std::uint32_t wire_type) {
+// Protobuf bytes written by hand, for the malformed cases and the memo's requests: a varint, a
+// tag, a length-delimited field.
+std::string varint(std::uint64_t v) {
   std::string out;
-  std::uint32_t v = (field << 3) | wire_type;
   while (v >= 0x80) {
     out += static_cast<char>((v & 0x7F) | 0x80);
     v >>= 7;
@@ -141,16 +129,11 @@ std::string tag(std::uint32_t field, std::uint32_t wire_type) {
   out += static_cast<char>(v);
   return out;
 }
+std::string tag(std::uint32_t field, std::uint32_t wire_type) {
+  return varint((field << 3) | wire_type);
+}
 std::string len_field(std::uint32_t field, std::string_view body) {
-  std::string out = tag(field, 2);
-  auto n = body.size();
-  while (n >= 0x80) {
-    out += static_cast<char>((n & 0x7F) | 0x80);
-    n >>= 7;
-  }
-  out += static_cast<char>(n);
-  out.append(body);
-  return out;
+  return tag(field, 2) + varint(body.size()) + std::string(body);
 }
 
 struct one_request {
@@ -579,15 +562,7 @@ std::string fixed64_field(std::uint32_t field, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xFF);
   return out;
 }
-std::string varint_field(std::uint32_t field, std::uint64_t v) {
-  std::string out = tag(field, 0);
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7F) | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-  return out;
-}
+std::string varint_field(std::uint32_t field, std::uint64_t v) { return tag(field, 0) + varint(v); }
 std::string string_attribute(std::string_view key, std::string_view value) {
   return len_field(1, key) + len_field(2, len_field(1, value));
 }

@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <fstream>
-#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -24,6 +23,7 @@
 #include <k8snetio/io/input/parallel_csv.hpp>
 #include <k8snetio/stages/span_aggregator.hpp>
 
+#include "csv_support.hpp"
 #include "support.hpp"
 
 namespace test_parallel_csv {
@@ -33,56 +33,16 @@ using namespace k8snetio::io;
 
 namespace {
 
-using k8snetio::test::own;
-using k8snetio::test::owned_point;
+using k8snetio::test::read_in_order;
+using k8snetio::test::read_outcome;
+using k8snetio::test::read_parallel;
 using k8snetio::test::temp_file;
 
-struct outcome {
-  std::vector<owned_point> points;
-  read_report report;
-  std::optional<std::string> error;
-};
-
-/// The reference: one reader over the whole text, in order.
-outcome read_in_order(std::string_view text, const std::string& name, const reader_options& o) {
-  metrics_csv_reader reader(name, o);
-  reader.report().max_examples = 1000;
-  outcome out;
-  auto r = reader.read(text, [&](const metric_point& p) { out.points.push_back(own(p)); });
-  out.report = reader.report();
-  if (!r) out.error = r.error().what();
-  return out;
-}
-
-outcome read_parallel(const std::string& path, const reader_options& o, parallel_read_options p,
-                      bool* fell_back = nullptr) {
-  parallel_metrics_csv_reader reader(path, o, p);
-  reader.set_max_examples(1000);
-  outcome out;
-  auto r = reader.read([&](const metric_point& pt) { out.points.push_back(own(pt)); });
-  out.report = reader.report();
-  if (!r) out.error = r.error().what();
-  if (fell_back) *fell_back = reader.fell_back();
-  return out;
-}
-
-void require_same(const outcome& a, const outcome& b) {
-  REQUIRE(a.error == b.error);
-  REQUIRE(a.points.size() == b.points.size());
-  for (std::size_t i = 0; i < a.points.size(); ++i) {
-    INFO("point " << i);
-    REQUIRE(a.points[i] == b.points[i]);
-  }
-  REQUIRE(a.report.rows_read == b.report.rows_read);
-  REQUIRE(a.report.points == b.report.points);
-  // After an error, `bytes` counts what was fed, which depends on how the input was cut.
+/// csv_support's require_same, and the same bytes read (after an error, `bytes` counts what
+/// was fed, which depends on how the input was cut).
+void require_same_and_bytes(const read_outcome& a, const read_outcome& b) {
+  k8snetio::test::require_same(a, b);
   if (!a.error) REQUIRE(a.report.bytes == b.report.bytes);
-  REQUIRE(a.report.skipped == b.report.skipped);
-  REQUIRE(a.report.examples.size() == b.report.examples.size());
-  for (std::size_t i = 0; i < a.report.examples.size(); ++i) {
-    INFO("example " << i);
-    REQUIRE(a.report.examples[i].to_string() == b.report.examples[i].to_string());
-  }
 }
 
 /// A random metrics_csv file: mostly plain rows, and every kind of trouble now and then.
@@ -152,10 +112,9 @@ TEST_CASE("I1 parallel: random files read on 1 to 4 threads, cut anywhere, equal
     p.segments_ahead = round % 3;  // 0: the default window
     INFO("round " << round << ", " << text.size() << " bytes, " << p.threads << " threads, "
                   << p.segment_bytes << "-byte segments, strict " << o.strict);
-    bool fb = false;
-    const outcome parallel = read_parallel(file.path, o, p, &fb);
-    require_same(parallel, read_in_order(text, file.path, o));
-    fell_back += fb;
+    const read_outcome parallel = read_parallel(file.path, o, p);
+    require_same_and_bytes(parallel, read_in_order(text, file.path, o));
+    fell_back += parallel.fell_back;
     parallel_runs += p.threads > 1 && text.size() >= 2 * p.segment_bytes;
   }
   // The cases meant to be exercised were: cuts inside quotes, and many parallel reads.
@@ -173,10 +132,9 @@ TEST_CASE("I1 parallel: a cut inside a quoted field falls back to reading in ord
   parallel_read_options p;
   p.threads = 2;
   p.segment_bytes = 1140;  // the first cut lands among the quoted newlines (1119–1169)
-  bool fell_back = false;
-  const outcome parallel = read_parallel(file.path, {}, p, &fell_back);
-  CHECK(fell_back);
-  require_same(parallel, read_in_order(text, file.path, {}));
+  const read_outcome parallel = read_parallel(file.path, {}, p);
+  CHECK(parallel.fell_back);
+  require_same_and_bytes(parallel, read_in_order(text, file.path, {}));
   REQUIRE(parallel.points.size() == 221);
   CHECK(parallel.points[20].pod == std::string(50, '\n') + "quoted");
 }
@@ -192,12 +150,12 @@ TEST_CASE("I1 parallel: strict mode stops at the first defect with its line in t
   parallel_read_options p;
   p.threads = 3;
   p.segment_bytes = 4096;
-  const outcome parallel = read_parallel(file.path, o, p);
+  const read_outcome parallel = read_parallel(file.path, o, p);
   REQUIRE(parallel.error);
   // The header is line 1: row i is on line i + 2.
   CHECK_THAT(*parallel.error, Catch::Contains(file.path + ":2502:"));
   CHECK(parallel.points.size() == 2500);
-  require_same(parallel, read_in_order(text, file.path, o));
+  require_same_and_bytes(parallel, read_in_order(text, file.path, o));
 }
 
 TEST_CASE("I1 parallel: `after` sees the bytes so far and may stop the read") {
@@ -238,10 +196,9 @@ TEST_CASE("I1 parallel: lines too long to cut at are read in order, in bounded m
     parallel_read_options p;
     p.threads = 2;
     p.segment_bytes = segment;
-    bool fell_back = false;
-    const outcome parallel = read_parallel(file.path, {}, p, &fell_back);
-    CHECK(fell_back);
-    require_same(parallel, read_in_order(text, file.path, {}));
+    const read_outcome parallel = read_parallel(file.path, {}, p);
+    CHECK(parallel.fell_back);
+    require_same_and_bytes(parallel, read_in_order(text, file.path, {}));
     CHECK(parallel.points.size() == 4000);
     CHECK(parallel.report.count(skip_reason::bad_syntax) == 1);
   }
@@ -356,13 +313,13 @@ TEST_CASE("S1 I1 parallel: a mapped file gives the points read(2) gives") {
   const temp_file file(text);
   if (!maps_files()) WARN("files are not mapped here (SIGBUS is a sanitizer's): read(2) only");
   // The reference reads a pipe-like copy: the same bytes through one reader in memory.
-  const outcome reference = read_in_order(text, file.path, {});
+  const read_outcome reference = read_in_order(text, file.path, {});
   for (unsigned threads : {1u, 2u, 3u}) {
     parallel_read_options p;
     p.threads = threads;
     p.segment_bytes = 4096;
     INFO(threads << " threads");
-    require_same(read_parallel(file.path, {}, p), reference);
+    require_same_and_bytes(read_parallel(file.path, {}, p), reference);
   }
   // input_source's chunks (the one-thread path) are the file's bytes.
   auto in = input_source::open(file.path, 4096);
@@ -387,7 +344,7 @@ TEST_CASE("S1 I1 parallel: an empty file, and a last record without a line end a
     parallel_read_options p;
     p.threads = 2;
     p.segment_bytes = 64;
-    require_same(read_parallel(empty.path, {}, p), read_in_order("", empty.path, {}));
+    require_same_and_bytes(read_parallel(empty.path, {}, p), read_in_order("", empty.path, {}));
   }
   // Exactly two pages, the last byte the end of a record with no newline after it: the reader
   // must stop at the mapping's end, not look past it.
@@ -404,8 +361,8 @@ TEST_CASE("S1 I1 parallel: an empty file, and a last record without a line end a
     p.threads = threads;
     p.segment_bytes = 1024;
     INFO(threads << " threads");
-    const outcome parallel = read_parallel(file.path, {}, p);
-    require_same(parallel, read_in_order(text, file.path, {}));
+    const read_outcome parallel = read_parallel(file.path, {}, p);
+    require_same_and_bytes(parallel, read_in_order(text, file.path, {}));
     REQUIRE_FALSE(parallel.points.empty());
     CHECK(parallel.points.back().direction == last.substr(last.find("receive")));
   }

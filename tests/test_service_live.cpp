@@ -907,7 +907,11 @@ TEST_CASE(
       svc::partitioned_live a(k8snetio::anomalous_network_io,
                               std::make_shared<const k8snetio::baseline_table<2>>(trained()),
                               partitioned_options(), out);
-      for (const auto& id : ids) CHECK(!a.assign(id));
+      for (const auto& id : ids) {
+        const auto resume = a.assign(id);
+        REQUIRE(resume);
+        CHECK(!*resume);
+      }
       for (std::size_t i = 0; i < cut; ++i)
         CHECK(a.message(ids[order[i].first], order[i].second,
                         messages[order[i].first][static_cast<std::size_t>(order[i].second)]) ==
@@ -933,7 +937,8 @@ TEST_CASE(
     for (const auto& id : ids) {
       const auto it = stored.find(id);
       const auto resume = it == stored.end() ? b.assign(id) : b.assign(id, it->second);
-      CHECK(resume == (it == stored.end() ? std::nullopt : std::optional(committed[id])));
+      REQUIRE(resume);
+      CHECK(*resume == (it == stored.end() ? std::nullopt : std::optional(committed[id])));
       // Kafka redelivers from the last commit, or (a commit lost) from the start: both are fine.
       const std::size_t p = static_cast<std::size_t>(id.partition);
       for (std::size_t i = 0; i < messages[p].size(); ++i) {
@@ -957,6 +962,52 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "A6: partitioned_live::assign refuses a damaged partition state with bad_snapshot, not a "
+    "throw, and leaves the partition unassigned") {
+  using k8snetio::partition_id;
+  const auto table = std::make_shared<const k8snetio::baseline_table<2>>(trained());
+  const auto discard = [](std::span<const finding>, std::string&) { return true; };
+  const partition_id id{"metrics", 0};
+  std::string saved;
+  {
+    svc::partitioned_live a(k8snetio::anomalous_network_io, table, partitioned_options(), discard);
+    REQUIRE(a.assign(id));
+    const owned point{static_cast<double>(t0 + 1), 5, "prod", "web-0", "node-1", "transmit"};
+    REQUIRE(a.message(id, 0, hec_event(point)) == svc::partitioned_live::message_outcome::used);
+    saved = a.save(id);
+  }
+  std::string corrupt = saved;
+  corrupt[corrupt.size() / 2] ^= 0x20;
+  // A whole partition envelope around a damaged state of the partition itself (the part
+  // live_partition reads).
+  k8snetio::detail::snapshot_writer w;
+  w.str(id.topic);
+  w.i64(id.partition);
+  w.opt_i64(1);
+  w.str(k8snetio::seal_snapshot("consume_partition", "2", "damaged"));
+  const std::string inner = k8snetio::seal_snapshot("partitioned_engine", "test", w.bytes());
+  const std::vector<std::pair<std::string, std::string>> damaged = {
+      {"CRC-32", corrupt},
+      {"truncated", saved.substr(0, saved.size() - 3)},
+      {"consume partition state: truncated", inner}};
+  for (const auto& [says, bytes] : damaged) {
+    INFO(says);
+    svc::partitioned_live b(k8snetio::anomalous_network_io, table, partitioned_options(), discard);
+    const auto resume = b.assign(id, bytes);
+    CHECK(k8snetio::test::refused(resume));
+    CHECK_THAT(k8snetio::test::refusal(resume), Catch::Contains(says));
+    CHECK_FALSE(b.assigned(id));
+    CHECK(b.partitions().empty());
+    CHECK(b.message(id, 1, "x") == svc::partitioned_live::message_outcome::not_assigned);
+    // The undamaged state is taken: the refusal came from the bytes.
+    const auto taken = b.assign(id, saved);
+    REQUIRE(taken);
+    CHECK(*taken == std::optional<std::int64_t>(1));
+    CHECK(b.assigned(id));
+  }
+}
+
+TEST_CASE(
     "K1 K2 L4 partitioned_live names malformed messages by partition and offset, a pod on two "
     "partitions, and renders /metrics and the summary with serve's labels") {
   using k8snetio::partition_id;
@@ -965,8 +1016,8 @@ TEST_CASE(
                              partitioned_options(),
                              [](std::span<const finding>, std::string&) { return true; });
   const partition_id a{"metrics", 0}, b{"metrics", 1}, other{"metrics", 2};
-  live.assign(a);
-  live.assign(b);
+  REQUIRE(live.assign(a));
+  REQUIRE(live.assign(b));
   CHECK(live.message(other, 0, "x") == svc::partitioned_live::message_outcome::not_assigned);
   const owned point{static_cast<double>(t0 + 1), 5, "prod", "web-0", "node-1", "transmit"};
   CHECK(live.message(a, 0, hec_event(point)) == svc::partitioned_live::message_outcome::used);

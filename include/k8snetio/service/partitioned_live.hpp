@@ -148,9 +148,15 @@ class live_partition {
     return seal_snapshot("consume_partition", "2", w.bytes());
   }
 
-  /// On a fresh partition; throws snapshot_error on anything but its own kind of state
-  /// (partitioned_engines then discards this partition).
-  void restore_state(std::string_view bytes) {
+  /// On a fresh partition. A6: anything but its own kind of state is an error of code
+  /// bad_snapshot; the partition may then be partly restored, so discard it (partitioned_engines
+  /// does: the partition is not assigned).
+  [[nodiscard]] result<void> restore_state(std::string_view bytes) {
+    return detail::restore_result([&] { restore_or_throw(bytes); });
+  }
+
+ private:
+  void restore_or_throw(std::string_view bytes) {
     detail::snapshot_reader in(open_snapshot(bytes, "consume_partition", "2"),
                                "consume partition state");
     const std::uint64_t a = in.u64(), r = in.u64(), i = in.u64(), m = in.u64(), bad = in.u64(),
@@ -200,12 +206,12 @@ class partitioned_live {
 
   /// A fresh partition, restored from `saved` when given. Returns the offset to resume from
   /// (its offset is then committable: the previous owner's commit may have been refused), or
-  /// nullopt without a state. Throws snapshot_error, leaving `id` unassigned, when `saved` is
-  /// not a state of this partition under these settings: nothing is half-loaded.
-  std::optional<std::int64_t> assign(const partition_id& id,
-                                     std::optional<std::string_view> saved = std::nullopt) {
-    const auto resume = detail::throw_if_refused(engines_.assign(id, saved));
-    if (resume) uncommitted_.insert(id);
+  /// nullopt without a state. A6: an error of code bad_snapshot, leaving `id` unassigned, when
+  /// `saved` is not a state of this partition under these settings: nothing is half-loaded.
+  [[nodiscard]] result<std::optional<std::int64_t>> assign(
+      const partition_id& id, std::optional<std::string_view> saved = std::nullopt) {
+    auto resume = engines_.assign(id, saved);
+    if (resume && *resume) uncommitted_.insert(id);
     return resume;
   }
   /// Drops the partition (save and commit it first).

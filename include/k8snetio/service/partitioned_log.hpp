@@ -223,21 +223,28 @@ inline std::optional<std::vector<std::optional<std::int64_t>>> assign_partitions
     partitioned_live& core, state_log& states_log, std::string_view log_name,
     const std::vector<partition_id>& ids, const std::map<std::string, stored_state>& states,
     std::string& error, const std::function<void(const std::string&)>& log) {
+  const auto refuse = [&](const partition_id& id, std::string_view why) {
+    error = fmt::format(
+        "the state of {} in {} is refused: {}; remove it (a tombstone for key {}) to start "
+        "that partition afresh, or run with the options that wrote it",
+        id.to_string(), log_name, why, states_log.key(id));
+    for (const auto& assigned : core.partitions()) core.revoke(assigned);
+  };
   std::vector<std::optional<std::int64_t>> out;
   for (const auto& id : ids) {
+    std::optional<std::string> bytes;
     try {
-      if (const auto bytes = states_log.stored(id, log_name, states))
-        out.push_back(core.assign(id, *bytes));
-      else
-        out.push_back(core.assign(id));
+      bytes = states_log.stored(id, log_name, states);  // its chunks, assembled
     } catch (const snapshot_error& e) {
-      error = fmt::format(
-          "the state of {} in {} is refused: {}; remove it (a tombstone for key {}) to start "
-          "that partition afresh, or run with the options that wrote it",
-          id.to_string(), log_name, e.what(), states_log.key(id));
-      for (const auto& assigned : core.partitions()) core.revoke(assigned);
+      refuse(id, e.what());
       return std::nullopt;
     }
+    auto resume = bytes ? core.assign(id, *bytes) : core.assign(id);
+    if (!resume) {
+      refuse(id, resume.error().message);
+      return std::nullopt;
+    }
+    out.push_back(*resume);
     log(fmt::format("assigned {}{}", id.to_string(),
                     out.back() ? fmt::format(", state restored at offset {}", *out.back())
                                : std::string(", no state")));

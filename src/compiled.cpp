@@ -10,7 +10,7 @@
 #include <k8snetio/engine/detector.hpp>
 #include <k8snetio/engine/rolling_baseline.hpp>
 #include <k8snetio/model/baseline_table.hpp>
-#include <k8snetio/stages/baseline_builder.hpp>
+#include <k8snetio/stages/kernel/baseline_builder.hpp>
 
 #if !defined(K8SNETIO_COMPILED)
 #error "src/compiled.cpp is built by the k8snetio::compiled target, which defines K8SNETIO_COMPILED"

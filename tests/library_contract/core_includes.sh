@@ -4,7 +4,10 @@
 # but the umbrella) is preprocessed on its own, and none may pull in a reader's, a transport's
 # or a formatter's library: simdjson, zlib, zstd, protozero, Boost, gRPC, OpenSSL, librdkafka,
 # PCRE2 (the PCRE2 normalizer is a header of its own that a user includes by name), or fmt
-# (the core prints its few numbers with std::to_chars, detail/to_text.hpp).
+# (the core prints its few numbers with std::to_chars, detail/to_text.hpp). And the engines,
+# the rules and the stages' classes (stages/kernel/) include no range library either: range-v3
+# comes only with the stages' range adaptors (stages/*.hpp), so a program that runs an engine
+# does not parse it.
 #   core_includes.sh REPOSITORY_ROOT [CXX]
 set -u
 root=${1:-.}
@@ -13,8 +16,10 @@ cd "$root/include" || exit 2
 heavy='/(simdjson|zlib\.h|zstd|protozero|boost|grpc|grpcpp|openssl|librdkafka|pcre2|fmt)[/.]'
 failed=0
 checked=0
+ranges='/range/v3/'
 for header in k8snetio/error.hpp k8snetio/version.hpp k8snetio/model/*.hpp k8snetio/detail/*.hpp \
-              k8snetio/stages/*.hpp k8snetio/engine/*.hpp k8snetio/rules/*.hpp; do
+              k8snetio/stages/*.hpp k8snetio/stages/kernel/*.hpp k8snetio/engine/*.hpp \
+              k8snetio/engine/detector/*.hpp k8snetio/rules/*.hpp; do
   case $header in
     k8snetio/stages/pcre2_service_normalizer.hpp) continue ;;  # PCRE2 by name, on purpose
   esac
@@ -25,8 +30,18 @@ for header in k8snetio/error.hpp k8snetio/version.hpp k8snetio/model/*.hpp k8sne
     echo "FAIL: $header includes a heavy header: $(echo $offending)"
     failed=1
   fi
+  case $header in
+    k8snetio/stages/kernel/* | k8snetio/engine/* | k8snetio/rules/*)
+      offending=$(tr ' \\' '\n\n' <<<"$deps" | grep -E "$ranges" | sort -u | head -3)
+      if [[ -n $offending ]]; then
+        echo "FAIL: $header includes range-v3: $(echo $offending)"
+        failed=1
+      fi
+      ;;
+  esac
   checked=$((checked + 1))
 done
 ((checked > 20)) || { echo "FAIL: only $checked headers checked"; exit 1; }
-((failed == 0)) && echo "ok: $checked core headers include none of the heavy libraries"
+((failed == 0)) && echo "ok: $checked core headers include none of the heavy libraries," \
+  "the engines and rules no range library"
 exit $failed

@@ -13,12 +13,11 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <range/v3/range/concepts.hpp>
 
 #include <tl/expected.hpp>
 #include "../detail/to_text.hpp"
@@ -28,10 +27,10 @@
 
 #include "../detail/snapshot.hpp"
 #include "../model/rule_definition.hpp"
-#include "../stages/baseline_builder.hpp"
-#include "../stages/direction_pivot.hpp"
-#include "../stages/service_normalizer.hpp"
-#include "../stages/span_aggregator.hpp"
+#include "../stages/kernel/baseline_builder.hpp"
+#include "../stages/kernel/direction_pivot.hpp"
+#include "../stages/kernel/service_normalizer.hpp"
+#include "../stages/kernel/span_aggregator.hpp"
 #include "detector.hpp"
 
 namespace k8snetio {
@@ -383,11 +382,11 @@ void baseline_runner<N>::fold_pivoted(measure_row<N> r) {
 /// forward range is read once when it is time-major or series-major, and a second time with
 /// every group held when it is not; a single-pass range is held from the start. Throws
 /// incomplete_baseline when span.max_open_groups is too low for the input.
-template <std::size_t N, ranges::input_range Points>
+template <std::size_t N, std::ranges::input_range Points>
 [[nodiscard]] baseline_result<N> build_baseline(const rule_definition<N>& rule, Points&& points,
                                                 baseline_run_options options = {}) {
   if (!options.span.allowed_lateness && options.span.closing == group_closing::by_series) {
-    if constexpr (ranges::forward_range<Points>) {
+    if constexpr (std::ranges::forward_range<Points>) {
       baseline_runner<N> streaming(rule, options);
       for (const metric_point& p : points) streaming.add(p);
       if (!streaming.failure()) return streaming.finish();

@@ -11,29 +11,26 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include <range/v3/range/concepts.hpp>
-#include <range/v3/view/all.hpp>
-#include <range/v3/view/transform.hpp>
 #include <tl/expected.hpp>
 
-#include "../detail/materialized.hpp"
 #include "../detail/snapshot.hpp"
 #include "../model/baseline_table.hpp"
 #include "../model/drop_reason.hpp"
 #include "../model/finding.hpp"
 #include "../model/rule_definition.hpp"
-#include "../stages/baseline_lookup.hpp"
-#include "../stages/direction_pivot.hpp"
-#include "../stages/persistence_filter.hpp"
-#include "../stages/service_normalizer.hpp"
-#include "../stages/sigma_anomaly_scorer.hpp"
-#include "../stages/span_aggregator.hpp"
+#include "../stages/kernel/baseline_lookup.hpp"
+#include "../stages/kernel/direction_pivot.hpp"
+#include "../stages/kernel/persistence_filter.hpp"
+#include "../stages/kernel/service_normalizer.hpp"
+#include "../stages/kernel/sigma_anomaly_scorer.hpp"
+#include "../stages/kernel/span_aggregator.hpp"
 #include "detector/detector_windows.hpp"
 #include "detector/held_rows.hpp"
 #include "detector/lookup_misses.hpp"
@@ -704,11 +701,11 @@ std::string detector<N, Baseline>::settings() const {
 /// One call: the findings of `rule` over a range of metric points, in any order (S1): a forward
 /// range is streamed once when it is time-major or series-major and read a second time with
 /// every bucket held when it is not; a single-pass range is held from the start.
-template <std::size_t N, ranges::input_range Points, baseline_source<N> Baseline>
+template <std::size_t N, std::ranges::input_range Points, baseline_source<N> Baseline>
 [[nodiscard]] detection_result detect(const rule_definition<N>& rule, Points&& points,
                                       const Baseline& baseline, detection_options options = {}) {
   if (!options.span.allowed_lateness && options.span.closing == group_closing::by_series) {
-    if constexpr (ranges::forward_range<Points>) {
+    if constexpr (std::ranges::forward_range<Points>) {
       detector<N, Baseline> streaming(rule, baseline, options);
       for (const metric_point& p : points) streaming.add(p);
       streaming.end_of_input();

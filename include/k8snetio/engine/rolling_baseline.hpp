@@ -22,7 +22,7 @@
 #include "../detail/snapshot.hpp"
 #include "../model/metric_point.hpp"
 #include "../model/rule_definition.hpp"
-#include "../stages/baseline_builder.hpp"
+#include "../stages/kernel/baseline_builder.hpp"
 #include "baseline_runner.hpp"
 
 namespace k8snetio {

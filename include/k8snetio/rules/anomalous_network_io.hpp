@@ -2,6 +2,7 @@
 // Network IO" (spec §1–§8): the shared stages configured with the two `…_network_io` measures.
 #pragma once
 
+#include <ranges>
 #include <utility>
 
 #include "../engine/baseline_runner.hpp"
@@ -19,14 +20,14 @@ inline const rule_definition<2> anomalous_network_io = [] {
 }();
 
 /// One call: the main rule's findings over a range of metric points.
-template <ranges::input_range Points, baseline_source<2> Baseline>
+template <std::ranges::input_range Points, baseline_source<2> Baseline>
 detection_result detect_anomalous_network_io(Points&& points, const Baseline& baseline,
                                              detection_options options = {}) {
   return detect(anomalous_network_io, std::forward<Points>(points), baseline, std::move(options));
 }
 
 /// One call: the main rule's baseline table (B1–B6) over a range of metric points.
-template <ranges::input_range Points>
+template <std::ranges::input_range Points>
 baseline_result<2> build_network_io_baseline(Points&& points, baseline_run_options options = {}) {
   return build_baseline(anomalous_network_io, std::forward<Points>(points), std::move(options));
 }

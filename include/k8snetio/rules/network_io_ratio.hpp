@@ -3,13 +3,14 @@
 // ratio measures and text (R3), the rule's metadata (R4) and a per-service baseline pivot (R5).
 #pragma once
 
+#include <ranges>
 #include <utility>
 
 #include "../engine/baseline_runner.hpp"
 #include "../engine/detector.hpp"
 #include "../model/measure_set.hpp"
 #include "../model/rule_definition.hpp"
-#include "../stages/network_io_ratio_step.hpp"
+#include "../stages/kernel/network_io_ratio_step.hpp"
 
 namespace k8snetio {
 
@@ -22,14 +23,14 @@ inline const rule_definition<2> network_io_ratio = [] {
 }();
 
 /// One call: the ratio rule's findings over a range of metric points.
-template <ranges::input_range Points, baseline_source<2> Baseline>
+template <std::ranges::input_range Points, baseline_source<2> Baseline>
 detection_result detect_network_io_ratio(Points&& points, const Baseline& baseline,
                                          detection_options options = {}) {
   return detect(network_io_ratio, std::forward<Points>(points), baseline, std::move(options));
 }
 
 /// One call: the ratio baseline table (R5) over a range of metric points.
-template <ranges::input_range Points>
+template <std::ranges::input_range Points>
 baseline_result<2> build_network_io_ratio_baseline(Points&& points,
                                                    baseline_run_options options = {}) {
   return build_baseline(network_io_ratio, std::forward<Points>(points), std::move(options));

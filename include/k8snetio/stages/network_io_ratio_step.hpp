@@ -7,16 +7,9 @@
 #include <range/v3/view/transform.hpp>
 
 #include "../detail/pipe.hpp"
-#include "../model/rows.hpp"
-#include "../model/spl_values.hpp"
+#include "kernel/network_io_ratio_step.hpp"
 
 namespace k8snetio {
-
-/// In: {inbound_network_io, outbound_network_io}; out: {inbound:outbound, outbound:inbound}.
-inline void to_network_io_ratios(measure_row<2>& row) {
-  const spl_number inbound = row.values[0], outbound = row.values[1];
-  row.values = {spl::div(inbound, outbound), spl::div(outbound, inbound)};
-}
 
 /// Adaptor: `measure_rows | compute_ratios()` (lazy).
 inline auto compute_ratios() {

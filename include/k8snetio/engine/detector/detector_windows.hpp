@@ -12,7 +12,7 @@
 
 #include "../../detail/snapshot.hpp"
 #include "../../model/finding.hpp"
-#include "../../stages/persistence_filter.hpp"
+#include "../../stages/kernel/persistence_filter.hpp"
 
 namespace k8snetio::detail {
 

@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "../../detail/symbol_table.hpp"
-#include "../../stages/service_normalizer.hpp"
+#include "../../stages/kernel/service_normalizer.hpp"
 
 namespace k8snetio::detail {
 

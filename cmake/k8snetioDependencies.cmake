@@ -1,9 +1,9 @@
 # The dependencies of k8snetio's headers, per component (library.md A3), found the same way by
 # our own build and by the installed package config (k8snetioConfig.cmake includes this file):
-#   core     the model, stages, engines and rules: fmt, range-v3, tl-expected
+#   core     the model, stages, engines and rules: range-v3, tl-expected
 #   compiled the core's engines for the shipped rules compiled once (A4): the core's
-#   io       readers and writers, and user service patterns (D2.4): adds simdjson, zlib, zstd,
-#            PCRE2, protozero and threads
+#   io       readers and writers, and user service patterns (D2.4): adds fmt, simdjson, zlib,
+#            zstd, PCRE2, protozero and threads
 #   service  what the live core needs: io's, and threads
 #   server   the transports of `serve` (service.md L9-L11; http_server.hpp, grpc_server.hpp):
 #            adds Boost's headers (Beast, Asio), OpenSSL and gRPC++ (through pkg-config: its
@@ -54,7 +54,6 @@ macro(_k8snetio_missing_dependency what)
 endmacro()
 
 macro(k8snetio_find_core)
-  _k8snetio_require(fmt ${K8SNETIO_FMT_MIN_VERSION})
   _k8snetio_require(range-v3 ${K8SNETIO_RANGE_V3_MIN_VERSION})
   _k8snetio_require(tl-expected ${K8SNETIO_TL_EXPECTED_MIN_VERSION})
 endmacro()
@@ -66,6 +65,7 @@ endmacro()
 
 macro(k8snetio_find_io)
   k8snetio_find_core()
+  _k8snetio_require(fmt ${K8SNETIO_FMT_MIN_VERSION})
   _k8snetio_require(Threads)
   _k8snetio_require(simdjson ${K8SNETIO_SIMDJSON_MIN_VERSION})
   _k8snetio_require(ZLIB ${K8SNETIO_ZLIB_MIN_VERSION})

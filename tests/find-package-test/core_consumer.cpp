@@ -1,8 +1,9 @@
-// A3: a user's program against the core component alone (k8snetio::core: fmt, range-v3,
+// A3: a user's program against the core component alone (k8snetio::core: range-v3 and
 // tl-expected). It learns a baseline from in-memory points, streams the next hour's points into
 // the detector and checks the one finding the data holds. Built by the ctest cases
 // A3.find_package_core (installed package, the other components' dependencies made unfindable)
-// and A3.add_subdirectory_core.
+// and A3.add_subdirectory_core; on k8snetio::compiled by A4.find_package_compiled and
+// A4.add_subdirectory_compiled; and timed by benchmarks/compile_time.sh (A4).
 #include <cstdio>
 #include <string>
 #include <vector>

@@ -62,11 +62,11 @@ if(MODE STREQUAL "plain_install")
 endif()
 
 set(consumer_arguments)
-set(io_libraries "pcre2|simdjson|zstd|libz\\.|-lz[ \n]|protozero")
+set(io_libraries "pcre2|simdjson|zstd|libz\\.|-lz[ \n]|protozero|libfmt|-lfmt")
 if(COMPONENTS STREQUAL "core" OR COMPONENTS STREQUAL "compiled")
   list(APPEND consumer_arguments -DK8SNETIO_COMPONENTS=${COMPONENTS})
   if(MODE STREQUAL "find_package")
-    foreach(package IN ITEMS simdjson ZLIB zstd PkgConfig Threads)
+    foreach(package IN ITEMS fmt simdjson ZLIB zstd PkgConfig Threads)
       list(APPEND consumer_arguments -DCMAKE_DISABLE_FIND_PACKAGE_${package}=ON)
     endforeach()
   endif()
@@ -128,28 +128,50 @@ if(COMPONENTS STREQUAL "core" AND MODE STREQUAL "find_package")
   endforeach()
 endif()
 
-if(COMPONENTS STREQUAL "compiled")
-  # A4: the consumer's object file declares the detector's and the baseline runner's members
-  # (nm: U) and defines neither: they come compiled from k8snetio::compiled.
-  file(GLOB_RECURSE objects "${BINARY_DIR}/*core_consumer.cpp.o"
-       "${BINARY_DIR}/*core_consumer.cpp.obj")
-  find_program(nm NAMES nm NO_CACHE REQUIRED)
+if(COMPONENTS STREQUAL "compiled" AND NOT CXX_COMPILER MATCHES "cl(\\.exe)?$")
+  # A4: the consumer's object file declares the detector's and the baseline runner's add()
+  # (nm: U) and defines neither: they come compiled from k8snetio::compiled. Matched by their
+  # Itanium-mangled names (size_t's code may be j, m or y), with the consumer's own nm.
+  file(GLOB_RECURSE objects "${BINARY_DIR}/*core_consumer.cpp.o")
   if(NOT objects)
     message(FATAL_ERROR "no object file of core_consumer.cpp under ${BINARY_DIR}")
   endif()
   list(GET objects 0 object)
-  execute_process(COMMAND ${nm} -C ${object} OUTPUT_VARIABLE symbols COMMAND_ERROR_IS_FATAL ANY)
-  foreach(member IN ITEMS "k8snetio::detector<2ul, k8snetio::baseline_table<2ul> >::add("
-                          "k8snetio::baseline_runner<2ul>::add(")
-    string(FIND "${symbols}" " U ${member}" declared)
-    string(FIND "${symbols}" " W ${member}" defined_weak)
-    string(FIND "${symbols}" " T ${member}" defined)
-    if(declared EQUAL -1 OR NOT defined_weak EQUAL -1 OR NOT defined EQUAL -1)
+  file(STRINGS "${BINARY_DIR}/CMakeCache.txt" nm REGEX "^CMAKE_NM:")
+  string(REGEX REPLACE "^[^=]*=" "" nm "${nm}")
+  if(NOT nm)
+    find_program(nm NAMES nm NO_CACHE REQUIRED)
+  endif()
+  execute_process(COMMAND ${nm} ${object} OUTPUT_VARIABLE symbols COMMAND_ERROR_IS_FATAL ANY)
+  foreach(member IN ITEMS "_ZN8k8snetio8detectorIL[jmy]2ENS_14baseline_tableIL[jmy]2EEEE3addE"
+                          "_ZN8k8snetio15baseline_runnerIL[jmy]2EE3addE")
+    if(NOT symbols MATCHES "[ \t]U ${member}" OR symbols MATCHES "[ \t][TtWw] ${member}")
       message(FATAL_ERROR "compiled mode: ${object} does not only declare ${member}:\n${symbols}")
     endif()
   endforeach()
-  message(STATUS "compiled mode: the consumer declares the engines' members, k8snetio::compiled "
-                 "defines them")
+  message(STATUS "compiled mode: the consumer declares the engines' add(), k8snetio::compiled "
+                 "defines it")
+endif()
+
+if(COMPONENTS STREQUAL "compiled" AND MODE STREQUAL "find_package")
+  # A3 and A4: the installed pkg-config file of the compiled mode names the library and the mode.
+  find_program(pkg_config NAMES pkg-config NO_CACHE)
+  if(pkg_config)
+    file(GLOB_RECURSE pc_files "${INSTALL_PREFIX}/*/k8snetio-compiled.pc")
+    if(NOT pc_files)
+      message(FATAL_ERROR "the install has no k8snetio-compiled.pc")
+    endif()
+    list(GET pc_files 0 pc_file)
+    get_filename_component(pc_dir "${pc_file}" DIRECTORY)
+    get_filename_component(core_pc_dir "${INSTALL_PREFIX}/share/pkgconfig" ABSOLUTE)
+    set(ENV{PKG_CONFIG_PATH} "${pc_dir}:${core_pc_dir}")
+    execute_process(COMMAND ${pkg_config} --cflags --libs k8snetio-compiled
+                    OUTPUT_VARIABLE flags COMMAND_ERROR_IS_FATAL ANY)
+    if(NOT flags MATCHES "-DK8SNETIO_COMPILED" OR NOT flags MATCHES "-lk8snetio")
+      message(FATAL_ERROR "pkg-config k8snetio-compiled gives no library or mode: ${flags}")
+    endif()
+    message(STATUS "pkg-config k8snetio-compiled: ${flags}")
+  endif()
 endif()
 
 find_program(consumer NAMES consumer PATHS ${BINARY_DIR} ${BINARY_DIR}/${CONFIG}

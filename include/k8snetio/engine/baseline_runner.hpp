@@ -171,7 +171,7 @@ class baseline_runner {
 };
 
 // Members are defined out of class, so that the compiled mode's explicit instantiation
-// (engine/compiled.hpp, A4) leaves a user's translation unit nothing of them to compile.
+// (src/compiled.cpp, A4) leaves a user's translation unit nothing of them to compile.
 
 template <std::size_t N>
 baseline_runner<N>::baseline_runner(const rule_definition<N>& rule, baseline_run_options options)

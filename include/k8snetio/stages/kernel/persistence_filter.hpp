@@ -94,7 +94,8 @@ struct persistence_options {
   /// The search window (D9). When unset, each finding is dated from its own pod's first to
   /// its last anomalous bucket (window_end = last bucket + span_seconds), never from other
   /// pods' buckets (library.md A2); the engines set it to the input's first and last bucket,
-  /// which persist_over(rule, n, search_window_of(span_rows)) does for a pipeline.
+  /// which persist_over(rule, n, search_window_of(span_rows)) (../persistence_filter.hpp) does
+  /// for a pipeline.
   std::optional<std::int64_t> window_start{}, window_end{};
   std::int64_t span_seconds = 10;
   /// D8: the `…_filter` macro; keeps every finding when empty.

@@ -7,17 +7,44 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/input/metrics_csv_reader.hpp>
 #include <k8snetio/io/input/parallel_csv.hpp>
 
 #include "support.hpp"
 
 namespace k8snetio::test {
+
+/// All records of a CSV text as the tokenizer gives them, fed whole (chunk 0) or in chunks of
+/// `chunk` bytes: each record's line and syntax, then its fields joined by '|'.
+inline std::vector<std::string> records_of(
+    std::string_view text, std::size_t chunk,
+    std::size_t max_record = io::default_max_csv_record_bytes) {
+  std::vector<std::string> out;
+  io::csv_record_stream stream(max_record);
+  auto handler = [&](const io::csv_record& r) {
+    std::string s = std::to_string(r.line) + ":" + std::string(to_string(r.syntax)) +
+                    (r.blank ? ":blank" : "") + ":";
+    for (std::size_t i = 0; i < r.fields.size(); ++i)
+      s += (i ? "|" : "") + std::string(r.fields[i]);
+    out.push_back(std::move(s));
+    return true;
+  };
+  if (chunk == 0) {
+    stream.feed(text, handler);
+  } else {
+    for (std::size_t pos = 0; pos < text.size(); pos += chunk)
+      stream.feed(text.substr(pos, chunk), handler);
+  }
+  stream.finish(handler);
+  return out;
+}
 
 /// What a read gave: its points, its report and its error (if any); for a parallel read, also
 /// how many threads it used and whether it fell back to reading in order.

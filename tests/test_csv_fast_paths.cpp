@@ -33,33 +33,9 @@ using k8snetio::test::full_point;
 using k8snetio::test::read_in_order;
 using k8snetio::test::read_outcome;
 using k8snetio::test::read_parallel;
+using k8snetio::test::records_of;
 using k8snetio::test::require_same;
 using k8snetio::test::temp_file;
-
-/// A record as the tokenizer gives it: line, then the fields joined by '|'.
-std::string describe(const csv_record& r) {
-  std::string s = std::to_string(r.line) + ":" + std::string(to_string(r.syntax)) +
-                  (r.blank ? ":blank" : "") + ":";
-  for (std::size_t i = 0; i < r.fields.size(); ++i) s += (i ? "|" : "") + std::string(r.fields[i]);
-  return s;
-}
-
-std::vector<std::string> tokenize(std::string_view text, std::size_t chunk) {
-  std::vector<std::string> out;
-  csv_record_stream stream;
-  auto handler = [&](const csv_record& r) {
-    out.push_back(describe(r));
-    return true;
-  };
-  if (chunk == 0) {
-    stream.feed(text, handler);
-  } else {
-    for (std::size_t pos = 0; pos < text.size(); pos += chunk)
-      stream.feed(text.substr(pos, chunk), handler);
-  }
-  stream.finish(handler);
-  return out;
-}
 
 /// RFC 4180 for well-formed text (every quoted field closed, no stray quote), written plainly
 /// and independently of the tokenizer: what its fast and general paths must both give.
@@ -156,9 +132,9 @@ TEST_CASE(
           if (final_eol) text += eol;
           INFO("text: " << text);
           const auto expected = reference_records(text);
-          REQUIRE(tokenize(text, 0) == expected);
+          REQUIRE(records_of(text, 0) == expected);
           for (const std::size_t chunk : {1u, 31u, 32u, 33u})
-            REQUIRE(tokenize(text, chunk) == expected);
+            REQUIRE(records_of(text, chunk) == expected);
         }
       }
     }
@@ -180,8 +156,8 @@ TEST_CASE(
     }
     INFO("text: " << text);
     const auto expected = reference_records(text);
-    REQUIRE(tokenize(text, 0) == expected);
-    for (const std::size_t chunk : {1u, 5u, 32u, 64u}) REQUIRE(tokenize(text, chunk) == expected);
+    REQUIRE(records_of(text, 0) == expected);
+    for (const std::size_t chunk : {1u, 5u, 32u, 64u}) REQUIRE(records_of(text, chunk) == expected);
   }
 }
 

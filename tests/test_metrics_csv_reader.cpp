@@ -13,6 +13,7 @@
 #include <k8snetio/io/csv.hpp>
 #include <k8snetio/io/input/metrics_csv_reader.hpp>
 
+#include "csv_support.hpp"
 #include "support.hpp"
 
 namespace test_metrics_csv_reader {
@@ -65,28 +66,7 @@ void require_same_report(const read_report& a, const read_report& b) {
 constexpr std::string_view header =
     "metric_timestamp,metric_name,_value,k8s.cluster.name,k8s.node.name,k8s.pod.name,direction\n";
 
-/// All records of a CSV text, fields joined by '|' and prefixed by their line.
-std::vector<std::string> records_of(std::string_view text, std::size_t chunk,
-                                    std::size_t max_record = default_max_csv_record_bytes) {
-  std::vector<std::string> out;
-  csv_record_stream stream(max_record);
-  auto handler = [&](const csv_record& r) {
-    std::string s = std::to_string(r.line) + ":" + std::string(to_string(r.syntax)) +
-                    (r.blank ? ":blank" : "") + ":";
-    for (std::size_t i = 0; i < r.fields.size(); ++i)
-      s += (i ? "|" : "") + std::string(r.fields[i]);
-    out.push_back(std::move(s));
-    return true;
-  };
-  if (chunk == 0) {
-    stream.feed(text, handler);
-  } else {
-    for (std::size_t pos = 0; pos < text.size(); pos += chunk)
-      stream.feed(text.substr(pos, chunk), handler);
-  }
-  stream.finish(handler);
-  return out;
-}
+using k8snetio::test::records_of;
 
 }  // namespace
 

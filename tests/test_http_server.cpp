@@ -331,6 +331,30 @@ TEST_CASE("L10 a burst beyond --max-in-flight gets 503 with Retry-After at once"
   CHECK(server.server().stats().busy_replies == 1);
 }
 
+TEST_CASE("L10 a request sent as soon as the previous reply is read is never refused") {
+  // The permit goes back once the request is answered, not once the reply's bytes have left:
+  // with one permit, a client that sends its next request the moment it has read its reply must
+  // not find its own slot still taken.
+  echo e;
+  http_server_options o;
+  o.max_in_flight = 1;
+  o.threads = 2;
+  running_server server(o, e.handler());
+  asio::io_context ioc;
+  auto s = connect(ioc, server.port());
+  boost::beast::flat_buffer buffer;
+  int ok = 0;
+  for (int i = 0; i < 300; ++i) {
+    send(s, post("ping"));
+    auto res = receive(s, buffer);
+    REQUIRE(res);
+    if (res->result() != http::status::ok) break;
+    ++ok;
+  }
+  CHECK(ok == 300);
+  CHECK(server.server().stats().busy_replies == 0);
+}
+
 TEST_CASE("L10 hundreds of idle keep-alive connections do not delay a new request") {
   echo e;
   running_server server({}, e.handler());

@@ -335,6 +335,10 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   }
 
   void write(http_response res, bool close_after) {
+    // L10 counts requests read and not yet answered: the permit goes back once the answer
+    // exists, not once its bytes have left. Released after the write, a client that sends its
+    // next request as soon as it reads this reply could find its own slot still taken (503).
+    release_permit();
     response_ = std::make_unique<http_response>(std::move(res));
     lowest().expires_after(shared_->options.write_timeout);
     http::async_write(
@@ -343,7 +347,6 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
           self->response_.reset();
           self->parser_.reset();  // an idle connection holds no request's memory
           if (self->buffer_.size() == 0) self->buffer_.shrink_to_fit();
-          self->release_permit();
           if (ec) return self->close();
           if (close_after) return self->linger();
           self->wait_for_request();

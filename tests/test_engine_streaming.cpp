@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <random>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -208,6 +209,46 @@ TEST_CASE("D5.4 keys seen without a baseline row are counted with their pods and
   for (int b = 0; b < 30; ++b)  // a service the baseline has never seen, in a new cluster
     more.push_back(
         {static_cast<double>(t0 + 10 * b) + 5, 10, "staging", "new-svc-abcde", "n-9", "transmit"});
+  const auto result = k8snetio::detect_anomalous_network_io(views(more), trained());
+  REQUIRE(result.unbaselined.size() == 1);
+  CHECK(result.unbaselined[0] == k8snetio::unbaselined_key{"staging:new-svc", 1, 30});
+}
+
+TEST_CASE("D5.4 S1.1 an unbaselined key's distinct buckets are counted exactly in any order") {
+  // detail::distinct_buckets against std::set: in order, nearly in order (late rows), reversed,
+  // shuffled, with repeats; then the detector on shuffled rows.
+  std::mt19937_64 rng(54);
+  for (int shape = 0; shape < 5; ++shape)
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<std::int64_t> starts;
+      const int n = 1 + static_cast<int>(rng() % 400);
+      for (int i = 0; i < n; ++i) starts.push_back(t0 + 10 * i);
+      if (shape == 1)  // late rows: each start may swap with one up to 5 places later
+        for (std::size_t i = 0; i + 1 < starts.size(); ++i)
+          std::swap(starts[i], starts[std::min(starts.size() - 1, i + rng() % 6)]);
+      if (shape == 2) std::reverse(starts.begin(), starts.end());
+      if (shape == 3) std::shuffle(starts.begin(), starts.end(), rng);
+      if (shape == 4)  // every start two to four times, shuffled
+        for (int i = 0; i < n; ++i)
+          for (std::uint64_t k = rng() % 3 + 1; k > 0; --k) starts.push_back(t0 + 10 * i);
+      if (shape == 4) std::shuffle(starts.begin(), starts.end(), rng);
+      k8snetio::detail::distinct_buckets got;
+      std::set<std::int64_t> want;
+      for (std::int64_t t : starts) {
+        got.insert(t);
+        want.insert(t);
+        REQUIRE(got.size() == want.size());
+      }
+      const std::vector<std::int64_t> sorted = got.sorted();
+      CHECK(std::vector<std::int64_t>(want.begin(), want.end()) == sorted);
+    }
+  // The same counts from the detector, with its rows in a shuffled order.
+  std::vector<owned> more = traffic(30, 8);
+  for (int b = 0; b < 30; ++b)
+    for (int repeat = 0; repeat < 2; ++repeat)
+      more.push_back({static_cast<double>(t0 + 10 * b) + 5 + repeat, 10, "staging", "new-svc-abcde",
+                      "n-9", "transmit"});
+  std::shuffle(more.begin(), more.end(), rng);
   const auto result = k8snetio::detect_anomalous_network_io(views(more), trained());
   REQUIRE(result.unbaselined.size() == 1);
   CHECK(result.unbaselined[0] == k8snetio::unbaselined_key{"staging:new-svc", 1, 30});

@@ -27,12 +27,40 @@ struct unbaselined_key {
 
 namespace detail {
 
+/// D5.4: the distinct bucket starts of one key. Rows come mostly in time order: a start after
+/// the newest is appended to a sorted vector (8 bytes, no allocation per bucket); one at or
+/// before it is looked up there and, if new, kept in a set of the out-of-order ones. Every start
+/// in that set is below the vector's newest when it is added, and the newest only grows, so no
+/// start is in both: the count is exact in any input order.
+class distinct_buckets {
+ public:
+  void insert(std::int64_t t) {
+    if (in_order_.empty() || t > in_order_.back()) {
+      in_order_.push_back(t);
+      return;
+    }
+    if (!std::binary_search(in_order_.begin(), in_order_.end(), t)) out_of_order_.insert(t);
+  }
+  std::size_t size() const noexcept { return in_order_.size() + out_of_order_.size(); }
+  /// Every start, ascending.
+  std::vector<std::int64_t> sorted() const {
+    std::vector<std::int64_t> all(in_order_);
+    all.insert(all.end(), out_of_order_.begin(), out_of_order_.end());
+    std::sort(all.begin(), all.end());
+    return all;
+  }
+
+ private:
+  std::vector<std::int64_t> in_order_;
+  std::unordered_set<std::int64_t> out_of_order_;
+};
+
 class lookup_misses {
  public:
   /// D5.4: the pods and buckets of one key without a baseline row.
   struct unbaselined_state {
     std::unordered_set<std::string> pods;  ///< (cluster, node, pod) keys: pod ids are reused
-    std::unordered_set<std::int64_t> buckets;
+    distinct_buckets buckets;
   };
 
   /// The counts of `key` (cluster:service); node-based: the reference stays valid.
@@ -76,8 +104,7 @@ inline void lookup_misses::save(snapshot_writer& w) const {
     std::sort(pods.begin(), pods.end());
     w.u64(pods.size());
     for (std::string_view pod : pods) w.str(pod);
-    std::vector<std::int64_t> buckets(u.buckets.begin(), u.buckets.end());
-    std::sort(buckets.begin(), buckets.end());
+    const std::vector<std::int64_t> buckets = u.buckets.sorted();
     w.u64(buckets.size());
     for (std::int64_t t : buckets) w.i64(t);
   }

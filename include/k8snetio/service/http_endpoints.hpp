@@ -140,10 +140,17 @@ struct grpc_outcome {
 /// decoded whole (`error`: a truncated or damaged gzip/zstd stream, an unknown encoding;
 /// issue 28 #6: an incomplete body is refused whole, never used in part).
 struct decoded_body {
-  std::string body;
+  std::string body;  ///< the decompressed bytes (gzip, zstd)
   bool too_large = false;
   std::string error;
   bool unsupported_encoding = false;
+  /// Without a Content-Encoding the request's own bytes are used where they lie, not copied.
+  std::optional<std::string_view> unencoded;
+
+  /// The payload: the request's bytes or the decompressed ones.
+  std::string_view bytes() const noexcept {
+    return unencoded ? *unencoded : std::string_view(body);
+  }
 };
 
 namespace endpoint_detail {
@@ -243,7 +250,7 @@ inline decoded_body decode_body(std::string_view raw, std::string_view encoding,
     if (raw.size() > cap)
       out.too_large = true;
     else
-      out.body.assign(raw);
+      out.unencoded = raw;
     return out;
   }
   if (e == "gzip" || e == "x-gzip") return endpoint_detail::gunzip(raw, cap);
@@ -521,7 +528,7 @@ class live_endpoints {
     if (body.unsupported_encoding) return error(415, 3, body.error, false, false);
     if (!body.error.empty()) return error(400, 3, body.error, false, false);
     const ingest_result result =
-        ingest(protobuf ? payload_kind::otlp_protobuf : payload_kind::otlp_json, body.body);
+        ingest(protobuf ? payload_kind::otlp_protobuf : payload_kind::otlp_json, body.bytes());
     switch (result.state) {
       case ingest_result::status::retry: return busy(false, result.error);
       case ingest_result::status::unsupported: return otlp_status(415, result.message, protobuf);
@@ -551,9 +558,9 @@ class live_endpoints {
     if (body.unsupported_encoding)
       return plain(415, R"({"text":"Unsupported Content-Encoding","code":6})");
     if (!body.error.empty()) return plain(400, R"({"text":"Invalid data format","code":6})");
-    if (body.body.find_first_not_of(" \t\r\n") == std::string::npos)
+    if (body.bytes().find_first_not_of(" \t\r\n") == std::string_view::npos)
       return plain(400, R"({"text":"No data","code":5})");
-    const ingest_result result = ingest(payload_kind::hec, body.body);
+    const ingest_result result = ingest(payload_kind::hec, body.bytes());
     if (result.state == ingest_result::status::retry) return busy(true, result.error);
     if (result.state == ingest_result::status::malformed)
       return plain(

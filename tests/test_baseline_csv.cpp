@@ -461,4 +461,60 @@ TEST_CASE("S5.2 the table is read in chunks: any split gives the same table or e
   }
 }
 
+TEST_CASE("S5.2 a stray carriage return is a row in chunks as in one piece (fuzz_baseline_csv)") {
+  // "\r\r\n" is a line holding "\r": a row of one field, refused. Read in chunks, a chunk of
+  // nothing but '\r' and '\n' was counted as blank lines, so the error moved to a later line.
+  const std::string text =
+      "key,avg_outbound_network_io,stdev_outbound_network_io\r\n"
+      "\r\r\n\n\n\r\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n"
+      "prod:c,3,4\n";
+  const auto whole = read_baseline_csv(text, "base.csv");
+  REQUIRE_FALSE(whole);
+  CHECK(whole.error().code == error_code::bad_row);
+  CHECK(whole.error().line == 2);
+  const std::size_t header = text.find('\n') + 1;
+  for (std::size_t chunk = 1; chunk <= 40; ++chunk)
+    for (const std::size_t first : {header, chunk}) {  // a split at the blank run's start, or not
+      baseline_csv_reader<2> reader("base.csv");
+      std::optional<input_error> error;
+      for (std::size_t pos = 0; pos < text.size() && !error;) {
+        const std::size_t n = pos == 0 ? first : chunk;
+        if (auto r = reader.feed(std::string_view(text).substr(pos, n)); !r) error = r.error();
+        pos += n;
+      }
+      if (!error) {
+        auto r = reader.finish();
+        REQUIRE_FALSE(r);
+        error = r.error();
+      }
+      INFO("chunk " << chunk << ", first " << first);
+      CHECK(error->code == error_code::bad_row);
+      CHECK(error->line == 2);
+    }
+}
+
+TEST_CASE("S5.2 count_if_only_line_ends counts blank lines, and only \\n and \\r\\n are blank") {
+  using k8snetio::io::detail::count_if_only_line_ends;
+  CHECK(count_if_only_line_ends("") == 0);
+  CHECK(count_if_only_line_ends("\n") == 1);
+  CHECK(count_if_only_line_ends("\r\n\n") == 2);
+  CHECK(count_if_only_line_ends("\r\r\n") == -1);
+  CHECK(count_if_only_line_ends("\n\r") == -1);
+  CHECK(count_if_only_line_ends("\nx\n") == -1);
+  std::string pairs;
+  for (int i = 0; i < 40; ++i) pairs += "\r\n";  // '\r' at the end of 16-byte blocks, too
+  CHECK(count_if_only_line_ends(pairs) == 40);
+  for (std::size_t at = 0; at < pairs.size(); at += 2) {
+    std::string damaged = pairs;
+    damaged[at + 1] = '\r';  // "\r\r": the first '\r' no longer ends a line
+    INFO("at " << at);
+    CHECK(count_if_only_line_ends(damaged) == -1);
+  }
+  std::string shifted = "\n" + pairs;  // the pairs straddle the block boundaries
+  CHECK(count_if_only_line_ends(shifted) == 41);
+  shifted[16] = '\r';  // the '\r' ending the first block is followed by '\r'
+  shifted[17] = '\r';
+  CHECK(count_if_only_line_ends(shifted) == -1);
+}
+
 }  // namespace test_baseline_csv

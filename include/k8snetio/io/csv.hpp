@@ -81,8 +81,10 @@ inline const char* find_csv_structural(const char* p, const char* e) noexcept {
   return e;
 }
 
-/// The number of '\n' in `text` if it holds nothing but '\n' and '\r' (blank lines), else -1.
-/// At memory speed: a gzip of newlines must not cost a parse per line.
+/// The number of '\n' in `text` if it is nothing but blank lines ("\n" and "\r\n"), else -1.
+/// At memory speed: a gzip of newlines must not cost a parse per line. A '\r' not followed by
+/// '\n' is a line's content ("\r\r\n" is a row of one field, as the tokenizer reads it), so
+/// it makes the answer -1.
 inline std::int64_t count_if_only_line_ends(std::string_view text) noexcept {
   const char* p = text.data();
   const char* const e = p + text.size();
@@ -95,13 +97,15 @@ inline std::int64_t count_if_only_line_ends(std::string_view text) noexcept {
     const auto nl = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, newline)));
     const auto cr = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, carriage_return)));
     if ((nl | cr) != 0xFFFFu) return -1;
+    if (((cr << 1) & ~nl & 0xFFFFu) != 0) return -1;  // a '\r' whose next byte is not '\n'
+    if ((cr & 0x8000u) != 0 && (e - p == 16 || p[16] != '\n')) return -1;
     newlines += std::popcount(nl);
   }
 #endif
   for (; p < e; ++p) {
     if (*p == '\n')
       ++newlines;
-    else if (*p != '\r')
+    else if (*p != '\r' || p + 1 == e || p[1] != '\n')
       return -1;
   }
   return newlines;

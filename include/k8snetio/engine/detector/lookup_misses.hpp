@@ -39,6 +39,7 @@ class distinct_buckets {
       in_order_.push_back(t);
       return;
     }
+    if (t == in_order_.back()) return;  // the common repeat: another pod in the same bucket
     if (!std::binary_search(in_order_.begin(), in_order_.end(), t)) out_of_order_.insert(t);
   }
   std::size_t size() const noexcept { return in_order_.size() + out_of_order_.size(); }

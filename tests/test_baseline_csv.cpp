@@ -437,6 +437,23 @@ TEST_CASE("D5.5 a table with none of the rule's columns is an error, even withou
   CHECK(read_baseline_csv("key,stdev_inbound_network_io\n", "base.csv"));
 }
 
+namespace {
+
+/// Feeds `text` to a reader in pieces (the first of `first` bytes, then of `chunk`), stopping
+/// at the first refusal; the refusal, or what finish() says.
+result<baseline_table<2>> read_in_pieces(std::string_view text, std::size_t first,
+                                         std::size_t chunk) {
+  baseline_csv_reader<2> reader("base.csv");
+  for (std::size_t pos = 0; pos < text.size();) {
+    const std::size_t n = pos == 0 ? first : chunk;
+    if (auto r = reader.feed(text.substr(pos, n)); !r) return tl::unexpected(r.error());
+    pos += n;
+  }
+  return reader.finish();
+}
+
+}  // namespace
+
 TEST_CASE("S5.2 the table is read in chunks: any split gives the same table or error") {
   const std::string text =
       "\xEF\xBB\xBF\"key\",avg_outbound_network_io,stdev_outbound_network_io\r\n"
@@ -446,18 +463,11 @@ TEST_CASE("S5.2 the table is read in chunks: any split gives the same table or e
       "prod:c,3,4\n"
       "prod:d,5,-1\n";
   for (std::size_t chunk = 1; chunk <= 12; ++chunk) {
-    baseline_csv_reader<2> reader("base.csv");
-    std::optional<input_error> error;
-    for (std::size_t pos = 0; pos < text.size() && !error; pos += chunk)
-      if (auto r = reader.feed(std::string_view(text).substr(pos, chunk)); !r) error = r.error();
-    if (!error) {
-      auto r = reader.finish();
-      REQUIRE_FALSE(r);
-      error = r.error();
-    }
+    const auto r = read_in_pieces(text, chunk, chunk);
     INFO("chunk " << chunk);
-    CHECK(error->code == error_code::bad_baseline_row);
-    CHECK(error->line == 9);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == error_code::bad_baseline_row);
+    CHECK(r.error().line == 9);
   }
 }
 
@@ -475,21 +485,11 @@ TEST_CASE("S5.2 a stray carriage return is a row in chunks as in one piece (fuzz
   const std::size_t header = text.find('\n') + 1;
   for (std::size_t chunk = 1; chunk <= 40; ++chunk)
     for (const std::size_t first : {header, chunk}) {  // a split at the blank run's start, or not
-      baseline_csv_reader<2> reader("base.csv");
-      std::optional<input_error> error;
-      for (std::size_t pos = 0; pos < text.size() && !error;) {
-        const std::size_t n = pos == 0 ? first : chunk;
-        if (auto r = reader.feed(std::string_view(text).substr(pos, n)); !r) error = r.error();
-        pos += n;
-      }
-      if (!error) {
-        auto r = reader.finish();
-        REQUIRE_FALSE(r);
-        error = r.error();
-      }
+      const auto r = read_in_pieces(text, first, chunk);
       INFO("chunk " << chunk << ", first " << first);
-      CHECK(error->code == error_code::bad_row);
-      CHECK(error->line == 2);
+      REQUIRE_FALSE(r);
+      CHECK(r.error().code == error_code::bad_row);
+      CHECK(r.error().line == 2);
     }
 }
 

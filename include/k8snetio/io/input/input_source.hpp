@@ -369,17 +369,31 @@ class input_source {
  private:
   enum class mode : std::uint8_t { unstarted, plain, mapped, gzip, zstd, done };
 
+  /// What read(2) or a decompressor writes into. Not zeroed first: a vector's resize would
+  /// write (and fault in) every byte of a 4 MiB chunk for each file, also when the read that
+  /// follows returns a few bytes or none (the end of a mapped file is read so).
+  struct chunk_buffer {
+    std::unique_ptr<char[]> bytes;
+    std::size_t capacity = 0;
+    void reserve(std::size_t n) {
+      if (capacity >= n) return;
+      bytes = std::make_unique_for_overwrite<char[]>(n);
+      capacity = n;
+    }
+    char* data() const noexcept { return bytes.get(); }
+  };
+
   // Behind a pointer: zlib's state points back at its z_stream, so that must never move.
   struct state {
     std::string name;
     int fd = -1;
     bool owns_fd = false;
     std::size_t chunk_bytes = 0;
-    std::vector<char> raw;  ///< bytes as read from the file
+    chunk_buffer raw;  ///< bytes as read from the file
     std::size_t raw_size = 0;
     std::size_t raw_pos = 0;
     bool eof = false;
-    std::vector<char> out;  ///< decompressed bytes (gzip and zstd only)
+    chunk_buffer out;  ///< decompressed bytes (gzip and zstd only)
     z_stream zs{};
     bool zs_ready = false;
     bool member_open = false;  ///< inside a gzip member or zstd frame: its end not reached yet
@@ -442,7 +456,7 @@ inline result<input_source> input_source::open(std::string path, std::size_t chu
 
 inline result<void> input_source::fill_raw() {
   state& s = *state_;
-  if (s.raw.size() < s.chunk_bytes) s.raw.resize(s.chunk_bytes);
+  s.raw.reserve(s.chunk_bytes);
   s.raw_size = 0;
   s.raw_pos = 0;
   while (!s.eof && s.raw_size < s.chunk_bytes) {
@@ -479,7 +493,7 @@ inline result<std::string_view> input_source::next() {
           return failure(error_code::read_failed, "cannot start gzip decompression");
         s.zs_ready = true;
         s.member_open = true;
-        s.out.resize(s.chunk_bytes);
+        s.out.reserve(s.chunk_bytes);
         s.current = mode::gzip;
         return next_inflated();
       }
@@ -490,7 +504,7 @@ inline result<std::string_view> input_source::next() {
         // A frame may ask for a window of up to 2^27 bytes (what zstd itself allows without
         // --long); a larger one is refused rather than allocated.
         ZSTD_DCtx_setParameter(s.zstd, ZSTD_d_windowLogMax, 27);
-        s.out.resize(s.chunk_bytes);
+        s.out.reserve(s.chunk_bytes);
         s.current = mode::zstd;
         return next_zstd();
       }

@@ -1,55 +1,25 @@
 // Splunk Enterprise Security risk events (spec O3.1): what ES's risk action writes to the risk
 // index for this rule, as HEC event envelopes, so findings join the Risk data model and the
 // risk-based correlation searches that group on risk_object, source and the MITRE annotations.
+// Declarations; the bodies are in risk_event_writer-inl.hpp (writers_mode.hpp, library.md A4).
 #pragma once
 
-#include <algorithm>
-#include <array>
-#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
 
-#include <fmt/format.h>
-
 #include <k8snetio/io/output/json_escape.hpp>
+#include <k8snetio/io/output/writers_mode.hpp>
 #include <k8snetio/model/finding.hpp>
 
 namespace k8snetio::io {
 
-namespace detail {
-/// L12, K3: a finding written live (it has a status) carries `"status"` and its stable id
-/// `"finding_id"` (O4's uid), so that a consumer can tell a provisional finding from the final
-/// one and drop the rare duplicate a crash may leave. Batch findings (no status) get neither.
-inline void append_live_fields(std::string& out, const finding& f) {
-  if (f.status == finding_status::none) return;
-  out += ",\"status\":";
-  append_json_string(out, to_string(f.status));
-  out += ",\"finding_id\":";
-  append_json_string(out, finding_id(f));
-}
-}  // namespace detail
-
 /// The index ES's risk action writes to; --hec-index replaces it.
 inline constexpr std::string_view default_risk_index = "risk";
 
-namespace detail {
-
-/// `"key":["value"]`, or `"key":[]` when the value is empty (a multivalue field in ES).
-inline void append_multivalue(std::string& out, std::string_view key, std::string_view value) {
-  append_json_string(out, key);
-  out += ":[";
-  if (!value.empty()) append_json_string(out, value);
-  out += ']';
-}
-
-}  // namespace detail
-
 /// "ESCU - <rule name> - Rule": the saved search name ES gives an ESCU correlation search, and
 /// so the search_name and source of every risk event it writes.
-inline std::string escu_search_name(const rule_metadata& rule) {
-  return fmt::format("ESCU - {} - Rule", rule.name);
-}
+std::string escu_search_name(const rule_metadata& rule);
 
 /// Appends one risk event (no line end):
 /// {"time":window_end,"host":host,"source":"ESCU - <name> - Rule","sourcetype":"stash",
@@ -60,62 +30,15 @@ inline std::string escu_search_name(const rule_metadata& rule) {
 ///  k8s.pod.name, k8s.service, count, anomalies, window_start, window_end}}.
 /// Multivalue fields (the annotations, analyticstories, anomalies) are arrays. The annotations
 /// and the story are the rule's (rule_metadata, library.md A8): an empty one is an empty array.
-inline void append_finding_risk_event(std::string& out, const finding& f,
-                                      std::string_view index = {}) {
-  const rule_metadata& rule = f.rule ? *f.rule : anomalous_network_io_rule;
-  const std::string search_name = escu_search_name(rule);
-  const auto string_field = [&out](std::string_view key, std::string_view value) {
-    append_json_string(out, key);
-    out += ':';
-    append_json_string(out, value);
-    out += ',';
-  };
-  const auto multivalue = [&out](std::string_view key, std::string_view value) {
-    detail::append_multivalue(out, key, value);
-    out += ',';
-  };
-  fmt::format_to(std::back_inserter(out), "{{\"time\":{},", f.window_end);
-  string_field("host", f.host);
-  string_field("source", search_name);
-  string_field("sourcetype", "stash");
-  string_field("index", index.empty() ? default_risk_index : index);
-  out += "\"event\":{";
-  string_field("search_name", search_name);
-  string_field("risk_object", f.host);
-  string_field("risk_object_type", rule.risk_object_type);
-  fmt::format_to(std::back_inserter(out), "\"risk_score\":{},", rule.risk_score);
-  string_field("risk_message", f.risk_message());
-  string_field("rule_id", rule.id);
-  multivalue("annotations.mitre_attack", rule.mitre_attack_id);
-  multivalue("annotations.mitre_attack.mitre_technique_id", rule.mitre_attack_id);
-  multivalue("annotations.mitre_attack.mitre_technique", rule.mitre_technique);
-  multivalue("annotations.mitre_attack.mitre_tactic_id", rule.mitre_tactic_id);
-  multivalue("annotations.mitre_attack.mitre_tactic", rule.mitre_tactic);
-  multivalue("analyticstories", rule.analytic_story);
-  string_field("k8s.cluster.name", f.cluster);
-  string_field("k8s.pod.name", f.pod);
-  string_field("k8s.service", f.service);
-  if (!f.namespace_name.empty()) string_field("k8s.namespace.name", f.namespace_name);
-  if (!f.pod_uid.empty()) string_field("k8s.pod.uid", f.pod_uid);
-  fmt::format_to(std::back_inserter(out), "\"count\":{},\"anomalies\":[", f.count);
-  for (std::size_t i = 0; i < f.anomalies.size(); ++i) {
-    if (i) out += ',';
-    append_json_string(out, f.anomalies[i]);
-  }
-  fmt::format_to(std::back_inserter(out), "],\"window_start\":{},\"window_end\":{}", f.window_start,
-                 f.window_end);
-  detail::append_live_fields(out, f);  // L12: status and finding_id, live only
-  out += "}}";
-}
+void append_finding_risk_event(std::string& out, const finding& f, std::string_view index = {});
 
 /// O3.1: one risk event per line, ready to POST to /services/collector/event with a token
 /// allowed to write to the risk index.
-inline void write_findings_risk(std::string& out, std::span<const finding> findings,
-                                std::string_view index = {}) {
-  for (const auto& f : findings) {
-    append_finding_risk_event(out, f, index);
-    out += '\n';
-  }
-}
+void write_findings_risk(std::string& out, std::span<const finding> findings,
+                         std::string_view index = {});
 
 }  // namespace k8snetio::io
+
+#if !defined(K8SNETIO_COMPILED_IO)
+#include <k8snetio/io/output/risk_event_writer-inl.hpp>
+#endif

@@ -6,8 +6,11 @@
 #      adds: the engines of the shipped rules are `extern template`, compiled once in
 #      src/compiled.cpp), at -O2;
 #   3. a TU that includes the umbrella header <k8snetio/k8snetio.hpp> alone, at -O2, header-only
-#      and in the compiled mode.
-# And, once, what the compiled mode pays instead: src/compiled.cpp itself.
+#      and in the compiled mode;
+#   4. a TU that runs the detector and writes its findings in every format
+#      (tests/find-package-test/writer_consumer.cpp), header-only and with k8snetio::compiled_io
+#      (-DK8SNETIO_COMPILED_IO: the writers only declared, compiled once in src/compiled_io.cpp).
+# And, once, what the compiled mode pays instead: src/compiled.cpp and src/compiled_io.cpp.
 # Each is the best of RUNS compiles (-c, no ccache), wall clock and the compiler's CPU time
 # (user + sys, steadier on a busy machine), with the machine and date, so that figures can go
 # to benchmarks/README.md. Run it on an idle machine.
@@ -50,6 +53,13 @@ figure=$(best "$work/umbrella.cpp")
 echo "A4.3 umbrella alone, header-only:     $figure"
 figure=$(best "$work/umbrella.cpp" -DK8SNETIO_COMPILED)
 echo "A4.3 umbrella alone, compiled mode:   $figure (target: at most 1.5 s)"
+writer=$root/tests/find-package-test/writer_consumer.cpp
+figure=$(best "$writer")
+echo "A4   writer TU, header-only:          $figure"
+figure=$(best "$writer" -DK8SNETIO_COMPILED -DK8SNETIO_COMPILED_IO)
+echo "A4   writer TU, compiled mode (io):   $figure"
 runs=1
 figure=$(best "$root/src/compiled.cpp" -DK8SNETIO_COMPILED)
 echo "     src/compiled.cpp (once per build): $figure"
+figure=$(best "$root/src/compiled_io.cpp" -DK8SNETIO_COMPILED -DK8SNETIO_COMPILED_IO)
+echo "     src/compiled_io.cpp (once per build): $figure"

@@ -63,6 +63,11 @@ macro(k8snetio_find_compiled)
   k8snetio_find_core()
 endmacro()
 
+# compiled_io needs io's libraries (its writers are built on fmt).
+macro(k8snetio_find_compiled_io)
+  k8snetio_find_io()
+endmacro()
+
 macro(k8snetio_find_io)
   k8snetio_find_core()
   _k8snetio_require(fmt ${K8SNETIO_FMT_MIN_VERSION})

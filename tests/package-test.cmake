@@ -79,6 +79,8 @@ if(COMPONENTS STREQUAL "core" OR COMPONENTS STREQUAL "compiled")
       list(APPEND consumer_arguments -DCMAKE_DISABLE_FIND_PACKAGE_${package}=ON)
     endforeach()
   endif()
+elseif(COMPONENTS STREQUAL "compiled_io")
+  list(APPEND consumer_arguments -DK8SNETIO_COMPONENTS=${COMPONENTS})
 endif()
 
 if(MODE STREQUAL "find_package")
@@ -137,13 +139,13 @@ if(COMPONENTS STREQUAL "core" AND MODE STREQUAL "find_package")
   endforeach()
 endif()
 
-if(COMPONENTS STREQUAL "compiled" AND NOT CXX_COMPILER MATCHES "cl(\\.exe)?$")
-  # A4: the consumer's object file declares the detector's and the baseline runner's add()
-  # (nm: U) and defines neither: they come compiled from k8snetio::compiled. Matched by their
-  # Itanium-mangled names (size_t's code may be j, m or y), with the consumer's own nm.
-  file(GLOB_RECURSE objects "${BINARY_DIR}/*core_consumer.cpp.o")
+# The symbols (nm) of the consumer's object file compiled from SOURCE (one whose path does not
+# match EXCLUDE), with the consumer's own nm: into OBJECT_VAR and SYMBOLS_VAR.
+function(consumer_symbols source exclude object_var symbols_var)
+  file(GLOB_RECURSE objects "${BINARY_DIR}/*${source}.o")
+  list(FILTER objects EXCLUDE REGEX "${exclude}")
   if(NOT objects)
-    message(FATAL_ERROR "no object file of core_consumer.cpp under ${BINARY_DIR}")
+    message(FATAL_ERROR "no object file of ${source} under ${BINARY_DIR}")
   endif()
   list(GET objects 0 object)
   file(STRINGS "${BINARY_DIR}/CMakeCache.txt" nm REGEX "^CMAKE_NM:")
@@ -152,6 +154,15 @@ if(COMPONENTS STREQUAL "compiled" AND NOT CXX_COMPILER MATCHES "cl(\\.exe)?$")
     find_program(nm NAMES nm NO_CACHE REQUIRED)
   endif()
   execute_process(COMMAND ${nm} ${object} OUTPUT_VARIABLE symbols COMMAND_ERROR_IS_FATAL ANY)
+  set(${object_var} "${object}" PARENT_SCOPE)
+  set(${symbols_var} "${symbols}" PARENT_SCOPE)
+endfunction()
+
+if(COMPONENTS STREQUAL "compiled" AND NOT CXX_COMPILER MATCHES "cl(\\.exe)?$")
+  # A4: the consumer's object file declares the detector's and the baseline runner's add()
+  # (nm: U) and defines neither: they come compiled from k8snetio::compiled. Matched by their
+  # Itanium-mangled names (size_t's code may be j, m or y), with the consumer's own nm.
+  consumer_symbols(core_consumer.cpp "^$" object symbols)
   foreach(member IN ITEMS "_ZN8k8snetio8detectorIL[jmy]2ENS_14baseline_tableIL[jmy]2EEEE3addE"
                           "_ZN8k8snetio15baseline_runnerIL[jmy]2EE3addE")
     if(NOT symbols MATCHES "[ \t]U ${member}" OR symbols MATCHES "[ \t][TtWw] ${member}")
@@ -181,6 +192,53 @@ if(COMPONENTS STREQUAL "compiled" AND MODE STREQUAL "find_package")
     endif()
     message(STATUS "pkg-config k8snetio-compiled: ${flags}")
   endif()
+endif()
+
+if(COMPONENTS STREQUAL "compiled_io")
+  # A4: the writer consumer's object file declares write_findings (nm: U) and defines no writer:
+  # they come compiled from k8snetio::compiled_io. Its findings in every format are byte for
+  # byte those of the same program built header-only.
+  if(NOT CXX_COMPILER MATCHES "cl(\\.exe)?$")
+    consumer_symbols(writer_consumer.cpp "consumer_header_only\\.dir" object symbols)
+    set(writer "_ZN8k8snetio2io14write_findings")
+    if(NOT symbols MATCHES "[ \t]U ${writer}" OR symbols MATCHES "[ \t][TtWw] _ZN8k8snetio2io")
+      message(FATAL_ERROR "compiled_io: ${object} defines a writer or does not call one:\n${symbols}")
+    endif()
+    message(STATUS "compiled_io: the consumer declares write_findings, k8snetio::compiled_io "
+                   "defines it")
+  endif()
+  if(MODE STREQUAL "find_package")
+    find_program(pkg_config NAMES pkg-config NO_CACHE)
+    if(pkg_config)
+      file(GLOB_RECURSE pc_files "${INSTALL_PREFIX}/*/k8snetio-compiled-io.pc")
+      if(NOT pc_files)
+        message(FATAL_ERROR "the install has no k8snetio-compiled-io.pc")
+      endif()
+      list(GET pc_files 0 pc_file)
+      get_filename_component(pc_dir "${pc_file}" DIRECTORY)
+      get_filename_component(core_pc_dir "${INSTALL_PREFIX}/share/pkgconfig" ABSOLUTE)
+      set(ENV{PKG_CONFIG_PATH} "${pc_dir}:${core_pc_dir}")
+      execute_process(COMMAND ${pkg_config} --cflags --libs k8snetio-compiled-io
+                      OUTPUT_VARIABLE flags COMMAND_ERROR_IS_FATAL ANY)
+      if(NOT flags MATCHES "-DK8SNETIO_COMPILED_IO" OR NOT flags MATCHES "-lk8snetio_io")
+        message(FATAL_ERROR "pkg-config k8snetio-compiled-io gives no library or mode: ${flags}")
+      endif()
+      message(STATUS "pkg-config k8snetio-compiled-io: ${flags}")
+    endif()
+  endif()
+  foreach(program IN ITEMS consumer consumer_header_only)
+    find_program(${program}_path NAMES ${program} PATHS ${BINARY_DIR} ${BINARY_DIR}/${CONFIG}
+                 NO_DEFAULT_PATH NO_CACHE REQUIRED)
+    execute_process(COMMAND ${${program}_path} OUTPUT_VARIABLE ${program}_out
+                    COMMAND_ERROR_IS_FATAL ANY)
+  endforeach()
+  if(NOT consumer_out STREQUAL consumer_header_only_out)
+    message(FATAL_ERROR "compiled_io: the findings differ from header-only:\n${consumer_out}\n"
+                        "header-only:\n${consumer_header_only_out}")
+  endif()
+  string(LENGTH "${consumer_out}" written)
+  message(STATUS "compiled_io: ${written} bytes of findings, the same as header-only")
+  return()
 endif()
 
 find_program(consumer NAMES consumer PATHS ${BINARY_DIR} ${BINARY_DIR}/${CONFIG}

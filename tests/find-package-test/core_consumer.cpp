@@ -11,28 +11,15 @@
 #include <k8snetio/engine/detector.hpp>
 #include <k8snetio/rules/anomalous_network_io.hpp>
 
+#include "two_pods.hpp"
+
 namespace k = k8snetio;
 
 int main() {
-  // Two pods of service "web": an hour of steady traffic for the baseline, then an hour in
-  // which web-x2k9p sends 100 times its usual bytes for 8 buckets.
-  std::vector<k::metric_point> history, today;
-  for (int i = 0; i < 360; ++i) {
-    const double t = 1'700'000'000 + 10.0 * i;
-    const double v = 1000 + (i % 7) * 10;
-    for (const char* pod : {"web-abcde", "web-x2k9p"})
-      for (const char* dir : {"transmit", "receive"})
-        history.push_back({t, v, k::default_metric_name, "c1", pod, "node-1", dir});
-  }
-  for (int i = 0; i < 360; ++i) {
-    const double t = 1'700'003'600 + 10.0 * i;
-    for (const char* pod : {"web-abcde", "web-x2k9p"}) {
-      const bool burst = std::string(pod) == "web-x2k9p" && i >= 100 && i < 108;
-      const double v = (1000 + (i % 7) * 10) * (burst ? 100 : 1);
-      for (const char* dir : {"transmit", "receive"})
-        today.push_back({t, v, k::default_metric_name, "c1", pod, "node-1", dir});
-    }
-  }
+  // An hour of steady traffic for the baseline, then an hour in which web-x2k9p sends 100 times
+  // its usual bytes for 8 buckets.
+  const std::vector<k::metric_point> history = two_pods_hour(1'700'000'000, false);
+  const std::vector<k::metric_point> today = two_pods_hour(1'700'003'600, true);
   const auto baseline = k::build_network_io_baseline(history);
   k::detector detect(k::anomalous_network_io, baseline.table, {});
   for (const k::metric_point& p : today) detect.add(p);

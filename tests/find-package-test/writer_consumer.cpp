@@ -1,0 +1,36 @@
+// A4: a user's program that writes findings, built twice by the compiled_io package tests: on
+// k8snetio::compiled_io (the writers come compiled from the library; package-test.cmake checks
+// that its object file only declares write_findings) and header-only on k8snetio::io. It learns
+// a baseline and detects as core_consumer.cpp does, then prints the one finding in every format
+// but the HTML report's (whose time stamp changes): the two programs' outputs must be the same.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <k8snetio/engine/detector.hpp>
+#include <k8snetio/io/output/findings_writer.hpp>
+#include <k8snetio/rules/anomalous_network_io.hpp>
+
+#include "two_pods.hpp"
+
+namespace k = k8snetio;
+
+int main() {
+  const std::vector<k::metric_point> history = two_pods_hour(1'700'000'000, false);
+  const std::vector<k::metric_point> today = two_pods_hour(1'700'003'600, true);
+  const auto baseline = k::build_network_io_baseline(history);
+  k::detector detect(k::anomalous_network_io, baseline.table, {});
+  for (const k::metric_point& p : today) detect.add(p);
+  const k::detection_result result = detect.finish();
+  if (result.findings.size() != 1) {
+    std::puts("writer consumer: expected one finding");
+    return 1;
+  }
+  std::string out;
+  for (const auto format :
+       {k::io::output_format::jsonl, k::io::output_format::csv, k::io::output_format::table,
+        k::io::output_format::hec, k::io::output_format::ocsf, k::io::output_format::risk})
+    k::io::write_findings(out, result.findings, format);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return out.find("web-x2k9p") == std::string::npos ? 1 : 0;
+}

@@ -199,39 +199,6 @@ K8SNETIO_IO_INLINE void append_findings_csv_header(std::string& out) {
       "risk_message\n";
 }
 
-namespace detail {
-
-/// O6.5: whether a spreadsheet would take the cell for a formula (OWASP's list).
-constexpr bool starts_like_formula(std::string_view cell) noexcept {
-  if (cell.empty()) return false;
-  switch (cell.front()) {
-    case '=':
-    case '+':
-    case '-':
-    case '@':
-    case '\t':
-    case '\r': return true;
-    default: return false;
-  }
-}
-
-/// A text cell of the findings CSV: with the guard, a cell that starts like a formula gets a
-/// leading `'` and is quoted, as OWASP recommends, so a spreadsheet shows it as text.
-inline void append_text_cell(std::string& out, std::string_view cell, bool formula_guard) {
-  if (!formula_guard || !starts_like_formula(cell)) {
-    append_csv_field(out, cell);
-    return;
-  }
-  out += "\"'";
-  for (char ch : cell) {
-    if (ch == '"') out += '"';
-    out += ch;
-  }
-  out += '"';
-}
-
-}  // namespace detail
-
 K8SNETIO_IO_INLINE void append_finding_csv(std::string& out, const finding& f, bool formula_guard) {
   const rule_metadata& rule = detail::rule_of(f);
   std::string anomalies;

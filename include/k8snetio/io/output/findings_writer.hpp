@@ -169,6 +169,40 @@ std::string write_findings(std::span<const finding> findings, output_format form
 
 void write_findings(std::ostream& out, std::span<const finding> findings, output_format format);
 
+namespace detail {
+
+// Also used by unbaselined_csv.hpp, so here in both modes (no fmt).
+/// O6.5: whether a spreadsheet would take the cell for a formula (OWASP's list).
+constexpr bool starts_like_formula(std::string_view cell) noexcept {
+  if (cell.empty()) return false;
+  switch (cell.front()) {
+    case '=':
+    case '+':
+    case '-':
+    case '@':
+    case '\t':
+    case '\r': return true;
+    default: return false;
+  }
+}
+
+/// A text cell of the findings CSV: with the guard, a cell that starts like a formula gets a
+/// leading `'` and is quoted, as OWASP recommends, so a spreadsheet shows it as text.
+inline void append_text_cell(std::string& out, std::string_view cell, bool formula_guard) {
+  if (!formula_guard || !starts_like_formula(cell)) {
+    append_csv_field(out, cell);
+    return;
+  }
+  out += "\"'";
+  for (char ch : cell) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  out += '"';
+}
+
+}  // namespace detail
+
 }  // namespace k8snetio::io
 
 #if !defined(K8SNETIO_COMPILED_IO)

@@ -3,7 +3,10 @@
 # k8snetio into a fresh prefix; then it configures, builds and runs a small consumer project with
 # the caller's compiler. COMPONENTS=core (A3) builds the consumer on k8snetio::core alone and
 # proves it needs none of io's libraries: in find_package mode they are made unfindable, and in
-# both modes the consumer's link line must not name them.
+# both modes the consumer's link line must not name them. COMPONENTS=compiled (A4) builds it on
+# k8snetio::compiled and checks that its object file only declares the engines;
+# COMPONENTS=compiled_io builds the writer consumer on k8snetio::compiled_io and header-only and
+# compares what they write.
 # MODE=plain_install (A3) configures the repository itself as a user installing the headers
 # would, with the tests, examples and benchmarks off and their dependencies unfindable, then
 # installs it and checks the package config and the pkg-config files.
@@ -12,7 +15,7 @@
 #         -DCXX_COMPILER=<c++> -DGENERATOR=<generator> [-DCXX_FLAGS=...] [-DMAKE_PROGRAM=...]
 #         [-DCONFIG=<build type>] [-DPREFIX_PATH=<dir>|<dir>...] -DK8SNETIO_SOURCE_DIR=<root>
 #         [-DK8SNETIO_BINARY_DIR=<build> -DINSTALL_PREFIX=<dir>]   (find_package only)
-#         [-DCOMPONENTS=core]
+#         [-DCOMPONENTS=core|compiled|compiled_io]
 #         -P package-test.cmake
 cmake_minimum_required(VERSION 3.21)
 
@@ -47,11 +50,19 @@ if(MODE STREQUAL "plain_install")
     endif()
   endforeach()
   # The same build installed again elsewhere (`cmake --install build --prefix DIR`): the .pc
-  # files name the prefix installed to, not the one configured.
+  # files name the prefix installed to, not the one configured. And staged (DESTDIR): they name
+  # the prefix, not the staging directory.
   set(moved "${INSTALL_PREFIX}-moved")
-  file(REMOVE_RECURSE "${moved}")
+  set(staged "${INSTALL_PREFIX}-staged")
+  file(REMOVE_RECURSE "${moved}" "${staged}")
   execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${moved}
                   COMMAND_ERROR_IS_FATAL ANY)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env DESTDIR=${staged}
+                          ${CMAKE_COMMAND} --install ${BINARY_DIR} COMMAND_ERROR_IS_FATAL ANY)
+  file(READ "${staged}${INSTALL_PREFIX}/share/pkgconfig/k8snetio.pc" staged_pc)
+  if(NOT staged_pc MATCHES "(^|\n)prefix=${INSTALL_PREFIX}\n")
+    message(FATAL_ERROR "a DESTDIR install's k8snetio.pc does not name the prefix:\n${staged_pc}")
+  endif()
   find_program(pkg_config NAMES pkg-config NO_CACHE)
   if(pkg_config)
     foreach(prefix IN ITEMS "${INSTALL_PREFIX}" "${moved}")
@@ -187,7 +198,8 @@ if(COMPONENTS STREQUAL "compiled" AND MODE STREQUAL "find_package")
     set(ENV{PKG_CONFIG_PATH} "${pc_dir}:${core_pc_dir}")
     execute_process(COMMAND ${pkg_config} --cflags --libs k8snetio-compiled
                     OUTPUT_VARIABLE flags COMMAND_ERROR_IS_FATAL ANY)
-    if(NOT flags MATCHES "-DK8SNETIO_COMPILED" OR NOT flags MATCHES "-lk8snetio")
+    if(NOT flags MATCHES "-DK8SNETIO_COMPILED" OR NOT flags MATCHES "-lk8snetio"
+       OR NOT " ${flags}" MATCHES " -L${INSTALL_PREFIX}/")
       message(FATAL_ERROR "pkg-config k8snetio-compiled gives no library or mode: ${flags}")
     endif()
     message(STATUS "pkg-config k8snetio-compiled: ${flags}")
@@ -220,7 +232,8 @@ if(COMPONENTS STREQUAL "compiled_io")
       set(ENV{PKG_CONFIG_PATH} "${pc_dir}:${core_pc_dir}")
       execute_process(COMMAND ${pkg_config} --cflags --libs k8snetio-compiled-io
                       OUTPUT_VARIABLE flags COMMAND_ERROR_IS_FATAL ANY)
-      if(NOT flags MATCHES "-DK8SNETIO_COMPILED_IO" OR NOT flags MATCHES "-lk8snetio_io")
+      if(NOT flags MATCHES "-DK8SNETIO_COMPILED_IO" OR NOT flags MATCHES "-lk8snetio_io"
+         OR NOT " ${flags}" MATCHES " -L${INSTALL_PREFIX}/")
         message(FATAL_ERROR "pkg-config k8snetio-compiled-io gives no library or mode: ${flags}")
       endif()
       message(STATUS "pkg-config k8snetio-compiled-io: ${flags}")

@@ -2,6 +2,7 @@
 # our own build and by the installed package config (k8snetioConfig.cmake includes this file):
 #   core     the model, stages, engines and rules: range-v3, tl-expected
 #   compiled the core's engines for the shipped rules compiled once (A4): the core's
+#   compiled_io  the writers of findings compiled once (A4): io's
 #   io       readers and writers, and user service patterns (D2.4): adds fmt, simdjson, zlib,
 #            zstd, PCRE2, protozero and threads
 #   service  what the live core needs: io's, and threads

@@ -2,7 +2,6 @@
 // Fixtures: tests/data/baseline_*.csv.
 #include <catch2/catch.hpp>
 
-#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>

@@ -13,7 +13,7 @@ set -u
 root=${1:-.}
 cxx=${2:-g++}
 cd "$root/include" || exit 2
-heavy='/(simdjson|zlib\.h|zstd|protozero|boost|grpc|grpcpp|openssl|librdkafka|pcre2|fmt)[/.]'
+heavy='(^|/)(simdjson|zlib\.h|zstd|protozero|boost|grpc|grpcpp|openssl|librdkafka|pcre2|fmt)[/.]'
 failed=0
 checked=0
 ranges='/range/v3/'

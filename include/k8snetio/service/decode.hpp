@@ -12,12 +12,9 @@
 
 #include <fmt/format.h>
 
-// findings_writer.hpp first: its io::detail::parse_finite names `number_status` unqualified,
-// which the readers' io::detail::number_status would capture if they came before it.
-#include <k8snetio/io/output/findings_writer.hpp>
-
 #include <k8snetio/io/input/hec_reader.hpp>
 #include <k8snetio/io/input/otlp_reader.hpp>
+#include <k8snetio/io/output/findings_writer.hpp>
 #include <k8snetio/service/outcome.hpp>
 
 namespace k8snetio::service {

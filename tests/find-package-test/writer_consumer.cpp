@@ -5,7 +5,6 @@
 // the HTML report too: the two programs' outputs must be the same bytes.
 #include <cstdio>
 #include <string>
-#include <vector>
 
 #include <k8snetio/engine/detector.hpp>
 #include <k8snetio/io/output/findings_writer.hpp>
@@ -16,12 +15,7 @@
 namespace k = k8snetio;
 
 int main() {
-  const std::vector<k::metric_point> history = two_pods_hour(1'700'000'000, false);
-  const std::vector<k::metric_point> today = two_pods_hour(1'700'003'600, true);
-  const auto baseline = k::build_network_io_baseline(history);
-  k::detector detect(k::anomalous_network_io, baseline.table, {});
-  for (const k::metric_point& p : today) detect.add(p);
-  const k::detection_result result = detect.finish();
+  const k::detection_result result = detect_burst_in_two_pods();
   if (result.findings.size() != 1) {
     std::puts("writer consumer: expected one finding");
     return 1;

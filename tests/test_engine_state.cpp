@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -264,6 +265,128 @@ TEST_CASE(
     const std::string forged = k8snetio::seal_snapshot("detector", d.settings(), w.bytes());
     CHECK_THAT(refusal(forged, options), Catch::Contains("a count of"));
   }
+}
+
+namespace {
+
+/// The points of tests/data/detector_state_v2.bin, a detector's state written by the build
+/// before format version 3 (0887554): 60 buckets of two pods in prod (baselined) and two in
+/// staging (no baseline row, D5.4), staging gone in buckets 20-24; the state was saved after
+/// the first v2_cut points, under the default options.
+std::vector<metric_point> v2_points() {
+  static const std::vector<std::string> pods = {"web-7d4b9c8f6d-x2k9p", "api-5f6d7c8b9a-z9y8x"};
+  std::vector<metric_point> out;
+  for (int b = 0; b < 60; ++b) {
+    const double t = static_cast<double>(t0 + 10 * b);
+    for (const char* cluster : {"prod", "staging"}) {
+      if (std::string_view(cluster) == "staging" && b >= 20 && b < 25) continue;
+      for (const std::string& pod : pods) {
+        out.push_back({t + 1.25, 1000.0 + b % 7, "", cluster, pod, "node-1", "transmit"});
+        out.push_back({t + 3.75, 3000.0 + b % 5, "", cluster, pod, "node-1", "receive"});
+      }
+    }
+  }
+  return out;
+}
+constexpr std::size_t v2_cut = 300;
+
+}  // namespace
+
+TEST_CASE("S4 D5.4 a detector state of format version 2 still restores and goes on") {
+  const std::vector<metric_point> points = v2_points();
+  std::vector<metric_point> prod;
+  for (const auto& p : points)
+    if (p.cluster == "prod") prod.push_back(p);
+  const auto table = k8snetio::build_network_io_baseline(prod).table;
+  const std::string v2 = k8snetio::test::read_fixture("detector_state_v2.bin");
+  REQUIRE(v2.size() > 12);
+  REQUIRE(v2[8] == 2);  // what the fixture is: format version 2
+
+  detector restored(k8snetio::anomalous_network_io, table, {});
+  REQUIRE(restored.restore_state(v2));
+  for (std::size_t i = v2_cut; i < points.size(); ++i) restored.add(points[i]);
+  const auto got = restored.finish();
+  const auto want = k8snetio::detect_anomalous_network_io(points, table, {});
+  CHECK(bytes_of(got.findings) == bytes_of(want.findings));
+  CHECK(bytes_of(got.stats) == bytes_of(want.stats));
+  REQUIRE(want.unbaselined.size() == 2);
+  CHECK(want.unbaselined[0] == k8snetio::unbaselined_key{"staging:api", 1, 55});
+  CHECK(got.unbaselined == want.unbaselined);
+  // Saved again, it is written in this build's format, and goes on to the same answer.
+  detector again(k8snetio::anomalous_network_io, table, {});
+  REQUIRE(again.restore_state(v2));
+  const std::string v3 = again.save_state();
+  CHECK(static_cast<std::uint32_t>(v3[8]) == k8snetio::snapshot_format_version);
+  detector third(k8snetio::anomalous_network_io, table, {});
+  REQUIRE(third.restore_state(v3));
+  for (std::size_t i = v2_cut; i < points.size(); ++i) third.add(points[i]);
+  const auto last = third.finish();
+  CHECK(bytes_of(last.findings) == bytes_of(want.findings));
+  CHECK(bytes_of(last.stats) == bytes_of(want.stats));
+  CHECK(last.unbaselined == want.unbaselined);
+}
+
+TEST_CASE("S4 D5.4 the state of a key without a baseline row does not grow with its age") {
+  // The same key seen for 100 buckets or 20,000: the same snapshot size (its buckets are one
+  // run); with a gap of an hour, one run more (16 bytes).
+  const auto state_after = [](std::int64_t buckets, std::int64_t gap) {
+    detector d(k8snetio::anomalous_network_io, io_table(), {});
+    for (std::int64_t b = 0; b < buckets; ++b) {
+      const std::int64_t at = b < buckets / 2 ? b : b + gap;
+      d.add({static_cast<double>(t0 + 10 * at) + 1, 10, "", "staging", "new-svc-abcde", "n-9",
+             "transmit"});
+      (void)d.take_closed();
+    }
+    const auto size = d.save_state().size();
+    CHECK(d.finish().unbaselined ==
+          std::vector<k8snetio::unbaselined_key>{
+              {"staging:new-svc", 1, static_cast<std::uint64_t>(buckets)}});
+    return size;
+  };
+  const std::size_t short_lived = state_after(100, 0);
+  CHECK(state_after(20'000, 0) == short_lived);
+  CHECK(state_after(20'000, 360) == short_lived + 16);
+}
+
+TEST_CASE("S4 D5.4 a forged run of buckets is refused") {
+  const std::vector<metric_point> points = v2_points();
+  detector d(k8snetio::anomalous_network_io, io_table(), {});
+  for (const auto& p : points) d.add(p);
+  const std::string payload(k8snetio::open_snapshot(d.save_state(), "detector", d.settings()));
+  // staging:api's entry: its name, its one pod, then its runs: buckets 0-19 and 25-58 (59 is
+  // still open).
+  const std::string key = "staging:api";
+  const std::size_t name = payload.find(key);
+  REQUIRE(name != std::string::npos);
+  k8snetio::detail::snapshot_reader r(std::string_view(payload).substr(name + key.size()));
+  REQUIRE(r.u64() == 1);  // pods
+  (void)r.str();
+  REQUIRE(r.u64() == 2);  // runs
+  const std::size_t run_at = name + key.size() + r.position();
+  REQUIRE(r.i64() == t0);
+  REQUIRE(r.u64() == 20);
+  REQUIRE(r.i64() == t0 + 250);
+  REQUIRE(r.u64() == 34);
+
+  const auto refusal = [&](std::string forged) {
+    detector fresh(k8snetio::anomalous_network_io, io_table(), {});
+    const auto restored =
+        fresh.restore_state(k8snetio::seal_snapshot("detector", d.settings(), forged));
+    return restored ? std::string("(accepted)") : restored.error().what();
+  };
+  CHECK(refusal(payload) == "(accepted)");
+  std::string empty_run = payload;
+  empty_run[run_at + 8] = 0;  // a run of no bucket
+  CHECK_THAT(refusal(empty_run), Catch::Contains("a run of 0 buckets"));
+  std::string off_step = payload;
+  off_step[run_at] = static_cast<char>(off_step[run_at] + 3);  // a start between the multiples
+  CHECK_THAT(refusal(off_step), Catch::Contains("off the span's multiples"));
+  std::string overlapping = payload;  // the first run reaching into the second
+  overlapping[run_at + 8] = 26;
+  CHECK_THAT(refusal(overlapping), Catch::Contains("not after the runs before it"));
+  std::string endless = payload;  // a run past the largest start
+  for (int i = 0; i < 8; ++i) endless[run_at + 8 + static_cast<std::size_t>(i)] = '\xff';
+  CHECK_THAT(refusal(endless), Catch::Contains("a run of 18446744073709551615 buckets"));
 }
 
 }  // namespace test_engine_state

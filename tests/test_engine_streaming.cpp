@@ -214,33 +214,56 @@ TEST_CASE("D5.4 keys seen without a baseline row are counted with their pods and
   CHECK(result.unbaselined[0] == k8snetio::unbaselined_key{"staging:new-svc", 1, 30});
 }
 
+namespace {
+/// Every start a distinct_buckets holds, ascending, from its runs and its unaligned starts.
+std::vector<std::int64_t> starts_of(const k8snetio::detail::distinct_buckets& b,
+                                    std::int64_t step) {
+  std::vector<std::int64_t> out;
+  for (const auto& r : b.runs())
+    for (std::uint64_t k = 0; k < r.count; ++k)
+      out.push_back(r.first + static_cast<std::int64_t>(k) * step);
+  const auto other = b.unaligned();
+  out.insert(out.end(), other.begin(), other.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+}  // namespace
+
 TEST_CASE("D5.4 S1.1 an unbaselined key's distinct buckets are counted exactly in any order") {
   // detail::distinct_buckets against std::set: in order, nearly in order (late rows), reversed,
-  // shuffled, with repeats; then the detector on shuffled rows.
+  // shuffled, with repeats, with gaps, with starts off the span's multiples; enough shuffled
+  // starts to fold the out-of-order ones into runs; then the detector on shuffled rows.
   std::mt19937_64 rng(54);
-  for (int shape = 0; shape < 5; ++shape)
+  for (int shape = 0; shape < 7; ++shape)
     for (int trial = 0; trial < 20; ++trial) {
       std::vector<std::int64_t> starts;
-      const int n = 1 + static_cast<int>(rng() % 400);
+      const int n =
+          shape == 6 ? 6000 + static_cast<int>(rng() % 3000) : 1 + static_cast<int>(rng() % 400);
       for (int i = 0; i < n; ++i) starts.push_back(t0 + 10 * i);
       if (shape == 1)  // late rows: each start may swap with one up to 5 places later
         for (std::size_t i = 0; i + 1 < starts.size(); ++i)
           std::swap(starts[i], starts[std::min(starts.size() - 1, i + rng() % 6)]);
       if (shape == 2) std::reverse(starts.begin(), starts.end());
-      if (shape == 3) std::shuffle(starts.begin(), starts.end(), rng);
+      if (shape == 3 || shape == 6) std::shuffle(starts.begin(), starts.end(), rng);
       if (shape == 4)  // every start two to four times, shuffled
         for (int i = 0; i < n; ++i)
           for (std::uint64_t k = rng() % 3 + 1; k > 0; --k) starts.push_back(t0 + 10 * i);
       if (shape == 4) std::shuffle(starts.begin(), starts.end(), rng);
-      k8snetio::detail::distinct_buckets got;
+      if (shape == 5) {  // gaps (a pod that comes and goes) and starts between the multiples
+        std::erase_if(starts, [&](std::int64_t) { return rng() % 4 == 0; });
+        for (int i = 0; i < 20; ++i)
+          starts.push_back(t0 + 10 * static_cast<std::int64_t>(rng() % 400) + 3);
+        std::shuffle(starts.begin(), starts.end(), rng);
+      }
+      k8snetio::detail::distinct_buckets got(10);
       std::set<std::int64_t> want;
       for (std::int64_t t : starts) {
         got.insert(t);
         want.insert(t);
         REQUIRE(got.size() == want.size());
       }
-      const std::vector<std::int64_t> sorted = got.sorted();
-      CHECK(std::vector<std::int64_t>(want.begin(), want.end()) == sorted);
+      CHECK(std::vector<std::int64_t>(want.begin(), want.end()) == starts_of(got, 10));
+      if (shape <= 4 || shape == 6) CHECK(got.runs().size() == 1);  // no gap: one run
     }
   // The same counts from the detector, with its rows in a shuffled order.
   std::vector<owned> more = traffic(30, 8);
@@ -252,6 +275,24 @@ TEST_CASE("D5.4 S1.1 an unbaselined key's distinct buckets are counted exactly i
   const auto result = k8snetio::detect_anomalous_network_io(views(more), trained());
   REQUIRE(result.unbaselined.size() == 1);
   CHECK(result.unbaselined[0] == k8snetio::unbaselined_key{"staging:new-svc", 1, 30});
+}
+
+TEST_CASE("D5.4 a key without a baseline row holds one run however long it is seen") {
+  // A live service's month of a new service: 259,200 buckets in order, a few late ones among
+  // them, and the memory is one run, not 8 bytes a bucket.
+  k8snetio::detail::distinct_buckets buckets(10);
+  for (std::int64_t b = 0; b < 259'200; ++b) {
+    buckets.insert(t0 + 10 * b);
+    if (b % 1000 == 999) buckets.insert(t0 + 10 * (b - 7));  // late, already held
+  }
+  CHECK(buckets.size() == 259'200);
+  CHECK(buckets.pieces() == 1);
+  REQUIRE(buckets.runs().size() == 1);
+  CHECK(buckets.runs()[0] == k8snetio::detail::distinct_buckets::run{t0, 259'200});
+  // A pod that is gone for an hour and comes back: two runs.
+  for (std::int64_t b = 259'200 + 360; b < 259'200 + 720; ++b) buckets.insert(t0 + 10 * b);
+  CHECK(buckets.size() == 259'560);
+  CHECK(buckets.pieces() == 2);
 }
 
 TEST_CASE("D2.4 the engines drop and count rows whose pod name hits the user pattern's limit") {

@@ -41,7 +41,10 @@ class snapshot_error : public std::runtime_error {
 /// The version written. 2: the span aggregator keeps the newest point time (S1.3's exact
 /// watermark), so the states that hold an aggregator (a detector's, a baseline runner's) of
 /// version 1 are refused by name; every other kind (a day file, the OTLP series) reads both.
-inline constexpr std::uint32_t snapshot_format_version = 2;
+/// 3: a detector's D5.4 buckets of a key without a baseline row are runs of consecutive
+/// buckets rather than every bucket (a live service's state no longer grows with its age);
+/// version 2 still restores.
+inline constexpr std::uint32_t snapshot_format_version = 3;
 /// The oldest version whose states holding a span aggregator this build reads.
 inline constexpr std::uint32_t snapshot_aggregator_version = 2;
 

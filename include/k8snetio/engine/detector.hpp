@@ -280,7 +280,8 @@ detector<N, Baseline>::detector(const rule_definition<N>& rule, const Baseline& 
       lookup_(baseline),
       scorer_(*rule.measures, options_.scoring),
       windows_({options_.min_count, rule_.metadata, options_.span.span_seconds,
-                options_.window_seconds}) {
+                options_.window_seconds}),
+      misses_(options_.span.span_seconds) {
   if (std::string why = baseline_mismatch(rule, baseline); !why.empty())
     throw std::invalid_argument("detector: " + why);  // A1.1
   if (options_.window_seconds &&
@@ -663,8 +664,9 @@ std::string detector<N, Baseline>::save_state() const {
 /// Restores into a fresh detector and moves it in last: a refused snapshot changes nothing.
 template <std::size_t N, baseline_source<N> Baseline>
 void detector<N, Baseline>::restore_or_throw(std::string_view snapshot) {
+  snapshot_info info;
   detail::snapshot_reader r(
-      open_snapshot(snapshot, "detector", settings(), nullptr, snapshot_aggregator_version),
+      open_snapshot(snapshot, "detector", settings(), &info, snapshot_aggregator_version),
       "detector state");
   detector d(rule_, *baseline_, options_);
   d.aggregator_.restore(r);
@@ -674,7 +676,7 @@ void detector<N, Baseline>::restore_or_throw(std::string_view snapshot) {
   if (const std::uint8_t failure =
           r.choice(static_cast<std::uint8_t>(drop_reason::memory_limit) + 1, "the failure"))
     d.failure_ = static_cast<drop_reason>(failure - 1);
-  d.misses_.restore(r);
+  d.misses_.restore(r, info.version);
   if (options_.keep_finding_series) d.recorder_.restore(r, d.pods_, d.windows_.closed());
   r.expect_end();
   *this = std::move(d);

@@ -159,15 +159,8 @@ K8SNETIO_IO_INLINE void append_finding_json(std::string& out, const finding& f) 
   string_field("host", f.host);
   string_field("k8s.pod.name", f.pod);
   string_field("k8s.service", f.service);
-  if (!f.namespace_name.empty()) string_field("k8s.namespace.name", f.namespace_name);
-  if (!f.pod_uid.empty()) string_field("k8s.pod.uid", f.pod_uid);
-  fmt::format_to(std::back_inserter(out), "\"count\":{},\"anomalies\":[", f.count);
-  for (std::size_t i = 0; i < f.anomalies.size(); ++i) {
-    if (i) out += ',';
-    append_json_string(out, f.anomalies[i]);
-  }
-  fmt::format_to(std::back_inserter(out), "],\"window_start\":{},\"window_end\":{},",
-                 f.window_start, f.window_end);
+  detail::append_finding_members(out, f);
+  out += ',';
   string_field("search_name", rule.name);
   string_field("rule_id", rule.id);
   out += "\"mitre_attack_id\":[";

@@ -28,6 +28,26 @@ inline void append_live_fields(std::string& out, const finding& f) {
   out += ",\"finding_id\":";
   append_json_string(out, finding_id(f));
 }
+
+/// The finding's own members after its names, as the JSON line and the risk event both write
+/// them: the I3.3 context (when known), count, anomalies and window, without a trailing comma.
+inline void append_finding_members(std::string& out, const finding& f) {
+  const auto string_field = [&out](std::string_view key, std::string_view value) {
+    append_json_string(out, key);
+    out += ':';
+    append_json_string(out, value);
+    out += ',';
+  };
+  if (!f.namespace_name.empty()) string_field("k8s.namespace.name", f.namespace_name);
+  if (!f.pod_uid.empty()) string_field("k8s.pod.uid", f.pod_uid);
+  fmt::format_to(std::back_inserter(out), "\"count\":{},\"anomalies\":[", f.count);
+  for (std::size_t i = 0; i < f.anomalies.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, f.anomalies[i]);
+  }
+  fmt::format_to(std::back_inserter(out), "],\"window_start\":{},\"window_end\":{}", f.window_start,
+                 f.window_end);
+}
 }  // namespace detail
 
 namespace detail {
@@ -81,15 +101,7 @@ K8SNETIO_IO_INLINE void append_finding_risk_event(std::string& out, const findin
   string_field("k8s.cluster.name", f.cluster);
   string_field("k8s.pod.name", f.pod);
   string_field("k8s.service", f.service);
-  if (!f.namespace_name.empty()) string_field("k8s.namespace.name", f.namespace_name);
-  if (!f.pod_uid.empty()) string_field("k8s.pod.uid", f.pod_uid);
-  fmt::format_to(std::back_inserter(out), "\"count\":{},\"anomalies\":[", f.count);
-  for (std::size_t i = 0; i < f.anomalies.size(); ++i) {
-    if (i) out += ',';
-    append_json_string(out, f.anomalies[i]);
-  }
-  fmt::format_to(std::back_inserter(out), "],\"window_start\":{},\"window_end\":{}", f.window_start,
-                 f.window_end);
+  detail::append_finding_members(out, f);
   detail::append_live_fields(out, f);  // L12: status and finding_id, live only
   out += "}}";
 }

@@ -14,7 +14,6 @@
 
 #include <k8snetio/io/input/hec_reader.hpp>
 #include <k8snetio/io/input/otlp_reader.hpp>
-#include <k8snetio/io/output/findings_writer.hpp>
 #include <k8snetio/service/outcome.hpp>
 
 namespace k8snetio::service {

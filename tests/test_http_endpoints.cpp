@@ -23,9 +23,13 @@
 
 #include <k8snetio/k8snetio.hpp>
 
+#include "live_support.hpp"
+
 namespace test_http_endpoints {
 
 namespace {
+
+using k8snetio::test::otlp_json;
 
 namespace svc = k8snetio::service;
 using svc::endpoint_reply;
@@ -34,27 +38,14 @@ using svc::point_outcome;
 
 constexpr double now = 1800000000;
 
-/// A table learned from two pods' steady traffic (the values do not matter here).
-const k8snetio::baseline_table<2>& table() {
-  static const auto t = [] {
-    std::vector<k8snetio::metric_point> points;
-    for (int b = 0; b < 60; ++b)
-      for (const char* pod : {"a", "b"})
-        for (const char* direction : {"transmit", "receive"})
-          points.push_back({1700000400.0 + 10 * b, 100.0 + b % 7, "", "c", pod, "n", direction});
-    return k8snetio::build_network_io_baseline(points).table;
-  }();
-  return t;
-}
-
 struct fixture {
   svc::memory_findings_sink sink;
   svc::live_detector<2> detector;
   svc::live_endpoints<svc::live_detector<2>> endpoints;
 
   explicit fixture(svc::endpoint_access access = {}, std::size_t max_body = 1 << 20)
-      : detector(k8snetio::anomalous_network_io, table(), svc::live_options{}, sink, {"io", 1},
-                 [] { return now; }),
+      : detector(k8snetio::anomalous_network_io, k8snetio::test::live_table(), svc::live_options{},
+                 sink, {"io", 1}, [] { return now; }),
         endpoints(detector, max_body, std::move(access)) {
     REQUIRE(!endpoints.load_tokens());
   }
@@ -85,21 +76,6 @@ std::string event(std::string_view value = "5", std::string_view time = "1700000
   return fmt::format(R"({{"time":{},"fields":{{"metric_name":"k8s.pod.network.io","_value":{},)"
                      R"("k8s.cluster.name":"c",{}"k8s.node.name":"n","direction":"transmit"}}}})",
                      time, value, pod);
-}
-
-std::string otlp_json(int points) {
-  std::string dps;
-  for (int i = 0; i < points; ++i)
-    dps += fmt::format(
-        R"({}{{"attributes":[{{"key":"direction","value":{{"stringValue":"transmit"}}}}],)"
-        R"("timeUnixNano":"{}","asDouble":{}}})",
-        i ? "," : "", (1700000410LL + i) * 1000000000LL, 10 + i);
-  return R"({"resourceMetrics":[{"resource":{"attributes":[)"
-         R"({"key":"k8s.cluster.name","value":{"stringValue":"c"}},)"
-         R"({"key":"k8s.node.name","value":{"stringValue":"n"}},)"
-         R"({"key":"k8s.pod.name","value":{"stringValue":"a"}}]},)"
-         R"("scopeMetrics":[{"metrics":[{"name":"k8s.pod.network.io","gauge":{"dataPoints":[)" +
-         dps + "]}}]}]}]}";
 }
 
 std::string gzip(std::string_view data) {

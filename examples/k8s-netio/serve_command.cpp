@@ -1,9 +1,7 @@
-// `k8s-netio serve` (service.md L1-L11): a transport adapter. The event-driven HTTP/1.1 server
-// (include/k8snetio/service/http_server.hpp, Boost.Beast) and the OTLP/gRPC server
-// (grpc_server.hpp, gRPC++) carry requests to the endpoints of the live core
-// (http_endpoints.hpp: tokens, routes, replies, decompression), which hand them to one
-// live_detector (decoding, accounting, state, findings). This file parses flags, wires them
-// together and handles the signals.
+// `k8s-netio serve` (service.md L1-L11): the library's otlp_server (service/otlp_server.hpp: the
+// event-driven HTTP/1.1 server and the OTLP/gRPC server carrying requests to the endpoints of
+// the live core, http_endpoints.hpp, which hand them to one live_detector). This file parses
+// flags, opens the output and the state, and handles the signals.
 #include "serve_command.hpp"
 
 #include <chrono>
@@ -25,9 +23,7 @@
 
 #include <fmt/format.h>
 
-#include <k8snetio/service/grpc_server.hpp>
-#include <k8snetio/service/http_endpoints.hpp>
-#include <k8snetio/service/http_server.hpp>
+#include <k8snetio/service/otlp_server.hpp>
 #include <k8snetio/service/service.hpp>
 
 #include <k8snetio/io/baseline_csv.hpp>
@@ -40,7 +36,6 @@ namespace {
 
 namespace io = k8snetio::io;
 namespace svc = k8snetio::service;
-namespace http = boost::beast::http;
 
 struct serve_options {
   svc::live_options live;
@@ -56,29 +51,6 @@ struct serve_options {
   std::string idle_timeout = "60s";  ///< L10
   std::string tls_cert, tls_key, tls_client_ca;
 };
-
-std::string_view view(boost::beast::string_view s) { return {s.data(), s.size()}; }
-
-/// A Beast request header as the endpoints see it.
-svc::endpoint_request request_of(const http::request_header<>& head) {
-  svc::endpoint_request r;
-  r.method = view(head.method_string());
-  r.path = view(head.target());
-  r.path = r.path.substr(0, r.path.find('?'));
-  r.content_type = view(head[http::field::content_type]);
-  r.content_encoding = view(head[http::field::content_encoding]);
-  r.authorization = view(head[http::field::authorization]);
-  return r;
-}
-
-svc::http_response response_of(svc::endpoint_reply reply) {
-  auto res = svc::make_response(static_cast<http::status>(reply.status), std::move(reply.body),
-                                reply.content_type);
-  if (!reply.retry_after.empty()) res.set(http::field::retry_after, reply.retry_after);
-  if (!reply.allow.empty()) res.set(http::field::allow, reply.allow);
-  if (reply.close) res.keep_alive(false);
-  return res;
-}
 
 int run_serve(serve_options& o) {
   const auto usage = [](const std::string& message) {
@@ -178,47 +150,19 @@ int run_serve(serve_options& o) {
   svc::live_endpoints<svc::live_detector<2>> endpoints(service, o.live.max_body, o.access);
   if (auto bad = endpoints.load_tokens()) return usage(*bad);
 
-  svc::http_server_options ho;
-  ho.host = listen->host;
-  ho.port = listen->port;
-  ho.threads = 2;  // one request may wait for the detector while the other thread serves
-  ho.idle_timeout = std::chrono::seconds(*idle);
-  ho.read_timeout = std::chrono::seconds(o.live.read_timeout_seconds);
-  ho.max_body = o.live.max_body;
-  ho.max_in_flight = o.live.max_in_flight;
-  ho.tls_cert = o.tls_cert;
-  ho.tls_key = o.tls_key;
-  ho.tls_client_ca = o.tls_client_ca;
-  svc::http_handler handler;
-  handler.on_header =
-      [&endpoints](const svc::http_request_header& head) -> std::optional<svc::http_response> {
-    const auto request = request_of(head);
-    if (auto refusal = endpoints.check_head(request)) return response_of(std::move(*refusal));
-    return std::nullopt;
-  };
-  handler.on_request = [&endpoints](svc::http_request&& req) {
-    const auto started = std::chrono::steady_clock::now();
-    const auto request = request_of(req.base());
-    auto res = response_of(endpoints.handle(request, req.body()));
-    endpoints.record(
-        request.path, static_cast<int>(res.result_int()),
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    return res;
-  };
-  handler.on_refused = [&endpoints](const svc::http_request_header* head, unsigned status) {
-    endpoints.record(head ? request_of(*head).path : std::string_view("other"),
-                     static_cast<int>(status), 0);
-  };
-  handler.refusal_body = [&endpoints](const svc::http_request_header& head, unsigned status) {
-    return std::optional<svc::http_response>(
-        response_of(endpoints.transport_refusal(request_of(head).path, static_cast<int>(status))));
-  };
-  svc::http_server server(ho, std::move(handler));
-  if (auto started = server.start(); !started) return fail(started.error());
-
-  std::unique_ptr<svc::grpc_server> grpc;
+  svc::otlp_server_options where;
+  where.http.host = listen->host;
+  where.http.port = listen->port;
+  where.http.threads = 2;  // one request may wait for the detector while the other thread serves
+  where.http.idle_timeout = std::chrono::seconds(*idle);
+  where.http.read_timeout = std::chrono::seconds(o.live.read_timeout_seconds);
+  where.http.max_body = o.live.max_body;
+  where.http.max_in_flight = o.live.max_in_flight;
+  where.http.tls_cert = o.tls_cert;
+  where.http.tls_key = o.tls_key;
+  where.http.tls_client_ca = o.tls_client_ca;
   if (grpc_listen) {
-    svc::grpc_server_options go;
+    svc::grpc_server_options& go = where.grpc.emplace();
     go.host = grpc_listen->host;
     go.port = grpc_listen->port;
     go.max_message = o.live.max_body;
@@ -226,30 +170,15 @@ int run_serve(serve_options& o) {
     go.tls_cert = o.tls_cert;
     go.tls_key = o.tls_key;
     go.tls_client_ca = o.tls_client_ca;
-    svc::grpc_handler gh;
-    gh.on_call = [&endpoints](const svc::grpc_call_info& info) -> std::optional<svc::grpc_reply> {
-      if (auto refusal = endpoints.grpc_authorize(info.authorization))
-        return svc::grpc_reply{static_cast<grpc::StatusCode>(refusal->code), refusal->message, {}};
-      return std::nullopt;
-    };
-    gh.on_export = [&endpoints](std::string_view message, const svc::grpc_call_info&) {
-      const auto started = std::chrono::steady_clock::now();
-      auto r = endpoints.grpc_export(message);
-      endpoints.record(
-          "grpc", static_cast<int>(r.code),
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      return svc::grpc_reply{static_cast<grpc::StatusCode>(r.code), std::move(r.message),
-                             std::move(r.response)};
-    };
-    grpc = std::make_unique<svc::grpc_server>(go, std::move(gh));
-    if (auto started = grpc->start(); !started) return fail(started.error());
   }
+  svc::otlp_server server(endpoints, std::move(where));
+  if (auto started = server.start(); !started) return fail(started.error());
 
   // L1: only now, with the state read and accepted.
-  print_diagnostic("k8s-netio: listening on {}:{}{}\n", listen->host, server.port(),
+  print_diagnostic("k8s-netio: listening on {}:{}{}\n", listen->host, server.http_port(),
                    server.tls() ? " (TLS)" : "");
-  if (grpc)
-    print_diagnostic("k8s-netio: grpc listening on {}:{}{}\n", grpc_listen->host, grpc->port(),
+  if (const auto grpc_port = server.grpc_port())
+    print_diagnostic("k8s-netio: grpc listening on {}:{}{}\n", grpc_listen->host, *grpc_port,
                      o.tls_cert.empty() ? "" : " (TLS)");
   hold_log = false;
   for (const auto& line : held_log) print_log(line);
@@ -261,22 +190,12 @@ int run_serve(serve_options& o) {
       int received = 0;
       sigwait(&signals, &received);
       if (received != SIGHUP) break;
-      if (auto bad = endpoints.load_tokens())
-        print_diagnostic("k8s-netio: SIGHUP: tokens not reloaded: {}\n",
-                         quoted_for_diagnostic(*bad));
-      else
-        print_diagnostic("k8s-netio: SIGHUP: tokens reloaded\n");
-      if (auto reloaded = server.reload_tls(); !reloaded)
-        print_diagnostic("k8s-netio: SIGHUP: certificates not reloaded: {}\n",
-                         quoted_for_diagnostic(reloaded.error()));
-      else if (server.tls())
-        print_diagnostic("k8s-netio: SIGHUP: certificates reloaded\n");
+      for (const std::string& line : server.reload())
+        print_diagnostic("k8s-netio: SIGHUP: {}\n", quoted_for_diagnostic(line));
     }
-    if (grpc) grpc->stop();
     server.stop();
   });
   server.run();
-  if (grpc) grpc->stop();
   // run() returns only after stop(), which only the signal thread calls.
   signal_thread.join();
 

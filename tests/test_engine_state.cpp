@@ -384,6 +384,18 @@ TEST_CASE("S4 D5.4 a forged run of buckets is refused") {
   std::string overlapping = payload;  // the first run reaching into the second
   overlapping[run_at + 8] = 26;
   CHECK_THAT(refusal(overlapping), Catch::Contains("not after the runs before it"));
+  std::string whole_range = payload;  // from near INT64_MIN to near INT64_MAX: its last start
+  // is computed without overflow (UBSan), and the next run is not after it
+  const std::int64_t lowest = -9'223'372'036'854'775'800;
+  const std::uint64_t longest = 1'844'674'407'370'955'161;
+  for (int i = 0; i < 8; ++i) {
+    whole_range[run_at + static_cast<std::size_t>(i)] =
+        static_cast<char>((static_cast<std::uint64_t>(lowest) >> (8 * i)) & 0xFFu);
+    whole_range[run_at + 8 + static_cast<std::size_t>(i)] =
+        static_cast<char>((longest >> (8 * i)) & 0xFFu);
+  }
+  CHECK_THAT(refusal(whole_range), Catch::Contains("a run of 34 buckets") &&
+                                       Catch::Contains("not after the runs before it"));
   std::string endless = payload;  // a run past the largest start
   for (int i = 0; i < 8; ++i) endless[run_at + 8 + static_cast<std::size_t>(i)] = '\xff';
   CHECK_THAT(refusal(endless), Catch::Contains("a run of 18446744073709551615 buckets"));

@@ -78,8 +78,10 @@ class distinct_buckets {
         static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) -
         static_cast<std::uint64_t>(r.first);
     if (r.count - 1 > room / static_cast<std::uint64_t>(step_)) return false;
+    constexpr std::uint64_t most = std::numeric_limits<std::uint64_t>::max();
+    if (size_ > most - r.count) return false;  // more starts than 64 bits count (span 1)
     if (!runs_.empty() && next_after(runs_.back(), r.first))
-      runs_.back().count += r.count;
+      runs_.back().count += r.count;  // at most size_ + r.count: no wrap
     else
       runs_.push_back(r);
     size_ += r.count;
@@ -127,8 +129,11 @@ class distinct_buckets {
 
  private:
   bool aligned(std::int64_t t) const noexcept { return t % step_ == 0; }
+  /// In unsigned arithmetic, as a forged run may be as long as the int64 range (append_run
+  /// checks the last start is one): the result is exact, the steps never overflow.
   std::int64_t last_of(const run& r) const noexcept {
-    return r.first + static_cast<std::int64_t>(r.count - 1) * step_;
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(r.first) +
+                                     (r.count - 1) * static_cast<std::uint64_t>(step_));
   }
   /// Whether `t` is the start one step after `r`'s last (in unsigned arithmetic: no overflow).
   bool next_after(const run& r, std::int64_t t) const noexcept {
@@ -249,7 +254,8 @@ inline void lookup_misses::restore(snapshot_reader& r, std::uint32_t version) {
     }
     const std::size_t unaligned = r.count(8);
     for (std::size_t j = 0; j < unaligned; ++j)
-      if (!buckets.insert_unaligned(r.i64())) r.fail("a bucket start held twice");
+      if (!buckets.insert_unaligned(r.i64()))
+        r.fail("a bucket start off the span's multiples held twice, or one on them");
   }
   pattern_limit_rows_ = r.u64();
   unmapped_.restore(r);

@@ -88,6 +88,13 @@ TEST_CASE(
   const auto dir = std::filesystem::temp_directory_path() /
                    ("k8snetio-otlp-server-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
+  struct remove_at_exit {
+    std::filesystem::path dir;
+    ~remove_at_exit() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } cleanup{dir};
   const auto token_file = (dir / "otlp-tokens").string();
   std::ofstream(token_file) << "first\n";
 
@@ -118,6 +125,14 @@ TEST_CASE(
   REQUIRE(*server.grpc_port() != 0);
   CHECK(!server.tls());
   std::thread serving([&server] { server.run(); });
+  struct stop_at_exit {  // a failed REQUIRE below must not leave the thread joinable
+    svc::otlp_server<svc::live_detector<2>>& server;
+    std::thread& serving;
+    ~stop_at_exit() {
+      server.stop();
+      if (serving.joinable()) serving.join();
+    }
+  } stopper{server, serving};
 
   // OTLP/HTTP: without the token 401 and nothing read; with it, the points reach the detector.
   CHECK(request(server.http_port(), http::verb::post, "/v1/metrics", otlp_json(3)).result_int() ==
@@ -163,7 +178,7 @@ TEST_CASE(
   server.stop();
   serving.join();
   CHECK(accepted() == 3 + 2 + 1);
-  std::filesystem::remove_all(dir);
+  server.stop();  // again: nothing more to do
 }
 
 }  // namespace test_otlp_server

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -155,11 +156,14 @@ class otlp_server {
   /// Serves until stop(); gRPC is stopped too before it returns.
   void run() {
     http_.run();
+    std::lock_guard lock(stopping_);
     if (grpc_) grpc_->stop();
   }
 
-  /// From any thread: stop accepting, answer the requests in flight, then run() returns.
+  /// From any thread, as often as wanted: stop accepting, answer the requests in flight, then
+  /// run() returns.
   void stop() {
+    std::lock_guard lock(stopping_);  // grpc_server::stop() is not safe from two threads at once
     if (grpc_) grpc_->stop();
     http_.stop();
   }
@@ -198,6 +202,7 @@ class otlp_server {
   otlp_server_options options_;
   http_server http_;
   std::unique_ptr<grpc_server> grpc_;
+  std::mutex stopping_;
 };
 
 }  // namespace k8snetio::service

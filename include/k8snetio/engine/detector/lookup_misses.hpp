@@ -55,15 +55,21 @@ class distinct_buckets {
       if (unaligned_.insert(t).second) ++size_;
       return;
     }
-    if (runs_.empty() || t > last_of(runs_.back())) {
-      if (!runs_.empty() && next_after(runs_.back(), t))
+    if (runs_.empty()) {
+      runs_.push_back({t, 1});
+      ++size_;
+      return;
+    }
+    const std::int64_t newest = last_of(runs_.back());
+    if (t > newest) {
+      if (next_after(runs_.back(), t))
         ++runs_.back().count;
       else
         runs_.push_back({t, 1});
       ++size_;
       return;
     }
-    if (t == last_of(runs_.back()) || in_runs(t)) return;  // the common repeat comes first
+    if (t == newest || in_runs(t)) return;  // the common repeat comes first
     if (!out_of_order_.insert(t).second) return;
     ++size_;
     if (out_of_order_.size() >= fold_at) fold();

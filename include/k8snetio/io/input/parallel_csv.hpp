@@ -4,15 +4,22 @@
 // order is the contract; parsing is what is spread out, never the stages.
 //
 // The file is cut into segments of about `segment_bytes` at line ends. Threads claim segments
-// in order and parse each, in place in a mapping of the file (mapped_file; with pread into a
-// buffer where the file cannot be mapped), with a reader that continues the header's; the
-// calling thread hands the segments' points to the sink in file order, parsing segments itself
-// while the next one it needs is not ready. A segment starts at a record boundary if the one
-// before it ended at one; when a quoted field runs across a cut (a newline inside quotes), the
-// segment before the cut does not end at a boundary, and from that segment on the file is
-// read by one reader in order, as if there had been no threads at all.
+// in order, read each with pread into a buffer of huge pages and parse it there, with a reader
+// that continues the header's; the calling thread hands the segments' points to the sink in
+// file order, parsing segments itself while the next one it needs is not ready. A segment
+// starts at a record boundary if the one before it ended at one; when a quoted field runs
+// across a cut (a newline inside quotes), the segment before the cut does not end at a
+// boundary, and from that segment on the file is read by one reader in order, as if there had
+// been no threads at all. A file that shrinks while it is read is an error (read_failed).
 //
 // Standard input, gzip, small files and `threads == 1` are read by one reader in order.
+//
+// Why pread rather than a mapping of the file (which input_source uses for one reader): on two
+// threads, the bare parse of the benchmark's 1.06 GB file took 1.5-1.9 s of CPU from a mapping
+// and 0.9-1.1 s from buffers of huge pages, the kernel's copy counted (2026-12-07,
+// benchmarks/README.md). The parse reads every byte and the sink's thread reads the names back:
+// most likely the misses of 4 KiB pages' TLB entries (and the release of consumed pages, which
+// flushes the other core's) cost more than the copy.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +28,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <functional>
@@ -37,6 +45,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,7 +68,8 @@ struct parallel_read_options {
   /// About how much of the file one thread parses at a time (64 bytes to 1 GiB).
   std::size_t segment_bytes = std::size_t{4} << 20;
   /// Parsed segments held for the sink, at most: memory is about this many times
-  /// 2 × segment_bytes (the text and its points). 0: 2 × threads + 2.
+  /// 2 × segment_bytes (the text, in whole 2 MiB pages from 1 MiB on, and its points).
+  /// 0: 2 × threads + 2.
   std::size_t segments_ahead = 0;
   /// The parsing threads also group each segment's points by series (cluster, pod, node,
   /// direction) and hand that over with each point (k8snetio::detail::series_hint), so that the
@@ -181,11 +191,31 @@ class parallel_metrics_csv_reader {
     return point;
   }
 
+  struct free_text {
+    void operator()(char* p) const noexcept { std::free(p); }
+  };
+  using text_memory = std::unique_ptr<char, free_text>;
+  /// Memory for `n` bytes of a segment's text (`capacity` set to what it holds). From 1 MiB
+  /// on, whole 2 MiB pages, asked of the kernel as huge pages (transparent huge pages, where it
+  /// gives them in madvise or always mode; without them 4 KiB pages, the same bytes).
+  static text_memory allocate_text(std::size_t n, std::size_t& capacity) {
+    constexpr std::size_t huge = std::size_t{2} << 20;
+    const std::size_t align = n >= huge / 2 ? huge : 64;
+    const std::size_t size = (std::max<std::size_t>(n, 1) + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, size);  // size: a multiple of align, as it must be
+    if (!p) throw std::bad_alloc();
+#if defined(MADV_HUGEPAGE)
+    if (align == huge) ::madvise(p, size, MADV_HUGEPAGE);  // advice: ignored where not given
+#endif
+    capacity = size;
+    return text_memory(static_cast<char*>(p));
+  }
+
   struct segment {
-    std::unique_ptr<char[]> text;
+    text_memory text;
     std::size_t capacity = 0;
     std::size_t size = 0;
-    std::string_view text_view;        ///< the bytes parsed (in the mapping or in `text`)
+    std::string_view text_view;        ///< the bytes parsed (in `text`)
     std::vector<packed_point> points;  ///< what the sink's thread reads back, compact
     std::string owned;  ///< bytes of fields not in the text (unescaped quoted fields, defaults)
     /// Per field: the last bytes copied into `owned`, so that a default or a header's name is
@@ -221,7 +251,7 @@ class parallel_metrics_csv_reader {
                                   After& after);
 
   result<std::size_t> pread_some(int fd, char* out, std::size_t n, std::uint64_t at) const;
-  /// The error of a file that shrank under the mapping (`fd`: the file, to say its size now).
+  /// The error of a file that shrank while it was read (`fd`: the file, to say its size now).
   input_error shrank_error(int fd) const {
     struct stat st {};
     return make_error(error_code::read_failed, name_, 0,
@@ -251,7 +281,6 @@ class parallel_metrics_csv_reader {
   std::uint64_t body_ = 0;                  ///< where the first record after the header starts
   std::uint64_t size_ = 0;
   std::size_t segments_ = 0;
-  std::optional<mapped_file> map_;               ///< the file, mapped (else: pread)
   std::vector<std::unique_ptr<segment>> spare_;  ///< parsed segments' buffers, for reuse
 };
 
@@ -277,21 +306,13 @@ inline result<std::size_t> parallel_metrics_csv_reader::pread_some(int fd, char*
 inline result<std::optional<std::uint64_t>> parallel_metrics_csv_reader::line_start_from(
     int fd, std::uint64_t at) const {
   if (at <= body_) return body_;
-  if (map_) {
-    const std::uint64_t from = at - 1;
-    const std::uint64_t limit = std::min(size_, from + default_max_csv_record_bytes + 1);
-    if (const void* nl = std::memchr(map_->data() + from, '\n', limit - from))
-      return static_cast<std::uint64_t>(static_cast<const char*>(nl) - map_->data()) + 1;
-    if (limit == size_) return size_;
-    return std::nullopt;
-  }
   char block[16384];
   const std::uint64_t limit = std::min(size_, at - 1 + default_max_csv_record_bytes + 1);
   for (std::uint64_t pos = at - 1; pos < limit;) {
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof block, limit - pos));
     auto got = pread_some(fd, block, want, pos);
     if (!got) return tl::unexpected(got.error());
-    if (*got == 0) return size_;  // the file shrank: it ends here
+    if (*got < want) return tl::unexpected(shrank_error(fd));
     if (const void* nl = std::memchr(block, '\n', *got))
       return pos + static_cast<std::uint64_t>(static_cast<const char*>(nl) - block) + 1;
     pos += *got;
@@ -337,29 +358,22 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
     s.begin = **begin;
     s.end = std::max(**end, s.begin);
     const auto n = static_cast<std::size_t>(s.end - s.begin);
-    std::string_view text;
-    if (map_) {
-      struct stat st {};
-      if (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < s.end) {
-        s.error = shrank_error(fd);
-        return;
-      }
-      map_->prefetch(static_cast<std::size_t>(s.begin), static_cast<std::size_t>(s.end));
-      text = map_->bytes().substr(static_cast<std::size_t>(s.begin), n);
-      s.size = n;
-    } else {
-      if (n > s.capacity) {
-        s.text = std::make_unique_for_overwrite<char[]>(n);
-        s.capacity = n;
-      }
-      auto got = pread_some(fd, s.text.get(), n, s.begin);
-      if (!got) {
-        s.error = got.error();
-        return;
-      }
-      s.size = *got;  // short only if the file shrank meanwhile: parsed as it is
-      text = std::string_view(s.text.get(), s.size);
+    if (n > s.capacity) {
+      s.text.reset();  // before the new one: at most one segment's text more
+      s.capacity = 0;
+      s.text = allocate_text(n, s.capacity);
     }
+    auto got = pread_some(fd, s.text.get(), n, s.begin);
+    if (!got) {
+      s.error = got.error();
+      return;
+    }
+    if (*got < n) {  // the file shrank meanwhile: what is left of it is not what was cut
+      s.error = shrank_error(fd);
+      return;
+    }
+    s.size = n;
+    const std::string_view text(s.text.get(), n);
     s.parsed = true;
     s.text_view = text;
     // About one point per 64 bytes before the first growth (this data: one per 122).
@@ -488,30 +502,22 @@ result<void> parallel_metrics_csv_reader::read_rest_in_order(int fd, std::uint64
   fell_back_ = true;
   metrics_csv_reader reader = lead_->continuation(first_line);
   const std::size_t chunk_bytes = input_source::default_chunk_bytes;
-  auto buffer = map_ ? nullptr : std::make_unique_for_overwrite<char[]>(chunk_bytes);
+  auto buffer = std::make_unique_for_overwrite<char[]>(chunk_bytes);
   const read_report before = report_;
   result<void> outcome;
   for (std::uint64_t pos = from;;) {
     const auto want = static_cast<std::size_t>(
         std::min<std::uint64_t>(chunk_bytes, size_ - std::min(pos, size_)));
-    std::string_view chunk;
-    if (map_) {
-      map_->release(static_cast<std::size_t>(pos));
-      struct stat st {};
-      if (map_->shrank() ||
-          (::fstat(fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < pos + want)) {
-        outcome = tl::unexpected(shrank_error(fd));
-        break;
-      }
-      chunk = map_->bytes().substr(static_cast<std::size_t>(pos), want);
-    } else {
-      auto got = pread_some(fd, buffer.get(), want, pos);
-      if (!got) {
-        outcome = tl::unexpected(got.error());
-        break;
-      }
-      chunk = std::string_view(buffer.get(), *got);
+    auto got = pread_some(fd, buffer.get(), want, pos);
+    if (!got) {
+      outcome = tl::unexpected(got.error());
+      break;
     }
+    if (*got < want) {  // the file shrank while it was read
+      outcome = tl::unexpected(shrank_error(fd));
+      break;
+    }
+    const std::string_view chunk(buffer.get(), *got);
     if (chunk.empty()) {
       outcome = reader.finish(sink);
       break;
@@ -524,7 +530,6 @@ result<void> parallel_metrics_csv_reader::read_rest_in_order(int fd, std::uint64
   }
   report_ = before;
   report_ += reader.report();
-  if (outcome && map_ && map_->shrank()) return tl::unexpected(shrank_error(fd));
   return outcome;
 }
 
@@ -552,23 +557,13 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
   if (file.fd < 0 || static_cast<std::uint64_t>(st.st_size) < 2 * step)
     return read_in_order(sink, after);
   size_ = static_cast<std::uint64_t>(st.st_size);
-  // Unmapped when read() returns, after the threads have stopped (declared before them).
-  struct unmap_at_end {
-    std::optional<mapped_file>& map;
-    ~unmap_at_end() { map.reset(); }
-  } unmap{map_};
-  map_ = mapped_file::map(file.fd, size_);
 
   // The header: the first non-blank record, within the first MiB; else read in order.
   {
     std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(size_, 1u << 20)), '\0');
-    if (map_) {
-      std::memcpy(head.data(), map_->data(), head.size());
-    } else {
-      auto got = pread_some(file.fd, head.data(), head.size(), 0);
-      if (!got) return tl::unexpected(got.error());
-      head.resize(*got);
-    }
+    auto got = pread_some(file.fd, head.data(), head.size(), 0);
+    if (!got) return tl::unexpected(got.error());
+    head.resize(*got);
     if (compression_of(head) != compression::none)
       return read_in_order(sink, after);  // gzip or zstd: one stream, read in order
     csv_tokenizer tokenizer;
@@ -669,10 +664,6 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
       s = std::move(done[k % ahead]);
     }
     if (s->exception) std::rethrow_exception(s->exception);
-    if (map_ && map_->shrank()) {  // what this segment holds cannot be trusted
-      stop_all();
-      return tl::unexpected(shrank_error(fd));
-    }
     if (s->error && !s->parsed) {  // reading failed before any parsing
       stop_all();
       return tl::unexpected(std::move(*s->error));
@@ -711,7 +702,6 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
     }
     line += s->lines;
     position = s->end;
-    if (map_) map_->release(static_cast<std::size_t>(s->end));  // read: give its pages back
     {
       std::lock_guard lock(mutex);
       consumed = k + 1;
@@ -720,7 +710,6 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
     changed.notify_all();
     if (!after(report_)) return {};
   }
-  if (map_ && map_->shrank()) return tl::unexpected(shrank_error(fd));
   return {};
 }
 

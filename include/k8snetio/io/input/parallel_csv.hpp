@@ -65,8 +65,10 @@ namespace k8snetio::io {
 struct parallel_read_options {
   /// Threads parsing, the caller's included; 0: one per core, at most `default_max_threads`.
   unsigned threads = 0;
-  /// About how much of the file one thread parses at a time (64 bytes to 1 GiB).
-  std::size_t segment_bytes = std::size_t{4} << 20;
+  /// About how much of the file one thread parses at a time (64 bytes to 1 GiB). The default
+  /// leaves 64 KiB for the record a cut runs into, so that a segment's text fits in two huge
+  /// pages rather than taking a third (detect's peak RSS 51-60 MiB instead of 71-75 MiB).
+  std::size_t segment_bytes = (std::size_t{4} << 20) - (std::size_t{64} << 10);
   /// Parsed segments held for the sink, at most: memory is about this many times
   /// 2 × segment_bytes (the text, in whole 2 MiB pages from 1 MiB on, and its points).
   /// 0: 2 × threads + 2.

@@ -307,7 +307,9 @@ aggregated aggregate(const std::string& path, parallel_read_options p, span_opti
 
 }  // namespace
 
-TEST_CASE("S1 I1 parallel: a mapped file gives the points read(2) gives") {
+TEST_CASE("S1 I1 parallel: a file read in segments or mapped gives the points of one reader") {
+  // The segments are read with pread (2 and 3 threads); one thread reads through input_source,
+  // mapped where files are mapped in this process.
   std::mt19937_64 rng(27);
   const std::string text = random_file(rng, 3000);
   const temp_file file(text);
@@ -391,6 +393,33 @@ TEST_CASE("S1 I1 parallel: a file that shrinks while it is read is an error, not
     CHECK(r.error().code == error_code::read_failed);
     CHECK_THAT(r.error().what(), Catch::Contains("changed size while being read"));
     CHECK(points < 20000);
+  }
+  // Shorter by a few records only: the cut into the last segment is still found, and reading
+  // that segment comes back short. The records before it were read and handed on; the error
+  // comes before any point of the last segment, which is no longer what was cut.
+  for (unsigned threads : {2u, 3u}) {
+    const temp_file file(text);
+    parallel_read_options p;
+    p.threads = threads;
+    p.segment_bytes = 65536;
+    parallel_metrics_csv_reader reader(file.path, {}, p);
+    std::uint64_t points = 0;
+    int segments = 0;
+    auto r = reader.read(
+        [&](const metric_point&) { ++points; },
+        [&](const read_report&) {
+          if (++segments == 1)
+            REQUIRE(::truncate(file.path.c_str(), static_cast<off_t>(text.size() - 380)) == 0);
+          return true;
+        });
+    INFO(threads << " threads");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == error_code::read_failed);
+    CHECK_THAT(r.error().what(), Catch::Contains("changed size while being read"));
+    // Every row that starts before the last segment's cut (rows of 38 bytes after the header).
+    const std::size_t body = text.size() - 20000 * 38;
+    const std::size_t last_cut = (text.size() - body - 1) / p.segment_bytes * p.segment_bytes;
+    CHECK(points == (last_cut + 37) / 38);
   }
 }
 

@@ -10,16 +10,19 @@
 // starts at a record boundary if the one before it ended at one; when a quoted field runs
 // across a cut (a newline inside quotes), the segment before the cut does not end at a
 // boundary, and from that segment on the file is read by one reader in order, as if there had
-// been no threads at all. A file that shrinks while it is read is an error (read_failed).
+// been no threads at all. A file found shorter than it was when read() began is an error
+// (read_failed), wherever it is found; a file that shrinks after its last bytes were read is
+// read as it was.
 //
 // Standard input, gzip, small files and `threads == 1` are read by one reader in order.
 //
 // Why pread rather than a mapping of the file (which input_source uses for one reader): on two
 // threads, the bare parse of the benchmark's 1.06 GB file took 1.5-1.9 s of CPU from a mapping
 // and 0.9-1.1 s from buffers of huge pages, the kernel's copy counted (2026-12-07,
-// benchmarks/README.md). The parse reads every byte and the sink's thread reads the names back:
-// most likely the misses of 4 KiB pages' TLB entries (and the release of consumed pages, which
-// flushes the other core's) cost more than the copy.
+// benchmarks/README.md). The parse reads every byte and the sink's thread reads the names back;
+// why the mapping costs more than the copy was not measured (no PMU in that VM): most likely the
+// misses of 4 KiB pages' TLB entries, and the release of consumed pages flushing the other
+// core's.
 #pragma once
 
 #include <algorithm>
@@ -35,6 +38,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -65,9 +69,9 @@ namespace k8snetio::io {
 struct parallel_read_options {
   /// Threads parsing, the caller's included; 0: one per core, at most `default_max_threads`.
   unsigned threads = 0;
-  /// About how much of the file one thread parses at a time (64 bytes to 1 GiB). The default
-  /// leaves 64 KiB for the record a cut runs into, so that a segment's text fits in two huge
-  /// pages rather than taking a third (detect's peak RSS 51-60 MiB instead of 71-75 MiB).
+  /// About how much of the file one thread parses at a time (64 bytes to 1 GiB); a file under
+  /// twice this is read by one reader. The default leaves 64 KiB for the record a cut runs
+  /// into, so that a segment's text fits in two huge pages rather than taking a third.
   std::size_t segment_bytes = (std::size_t{4} << 20) - (std::size_t{64} << 10);
   /// Parsed segments held for the sink, at most: memory is about this many times
   /// 2 × segment_bytes (the text, in whole 2 MiB pages from 1 MiB on, and its points).
@@ -216,7 +220,6 @@ class parallel_metrics_csv_reader {
   struct segment {
     text_memory text;
     std::size_t capacity = 0;
-    std::size_t size = 0;
     std::string_view text_view;        ///< the bytes parsed (in `text`)
     std::vector<packed_point> points;  ///< what the sink's thread reads back, compact
     std::string owned;  ///< bytes of fields not in the text (unescaped quoted fields, defaults)
@@ -335,7 +338,6 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
   s.parsed = false;
   s.begin = s.end = 0;
   s.lines = 0;
-  s.size = 0;
   s.batch = 0;
   s.series_of.clear();
   s.series_keys.clear();
@@ -374,7 +376,6 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
       s.error = shrank_error(fd);
       return;
     }
-    s.size = n;
     const std::string_view text(s.text.get(), n);
     s.parsed = true;
     s.text_view = text;
@@ -565,7 +566,7 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
     std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(size_, 1u << 20)), '\0');
     auto got = pread_some(file.fd, head.data(), head.size(), 0);
     if (!got) return tl::unexpected(got.error());
-    head.resize(*got);
+    if (*got < head.size()) return tl::unexpected(shrank_error(file.fd));
     if (compression_of(head) != compression::none)
       return read_in_order(sink, after);  // gzip or zstd: one stream, read in order
     csv_tokenizer tokenizer;

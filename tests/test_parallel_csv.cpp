@@ -373,53 +373,48 @@ TEST_CASE("S1 I1 parallel: an empty file, and a last record without a line end a
 TEST_CASE("S1 I1 parallel: a file that shrinks while it is read is an error, not a crash") {
   std::string text = "_time,_value,k8s.cluster.name,k8s.pod.name,k8s.node.name,direction\n";
   for (int i = 0; i < 20000; ++i) text += "1700000000,1,prod,p-1,node-1,transmit\n";
-  for (unsigned threads : {2u, 3u}) {
+  struct outcome {
+    result<void> r;
+    std::uint64_t points = 0;
+  };
+  // Reads a copy of `text` in segments of `step` bytes; after the first segment is handed on,
+  // the file is cut to `new_size`: segments ahead may be read already, others not yet.
+  const auto read_shrinking = [&text](unsigned threads, std::size_t step, std::size_t new_size) {
     const temp_file file(text);
     parallel_read_options p;
     p.threads = threads;
-    p.segment_bytes = 8192;
+    p.segment_bytes = step;
     parallel_metrics_csv_reader reader(file.path, {}, p);
-    std::uint64_t points = 0;
+    outcome out;
     int segments = 0;
-    auto r = reader.read([&](const metric_point&) { ++points; },
-                         [&](const read_report&) {
-                           // After the first segment the file loses all but its first page:
-                           // segments ahead may be parsed already, others not yet.
-                           if (++segments == 1) REQUIRE(::truncate(file.path.c_str(), 4096) == 0);
-                           return true;
-                         });
-    INFO(threads << " threads");
-    REQUIRE_FALSE(r);
-    CHECK(r.error().code == error_code::read_failed);
-    CHECK_THAT(r.error().what(), Catch::Contains("changed size while being read"));
-    CHECK(points < 20000);
-  }
-  // Shorter by a few records only: the cut into the last segment is still found, and reading
-  // that segment comes back short. The records before it were read and handed on; the error
-  // comes before any point of the last segment, which is no longer what was cut.
+    out.r =
+        reader.read([&](const metric_point&) { ++out.points; },
+                    [&](const read_report&) {
+                      if (++segments == 1)
+                        REQUIRE(::truncate(file.path.c_str(), static_cast<off_t>(new_size)) == 0);
+                      return true;
+                    });
+    return out;
+  };
   for (unsigned threads : {2u, 3u}) {
-    const temp_file file(text);
-    parallel_read_options p;
-    p.threads = threads;
-    p.segment_bytes = 65536;
-    parallel_metrics_csv_reader reader(file.path, {}, p);
-    std::uint64_t points = 0;
-    int segments = 0;
-    auto r = reader.read(
-        [&](const metric_point&) { ++points; },
-        [&](const read_report&) {
-          if (++segments == 1)
-            REQUIRE(::truncate(file.path.c_str(), static_cast<off_t>(text.size() - 380)) == 0);
-          return true;
-        });
     INFO(threads << " threads");
-    REQUIRE_FALSE(r);
-    CHECK(r.error().code == error_code::read_failed);
-    CHECK_THAT(r.error().what(), Catch::Contains("changed size while being read"));
-    // Every row that starts before the last segment's cut (rows of 38 bytes after the header).
+    // All but its first page gone: the cuts after it are not found.
+    const outcome gone = read_shrinking(threads, 8192, 4096);
+    REQUIRE_FALSE(gone.r);
+    CHECK(gone.r.error().code == error_code::read_failed);
+    CHECK_THAT(gone.r.error().what(), Catch::Contains("changed size while being read"));
+    CHECK(gone.points < 20000);
+    // Shorter by ten records only: the cut into the last segment is still found, and reading
+    // that segment comes back short. Every row before that cut was handed on (rows of 38 bytes
+    // after the header), and none of the last segment, which is no longer what was cut.
+    const std::size_t step = 65536;
+    const outcome shorter = read_shrinking(threads, step, text.size() - 380);
+    REQUIRE_FALSE(shorter.r);
+    CHECK(shorter.r.error().code == error_code::read_failed);
+    CHECK_THAT(shorter.r.error().what(), Catch::Contains("changed size while being read"));
     const std::size_t body = text.size() - 20000 * 38;
-    const std::size_t last_cut = (text.size() - body - 1) / p.segment_bytes * p.segment_bytes;
-    CHECK(points == (last_cut + 37) / 38);
+    const std::size_t last_cut = (text.size() - body - 1) / step * step;
+    CHECK(shorter.points == (last_cut + 37) / 38);
   }
 }
 

@@ -418,6 +418,37 @@ TEST_CASE("S1 I1 parallel: a file that shrinks while it is read is an error, not
   }
 }
 
+TEST_CASE("S1 I1 parallel: a file that shrinks while the rest is read in order is an error") {
+  // The first cut lands inside a quoted field, so the whole file is read by one reader in order
+  // (in 4 MiB chunks, input_source::default_chunk_bytes); after its first chunk the file loses
+  // ten records: the next chunk comes back short.
+  std::string text = "_time,_value,k8s.cluster.name,k8s.pod.name,k8s.node.name,direction\n";
+  text += "1700000010,2,prod,\"" + std::string(50, '\n') + "quoted\",node-1,receive\n";
+  const std::size_t rows = 150000;  // 5.7 MB: two chunks
+  for (std::size_t i = 0; i < rows; ++i) text += "1700000000,1,prod,p-1,node-1,transmit\n";
+  REQUIRE(text.size() > input_source::default_chunk_bytes);
+  const temp_file file(text);
+  parallel_read_options p;
+  p.threads = 2;
+  p.segment_bytes = 64;  // the first cut: among the quoted newlines
+  parallel_metrics_csv_reader reader(file.path, {}, p);
+  std::uint64_t points = 0;
+  int chunks = 0;
+  auto r = reader.read(
+      [&](const metric_point&) { ++points; },
+      [&](const read_report&) {
+        if (++chunks == 1)
+          REQUIRE(::truncate(file.path.c_str(), static_cast<off_t>(text.size() - 380)) == 0);
+        return true;
+      });
+  CHECK(reader.fell_back());
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == error_code::read_failed);
+  CHECK_THAT(r.error().what(), Catch::Contains("changed size while being read"));
+  CHECK(points > 0);  // the first chunk's records
+  CHECK(points < rows - 10);
+}
+
 TEST_CASE("D1.4 B3 S5 parallel: series grouped on the parsing threads give the same rows and ids") {
   // Thousands of series in repeating order (time-major), most of them replaced every 4
   // buckets (new pods), so that S5 releases the ended ones and gives their ids to new series;

@@ -255,7 +255,9 @@ class parallel_metrics_csv_reader {
   result<void> read_rest_in_order(int fd, std::uint64_t from, std::uint64_t first_line, Sink& sink,
                                   After& after);
 
-  result<std::size_t> pread_some(int fd, char* out, std::size_t n, std::uint64_t at) const;
+  /// Reads exactly `n` bytes at `at`; fewer (the file shrank since read() began) is
+  /// shrank_error, so that no path parses a file shorter than the one it cut.
+  result<void> pread_exactly(int fd, char* out, std::size_t n, std::uint64_t at) const;
   /// The error of a file that shrank while it was read (`fd`: the file, to say its size now).
   input_error shrank_error(int fd) const {
     struct stat st {};
@@ -289,8 +291,8 @@ class parallel_metrics_csv_reader {
   std::vector<std::unique_ptr<segment>> spare_;  ///< parsed segments' buffers, for reuse
 };
 
-inline result<std::size_t> parallel_metrics_csv_reader::pread_some(int fd, char* out, std::size_t n,
-                                                                   std::uint64_t at) const {
+inline result<void> parallel_metrics_csv_reader::pread_exactly(int fd, char* out, std::size_t n,
+                                                               std::uint64_t at) const {
   std::size_t got = 0;
   while (got < n) {
     const ssize_t r = ::pread(fd, out + got, n - got, static_cast<off_t>(at + got));
@@ -299,10 +301,10 @@ inline result<std::size_t> parallel_metrics_csv_reader::pread_some(int fd, char*
       return make_error(error_code::read_failed, name_, 0,
                         fmt::format("read failed: {}", std::strerror(errno)));
     }
-    if (r == 0) break;
+    if (r == 0) return tl::unexpected(shrank_error(fd));
     got += static_cast<std::size_t>(r);
   }
-  return got;
+  return {};
 }
 
 /// The first offset ≥ `at` where a line starts (just after a '\n'), or the file's size;
@@ -315,12 +317,10 @@ inline result<std::optional<std::uint64_t>> parallel_metrics_csv_reader::line_st
   const std::uint64_t limit = std::min(size_, at - 1 + default_max_csv_record_bytes + 1);
   for (std::uint64_t pos = at - 1; pos < limit;) {
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof block, limit - pos));
-    auto got = pread_some(fd, block, want, pos);
-    if (!got) return tl::unexpected(got.error());
-    if (*got < want) return tl::unexpected(shrank_error(fd));
-    if (const void* nl = std::memchr(block, '\n', *got))
+    if (auto got = pread_exactly(fd, block, want, pos); !got) return tl::unexpected(got.error());
+    if (const void* nl = std::memchr(block, '\n', want))
       return pos + static_cast<std::uint64_t>(static_cast<const char*>(nl) - block) + 1;
-    pos += *got;
+    pos += want;
   }
   if (limit == size_) return size_;
   return std::nullopt;
@@ -367,13 +367,8 @@ inline void parallel_metrics_csv_reader::parse_segment(int fd, std::size_t k, se
       s.capacity = 0;
       s.text = allocate_text(n, s.capacity);
     }
-    auto got = pread_some(fd, s.text.get(), n, s.begin);
-    if (!got) {
+    if (auto got = pread_exactly(fd, s.text.get(), n, s.begin); !got) {
       s.error = got.error();
-      return;
-    }
-    if (*got < n) {  // the file shrank meanwhile: what is left of it is not what was cut
-      s.error = shrank_error(fd);
       return;
     }
     const std::string_view text(s.text.get(), n);
@@ -511,16 +506,11 @@ result<void> parallel_metrics_csv_reader::read_rest_in_order(int fd, std::uint64
   for (std::uint64_t pos = from;;) {
     const auto want = static_cast<std::size_t>(
         std::min<std::uint64_t>(chunk_bytes, size_ - std::min(pos, size_)));
-    auto got = pread_some(fd, buffer.get(), want, pos);
-    if (!got) {
+    if (auto got = pread_exactly(fd, buffer.get(), want, pos); !got) {
       outcome = tl::unexpected(got.error());
       break;
     }
-    if (*got < want) {  // the file shrank while it was read
-      outcome = tl::unexpected(shrank_error(fd));
-      break;
-    }
-    const std::string_view chunk(buffer.get(), *got);
+    const std::string_view chunk(buffer.get(), want);
     if (chunk.empty()) {
       outcome = reader.finish(sink);
       break;
@@ -564,9 +554,8 @@ result<void> parallel_metrics_csv_reader::read(Sink&& sink, After&& after) {
   // The header: the first non-blank record, within the first MiB; else read in order.
   {
     std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(size_, 1u << 20)), '\0');
-    auto got = pread_some(file.fd, head.data(), head.size(), 0);
-    if (!got) return tl::unexpected(got.error());
-    if (*got < head.size()) return tl::unexpected(shrank_error(file.fd));
+    if (auto got = pread_exactly(file.fd, head.data(), head.size(), 0); !got)
+      return tl::unexpected(got.error());
     if (compression_of(head) != compression::none)
       return read_in_order(sink, after);  // gzip or zstd: one stream, read in order
     csv_tokenizer tokenizer;

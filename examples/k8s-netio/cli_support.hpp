@@ -106,16 +106,6 @@ inline std::optional<address> parse_address(const std::string& text) {
   return a;
 }
 
-/// The bytes of the file at `path` (a baseline, whose hash is part of the settings a live state
-/// is taken under); nullopt when it cannot be read.
-inline std::optional<std::string> read_file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in && !in.eof()) return std::nullopt;
-  return text.str();
-}
-
 /// 12345678 → "12.3 MB".
 inline std::string human_bytes(double bytes) {
   constexpr const char* units[] = {"B", "kB", "MB", "GB", "TB"};

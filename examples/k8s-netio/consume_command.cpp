@@ -29,6 +29,7 @@
 
 #include <k8snetio/io/baseline_csv.hpp>
 #include <k8snetio/k8snetio.hpp>
+#include <k8snetio/service/live_baseline.hpp>
 #include <k8snetio/service/metrics_listener.hpp>
 #include <k8snetio/service/partitioned_live.hpp>
 #include <k8snetio/service/partitioned_log.hpp>
@@ -488,21 +489,20 @@ int run_consume(consume_options& o) {
 
   const auto& rule =
       o.rule == "ratio" ? k8snetio::network_io_ratio : k8snetio::anomalous_network_io;
-  auto table = io::load_baseline_csv<2>(o.baseline, *rule.measures);
-  if (!table) return fail(table.error().what());
-  const auto baseline_bytes = read_file_bytes(o.baseline);
-  if (!baseline_bytes) return fail("cannot read " + o.baseline);
+  auto baseline = svc::load_live_baseline<2>(o.baseline, rule);
+  if (!baseline) return fail(baseline.error().what());
   svc::partitioned_live_options core;
   core.live = o.live;
   core.format = *svc::parse_message_format(o.input_format);
   core.learned_days_dir = o.baseline_state;
   // A state taken under another rule, baseline, window, lateness or input is refused (K3).
-  core.settings = svc::partition_state_settings(o.rule, svc::fnv1a64(*baseline_bytes), o.live,
-                                                o.input_format, !o.baseline_state.empty());
+  core.settings = svc::partition_state_settings(o.rule, baseline->hash, o.live, o.input_format,
+                                                !o.baseline_state.empty());
 
   stop_on_signals();
 
-  consumer c(o, rule, std::make_shared<const k8snetio::baseline_table<2>>(std::move(*table)),
+  consumer c(o, rule,
+             std::make_shared<const k8snetio::baseline_table<2>>(std::move(baseline->table)),
              *format, std::move(core));
   std::string error;
   if (!c.open_output(error) || !c.start(error) || !c.start_metrics(error)) return fail(error);

@@ -9,10 +9,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -23,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include <k8snetio/service/live_baseline.hpp>
 #include <k8snetio/service/otlp_server.hpp>
 #include <k8snetio/service/service.hpp>
 
@@ -101,15 +100,8 @@ int run_serve(serve_options& o) {
 
   const auto& rule =
       o.rule == "ratio" ? k8snetio::network_io_ratio : k8snetio::anomalous_network_io;
-  auto table = io::load_baseline_csv<2>(o.baseline, *rule.measures);
-  if (!table) return fail(table.error().what());
-  std::string baseline_bytes;
-  {
-    std::ifstream in(o.baseline, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    baseline_bytes = text.str();
-  }
+  auto baseline = svc::load_live_baseline<2>(o.baseline, rule);
+  if (!baseline) return fail(baseline.error().what());
   std::FILE* out = stdout;
   if (!o.output.empty() && o.output != "-") {
     out = std::fopen(o.output.c_str(), "ae");
@@ -123,8 +115,8 @@ int run_serve(serve_options& o) {
   for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  svc::live_detector<2> service(rule, std::move(*table), o.live, sink,
-                                {o.rule, svc::fnv1a64(baseline_bytes)});
+  svc::live_detector<2> service(rule, std::move(baseline->table), o.live, sink,
+                                {o.rule, baseline->hash});
   // Until `listening on` is printed (the first line scripts wait for), the core's log lines
   // are held; then they are printed as they come.
   std::vector<std::string> held_log;

@@ -94,9 +94,10 @@ struct live_identity {
   std::uint64_t baseline_hash = 0;  ///< e.g. FNV-1a 64 of the baseline file
 };
 
-/// FNV-1a 64 of bytes (names the baseline a state was written for).
-inline std::uint64_t fnv1a64(std::string_view bytes) noexcept {
-  std::uint64_t h = 14695981039346656037ULL;
+/// FNV-1a 64 of bytes (names the baseline a state was written for); `h`: the hash of the bytes
+/// before these, to hash a file in blocks.
+inline std::uint64_t fnv1a64(std::string_view bytes,
+                             std::uint64_t h = 14695981039346656037ULL) noexcept {
   for (const char ch : bytes) {
     h ^= static_cast<unsigned char>(ch);
     h *= 1099511628211ULL;

@@ -5,6 +5,7 @@
 
 #include <k8snetio/service/decode.hpp>
 #include <k8snetio/service/findings_sink.hpp>
+#include <k8snetio/service/live_baseline.hpp>
 #include <k8snetio/service/live_detector.hpp>
 #include <k8snetio/service/live_options.hpp>
 #include <k8snetio/service/metrics.hpp>

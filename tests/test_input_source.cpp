@@ -480,4 +480,57 @@ TEST_CASE("S1 a file that shrinks while it is read is read_failed, not a crash",
   }
 }
 
+TEST_CASE("L6 Inputs: observe_stored sees each byte of the file as stored, once, in order",
+          "[inputs][L6]") {
+  temp_dir dir;
+  const std::string text = sample_text(300000);
+  const auto observed_read = [](const std::string& path, std::size_t chunk_bytes,
+                                const std::string& appended) {
+    auto in = input_source::open(path, chunk_bytes);
+    REQUIRE(in);
+    std::string seen;
+    std::size_t calls = 0;
+    in->observe_stored([&](std::string_view bytes) {
+      seen.append(bytes);
+      ++calls;
+    });
+    std::string out;
+    for (bool first = true;; first = false) {
+      auto chunk = in->next();
+      REQUIRE(chunk);
+      if (chunk->empty()) break;
+      out.append(*chunk);
+      if (first && !appended.empty()) {
+        std::FILE* f = std::fopen(path.c_str(), "ab");
+        REQUIRE(f != nullptr);
+        REQUIRE(std::fwrite(appended.data(), 1, appended.size(), f) == appended.size());
+        std::fclose(f);
+      }
+    }
+    CHECK(calls > 1);
+    return std::pair{seen, out};
+  };
+  SECTION("a plain file, mapped, and what it gains after it was opened") {
+    const std::string path = dir.file("m.csv");
+    write_file(path, text);
+    const auto [seen, out] = observed_read(path, 4096, "tail,row\n");
+    CHECK(out == text + "tail,row\n");
+    CHECK(seen == read_file(path));
+  }
+  SECTION("gzip: the compressed bytes, not the text") {
+    const std::string path = dir.file("m.csv.gz");
+    write_gzip_member(path, text, "wb");
+    const auto [seen, out] = observed_read(path, 4096, "");
+    CHECK(out == text);
+    CHECK(seen == read_file(path));
+  }
+  SECTION("zstd: the compressed bytes, not the text") {
+    const std::string path = dir.file("m.csv.zst");
+    write_file(path, zstd_frame(text));
+    const auto [seen, out] = observed_read(path, 4096, "");
+    CHECK(out == text);
+    CHECK(seen == read_file(path));
+  }
+}
+
 }  // namespace test_input_source

@@ -55,6 +55,23 @@ TEST_CASE("L6 load_live_baseline: a gzipped baseline is named by its compressed 
   CHECK(live->hash != svc::fnv1a64(text));
 }
 
+TEST_CASE("L6 load_live_baseline: names the bytes it read the table from, in one read") {
+  // Larger than a chunk, so that the table is read in pieces and the hash follows them.
+  const std::string head = read_fixture("cli_baseline.csv");
+  std::string text = head;
+  for (int i = 0; text.size() < (std::size_t{9} << 20); ++i)
+    text += "extra:svc-" + std::to_string(i) + ",1,1,0,0,5,1700000000\n";
+  const temp_file file(text, "baseline.csv");
+  auto live = svc::load_live_baseline<2>(file.path, k8snetio::anomalous_network_io);
+  REQUIRE(live);
+  CHECK(live->hash == svc::fnv1a64(text));
+  auto loaded =
+      k8snetio::io::load_baseline_csv<2>(file.path, *k8snetio::anomalous_network_io.measures);
+  REQUIRE(loaded);
+  CHECK(live->table.size() == loaded->size());
+  CHECK(live->table.size() > 100000);
+}
+
 TEST_CASE(
     "L6 A6 load_live_baseline: standard input, a missing file and another rule's table "
     "are coded errors") {

@@ -278,23 +278,32 @@ template <std::size_t N = 2>
   return reader.finish();
 }
 
+/// Reads a baseline table from an open input to its end, chunk by chunk. More than
+/// `max_bytes` of text (after decompression: a bomb, or a file of nothing but newlines) is
+/// input_too_large, found as soon as the limit is passed.
+template <std::size_t N = 2>
+[[nodiscard]] result<baseline_table<N>> load_baseline_csv(
+    input_source& in, const measure_set<N>& measures = network_io_measures,
+    std::uint64_t max_bytes = default_max_input_bytes) {
+  baseline_csv_reader<N> reader(in.name(), measures);
+  for (;;) {
+    auto chunk = in.next();
+    if (!chunk) return tl::unexpected(chunk.error());
+    if (chunk->empty()) return reader.finish();
+    if (in.bytes_out() > max_bytes) return input_too_large(in, max_bytes);
+    if (auto r = reader.feed(*chunk); !r) return tl::unexpected(r.error());
+  }
+}
+
 /// Reads a baseline table from a file ("-": standard input; gzip or zstd recognised from the
-/// content), chunk by chunk. More than `max_bytes` of text (after decompression: a bomb, or a
-/// file of nothing but newlines) is input_too_large, found as soon as the limit is passed.
+/// content), as above.
 template <std::size_t N = 2>
 [[nodiscard]] result<baseline_table<N>> load_baseline_csv(
     std::string path, const measure_set<N>& measures = network_io_measures,
     std::uint64_t max_bytes = default_max_input_bytes) {
   auto in = input_source::open(std::move(path));
   if (!in) return tl::unexpected(in.error());
-  baseline_csv_reader<N> reader(in->name(), measures);
-  for (;;) {
-    auto chunk = in->next();
-    if (!chunk) return tl::unexpected(chunk.error());
-    if (chunk->empty()) return reader.finish();
-    if (in->bytes_out() > max_bytes) return input_too_large(*in, max_bytes);
-    if (auto r = reader.feed(*chunk); !r) return tl::unexpected(r.error());
-  }
+  return load_baseline_csv<N>(*in, measures, max_bytes);
 }
 
 /// Writes a baseline table as CSV (B6, R5): the header `key`, `avg_<m>` for each measure in

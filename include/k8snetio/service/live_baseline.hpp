@@ -9,16 +9,14 @@
 //                                              {"io", baseline->hash});
 #pragma once
 
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <string>
 #include <string_view>
 
 #include <k8snetio/error.hpp>
 #include <k8snetio/io/baseline_csv.hpp>
+#include <k8snetio/io/input/input_source.hpp>
 #include <k8snetio/model/baseline_table.hpp>
 #include <k8snetio/model/rule_definition.hpp>
 #include <k8snetio/service/live_detector.hpp>
@@ -32,8 +30,9 @@ struct live_baseline {
 };
 
 /// Loads the table at `path` for `rule` (io::load_baseline_csv: gzip and zstd recognised) and
-/// hashes the file's bytes. Standard input ("-") is refused: it cannot be read again to be
-/// named, and a state must name its baseline.
+/// hashes the file's bytes as they are read, in the same pass: the name is that of the bytes
+/// the table was read from. Standard input ("-") is refused: a state must name its baseline,
+/// and a restart must be able to read the same baseline again to check that name.
 template <std::size_t N = 2>
 [[nodiscard]] result<live_baseline<N>> load_live_baseline(const std::string& path,
                                                           const rule_definition<N>& rule) {
@@ -41,20 +40,12 @@ template <std::size_t N = 2>
     return make_error(error_code::bad_option, path, 0,
                       "a live service's baseline must be a file: its bytes name the state "
                       "written for it, and standard input cannot be read again");
-  auto table = io::load_baseline_csv<N>(path, *rule.measures);
-  if (!table) return tl::unexpected(table.error());
-  std::FILE* in = std::fopen(path.c_str(), "rbe");
-  if (!in)
-    return make_error(error_code::cannot_open, path, 0,
-                      std::string("cannot open again to name the state: ") + std::strerror(errno));
+  auto in = io::input_source::open(path);
+  if (!in) return tl::unexpected(in.error());
   std::uint64_t h = fnv1a64({});
-  char block[65536];
-  std::size_t got = 0;
-  while ((got = std::fread(block, 1, sizeof block, in)) > 0)
-    h = fnv1a64(std::string_view(block, got), h);
-  const bool failed = std::ferror(in) != 0;
-  std::fclose(in);
-  if (failed) return make_error(error_code::read_failed, path, 0, "read failed");
+  in->observe_stored([&h](std::string_view bytes) { h = fnv1a64(bytes, h); });
+  auto table = io::load_baseline_csv<N>(*in, *rule.measures);
+  if (!table) return tl::unexpected(table.error());
   return live_baseline<N>{std::move(*table), h};
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -366,6 +367,14 @@ class input_source {
   /// Whether the chunks are views of a mapping of the file (known after the first next()).
   bool mapped() const noexcept { return state_->map.has_value(); }
 
+  /// Calls `observer` with each run of the file's bytes as stored (compressed, if they are),
+  /// in order, as they are read: once the input's end is reached it has seen every byte of the
+  /// file, once. Set it before the first next(); for naming what was read (a hash) in the same
+  /// pass that reads it.
+  void observe_stored(std::function<void(std::string_view)> observer) {
+    state_->observer = std::move(observer);
+  }
+
  private:
   enum class mode : std::uint8_t { unstarted, plain, mapped, gzip, zstd, done };
 
@@ -405,6 +414,7 @@ class input_source {
     std::optional<std::uint64_t> total;
     std::optional<mapped_file> map;  ///< mode::mapped: the file up to its size at the start
     std::size_t map_pos = 0;         ///< bytes of the mapping handed out
+    std::function<void(std::string_view)> observer;  ///< observe_stored
 
     ~state() {
       if (zs_ready) inflateEnd(&zs);
@@ -466,6 +476,8 @@ inline result<void> input_source::fill_raw() {
       return failure(error_code::read_failed, fmt::format("read failed: {}", std::strerror(errno)));
     }
     if (n == 0) s.eof = true;
+    if (s.observer && n > 0)
+      s.observer(std::string_view(s.raw.data() + s.raw_size, static_cast<std::size_t>(n)));
     s.raw_size += static_cast<std::size_t>(n);
     s.bytes_read += static_cast<std::uint64_t>(n);
   }
@@ -550,6 +562,7 @@ inline result<std::string_view> input_source::next_mapped() {
   if (::fstat(s.fd, &st) == 0 && static_cast<std::uint64_t>(st.st_size) < s.map_pos + n)
     return shrank(static_cast<std::uint64_t>(st.st_size));
   const std::string_view chunk = map.bytes().substr(s.map_pos, n);
+  if (s.observer) s.observer(chunk);
   s.map_pos += n;
   s.bytes_read += n;
   return handed_out(chunk);

@@ -475,7 +475,16 @@ inline result<void> input_source::fill_raw() {
       if (errno == EINTR) continue;
       return failure(error_code::read_failed, fmt::format("read failed: {}", std::strerror(errno)));
     }
-    if (n == 0) s.eof = true;
+    if (n == 0) {
+      // The end before the size the file had when opened: it shrank, and what was read may
+      // end anywhere (a compressed file cut at a member's end would decompress cleanly).
+      if (s.total && s.bytes_read < *s.total)
+        return failure(error_code::read_failed,
+                       fmt::format("the file changed size while being read: {} bytes when "
+                                   "opened, its end reached after {}",
+                                   *s.total, s.bytes_read));
+      s.eof = true;
+    }
     if (s.observer && n > 0)
       s.observer(std::string_view(s.raw.data() + s.raw_size, static_cast<std::size_t>(n)));
     s.raw_size += static_cast<std::size_t>(n);

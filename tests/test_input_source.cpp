@@ -480,12 +480,42 @@ TEST_CASE("S1 a file that shrinks while it is read is read_failed, not a crash",
   }
 }
 
+TEST_CASE("S1 I3.4 a compressed file cut at a member's end while it is read is read_failed",
+          "[inputs][I3.4]") {
+  // Read with read(2) (as every file is where mapping is unavailable): the end comes before
+  // the size the file had when opened. The gzip stream itself ends cleanly there, so only the
+  // size tells that the second member was lost.
+  temp_dir dir;
+  const std::string path = dir.file("m.csv.gz");
+  write_gzip_member(path, sample_text(300000), "wb");
+  const auto first_member = static_cast<off_t>(fs::file_size(path));
+  write_gzip_member(path, sample_text(200000), "ab");
+  auto in = input_source::open(path, 4096);
+  REQUIRE(in);
+  REQUIRE(in->next());
+  REQUIRE_FALSE(in->mapped());
+  REQUIRE(::truncate(path.c_str(), first_member) == 0);
+  std::optional<input_error> error;
+  for (;;) {
+    auto chunk = in->next();
+    if (!chunk) {
+      error = chunk.error();
+      break;
+    }
+    if (chunk->empty()) break;
+  }
+  REQUIRE(error);
+  CHECK(error->code == error_code::read_failed);
+  CHECK_THAT(error->what(), Catch::Contains("changed size while being read"));
+}
+
 TEST_CASE("L6 Inputs: observe_stored sees each byte of the file as stored, once, in order",
           "[inputs][L6]") {
   temp_dir dir;
   const std::string text = sample_text(300000);
-  const auto observed_read = [](const std::string& path, std::size_t chunk_bytes,
-                                const std::string& appended) {
+  bool mapped = false;
+  const auto observed_read = [&mapped](const std::string& path, std::size_t chunk_bytes,
+                                       const std::string& appended) {
     auto in = input_source::open(path, chunk_bytes);
     REQUIRE(in);
     std::string seen;
@@ -498,6 +528,7 @@ TEST_CASE("L6 Inputs: observe_stored sees each byte of the file as stored, once,
     for (bool first = true;; first = false) {
       auto chunk = in->next();
       REQUIRE(chunk);
+      if (first) mapped = in->mapped();
       if (chunk->empty()) break;
       out.append(*chunk);
       if (first && !appended.empty()) {
@@ -514,6 +545,7 @@ TEST_CASE("L6 Inputs: observe_stored sees each byte of the file as stored, once,
     const std::string path = dir.file("m.csv");
     write_file(path, text);
     const auto [seen, out] = observed_read(path, 4096, "tail,row\n");
+    CHECK(mapped == mapped_file::available());
     CHECK(out == text + "tail,row\n");
     CHECK(seen == read_file(path));
   }

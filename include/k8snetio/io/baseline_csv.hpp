@@ -278,8 +278,8 @@ template <std::size_t N = 2>
   return reader.finish();
 }
 
-/// Reads a baseline table from an open input to its end, chunk by chunk. More than
-/// `max_bytes` of text (after decompression: a bomb, or a file of nothing but newlines) is
+/// Reads a baseline table from an open input not yet read from, to its end, chunk by chunk. More
+/// than `max_bytes` of text (after decompression: a bomb, or a file of nothing but newlines) is
 /// input_too_large, found as soon as the limit is passed.
 template <std::size_t N = 2>
 [[nodiscard]] result<baseline_table<N>> load_baseline_csv(

@@ -30,9 +30,11 @@ struct live_baseline {
 };
 
 /// Loads the table at `path` for `rule` (io::load_baseline_csv: gzip and zstd recognised) and
-/// hashes the file's bytes as they are read, in the same pass: the name is that of the bytes
-/// the table was read from. Standard input ("-") is refused: a state must name its baseline,
-/// and a restart must be able to read the same baseline again to check that name.
+/// hashes the file's bytes as they are read, in the same pass (a file that changes size while
+/// it loads is an error). A file rewritten in place at the same size during the load may still
+/// give a table and a name of different bytes, as for any reader of a file being written:
+/// replace a baseline by renaming a new file over it. Standard input ("-") is refused: a state
+/// must name its baseline, and a restart could not read standard input again to check it.
 template <std::size_t N = 2>
 [[nodiscard]] result<live_baseline<N>> load_live_baseline(const std::string& path,
                                                           const rule_definition<N>& rule) {

@@ -200,6 +200,20 @@ TEST_CASE("Inputs: - reads standard input, gzipped or not", "[inputs]") {
     REQUIRE_FALSE(r.error);
     REQUIRE(r.bytes == (path == dir.file("in.gz") ? text : read_file(path)));
   }
+  {  // a file that something before us read in part: the rest of it, not a shrink
+    const std::string path = fixture_path("metrics_small.csv");
+    const int saved = ::dup(STDIN_FILENO);
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(::lseek(fd, 100, SEEK_SET) == 100);
+    REQUIRE(::dup2(fd, STDIN_FILENO) == STDIN_FILENO);
+    ::close(fd);
+    const auto r = read_all("-", 1000);
+    ::dup2(saved, STDIN_FILENO);
+    ::close(saved);
+    REQUIRE_FALSE(r.error);
+    CHECK(r.bytes == read_file(path).substr(100));
+  }
   auto in = input_source::open("-");
   REQUIRE(in);
   REQUIRE(in->name() == "<stdin>");

@@ -477,8 +477,9 @@ inline result<void> input_source::fill_raw() {
     }
     if (n == 0) {
       // The end before the size the file had when opened: it shrank, and what was read may
-      // end anywhere (a compressed file cut at a member's end would decompress cleanly).
-      if (s.total && s.bytes_read < *s.total)
+      // end anywhere (a compressed file cut at a member's end would decompress cleanly). Only
+      // for a file we opened: standard input may be a file already read in part.
+      if (s.owns_fd && s.total && s.bytes_read < *s.total)
         return failure(error_code::read_failed,
                        fmt::format("the file changed size while being read: {} bytes when "
                                    "opened, its end reached after {}",

@@ -412,6 +412,7 @@ class input_source {
     std::uint64_t bytes_read = 0;
     std::uint64_t bytes_out = 0;
     std::optional<std::uint64_t> total;
+    std::uint64_t start = 0;  ///< a regular file's offset when opened (standard input read in part)
     std::optional<mapped_file> map;  ///< mode::mapped: the file up to its size at the start
     std::size_t map_pos = 0;         ///< bytes of the mapping handed out
     std::function<void(std::string_view)> observer;  ///< observe_stored
@@ -459,7 +460,11 @@ inline result<input_source> input_source::open(std::string path, std::size_t chu
   if (::fstat(s->fd, &st) == 0) {
     if (S_ISDIR(st.st_mode))
       return make_error(error_code::cannot_open, s->name, 0, "cannot open: is a directory");
-    if (S_ISREG(st.st_mode)) s->total = static_cast<std::uint64_t>(st.st_size);
+    if (S_ISREG(st.st_mode)) {
+      s->total = static_cast<std::uint64_t>(st.st_size);
+      if (const off_t at = ::lseek(s->fd, 0, SEEK_CUR); at > 0)
+        s->start = std::min(static_cast<std::uint64_t>(at), *s->total);
+    }
   }
   return input_source(std::move(s));
 }
@@ -476,14 +481,17 @@ inline result<void> input_source::fill_raw() {
       return failure(error_code::read_failed, fmt::format("read failed: {}", std::strerror(errno)));
     }
     if (n == 0) {
-      // The end before the size the file had when opened: it shrank, and what was read may
-      // end anywhere (a compressed file cut at a member's end would decompress cleanly). Only
-      // for a file we opened: standard input may be a file already read in part.
-      if (s.owns_fd && s.total && s.bytes_read < *s.total)
+      // The end before the size the file had when opened (less what was read of it before
+      // us: standard input), and the file is smaller now: it shrank, and what was read may
+      // end anywhere (a compressed file cut at a member's end would decompress cleanly). A
+      // file whose size says more than it holds (/sys) has not shrunk.
+      struct stat now {};
+      if (s.total && s.bytes_read < *s.total - s.start && ::fstat(s.fd, &now) == 0 &&
+          static_cast<std::uint64_t>(now.st_size) < *s.total)
         return failure(error_code::read_failed,
                        fmt::format("the file changed size while being read: {} bytes when "
-                                   "opened, its end reached after {}",
-                                   *s.total, s.bytes_read));
+                                   "opened, {} now, its end reached after {}",
+                                   *s.total, now.st_size, s.start + s.bytes_read));
       s.eof = true;
     }
     if (s.observer && n > 0)

@@ -435,7 +435,9 @@ TEST_CASE("S1 I3.4 a plain regular file is mapped; gzip and pipes are read with 
 
 TEST_CASE("S1 a file that shrinks while it is read is read_failed, not a crash", "[inputs]") {
   if (!mapped_file::available()) {
-    WARN("files are not mapped here (SIGBUS is a sanitizer's): read(2) reads what is left");
+    WARN(
+        "files are not mapped here (SIGBUS is a sanitizer's): the read(2) path's shrink is "
+        "tested by the compressed and standard-input cases");
     return;
   }
   temp_dir dir;
@@ -521,6 +523,64 @@ TEST_CASE("S1 I3.4 a compressed file cut at a member's end while it is read is r
   REQUIRE(error);
   CHECK(error->code == error_code::read_failed);
   CHECK_THAT(error->what(), Catch::Contains("changed size while being read"));
+}
+
+TEST_CASE("S1 standard input from a file read in part that shrinks is read_failed", "[inputs]") {
+  temp_dir dir;
+  const std::string text = sample_text(20000);
+  const std::string path = dir.file("m.csv");
+  write_file(path, text);
+  const int saved = ::dup(STDIN_FILENO);
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  REQUIRE(::lseek(fd, 100, SEEK_SET) == 100);
+  REQUIRE(::dup2(fd, STDIN_FILENO) == STDIN_FILENO);
+  ::close(fd);
+  std::optional<input_error> error;
+  std::string back;
+  {
+    auto in = input_source::open("-", 1000);
+    if (in) {
+      auto first = in->next();
+      if (first) back.append(*first);
+      if (::truncate(path.c_str(), 5000) == 0) {
+        for (;;) {
+          auto chunk = in->next();
+          if (!chunk) {
+            error = chunk.error();
+            break;
+          }
+          if (chunk->empty()) break;
+          back.append(*chunk);
+        }
+      }
+    }
+  }
+  ::dup2(saved, STDIN_FILENO);
+  ::close(saved);
+  // What it handed out before the error: the file from where standard input stood.
+  CHECK(back.size() >= 1000);
+  CHECK(back.size() <= 4900);
+  CHECK(text.compare(100, back.size(), back) == 0);
+  REQUIRE(error);
+  CHECK(error->code == error_code::read_failed);
+  CHECK_THAT(error->what(), Catch::Contains("changed size while being read"));
+}
+
+TEST_CASE("S1 a file whose size says more than it holds (/sys) is read, not a shrink", "[inputs]") {
+  // sysfs gives its regular files a size of a page whatever they hold.
+  for (const char* path : {"/sys/kernel/mm/transparent_hugepage/enabled", "/sys/class/net/lo/mtu",
+                           "/sys/kernel/mm/transparent_hugepage/defrag"}) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) continue;
+    const std::string held = read_file(path);
+    if (held.empty() || held.size() >= fs::file_size(path, ec)) continue;
+    const auto r = read_all(path, 4096);
+    REQUIRE_FALSE(r.error);
+    CHECK(r.bytes == held);
+    return;
+  }
+  WARN("no /sys file here whose size is more than it holds: nothing to read");
 }
 
 TEST_CASE("L6 Inputs: observe_stored sees each byte of the file as stored, once, in order",
